@@ -1,0 +1,50 @@
+"""The exception hierarchy of memtheory.
+
+Every error raised on purpose by the package derives from :class:`MemtheoryError`,
+so ``except memtheory.MemtheoryError`` catches all of them. Errors about bad input
+also derive from :class:`ValueError` so that generic code keeps working.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "MemtheoryError",
+    "InvalidArgumentError",
+    "UnsafeExpressionError",
+    "NotHurwitzError",
+    "NotIntegrableError",
+    "PrecisionError",
+    "ConvergenceError",
+]
+
+
+class MemtheoryError(Exception):
+    """Base class of every error raised by memtheory."""
+
+
+class InvalidArgumentError(MemtheoryError, ValueError):
+    """An argument is outside its allowed range, has the wrong shape, or is not finite."""
+
+
+class UnsafeExpressionError(InvalidArgumentError):
+    """A user expression uses a token outside the whitelist (unknown symbol or function, attribute access...)."""
+
+
+class NotHurwitzError(InvalidArgumentError):
+    """A recurrent matrix has an eigenvalue with non-negative real part, so its kernel integrals diverge."""
+
+
+class NotIntegrableError(InvalidArgumentError):
+    """A kernel is not integrable in the requested norm (or its Laplace transform diverges at the point asked)."""
+
+
+class PrecisionError(MemtheoryError, ArithmeticError):
+    """A result cannot be represented accurately in the requested arithmetic.
+
+    Raised instead of returning a silently wrong number (an underflowed 0, an overflowed inf, or a value
+    swamped by rounding error). The message says which precision (``dps=...``) would work.
+    """
+
+
+class ConvergenceError(MemtheoryError, RuntimeError):
+    """An iterative computation (quadrature, Newton, optimiser, integrator) did not reach its tolerance."""
