@@ -1,9 +1,18 @@
-"""memtheory: a symbolic-numeric toolkit for the curse of memory in recurrent models."""
+"""memtheory: a symbolic-numeric toolkit for the curse of memory in recurrent models.
+
+The public API reads like the math of [CoM] (Li, Han, E, Li, ICLR 2021 / JMLR 2022) and [IAT] (Wang, Li, Li,
+ICLR 2024): kernels ``rho``, models with ``theta = (a, w)``, the exact loss ``J`` and its gradient flow.
+
+>>> import memtheory as mt
+>>> rho = mt.Kernel("exp(-t/2) + exp(-(t - 1/omega)**2/(2*sigma**2))", omega=0.1, sigma=0.5)
+>>> J = mt.l2_loss(mt.DiagonalRNN([1.0], [0.5]), rho).loss
+"""
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from . import kernels, symbolic  # noqa: F401
 from .errors import (  # noqa: F401
     ConvergenceError,
     InvalidArgumentError,
@@ -13,3 +22,25 @@ from .errors import (  # noqa: F401
     PrecisionError,
     UnsafeExpressionError,
 )
+from .kernels import Kernel  # noqa: F401
+from .losses import LossResult, l2_loss  # noqa: F401
+from .models import DiagonalRNN, LinearFunctional, LinearRNN  # noqa: F401
+
+__all__ = [
+    "__version__",
+    "Kernel",
+    "kernels",
+    "symbolic",
+    "LinearRNN",
+    "DiagonalRNN",
+    "LinearFunctional",
+    "l2_loss",
+    "LossResult",
+    "MemtheoryError",
+    "InvalidArgumentError",
+    "UnsafeExpressionError",
+    "NotHurwitzError",
+    "NotIntegrableError",
+    "PrecisionError",
+    "ConvergenceError",
+]

@@ -1,0 +1,146 @@
+"""Generated code for pair-separable losses ``J = sum_ij P(x_i, x_j) + sum_i Q(x_i) + N``.
+
+The element formulas ``P`` and ``Q`` (SymPy, :mod:`memtheory.symbolic.loss`) are differentiated symbolically
+(first and second derivatives in ``x_i = (a_i, w_i)`` and ``x_j``) and printed into one assembly routine that
+accumulates the loss, gradient and Hessian. The same source is loaded twice:
+
+* as a numba module (``@njit(cache=True)``), the float64 backend;
+* as plain Python, the mpmath backend (arrays of ``mpf``; constants printed as exact ratios).
+
+A second routine accumulates the same sums with every term replaced by its absolute value (the *magnitude*
+of each output). Rounding error in float64 is at most a small multiple of ``eps * magnitude``; comparing the
+result with that bound detects cancellation (THEORY.md §4: at a plateau the gradient is exponentially smaller
+than its O(1) terms) so that the caller can switch to mpmath instead of returning noise.
+"""
+
+from __future__ import annotations
+
+import functools
+from types import ModuleType, SimpleNamespace
+
+import sympy as sp
+
+from ..compile import codegen
+from ..symbolic.functions import LaplaceMoment
+from ..symbolic.loss import PAIR_TERM, SINGLE_TERM, element_symbols
+
+__all__ = ["loss_module", "magnitude"]
+
+
+def magnitude(expr: sp.Expr) -> sp.Expr:
+    """Replace every sum by the sum of absolute values (a bound on what rounding errors scale with).
+
+    Denominators are kept as ``1/|d|``; the positive sums ``w_i + w_j`` are computed without cancellation.
+    """
+    if expr.is_Number:
+        return abs(expr)
+    if expr.is_Symbol or isinstance(expr, LaplaceMoment):
+        return sp.Abs(expr)
+    if isinstance(expr, sp.Add):
+        return sp.Add(*(magnitude(a) for a in expr.args))
+    if isinstance(expr, sp.Mul):
+        return sp.Mul(*(magnitude(a) for a in expr.args))
+    if isinstance(expr, sp.Pow):
+        if expr.exp.is_negative:
+            return sp.Abs(expr.base) ** expr.exp
+        return magnitude(expr.base) ** expr.exp
+    raise NotImplementedError(f"magnitude of {expr.func.__name__}")
+
+
+class _PyPrinter(codegen.NumbaPrinter):
+    """Plain-Python printer for the mpmath backend: exact rationals."""
+
+    def _print_Rational(self, expr):
+        return f"_R({expr.p}, {expr.q})"
+
+    def _print_Integer(self, expr):
+        return f"_R({expr.p}, 1)"
+
+
+def _print_element(expr: sp.Expr, printer, names: dict) -> str:
+    replaced = expr.replace(
+        lambda e: isinstance(e, LaplaceMoment),
+        lambda e: sp.Symbol(f"L{int(e.args[0])}_{'i' if e.args[1] == names['w_i_sym'] else 'j'}"),
+    )
+    return printer.doprint(replaced)
+
+
+def _routine(name: str, doc: str, printer, transform) -> str:
+    """Source of one assembly routine; ``transform`` maps each element derivative before printing."""
+    a_i, w_i, a_j, w_j = element_symbols()
+    xi, xj = (a_i, w_i), (a_j, w_j)
+    names = {"w_i_sym": w_i}
+    P, Q = PAIR_TERM, SINGLE_TERM
+
+    def pr(e):
+        return _print_element(transform(e), printer, names)
+
+    def index(owner: str, component: int) -> str:
+        return owner if component == 0 else f"m + {owner}"
+
+    lines = [
+        "@_jit",
+        f"def {name}(a, w, L0, L1, L2, norm, grad, hess, want_grad, want_hess):",
+        f'    """{doc}"""',
+        "    m = a.shape[0]",
+        f"    J = {pr(NORM)}",
+        "    for i in range(m):",
+        "        a_i = a[i]",
+        "        w_i = w[i]",
+        "        L0_i = L0[i]",
+        "        L1_i = L1[i]",
+        "        L2_i = L2[i]",
+        f"        J += {pr(Q)}",
+        "        if want_grad:",
+    ]
+    lines += [f"            grad[{index('i', d)}] += {pr(sp.diff(Q, v))}" for d, v in enumerate(xi)]
+    lines.append("        if want_hess:")
+    lines += [f"            hess[{index('i', d1)}, {index('i', d2)}] += {pr(sp.diff(Q, v1, v2))}"
+              for d1, v1 in enumerate(xi) for d2, v2 in enumerate(xi) if sp.diff(Q, v1, v2) != 0]
+    lines += [
+        "        for j in range(m):",
+        "            a_j = a[j]",
+        "            w_j = w[j]",
+        f"            J += {pr(P)}",
+        "            if want_grad:",
+    ]
+    lines += [f"                grad[{index(o, d)}] += {pr(sp.diff(P, v))}"
+              for o, xs in (("i", xi), ("j", xj)) for d, v in enumerate(xs)]
+    lines.append("            if want_hess:")
+    for o1, x1 in (("i", xi), ("j", xj)):
+        for o2, x2 in (("i", xi), ("j", xj)):
+            for d1, v1 in enumerate(x1):
+                for d2, v2 in enumerate(x2):
+                    e = sp.diff(P, v1, v2)
+                    if e != 0:
+                        lines.append(f"                hess[{index(o1, d1)}, {index(o2, d2)}] += {pr(e)}")
+    lines.append("    return J")
+    return "\n".join(lines) + "\n"
+
+
+NORM = sp.Symbol("norm")
+
+
+def _source(printer) -> str:
+    exact = _routine("assemble", "Loss; gradient and Hessian accumulated into grad (2m) and hess (2m x 2m).",
+                     printer, sp.simplify)
+    bound = _routine("assemble_magnitude", "Sums of |terms| of each output (rounding errors scale with these).",
+                     printer, lambda e: magnitude(sp.simplify(e)))
+    return exact + "\n\n" + bound
+
+
+@functools.lru_cache(maxsize=None)
+def loss_module(backend: str = "numba") -> ModuleType | SimpleNamespace:
+    """The assembly routines for ``backend`` in ``{"numba", "python"}`` (python: for mpmath numbers)."""
+    if backend == "numba":
+        body = "_jit = njit(cache=True)\n\n\n" + _source(codegen.NumbaPrinter())
+        return codegen.load_module(body, tag="l2loss")
+    if backend == "python":
+        import mpmath
+
+        src = _source(_PyPrinter())
+        namespace = {"_jit": lambda f: f, "_R": lambda p, q: mpmath.mpf(p) / q, "math": mpmath, "abs": abs}
+        exec(compile(src, "<memtheory.losses.assembly:python>", "exec"), namespace)  # generated, not user input
+        return SimpleNamespace(assemble=namespace["assemble"], assemble_magnitude=namespace["assemble_magnitude"],
+                               source=src)
+    raise ValueError(f"backend must be 'numba' or 'python', got {backend!r}")

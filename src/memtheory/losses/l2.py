@@ -1,0 +1,275 @@
+r"""The exact L2 kernel loss ``J = ||rho_hat - rho||_2^2`` with gradient and Hessian (THEORY.md §4).
+
+For a :class:`~memtheory.models.linear.DiagonalRNN` the Laplace closed form
+``J = sum_ij a_i a_j/(w_i+w_j) - 2 sum_i a_i L[rho](w_i) + ||rho||^2`` is evaluated by code generated from the
+SymPy element formulas (:mod:`memtheory.losses.assembly`): numba in float64, plain Python over mpmath numbers
+with ``dps``. The float64 path carries a rounding-error bound; when an output has no correct digits (the
+exponentially small plateau gradients of THEORY.md §4) the computation is redone in mpmath with enough digits,
+and a value outside float64 range raises :class:`~memtheory.errors.PrecisionError` instead of returning 0.
+
+For a general :class:`~memtheory.models.linear.LinearRNN`: ``||rho_hat||^2 = c^T P c`` (Lyapunov), the cross term
+``\int rho_hat rho`` through the modal form (closed form for real modes, quadrature otherwise).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import mpmath as mp
+import numpy as np
+
+from ..errors import InvalidArgumentError, NotHurwitzError, PrecisionError
+from ..kernels.kernel import Kernel, _check_dps, _require_float
+from ..models.linear import DiagonalRNN, LinearRNN
+from .assembly import loss_module
+
+__all__ = ["LossResult", "l2_loss"]
+
+_EPS = np.finfo(float).eps
+
+
+@dataclass(frozen=True)
+class LossResult:
+    """Loss value with optional gradient and Hessian in ``theta = (a_1..a_m, w_1..w_m)``.
+
+    Attributes
+    ----------
+    loss : float or mpmath.mpf
+    grad : numpy.ndarray or None
+        Shape (2m,) (object array of mpf with ``dps``).
+    hess : numpy.ndarray or None
+        Shape (2m, 2m).
+    dps : int or None
+        mpmath digits used (None: float64 throughout).
+    loss_error, grad_error : float or array
+        Estimated absolute errors (rounding and quadrature).
+    """
+
+    loss: object
+    grad: object = None
+    hess: object = None
+    dps: int | None = None
+    loss_error: object = 0.0
+    grad_error: object = None
+
+    @property
+    def grad_a(self):
+        """``dJ/da``."""
+        return None if self.grad is None else self.grad[: self.grad.shape[0] // 2]
+
+    @property
+    def grad_w(self):
+        """``dJ/dw``."""
+        return None if self.grad is None else self.grad[self.grad.shape[0] // 2:]
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict with keys ``loss``, ``grad_a``, ``grad_w`` (and ``hess``, ``dps``, ``loss_error``)."""
+        conv = (lambda x: str(x)) if self.dps else float
+        out = {"loss": conv(self.loss), "dps": self.dps, "loss_error": float(self.loss_error)}
+        if self.grad is not None:
+            out["grad_a"] = [conv(x) for x in self.grad_a]
+            out["grad_w"] = [conv(x) for x in self.grad_w]
+        if self.hess is not None:
+            out["hess"] = [[conv(x) for x in row] for row in self.hess]
+        return out
+
+    def __iter__(self):
+        """Unpack as ``J, grad`` (or ``J, grad, hess``) when those were requested."""
+        yield self.loss
+        if self.grad is not None:
+            yield self.grad
+        if self.hess is not None:
+            yield self.hess
+
+
+def l2_loss(model, rho: Kernel, gradient: bool = False, hessian: bool = False, dps: int | None = None,
+            check: bool = True) -> LossResult:
+    """Exact ``J(theta) = \\int_0^\\infty (rho_hat - rho)^2 dt`` of a linear RNN against a kernel.
+
+    Parameters
+    ----------
+    model : DiagonalRNN or LinearRNN
+        The model; gradient and Hessian are in ``theta = (a, w)`` and need a real DiagonalRNN.
+    rho : Kernel
+        Square-integrable target kernel.
+    gradient, hessian : bool
+        Also return ``grad J`` and ``hess J``.
+    dps : int, optional
+        mpmath decimal digits. Default: float64, switching to mpmath by itself when float64 cancellation leaves
+        an output without correct digits (the values are then returned as float64 if representable).
+    check : bool
+        Whether to bound the float64 rounding error (cheap; turn off only in hot loops).
+
+    Returns
+    -------
+    LossResult
+        Unpacks as ``J, grad`` when ``gradient=True``.
+
+    Raises
+    ------
+    NotIntegrableError
+        If rho is not square-integrable.
+    PrecisionError
+        If an output underflows/overflows float64 (pass ``dps``).
+
+    Examples
+    --------
+    >>> import memtheory as mt
+    >>> rho = mt.kernels.exponential(1.0)
+    >>> J, grad = mt.l2_loss(mt.DiagonalRNN([1.0], [1.0]), rho, gradient=True)
+    >>> float(J), float(abs(grad).max())
+    (0.0, 0.0)
+    """
+    if not isinstance(rho, Kernel):
+        raise InvalidArgumentError(f"rho must be a Kernel, got {type(rho).__name__}")
+    if isinstance(model, LinearRNN):
+        return _linear_rnn_loss(model, rho, gradient, hessian, dps)
+    if not isinstance(model, DiagonalRNN):
+        raise InvalidArgumentError(f"model must be a DiagonalRNN or LinearRNN, got {type(model).__name__}")
+    if not model.is_real:
+        if gradient or hessian:
+            raise InvalidArgumentError("gradient/Hessian need a real DiagonalRNN (theta = (a, w) real)")
+        return _linear_rnn_loss(model.to_linear(), rho, False, False, dps)
+    if dps is not None:
+        return _diagonal_mp(model, rho, gradient, hessian, _check_dps(dps))
+    return _diagonal_float(model, rho, gradient, hessian, check)
+
+
+def _moments_float(model: DiagonalRNN, rho: Kernel, kmax: int):
+    out, errs = [], []
+    for k in range(3):
+        if k <= kmax:
+            res = rho.laplace(model.w, moment=k, full_output=True)
+            out.append(np.asarray(res.values, float))
+            errs.append(np.asarray(res.errors, float))
+        else:
+            out.append(np.zeros(model.m))
+            errs.append(np.zeros(model.m))
+    return out, errs
+
+
+def _diagonal_float(model: DiagonalRNN, rho: Kernel, gradient: bool, hessian: bool, check: bool) -> LossResult:
+    m = model.m
+    kmax = 2 if hessian else (1 if gradient else 0)
+    (L0, L1, L2), (e0, e1, e2) = _moments_float(model, rho, kmax)
+    norm = rho.square_integral()
+    mod = loss_module("numba")
+    a, w = np.ascontiguousarray(model.a), np.ascontiguousarray(model.w)
+    grad = np.zeros(2 * m)
+    hess = np.zeros((2 * m, 2 * m))
+    J = mod.assemble(a, w, L0, L1, L2, norm, grad, hess, gradient, hessian)
+    if not check:
+        return LossResult(J, grad if gradient else None, hess if hessian else None)
+    # Rounding bound: (#terms) * eps * magnitude, plus propagated Laplace-moment errors.
+    gmag = np.zeros(2 * m)
+    hmag = np.zeros((2 * m, 2 * m))
+    Jmag = mod.assemble_magnitude(a, w, L0, L1, L2, norm, gmag, hmag, gradient, hessian)
+    rel_in = max(_EPS, float(np.max(np.abs(np.concatenate([e0, e1, e2])) /
+                                    np.maximum(np.abs(np.concatenate([L0, L1, L2])), 1e-300))))
+    factor = (4 * m + 8) * _EPS + 4 * rel_in
+    J_err = factor * Jmag
+    g_err = factor * gmag
+    unreliable = abs(J) < 1e3 * J_err and J_err > 0
+    if gradient:
+        unreliable = unreliable or bool(np.any((np.abs(grad) < 1e3 * g_err) & (g_err > 0)))
+    if hessian:
+        unreliable = unreliable or bool(np.any((np.abs(hess) < 1e3 * factor * hmag) & (hmag > 0)))
+    if not unreliable:
+        return LossResult(J, grad if gradient else None, hess if hessian else None, None, J_err,
+                          g_err if gradient else None)
+    # Cancellation: recompute with enough digits to resolve every output, then return float64 if representable.
+    smallest = min([abs(J)] + ([float(np.min(np.abs(grad[g_err > 0])))] if gradient and np.any(g_err > 0) else []))
+    digits = 30 + int(max(0.0, math.log10(max(Jmag, 1.0)) - math.log10(max(smallest, 1e-300))))
+    res = _diagonal_mp(model, rho, gradient, hessian, min(digits, 2000))
+    res = _refine_until_resolved(model, rho, gradient, hessian, res)
+    return _to_float(res)
+
+
+def _refine_until_resolved(model, rho, gradient, hessian, res: LossResult, max_dps: int = 20000) -> LossResult:
+    """Raise the precision until every output is resolved against its own rounding bound."""
+    dps = res.dps
+    while True:
+        outs = [res.loss] + (list(res.grad) if gradient else [])
+        errs = [res.loss_error] + (list(res.grad_error) if gradient else [])
+        if all(e == 0 or abs(v) > 1e6 * e for v, e in zip(outs, errs)) or dps >= max_dps:
+            return res
+        # An exact zero stays zero at every precision: stop when the bound is already below any float64 value.
+        if all(e == 0 or abs(v) > 1e6 * e or e < mp.mpf(10) ** (-400) for v, e in zip(outs, errs)):
+            return res
+        dps = min(max_dps, 2 * dps)
+        res = _diagonal_mp(model, rho, gradient, hessian, dps)
+
+
+def _to_float(res: LossResult) -> LossResult:
+    _require_float(res.loss, "J")
+    grad = hess = g_err = None
+    if res.grad is not None:
+        for i, g in enumerate(res.grad):
+            if res.grad_error is not None and g != 0 and abs(g) <= res.grad_error[i]:
+                g = mp.mpf(0)  # exactly zero within a bound far below float64 range
+            _require_float(g, f"dJ/dtheta_{i + 1}")
+        grad = np.array([float(g) for g in res.grad])
+        g_err = np.array([float(e) for e in res.grad_error])
+    if res.hess is not None:
+        hess = np.array([[float(h) for h in row] for row in res.hess])
+    return LossResult(float(res.loss), grad, hess, None, float(res.loss_error), g_err)
+
+
+def _diagonal_mp(model: DiagonalRNN, rho: Kernel, gradient: bool, hessian: bool, dps: int) -> LossResult:
+    m = model.m
+    kmax = 2 if hessian else (1 if gradient else 0)
+    with mp.workdps(dps):
+        a = np.array([mp.mpf(float(x)) for x in model.a], dtype=object)
+        w = np.array([mp.mpf(float(x)) for x in model.w], dtype=object)
+        moments, qerr = [], mp.mpf(0)
+        for k in range(3):
+            if k <= kmax:
+                res = rho.laplace(list(w), moment=k, dps=dps, full_output=True)
+                moments.append(np.array(res.values, dtype=object))
+                qerr = max([qerr] + [abs(e) / max(abs(v), mp.mpf(10) ** (-dps * 10)) for v, e in
+                                     zip(res.values, res.errors)])
+            else:
+                moments.append(np.array([mp.mpf(0)] * m, dtype=object))
+        norm = rho.square_integral(dps=dps)
+        mod = loss_module("python")
+
+        def zeros(shape):
+            arr = np.empty(shape, dtype=object)
+            arr.fill(mp.mpf(0))
+            return arr
+
+        grad, hess = zeros(2 * m), zeros((2 * m, 2 * m))
+        J = mod.assemble(a, w, *moments, norm, grad, hess, gradient, hessian)
+        gmag, hmag = zeros(2 * m), zeros((2 * m, 2 * m))
+        Jmag = mod.assemble_magnitude(a, w, *moments, norm, gmag, hmag, gradient, hessian)
+        eps = mp.mpf(10) ** (-dps) * (4 * m + 8) + 4 * qerr
+        return LossResult(+J, grad if gradient else None, hess if hessian else None, dps, eps * Jmag,
+                          np.array([eps * g for g in gmag], dtype=object) if gradient else None)
+
+
+def _linear_rnn_loss(model: LinearRNN, rho: Kernel, gradient: bool, hessian: bool, dps: int | None) -> LossResult:
+    if gradient or hessian:
+        raise InvalidArgumentError("gradient/Hessian are defined in theta = (a, w) of a DiagonalRNN; use "
+                                   "model.to_diagonal().to_rnn() for a diagonalisable W")
+    if model.d != 1:
+        raise InvalidArgumentError(f"l2_loss needs a scalar input (d = 1), got d = {model.d}")
+    if not model.is_hurwitz:
+        raise NotHurwitzError(f"the loss diverges: W is not Hurwitz (max Re lambda = {model.spectral_abscissa:.6g})")
+    modal = model.to_diagonal()
+    if np.all(np.abs(modal.w.imag) <= 1e-12 * np.abs(modal.w)):
+        return l2_loss(DiagonalRNN(modal.a.real, modal.w.real), rho, dps=dps)
+    if dps is not None:
+        raise PrecisionError("dps for a LinearRNN with complex modes is not supported: the cross term uses "
+                             "float64 quadrature")
+    from scipy import integrate
+
+    hat2 = model.kernel_square_integral()
+    pts = [0.0, *rho._breakpoints(rho.laplace_form(0).__class__(0, rho.substituted()))]
+    f = (lambda t: float(rho(t)) * float(model.kernel(t, method="modal")))
+    cross, err = 0.0, 0.0
+    for lo, hi in zip(pts, pts[1:] + [np.inf]):
+        v, e = integrate.quad(f, lo, hi, epsabs=1e-14, epsrel=1e-12, limit=400)
+        cross, err = cross + v, err + e
+    J = hat2 - 2 * cross + rho.square_integral()
+    return LossResult(J, loss_error=2 * err + 8 * _EPS * (abs(hat2) + 2 * abs(cross)))

@@ -1,0 +1,94 @@
+"""Special functions that SymPy lacks but our stable closed forms need.
+
+Two functions appear in the numerically stable Laplace transforms of THEORY.md §1:
+
+* :class:`erfcx` -- the scaled complementary error function ``erfcx(x) = exp(x**2) * erfc(x)``. It keeps the
+  Gaussian-bump transform accurate when ``erfc`` alone would underflow.
+* :class:`scaled_uppergamma` -- ``S(a, x) = exp(x) * x**(-a) * Gamma(a, x)``, bounded (``~ 1/x``) for large ``x``.
+  The power-law transform is ``L[(1+t)^(-p)](s) = S(1 - p, s)``.
+
+Both carry their derivatives (so symbolic moments ``(-d/ds)^k`` work), a ``rewrite`` into standard SymPy
+functions (so SymPy can check them), and LaTeX printing. The numeric backends map them to compiled (numba) and
+arbitrary-precision (mpmath) implementations in :mod:`memtheory.compile`.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+__all__ = ["erfcx", "scaled_uppergamma", "LaplaceMoment"]
+
+
+class erfcx(sp.Function):  # noqa: N801 - mathematical name
+    r"""Scaled complementary error function :math:`\operatorname{erfcx}(x) = e^{x^2}\operatorname{erfc}(x)`."""
+
+    nargs = 1
+
+    @classmethod
+    def eval(cls, x):
+        if x is sp.S.Zero:
+            return sp.S.One
+        return None
+
+    def fdiff(self, argindex: int = 1):
+        x = self.args[0]
+        return 2 * x * erfcx(x) - 2 / sp.sqrt(sp.pi)
+
+    def _eval_rewrite_as_erfc(self, x, **kwargs):
+        return sp.exp(x**2) * sp.erfc(x)
+
+    def _latex(self, printer, exp=None):
+        arg = printer._print(self.args[0])
+        base = r"\operatorname{erfcx}\left(%s\right)" % arg
+        return base if exp is None else r"%s^{%s}" % (base, exp)
+
+
+class scaled_uppergamma(sp.Function):  # noqa: N801 - mathematical name
+    r"""Scaled upper incomplete gamma :math:`S(a, x) = e^{x} x^{-a}\,\Gamma(a, x)` for ``x >= 0``.
+
+    At ``x = 0`` it equals ``-1/a`` for ``a < 0`` (the limit) and diverges otherwise.
+    """
+
+    nargs = 2
+
+    @classmethod
+    def eval(cls, a, x):
+        if x.is_zero and a.is_negative:
+            return -1 / a
+        return None
+
+    def fdiff(self, argindex: int = 2):
+        a, x = self.args
+        if argindex == 2:
+            return scaled_uppergamma(a, x) * (1 - a / x) - 1 / x
+        raise sp.ArgumentIndexError(self, argindex)
+
+    def _eval_rewrite_as_uppergamma(self, a, x, **kwargs):
+        return sp.exp(x) * x ** (-a) * sp.uppergamma(a, x)
+
+    def _latex(self, printer, exp=None):
+        a, x = (printer._print(arg) for arg in self.args)
+        base = r"e^{%s} \left(%s\right)^{-\left(%s\right)} \Gamma\left(%s, %s\right)" % (x, x, a, a, x)
+        return base if exp is None else r"\left(%s\right)^{%s}" % (base, exp)
+
+
+class LaplaceMoment(sp.Function):
+    r"""Placeholder :math:`\mathcal{L}[t^k \rho](s)` for the target's Laplace moments in symbolic losses.
+
+    ``LaplaceMoment(k, s)``; its derivative in ``s`` is ``-LaplaceMoment(k + 1, s)``, which is exactly the rule
+    :math:`\partial_s \mathcal{L}[t^k\rho] = -\mathcal{L}[t^{k+1}\rho]` used by the loss gradient and Hessian.
+    """
+
+    nargs = 2
+
+    def fdiff(self, argindex: int = 2):
+        k, s = self.args
+        if argindex == 2:
+            return -LaplaceMoment(k + 1, s)
+        raise sp.ArgumentIndexError(self, argindex)
+
+    def _latex(self, printer, exp=None):
+        k, s = self.args
+        weight = "" if k == 0 else ("t " if k == 1 else "t^{%s} " % printer._print(k))
+        base = r"\mathcal{L}[%s\rho](%s)" % (weight, printer._print(s))
+        return base if exp is None else r"\left(%s\right)^{%s}" % (base, exp)

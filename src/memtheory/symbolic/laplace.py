@@ -1,0 +1,276 @@
+"""Closed-form Laplace transforms of memory kernels, by rules.
+
+``L[t^k f](s) = \\int_0^\\infty t^k f(t) e^{-st} dt`` is derived term by term. SymPy's own ``laplace_transform``
+is general but slow and unpredictable; kernels in this field are sums of a few shapes, each with a known,
+numerically stable transform (THEORY.md §1):
+
+=====================================  ==========================================================================
+shape of a term (times ``t**n``)        transform
+=====================================  ==========================================================================
+``exp(-lam*t)``                         ``1/(s + lam)``
+``(c0 + c1*t)**(-p) * exp(-lam*t)``     ``c0**(-p)/c * S(1 - p, (s + lam)/c)``, ``c = c1/c0``, ``S`` = scaled upper gamma
+``sin/cos(omega*t + phi) * exp(..)``    rational in ``s``
+``exp(quadratic in t)``                 Gaussian bump: ``erfcx`` branch when ``s sigma^2 > L``, ``erfc`` branch else
+``Heaviside(t - a) * g(t)``             ``exp(-a s) L[g(. + a)](s)`` (``a >= 0``)
+=====================================  ==========================================================================
+
+Moments ``t**n`` come from ``(-d/ds)**n`` (for the Gaussian, from the stable recurrence
+``M_k = (L - s sigma^2) M_{k-1} + (k-1) sigma^2 M_{k-2} + sigma^2 delta_{k1} g(0)``).
+A term that matches no rule (an Airy function, a product of unrelated shapes) is returned as a *residual* for
+numerical quadrature. Every rule records the conditions under which it is valid (``s + lam > 0``...); sign
+decisions that depend on parameter values (which of two window edges comes first) are taken with the values at
+hand and recorded as conditions, so a compiled form is reused across a parameter sweep only while they hold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from collections.abc import Mapping
+
+import sympy as sp
+
+from .functions import erfcx, scaled_uppergamma
+
+__all__ = ["LaplaceForm", "laplace_form", "gaussian_laplace"]
+
+
+@dataclass(frozen=True)
+class LaplaceForm:
+    """A Laplace transform split into a closed form and a residual for quadrature.
+
+    Attributes
+    ----------
+    closed : sympy.Expr
+        Closed form in ``s`` and the parameters (0 when nothing matched).
+    residual : sympy.Expr
+        Sum of the terms of ``t**k * f(t)`` without a closed form (0 when everything matched); integrate
+        ``residual * exp(-s t)`` numerically.
+    conditions : tuple of sympy.Boolean
+        Conditions on ``s`` and the parameters under which ``closed`` is valid.
+    assumptions : tuple of sympy.Boolean
+        Conditions on the parameters alone that were decided from their values during the derivation (which
+        side of ``t = 0`` a step lies on); the form may be reused for other values only while they hold.
+    """
+
+    closed: sp.Expr
+    residual: sp.Expr
+    conditions: tuple = field(default_factory=tuple)
+    assumptions: tuple = field(default_factory=tuple)
+
+    def holds_for(self, values: Mapping[sp.Symbol, sp.Expr]) -> bool:
+        """Whether the value-dependent decisions of the derivation hold for these parameter values."""
+        return all(bool(a.xreplace(dict(values))) for a in self.assumptions)
+
+    @property
+    def is_closed(self) -> bool:
+        """True when the whole transform has a closed form."""
+        return self.residual == 0
+
+
+class _NoRule(Exception):
+    """Internal: no closed-form rule applies to a term."""
+
+
+def gaussian_laplace(s: sp.Expr, center: sp.Expr, width: sp.Expr, moment: int = 0) -> sp.Expr:
+    """Stable closed form of ``L[t^k g](s)`` for ``g(t) = exp(-(t - center)^2 / (2 width^2))``.
+
+    Uses ``sigma sqrt(pi/2) exp(-L^2/(2 sigma^2)) erfcx(z)`` when ``z = (s sigma^2 - L)/(sqrt(2) sigma) >= 0`` and
+    ``sigma sqrt(pi/2) exp(-s L + s^2 sigma^2/2) erfc(z)`` otherwise, so neither factor overflows; the second
+    branch is exponentially small in ``L`` when ``L >> s sigma^2`` and underflows double precision only when
+    the true value does.
+    """
+    L, sig = center, width
+    z = (s * sig**2 - L) / (sp.sqrt(2) * sig)
+    pref = sig * sp.sqrt(sp.pi / 2)
+    m0 = sp.Piecewise(
+        (pref * sp.exp(-(L**2) / (2 * sig**2)) * erfcx(z), z >= 0),
+        (pref * sp.exp(-s * L + s**2 * sig**2 / 2) * sp.erfc(z), True),
+    )
+    g0 = sp.exp(-(L**2) / (2 * sig**2))
+    moments = [m0]
+    for k in range(1, moment + 1):
+        mk = (L - s * sig**2) * moments[k - 1]
+        if k >= 2:
+            mk += (k - 1) * sig**2 * moments[k - 2]
+        if k == 1:
+            mk += sig**2 * g0
+        moments.append(mk)
+    return moments[moment]
+
+
+def laplace_form(
+    expr: sp.Expr,
+    t: sp.Symbol,
+    s: sp.Symbol,
+    moment: int = 0,
+    values: Mapping[sp.Symbol, sp.Expr] | None = None,
+) -> LaplaceForm:
+    """Derive ``L[t^moment expr](s)`` as a closed form plus a residual.
+
+    Parameters
+    ----------
+    expr : sympy.Expr
+        The kernel, a function of ``t``.
+    t, s : sympy.Symbol
+        Time and Laplace variables.
+    moment : int
+        The power ``k`` of the weight ``t^k``.
+    values : mapping, optional
+        Current parameter values, used only to take sign decisions (recorded as conditions).
+
+    Returns
+    -------
+    LaplaceForm
+    """
+    if moment < 0 or int(moment) != moment:
+        raise ValueError(f"moment must be a non-negative integer, got {moment!r}")
+    deriver = _Deriver(t, s, dict(values or {}))
+    closed = sp.S.Zero
+    residual = sp.S.Zero
+    for term in sp.Add.make_args(sp.expand(expr, deep=False, mul=True, multinomial=False, power_exp=False)):
+        try:
+            closed += deriver.term(term, int(moment))
+        except _NoRule:
+            residual += t**moment * term
+    conditions = tuple(dict.fromkeys(c for c in deriver.conditions if c is not sp.true))
+    assumptions = tuple(dict.fromkeys(c for c in deriver.assumptions if c is not sp.true))
+    return LaplaceForm(closed, residual, conditions, assumptions)
+
+
+class _Deriver:
+    def __init__(self, t: sp.Symbol, s: sp.Symbol, values: dict):
+        self.t, self.s, self.values = t, s, values
+        self.conditions: list = []
+        self.assumptions: list = []
+
+    def _numeric(self, expr: sp.Expr):
+        """Value of a parameter expression at the current parameter values (None when unknown)."""
+        val = sp.sympify(expr).subs(self.values)
+        return val if val.is_number else None
+
+    def _require(self, cond) -> None:
+        cond = sp.sympify(cond)
+        if cond is sp.false:
+            raise _NoRule
+        if cond is not sp.true:
+            self.conditions.append(cond)
+
+    def _decide(self, cond) -> None:
+        cond = sp.sympify(cond)
+        if cond is not sp.true:
+            self.assumptions.append(cond)
+
+    def term(self, term: sp.Expr, moment: int) -> sp.Expr:
+        t = self.t
+        coeff, f = term.as_independent(t, as_Add=False)
+        return coeff * self._shape(f, moment, self.s)
+
+    def _shape(self, f: sp.Expr, n: int, s: sp.Expr) -> sp.Expr:
+        t = self.t
+        factors = list(sp.Mul.make_args(f))
+        # Heaviside factors first: shift time so that the step sits at 0.
+        for i, fac in enumerate(factors):
+            if isinstance(fac, sp.Heaviside) or (isinstance(fac, sp.Pow) and isinstance(fac.base, sp.Heaviside)
+                                                 and fac.exp.is_positive):
+                return self._heaviside(fac if isinstance(fac, sp.Heaviside) else fac.base,
+                                       factors[:i] + factors[i + 1:], n, s)
+        power_t = n
+        exponent = sp.S.Zero
+        power_law = None
+        trig = None
+        for fac in factors:
+            base, e = fac.as_base_exp()
+            if fac == 1:
+                continue
+            if base == t and e.is_Integer and e > 0:
+                power_t += int(e)
+            elif isinstance(fac, sp.exp) or base is sp.E:
+                exponent += fac.args[0] if isinstance(fac, sp.exp) else e
+            elif power_law is None and not e.has(t) and base.is_polynomial(t) and sp.degree(base, t) == 1:
+                power_law = (base, e)
+            elif trig is None and isinstance(fac, (sp.sin, sp.cos)) and fac.args[0].is_polynomial(t) \
+                    and sp.degree(fac.args[0], t) == 1:
+                trig = fac
+            else:
+                raise _NoRule
+        if exponent != 0 and not exponent.is_polynomial(t):
+            raise _NoRule
+        poly = sp.Poly(exponent, t) if exponent != 0 else None
+        deg = poly.degree() if poly is not None else 0
+        if deg > 2:
+            raise _NoRule
+        a2 = poly.coeff_monomial(t**2) if deg == 2 else sp.S.Zero
+        a1 = poly.coeff_monomial(t) if deg >= 1 else sp.S.Zero
+        a0 = poly.coeff_monomial(1) if poly is not None else sp.S.Zero
+        if a2 != 0:
+            if power_law is not None or trig is not None:
+                raise _NoRule
+            self._require(sp.Lt(a2, 0))
+            var = sp.simplify(-1 / (2 * a2))
+            width = sp.sqrt(var)
+            center = sp.simplify(a1 * var)
+            pref = sp.exp(sp.simplify(a0 + center**2 / (2 * var)))
+            return pref * gaussian_laplace(s, center, width, power_t)
+        shifted = s - a1
+        pref = sp.exp(a0)
+        if power_law is not None and trig is not None:
+            raise _NoRule
+        if power_law is not None:
+            base, e = power_law
+            c0 = base.subs(t, 0)
+            c1 = sp.expand(base).coeff(t, 1)
+            self._require(sp.Gt(c0, 0))
+            self._require(sp.Gt(c1, 0))
+            scale = sp.simplify(c1 / c0)
+            x = sp.Dummy("x")
+            core = c0**e / scale * scaled_uppergamma(1 + e, x / scale)
+            self._require(sp.Or(sp.Gt(shifted, 0), sp.And(sp.Eq(shifted, 0), sp.Lt(e, -1), power_t == 0)))
+        elif trig is not None:
+            arg = trig.args[0]
+            omega = sp.expand(arg).coeff(t, 1)
+            phi = arg.subs(t, 0)
+            x = sp.Dummy("x")
+            if isinstance(trig, sp.sin):
+                core = (sp.sin(phi) * x + sp.cos(phi) * omega) / (x**2 + omega**2)
+            else:
+                core = (sp.cos(phi) * x - sp.sin(phi) * omega) / (x**2 + omega**2)
+            self._require(sp.Gt(shifted, 0))
+        else:
+            x = sp.Dummy("x")
+            core = 1 / x
+            self._require(sp.Gt(shifted, 0))
+        if power_t:
+            core = (-1) ** power_t * sp.diff(core, x, power_t)
+        return pref * core.subs(x, shifted)
+
+    def _heaviside(self, step: sp.Heaviside, rest: list, n: int, s: sp.Expr) -> sp.Expr:
+        t = self.t
+        arg = step.args[0]
+        if not arg.is_polynomial(t) or sp.degree(arg, t) != 1:
+            raise _NoRule
+        slope = sp.expand(arg).coeff(t, 1)
+        edge = sp.simplify(-arg.subs(t, 0) / slope)
+        slope_val = self._numeric(slope)
+        if slope_val is None or slope_val == 0:
+            raise _NoRule
+        g = sp.Mul(*rest) * t**n
+        edge_val = self._numeric(edge)
+        if edge_val is None:
+            raise _NoRule
+        if slope_val > 0:
+            self._decide(sp.Gt(slope, 0))
+            if edge_val <= 0:  # the step is on for all t > 0
+                self._decide(sp.Le(edge, 0))
+                return self._shape(g, 0, s)
+            self._decide(sp.Gt(edge, 0))
+            shifted = sp.expand(g.subs(t, t + edge), deep=False, mul=True, multinomial=False, power_exp=False)
+            total = sp.S.Zero
+            for part in sp.Add.make_args(shifted):
+                coeff, f = part.as_independent(t, as_Add=False)
+                total += coeff * self._shape(f, 0, s)
+            return sp.exp(-edge * s) * total
+        # Heaviside(edge - t) = 1 - Heaviside(t - edge) for t != edge
+        self._decide(sp.Lt(slope, 0))
+        on = self._shape(g, 0, s)
+        off = self._heaviside(sp.Heaviside(t - edge), rest, n, s)
+        return on - off
