@@ -65,7 +65,7 @@ class LossResult:
 
     def to_dict(self) -> dict:
         """JSON-ready dict with keys ``loss``, ``grad_a``, ``grad_w`` (and ``hess``, ``dps``, ``loss_error``)."""
-        conv = (lambda x: str(x)) if self.dps else float
+        conv = (lambda x: mp.nstr(x, self.dps)) if self.dps else float
         out = {"loss": conv(self.loss), "dps": self.dps, "loss_error": float(self.loss_error)}
         if self.grad is not None:
             out["grad_a"] = [conv(x) for x in self.grad_a]

@@ -66,9 +66,10 @@ _MAX_LENGTH = 10_000
 def symbol(name: str) -> sp.Symbol:
     """The canonical SymPy symbol for a variable or parameter name (real-valued).
 
-    ``t`` and ``s`` are declared positive (time and Laplace variable); every other name is real.
+    ``t`` is declared positive (time); every other name, the Laplace variable ``s`` included, is real (so
+    that validity conditions such as ``s + lam > 0`` stay conditions instead of simplifying away).
     """
-    if name in ("t", "s"):
+    if name == "t":
         return sp.Symbol(name, positive=True)
     return sp.Symbol(name, real=True)
 
@@ -90,7 +91,7 @@ def to_exact(value: object) -> sp.Expr:
     elif isinstance(value, float):
         if value != value or value in (float("inf"), float("-inf")):
             raise UnsafeExpressionError(f"expected a finite number, got {value!r}")
-        expr = sp.Rational(repr(value))
+        expr = sp.Rational(repr(float(value)))
     else:
         try:
             as_float = float(value)  # numpy scalars, mpmath mpf, Fraction ...

@@ -1,0 +1,329 @@
+"""Scalar reparameterisations of recurrent weights, f: R -> eigenvalue, compiled with numba.
+
+A reparameterisation writes an eigenvalue of the recurrent matrix as ``lambda = f(w)`` of a raw,
+unconstrained (or box-constrained) trainable number ``w`` [IAT §4, SSSM]. Two kinds exist:
+
+* ``continuous``: ``f(w)`` is an eigenvalue of the continuous-time matrix ``W`` of
+  ``dh/dt = sigma(W h + U x + b)``; stable (Hurwitz) means ``f(w) < 0``.
+* ``discrete``: ``f(w)`` is an eigenvalue of the one-step transition ``A = I - dt W_+`` of the
+  residual recurrence; stable means ``|f(w)| < 1``.
+
+Registered maps (``a``, ``b`` are the "best" map's constants, defaults ``a = 1``, ``b = 0.5``)::
+
+    name           kind        f(w)                      range of f           raw domain
+    direct         continuous  w                         R (Hurwitz iff w<0)  R
+    relu           continuous  -max(w, 0)                (-inf, 0]            R      (reference diagonal/rnn)
+    exp            continuous  -exp(w)                   (-inf, 0)            R
+    softplus       continuous  -log(1 + exp(w))          (-inf, 0)            R      (reference softplusrnn)
+    best           continuous  -1/(a w^2 + b)            [-1/b, 0)            R      ([SSSM] "best")
+    lru_residual   continuous  exp(-exp(w)) - 1          (-1, 0)              R      (reference LRU module)
+    discrete_direct discrete   w                         (-1, 1)              (-1, 1) (reference "linear")
+    lru            discrete    exp(-exp(w))              (0, 1)               R      (reference "lru")
+    sigmoid        discrete    1/(1 + exp(-w))           (0, 1)               R      (reference "sigmoid")
+    inverse        discrete    1 - 1/w                   (-1, 1)              (0.5, inf) (reference "inverse")
+    discrete_best  discrete    1 - 1/(a w^2 + b)         [1 - 1/b, 1)         R
+
+The raw domain is where the map is defined and (for the box-constrained maps) stable; the reference code
+clamps ``discrete_direct`` to ``[-1 + eps, 1 - eps]`` and ``inverse`` to ``[0.5 + eps, inf)`` during training,
+which :meth:`Parameterisation.project` reproduces. "direct" is deliberately unconstrained: it is the unstable
+baseline of the curse-of-memory experiments.
+
+The gradient scale (how strongly a loss gradient in ``lambda`` is amplified in ``w`` near the stability
+boundary) is ``|f'(w)| / f(w)^2`` for continuous maps and ``|f'(w)| / (1 - f(w))^2`` for discrete maps
+(THEORY.md §6); the "best" map keeps it equal to ``2 a |w|``.
+
+References
+----------
+[IAT] S. Wang, Z. Li, Q. Li. Inverse Approximation Theory for Nonlinear Recurrent Neural Networks.
+ICLR 2024 (arXiv 2305.19190). [SSSM] S. Wang, Q. Li. StableSSM: Alleviating the Curse of Memory in
+State-space Models through Stable Reparameterization. ICML 2024 (arXiv 2311.14495).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numba import njit
+
+from ..errors import InvalidArgumentError
+
+__all__ = [
+    "Parameterisation",
+    "ParameterisationSpec",
+    "PARAMETERISATIONS",
+    "get_parameterisation",
+]
+
+# Integer codes used inside compiled code (numba treats these globals as compile-time constants).
+DIRECT, RELU, EXP, SOFTPLUS, BEST, LRU_RESIDUAL = 0, 1, 2, 3, 4, 5
+DISCRETE_DIRECT, LRU, SIGMOID, INVERSE, DISCRETE_BEST = 10, 11, 12, 13, 14
+
+_PROJECTION_EPS = 1e-7  # the reference code's clamp margin
+
+
+# --------------------------------------------------------------------------- scalar maps (numba)
+
+
+@njit(cache=True)
+def softplus(w: float) -> float:
+    """Return ``log(1 + exp(w))`` without overflow or loss of precision."""
+    if w > 0.0:
+        return w + math.log1p(math.exp(-w))
+    return math.log1p(math.exp(w))
+
+
+@njit(cache=True)
+def sigmoid(w: float) -> float:
+    """Return ``1 / (1 + exp(-w))`` without overflow."""
+    if w >= 0.0:
+        return 1.0 / (1.0 + math.exp(-w))
+    e = math.exp(w)
+    return e / (1.0 + e)
+
+
+@njit(cache=True)
+def map_value(code: int, w: float, a: float, b: float) -> float:
+    """Evaluate the map with integer ``code`` at ``w`` (``a``, ``b``: constants of the "best" maps)."""
+    if code == DIRECT or code == DISCRETE_DIRECT:
+        return w
+    if code == RELU:
+        return -w if w > 0.0 else 0.0
+    if code == EXP:
+        return -math.exp(w)
+    if code == SOFTPLUS:
+        return -softplus(w)
+    if code == BEST:
+        return -1.0 / (a * w * w + b)
+    if code == LRU_RESIDUAL:
+        return math.expm1(-math.exp(w))
+    if code == LRU:
+        return math.exp(-math.exp(w))
+    if code == SIGMOID:
+        return sigmoid(w)
+    if code == INVERSE:
+        return 1.0 - 1.0 / w
+    if code == DISCRETE_BEST:
+        return 1.0 - 1.0 / (a * w * w + b)
+    return math.nan
+
+
+@njit(cache=True)
+def map_derivative(code: int, w: float, a: float, b: float) -> float:
+    """Evaluate ``f'(w)`` of the map with integer ``code`` (ReLU: derivative 0 at ``w = 0``)."""
+    if code == DIRECT or code == DISCRETE_DIRECT:
+        return 1.0
+    if code == RELU:
+        return -1.0 if w > 0.0 else 0.0
+    if code == EXP:
+        return -math.exp(w)
+    if code == SOFTPLUS:
+        return -sigmoid(w)
+    if code == BEST or code == DISCRETE_BEST:
+        q = a * w * w + b
+        return 2.0 * a * w / (q * q)
+    if code == LRU_RESIDUAL or code == LRU:
+        return -math.exp(w - math.exp(w))  # = -e^w e^{-e^w}, finite for large w
+    if code == SIGMOID:
+        s = sigmoid(w)
+        return s * (1.0 - s)
+    if code == INVERSE:
+        return 1.0 / (w * w)
+    return math.nan
+
+
+@njit(cache=True)
+def map_array(code: int, w: np.ndarray, a: float, b: float, value: np.ndarray, deriv: np.ndarray) -> None:
+    """Fill ``value[i] = f(w[i])`` and ``deriv[i] = f'(w[i])`` for 1-D contiguous arrays."""
+    for i in range(w.shape[0]):
+        value[i] = map_value(code, w[i], a, b)
+        deriv[i] = map_derivative(code, w[i], a, b)
+
+
+# --------------------------------------------------------------------------- registry
+
+
+@dataclass(frozen=True)
+class ParameterisationSpec:
+    """Static description of one registered map.
+
+    Attributes
+    ----------
+    name, code, kind : str, int, str
+        Registry name, integer code used in compiled code, ``"continuous"`` or ``"discrete"``.
+    formula : str
+        Human-readable ``f(w)``.
+    value_range : tuple of float
+        Closure of the image of ``f`` (with the default constants for the "best" maps).
+    domain : tuple of float
+        Open interval of allowed raw values ``w``.
+    parameters : dict
+        Names and default values of the map's constants.
+    source : str
+        Where the map comes from.
+    """
+
+    name: str
+    code: int
+    kind: str
+    formula: str
+    value_range: tuple[float, float]
+    domain: tuple[float, float]
+    parameters: dict[str, float] = field(default_factory=dict)
+    source: str = ""
+
+
+_INF = math.inf
+PARAMETERISATIONS: dict[str, ParameterisationSpec] = {
+    s.name: s
+    for s in (
+        ParameterisationSpec("direct", DIRECT, "continuous", "w", (-_INF, _INF), (-_INF, _INF),
+                             source="raw eigenvalue (unstable baseline)"),
+        ParameterisationSpec("relu", RELU, "continuous", "-max(w, 0)", (-_INF, 0.0), (-_INF, _INF),
+                             source="reference diagonalrnn / rnn (W_+ = relu(w))"),
+        ParameterisationSpec("exp", EXP, "continuous", "-exp(w)", (-_INF, 0.0), (-_INF, _INF),
+                             source="[IAT] exponential reparameterisation"),
+        ParameterisationSpec("softplus", SOFTPLUS, "continuous", "-log(1 + exp(w))", (-_INF, 0.0),
+                             (-_INF, _INF), source="[IAT] / reference softplusrnn"),
+        ParameterisationSpec("best", BEST, "continuous", "-1/(a w^2 + b)", (-2.0, 0.0), (-_INF, _INF),
+                             {"a": 1.0, "b": 0.5}, source="[SSSM] best reparameterisation"),
+        ParameterisationSpec("lru_residual", LRU_RESIDUAL, "continuous", "exp(-exp(w)) - 1", (-1.0, 0.0),
+                             (-_INF, _INF), source="reference LRU module (residual form)"),
+        ParameterisationSpec("discrete_direct", DISCRETE_DIRECT, "discrete", "w", (-1.0, 1.0), (-1.0, 1.0),
+                             source='reference unified "linear" (clamped to (-1, 1))'),
+        ParameterisationSpec("lru", LRU, "discrete", "exp(-exp(w))", (0.0, 1.0), (-_INF, _INF),
+                             source='LRU; reference unified "lru"'),
+        ParameterisationSpec("sigmoid", SIGMOID, "discrete", "1/(1 + exp(-w))", (0.0, 1.0), (-_INF, _INF),
+                             source='reference unified "sigmoid"'),
+        ParameterisationSpec("inverse", INVERSE, "discrete", "1 - 1/w", (-1.0, 1.0), (0.5, _INF),
+                             source='reference unified "inverse"'),
+        ParameterisationSpec("discrete_best", DISCRETE_BEST, "discrete", "1 - 1/(a w^2 + b)", (-1.0, 1.0),
+                             (-_INF, _INF), {"a": 1.0, "b": 0.5}, source="[SSSM] best map, discrete form"),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Parameterisation:
+    """A registered map with its constants bound; vectorised over numpy arrays.
+
+    Create with :func:`get_parameterisation`. Calling the object evaluates ``f`` elementwise.
+
+    Attributes
+    ----------
+    spec : ParameterisationSpec
+        The registry entry.
+    a, b : float
+        Constants of the "best" maps (ignored by the others).
+    """
+
+    spec: ParameterisationSpec
+    a: float = 1.0
+    b: float = 0.5
+
+    @property
+    def name(self) -> str:
+        """Registry name."""
+        return self.spec.name
+
+    @property
+    def kind(self) -> str:
+        """``"continuous"`` (eigenvalue of ``W``) or ``"discrete"`` (eigenvalue of ``A``)."""
+        return self.spec.kind
+
+    @property
+    def code(self) -> int:
+        """Integer code used by the compiled kernels."""
+        return self.spec.code
+
+    def value_and_derivative(self, w: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Return ``(f(w), f'(w))`` as float64 arrays of the shape of ``w``."""
+        arr = np.ascontiguousarray(w, dtype=np.float64)
+        flat = arr.reshape(-1)
+        val = np.empty_like(flat)
+        der = np.empty_like(flat)
+        map_array(self.code, flat, float(self.a), float(self.b), val, der)
+        return val.reshape(arr.shape), der.reshape(arr.shape)
+
+    def __call__(self, w: Any) -> np.ndarray:
+        """Return ``f(w)`` elementwise."""
+        return self.value_and_derivative(w)[0]
+
+    def derivative(self, w: Any) -> np.ndarray:
+        """Return ``f'(w)`` elementwise."""
+        return self.value_and_derivative(w)[1]
+
+    def gradient_scale(self, w: Any) -> np.ndarray:
+        """Return ``|f'|/f^2`` (continuous) or ``|f'|/(1 - f)^2`` (discrete), THEORY.md §6."""
+        val, der = self.value_and_derivative(w)
+        gap = val if self.kind == "continuous" else 1.0 - val
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.abs(der) / gap**2
+
+    def in_domain(self, w: Any) -> bool:
+        """Whether every raw value lies in the open domain of the map."""
+        lo, hi = self.spec.domain
+        arr = np.asarray(w, dtype=np.float64)
+        return bool(np.all((arr > lo) & (arr < hi)))
+
+    def project(self, w: np.ndarray) -> np.ndarray:
+        """Clip raw values into the domain (margin 1e-7, as the reference code's training clamp)."""
+        lo, hi = self.spec.domain
+        if math.isinf(lo) and math.isinf(hi):
+            return w
+        return np.clip(w, lo + _PROJECTION_EPS, hi - _PROJECTION_EPS)
+
+    def rates(self, w: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray]:
+        """Return the residual-form rates ``r = diag(W_+)`` and ``dr/dw``.
+
+        Continuous maps: ``r = -f(w)`` (so ``W = -W_+`` has eigenvalue ``f(w)``). Discrete maps:
+        ``r = (1 - f(w))/dt`` (so the linear one-step map ``I - dt W_+`` has eigenvalue ``f(w)``).
+        """
+        val, der = self.value_and_derivative(w)
+        if self.kind == "continuous":
+            return -val, -der
+        return (1.0 - val) / dt, -der / dt
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly description."""
+        out = {"name": self.name, "kind": self.kind, "formula": self.spec.formula, "domain": self.spec.domain}
+        if self.spec.parameters:
+            out.update(a=self.a, b=self.b)
+        return out
+
+
+def get_parameterisation(name: str | Parameterisation, **params: float) -> Parameterisation:
+    """Return the registered map ``name`` with constants ``params`` bound.
+
+    Parameters
+    ----------
+    name : str or Parameterisation
+        A key of :data:`PARAMETERISATIONS` (a :class:`Parameterisation` is returned unchanged).
+    **params : float
+        Constants of the map; only ``a > 0`` and ``b > 0`` of "best" / "discrete_best".
+
+    Raises
+    ------
+    InvalidArgumentError
+        Unknown name, unknown constant, or a constant out of range.
+    """
+    if isinstance(name, Parameterisation):
+        if params:
+            raise InvalidArgumentError("params: cannot rebind constants of an existing Parameterisation")
+        return name
+    spec = PARAMETERISATIONS.get(name) if isinstance(name, str) else None
+    if spec is None:
+        raise InvalidArgumentError(
+            f"parameterisation: unknown name {name!r}; allowed: {', '.join(sorted(PARAMETERISATIONS))}"
+        )
+    unknown = set(params) - set(spec.parameters)
+    if unknown:
+        allowed = ", ".join(spec.parameters) or "none"
+        raise InvalidArgumentError(f"params: {sorted(unknown)} not accepted by {name!r}; allowed: {allowed}")
+    consts = {**spec.parameters, **params}
+    for key, val in consts.items():
+        if not (isinstance(val, (int, float)) and math.isfinite(val) and val > 0):
+            raise InvalidArgumentError(f"{key}: must be a finite number > 0, got {val!r}")
+    return Parameterisation(spec, **{k: float(v) for k, v in consts.items()})
