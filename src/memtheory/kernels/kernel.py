@@ -268,17 +268,19 @@ class Kernel:
         return result if full_output else result.values
 
     def _check_conditions(self, form: LaplaceForm, s_values, moment: int) -> None:
-        if not form.conditions:
-            return
-        cond = sp.And(*form.conditions)
-        f = _np_callable(cond, self.param_symbols, S)
-        ok = np.broadcast_to(np.asarray(f(np.asarray(s_values, dtype=float), *self.param_array()), bool),
-                             np.shape(s_values))
+        s_arr = np.asarray(s_values, dtype=float).reshape(-1)
+        p = self.param_array()
+        ok = np.ones(s_arr.shape, bool)
+        for cond in form.conditions:
+            f = _np_callable(cond, self.param_symbols, S)
+            # scalar calls: numpy's logical_and.reduce cannot mix array and scalar operands
+            ok &= np.array([bool(f(sv, *p)) for sv in s_arr], dtype=bool)
         if not ok.all():
-            bad = np.asarray(s_values, dtype=float)[~ok][0]
+            bad = s_arr[~ok][0]
+            conds = sp.And(*form.conditions).xreplace(self._subs())
             raise NotIntegrableError(
                 f"L[t^{moment} rho](s) diverges (or leaves its closed form's domain) at s = {bad:g} for "
-                f"rho = {self.substituted()}; conditions: {cond.xreplace(self._subs())}")
+                f"rho = {self.substituted()}; conditions: {conds}")
 
     def _laplace_float(self, s: np.ndarray, moment: int, form: LaplaceForm) -> LaplaceResult:
         self._check_conditions(form, s, moment)
