@@ -130,6 +130,36 @@ def _cmd_verify(args) -> int:
     return 0 if passed else 1
 
 
+class Common:
+    """Helpers shared by the sub-commands (see :mod:`memtheory.clicommands`)."""
+
+    UsageError = _UsageError
+    floats = staticmethod(_floats)
+    params = staticmethod(_params)
+    kernel = staticmethod(_kernel)
+    number = staticmethod(_num)
+
+    @staticmethod
+    def target_args(p: argparse.ArgumentParser, dps: bool = True) -> None:
+        """Add ``--target``, ``--param``, ``--dps`` and ``--json``."""
+        p.add_argument("--target", required=True, help="kernel expression in t, e.g. 'exp(-t/2)'")
+        p.add_argument("--param", action="append", metavar="NAME=VALUE", help="parameter value (repeatable)")
+        if dps:
+            p.add_argument("--dps", type=int, default=None, help="mpmath digits (default: float64)")
+        p.add_argument("--json", action="store_true", help="print JSON")
+
+
+def _register_extensions(sub) -> None:
+    import importlib
+    import pkgutil
+
+    from . import clicommands
+
+    for info in sorted(pkgutil.iter_modules(clicommands.__path__), key=lambda i: i.name):
+        module = importlib.import_module(f"{clicommands.__name__}.{info.name}")
+        module.register(sub, Common)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
     parser = argparse.ArgumentParser(prog="memtheory", description="Theory of memory in recurrent models: "
@@ -146,11 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hessian", action="store_true", help="also print the Hessian")
     p.set_defaults(func=_cmd_latex)
 
-    def target_args(p):
-        p.add_argument("--target", required=True, help="kernel expression in t, e.g. 'exp(-t/2)'")
-        p.add_argument("--param", action="append", metavar="NAME=VALUE", help="parameter value (repeatable)")
-        p.add_argument("--dps", type=int, default=None, help="mpmath digits (default: float64)")
-        p.add_argument("--json", action="store_true", help="print JSON")
+    target_args = Common.target_args
 
     p = sub.add_parser("loss", help="exact L2 loss and gradient of a diagonal RNN against a kernel",
                        description="Example: memtheory loss --target 'exp(-t)' --a 1,0.5 --w 0.5,2 --json")
@@ -172,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="reduced sizes")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_cmd_verify)
+    _register_extensions(sub)
     return parser
 
 
