@@ -25,6 +25,7 @@ from .errors import (  # noqa: F401
 from .kernels import Kernel  # noqa: F401
 from .losses import LossResult, l2_loss  # noqa: F401
 from .models import DiagonalRNN, LinearFunctional, LinearRNN  # noqa: F401
+from .dynamics import FlowSolution, GradientFlow  # noqa: F401
 
 __all__ = [
     "__version__",
@@ -35,6 +36,8 @@ __all__ = [
     "DiagonalRNN",
     "LinearFunctional",
     "l2_loss",
+    "GradientFlow",
+    "FlowSolution",
     "LossResult",
     "MemtheoryError",
     "InvalidArgumentError",
