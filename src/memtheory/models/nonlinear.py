@@ -35,6 +35,14 @@ Loss (mean over batch and time, optional time weights ``omega_k``, default 1)::
 Its gradient is computed by backpropagation through time in one compiled pass, parallel over the batch
 (``prange`` over chunks, per-chunk accumulators, then a reduction). No Python runs inside the time loop.
 
+Performance notes: each thread steps blocks of samples through time together, so the recurrent products
+are small GEMMs (BLAS, forced single-threaded while the kernels run) and the elementwise work vectorises
+(``tanh`` is a branch-free polynomial version accurate to a few ulp, :func:`fast_tanh`). On 2 cores with
+other processes competing, GNU OpenMP's spinning threads can cost up to 2x; ``OMP_WAIT_POLICY=passive`` or
+``NUMBA_THREADING_LAYER=workqueue`` (set before the first parallel call) avoids it. With a discrete
+parameterisation ``W_+`` depends on ``dt`` (``r = (1 - f(w))/dt``); :meth:`NonlinearRNN.simulate_continuous`
+uses the model's ``W_+`` whatever sample spacing it is given.
+
 References
 ----------
 [IAT] S. Wang, Z. Li, Q. Li. Inverse Approximation Theory for Nonlinear Recurrent Neural Networks.
@@ -424,7 +432,7 @@ def _single_threaded_blas() -> Iterator[None]:
 
 
 def activation(name: str, z: Any) -> np.ndarray:
-    """Evaluate the activation ``name`` elementwise (numpy reference implementation)."""
+    """Evaluate the activation ``name`` elementwise with the compiled code the models use."""
     a, _ = _activation_pair(name, z)
     return a
 
@@ -594,8 +602,9 @@ class NonlinearRNN:
         """Random model with the reference code's initialisation.
 
         ``U, b ~ U(-1/sqrt(d), 1/sqrt(d))`` and ``c, c_0 ~ U(-1/sqrt(m), 1/sqrt(m))`` (torch ``nn.Linear``),
-        ``w ~ N(0, 1)`` (uniform on a bounded domain, ``lo + 0.5 + |N(0,1)|`` on a half-bounded one), ``P``
-        orthogonal (QR of a Gaussian matrix); ``"full"`` uses ``W_+ = Q^T diag(softplus(N(0,1))) Q``.
+        ``w ~ N(0, 1)`` (``-|N(0,1)|`` for "direct", uniform on a bounded domain, ``lo + 0.5 + |N(0,1)|`` on
+        a half-bounded one), ``P`` orthogonal (QR of a Gaussian matrix). ``"full"`` ignores
+        ``parameterisation`` and uses ``W_+ = Q^T diag(softplus(N(0,1))) Q``.
         """
         if structure not in STRUCTURES:
             raise InvalidArgumentError(f"structure: unknown {structure!r}; allowed: {', '.join(STRUCTURES)}")
@@ -632,6 +641,11 @@ class NonlinearRNN:
     ) -> NonlinearRNN:
         """Model of ``dh/dt = sigma(W h + U x + b)``: structure ``"full"`` with ``W_+ = -W``."""
         return cls(U, b, c, W=-_as_array(W, "W", ndim=2), activation=activation, dt=dt, output_bias=output_bias)
+
+    def __repr__(self) -> str:
+        par = "" if self.structure == "full" else f", parameterisation={self.parameterisation.name!r}"
+        return (f"NonlinearRNN(input_dim={self.input_dim}, width={self.width}, activation={self.activation!r}, "
+                f"structure={self.structure!r}{par}, dt={self.dt})")
 
     def copy(self) -> NonlinearRNN:
         """Deep copy."""
@@ -677,7 +691,7 @@ class NonlinearRNN:
         return np.concatenate([getattr(self, n).ravel() for n in self.param_names])
 
     def set_vector(self, vector: np.ndarray) -> None:
-        """Inverse of :meth:`get_vector` (no copy checks beyond shape)."""
+        """Inverse of :meth:`get_vector`; checks the shape only (it is called every optimiser step)."""
         vector = np.asarray(vector, dtype=np.float64)
         if vector.shape != (self.n_params,):
             raise InvalidArgumentError(f"vector: must have shape ({self.n_params},), got {vector.shape}")
@@ -879,6 +893,8 @@ def _random_orthogonal(rng: np.random.Generator, m: int) -> np.ndarray:
 
 
 def _random_raw(rng: np.random.Generator, par: Parameterisation, m: int) -> np.ndarray:
+    if par.name == "direct":
+        return -np.abs(rng.standard_normal(m))  # raw eigenvalues: start stable
     lo, hi = par.spec.domain
     if math.isfinite(lo) and math.isfinite(hi):
         return rng.uniform(lo, hi, m)
