@@ -32,6 +32,7 @@ import numpy as np
 from numba import njit
 
 __all__ = [
+    "INLINE",
     "DOPRI_ORDER",
     "STIFF_HLAMB",
     "dopri_attempt",
@@ -39,7 +40,13 @@ __all__ = [
     "dopri_interp",
     "initial_step",
     "rms_norm",
+    "set_row",
 ]
+
+#: numba inlining policy of the small helpers of the integration loop. ``"always"`` inlines them in
+#: numba IR: every level of separately compiled njit functions makes numba re-optimise and re-generate
+#: all the code linked below it, so a flat call tree compiles several times faster.
+INLINE = "always"
 
 #: Order of the propagated solution (used by the step-size controller).
 DOPRI_ORDER = 5
@@ -68,7 +75,7 @@ D6 = -1453857185.0 / 822651844.0
 D7 = 69997945.0 / 29380423.0
 
 
-@njit(cache=True, nogil=True)
+@njit(nogil=True, inline=INLINE)
 def rms_norm(x: np.ndarray, scale: np.ndarray) -> float:
     """Root-mean-square norm of ``x / scale`` (Hairer's weighted norm)."""
     n = x.shape[0]
@@ -81,7 +88,7 @@ def rms_norm(x: np.ndarray, scale: np.ndarray) -> float:
     return np.sqrt(s / n)
 
 
-@njit(cache=True, nogil=True)
+@njit(nogil=True, inline=INLINE)
 def _all_finite(x: np.ndarray) -> bool:
     for i in range(x.shape[0]):
         if not np.isfinite(x[i]):
@@ -89,7 +96,14 @@ def _all_finite(x: np.ndarray) -> bool:
     return True
 
 
-@njit(cache=True, nogil=True)
+@njit(nogil=True, inline=INLINE)
+def set_row(M, j, r):
+    """``M[j, :] = r`` as an explicit loop (much less generated code than a broadcasting assignment)."""
+    for i in range(M.shape[1]):
+        M[j, i] = r[i]
+
+
+@njit(nogil=True)
 def initial_step(rhs, t, y, f0, p, rtol, atol, order, hmax):
     """Starting step size (Hairer's ``HINIT``; *Solving ODEs I*, §II.4).
 
@@ -116,7 +130,9 @@ def initial_step(rhs, t, y, f0, p, rtol, atol, order, hmax):
         The step size and the number of right-hand side evaluations used (1).
     """
     n = y.shape[0]
-    sk = atol + rtol * np.abs(y)
+    sk = np.empty(n)
+    for i in range(n):
+        sk[i] = atol[i] + rtol * abs(y[i])
     dnf = rms_norm(f0, sk)
     dny = rms_norm(y, sk)
     if dnf <= 1e-10 or dny <= 1e-10:
@@ -144,7 +160,7 @@ def initial_step(rhs, t, y, f0, p, rtol, atol, order, hmax):
     return min(100.0 * h, h1, hmax), 1
 
 
-@njit(cache=True, nogil=True)
+@njit(nogil=True)
 def dopri_attempt(rhs, t, y, h, p, rtol, atol, K, ysti):
     """One trial Dormand--Prince step from ``(t, y)`` with step ``h``.
 
@@ -181,29 +197,29 @@ def dopri_attempt(rhs, t, y, h, p, rtol, atol, K, ysti):
     yt = np.empty(n)
     for i in range(n):
         yt[i] = y[i] + h * A21 * k1[i]
-    K[1] = rhs(t + C2 * h, yt, p)
+    set_row(K, 1, rhs(t + C2 * h, yt, p))
     k2 = K[1]
     for i in range(n):
         yt[i] = y[i] + h * (A31 * k1[i] + A32 * k2[i])
-    K[2] = rhs(t + C3 * h, yt, p)
+    set_row(K, 2, rhs(t + C3 * h, yt, p))
     k3 = K[2]
     for i in range(n):
         yt[i] = y[i] + h * (A41 * k1[i] + A42 * k2[i] + A43 * k3[i])
-    K[3] = rhs(t + C4 * h, yt, p)
+    set_row(K, 3, rhs(t + C4 * h, yt, p))
     k4 = K[3]
     for i in range(n):
         yt[i] = y[i] + h * (A51 * k1[i] + A52 * k2[i] + A53 * k3[i] + A54 * k4[i])
-    K[4] = rhs(t + C5 * h, yt, p)
+    set_row(K, 4, rhs(t + C5 * h, yt, p))
     k5 = K[4]
     for i in range(n):
         ysti[i] = y[i] + h * (A61 * k1[i] + A62 * k2[i] + A63 * k3[i] + A64 * k4[i] + A65 * k5[i])
     t_new = t + h
-    K[5] = rhs(t_new, ysti, p)
+    set_row(K, 5, rhs(t_new, ysti, p))
     k6 = K[5]
     y_new = np.empty(n)
     for i in range(n):
         y_new[i] = y[i] + h * (A71 * k1[i] + A73 * k3[i] + A74 * k4[i] + A75 * k5[i] + A76 * k6[i])
-    K[6] = rhs(t_new, y_new, p)
+    set_row(K, 6, rhs(t_new, y_new, p))
     k7 = K[6]
     err = np.empty(n)
     sk = np.empty(n)
@@ -224,7 +240,7 @@ def dopri_attempt(rhs, t, y, h, p, rtol, atol, K, ysti):
     return True, en, y_new, hlamb
 
 
-@njit(cache=True, nogil=True)
+@njit(nogil=True)
 def dopri_dense(y, y_new, K, h, coef):
     """Fill the five coefficient rows of the continuous extension on an accepted step.
 
@@ -241,7 +257,7 @@ def dopri_dense(y, y_new, K, h, coef):
                           + D7 * K[6, i])
 
 
-@njit(cache=True, nogil=True)
+@njit(nogil=True, inline=INLINE)
 def dopri_interp(coef, theta, out):
     """Evaluate the dense output of a Dormand--Prince step at ``theta`` in [0, 1] into ``out``."""
     th1 = 1.0 - theta

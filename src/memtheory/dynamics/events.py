@@ -33,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from memtheory.dynamics.dopri import dopri_interp
+from memtheory.dynamics.dopri import INLINE, dopri_interp
 from memtheory.dynamics.stiff import radau_interp
 
 __all__ = ["KIND_DOPRI", "KIND_RADAU", "interp", "find_root", "detect_events"]
@@ -44,7 +44,7 @@ KIND_RADAU = 1
 _EPS = 2.220446049250313e-16
 
 
-@njit(cache=True, nogil=True)
+@njit(nogil=True)
 def interp(kind, coef, theta, out):
     """Evaluate the interpolant of a step (``kind``, ``coef``) at ``theta`` into ``out``."""
     if kind == KIND_DOPRI:
@@ -53,17 +53,20 @@ def interp(kind, coef, theta, out):
         radau_interp(coef, theta, out)
 
 
-@njit(cache=True, nogil=True)
+@njit(nogil=True, inline=INLINE)
 def _gval(events, domain, which, t_old, h, kind, coef, theta, p, yw):
     """Event component ``which`` (or the domain function if ``which < 0``) on the interpolant."""
-    interp(kind, coef, theta, yw)
+    if kind == KIND_DOPRI:
+        dopri_interp(coef, theta, yw)
+    else:
+        radau_interp(coef, theta, yw)
     s = t_old + theta * h
     if which < 0:
         return domain(s, yw, p)
     return events(s, yw, p)[which]
 
 
-@njit(cache=True, nogil=True)
+@njit(nogil=True)
 def find_root(events, domain, which, t_old, h, kind, coef, p, ga, gb, yw):
     """Brent's method for the sign change of ``g(theta)`` on [0, 1], with ``g(0) = ga``, ``g(1) = gb``.
 
@@ -148,7 +151,7 @@ def find_root(events, domain, which, t_old, h, kind, coef, p, ga, gb, yw):
     return min(max(c, 0.0), 1.0)
 
 
-@njit(cache=True, nogil=True)
+@njit(nogil=True)
 def detect_events(events, domain, t_old, h, kind, coef, p, g_old, g_new, direction, terminal, yw,
                   found_idx, found_theta):
     """Find the events that fire on a step and locate them.

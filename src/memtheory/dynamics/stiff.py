@@ -35,7 +35,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from memtheory.dynamics.dopri import rms_norm
+from memtheory.dynamics.dopri import INLINE, rms_norm, set_row
 
 __all__ = [
     "NFEV",
@@ -103,7 +103,7 @@ RADAU_P = np.ascontiguousarray(np.linalg.inv(np.vander(RADAU_C, 4, increasing=Tr
 _TI_C = RADAU_TI[1] + 1j * RADAU_TI[2]
 
 
-@njit(cache=True, nogil=True)
+@njit(nogil=True)
 def lu_factor(a, piv):
     """In-place LU decomposition with partial pivoting (real or complex).
 
@@ -146,7 +146,7 @@ def lu_factor(a, piv):
     return True
 
 
-@njit(cache=True, nogil=True)
+@njit(nogil=True)
 def lu_solve(lu, piv, b):
     """Solve ``A x = b`` given the factors from :func:`lu_factor`; returns a new array."""
     n = lu.shape[0]
@@ -170,7 +170,7 @@ def lu_solve(lu, piv, b):
     return x
 
 
-@njit(cache=True, nogil=True)
+@njit(nogil=True)
 def eval_jacobian(jac, rhs, use_fd, t, y, f, p, J, cnt):
     """Evaluate the Jacobian into ``J``: analytic ``jac(t, y, p)``, or forward differences if ``use_fd``.
 
@@ -195,7 +195,7 @@ def eval_jacobian(jac, rhs, use_fd, t, y, f, p, J, cnt):
         yj[j] = y[j]
 
 
-@njit(cache=True, nogil=True)
+@njit(nogil=True, inline=INLINE)
 def _factor_both(J, h, LUr, pivr, LUc, pivc):
     """Factorise ``gamma/h I - J`` (real) and ``(alpha - i beta)/h I - J`` (complex)."""
     n = J.shape[0]
@@ -212,7 +212,7 @@ def _factor_both(J, h, LUr, pivr, LUc, pivc):
     return lu_factor(LUc, pivc)
 
 
-@njit(cache=True, nogil=True)
+@njit(nogil=True)
 def radau_tolerances(rtol, atol):
     """Transformed tolerances and Newton tolerance of radau5.f.
 
@@ -225,12 +225,13 @@ def radau_tolerances(rtol, atol):
     return rtol_r, atol_r, newton_tol
 
 
-@njit(cache=True, nogil=True)
+@njit(nogil=True, inline=INLINE)
 def _newton(rhs, t, y, h, p, Z0, Z, scale, tol, LUr, pivr, LUc, pivc, cnt):
     """Simplified Newton iteration for the collocation system (transformed variables W = T^{-1} Z).
 
-    Returns ``(converged, n_iter, rate)`` (``rate < 0`` when fewer than two iterations were made);
-    on success ``Z`` holds the stage increments.
+    Returns ``(converged, n_iter, rate, finite)`` (``rate < 0`` when fewer than two iterations were made,
+    ``finite`` False if the right-hand side or the update became non-finite); on success ``Z`` holds the
+    stage increments.
     """
     n = y.shape[0]
     mr = MU_REAL / h
@@ -239,7 +240,9 @@ def _newton(rhs, t, y, h, p, Z0, Z, scale, tol, LUr, pivr, LUc, pivc, cnt):
     for k in range(3):
         for j in range(n):
             W[k, j] = RADAU_TI[k, 0] * Z0[0, j] + RADAU_TI[k, 1] * Z0[1, j] + RADAU_TI[k, 2] * Z0[2, j]
-    Z[:, :] = Z0
+    for i in range(3):
+        for j in range(n):
+            Z[i, j] = Z0[i, j]
     F = np.empty((3, n))
     yz = np.empty(n)
     f_real = np.empty(n)
@@ -248,13 +251,13 @@ def _newton(rhs, t, y, h, p, Z0, Z, scale, tol, LUr, pivr, LUc, pivc, cnt):
     dW_norm_old = -1.0
     rate = -1.0
     converged = False
+    finite = True
     k = 0
     for k in range(NEWTON_MAXITER):
-        finite = True
         for i in range(3):
             for j in range(n):
                 yz[j] = y[j] + Z[i, j]
-            F[i] = rhs(t + RADAU_C[i] * h, yz, p)
+            set_row(F, i, rhs(t + RADAU_C[i] * h, yz, p))
             cnt[NFEV] += 1
             for j in range(n):
                 if not np.isfinite(F[i, j]):
@@ -278,6 +281,7 @@ def _newton(rhs, t, y, h, p, Z0, Z, scale, tol, LUr, pivr, LUc, pivc, cnt):
                 s += v * v
         dW_norm = np.sqrt(s / (3 * n)) if n > 0 else 0.0
         if not np.isfinite(dW_norm):
+            finite = False
             break
         if dW_norm_old >= 0.0:
             rate = dW_norm / dW_norm_old if dW_norm_old > 0.0 else 0.0
@@ -293,15 +297,22 @@ def _newton(rhs, t, y, h, p, Z0, Z, scale, tol, LUr, pivr, LUc, pivc, cnt):
             converged = True
             break
         dW_norm_old = dW_norm
-    return converged, k + 1, rate
+    return converged, k + 1, rate, finite
 
 
-@njit(cache=True, nogil=True)
+@njit(nogil=True, inline=INLINE)
+def _zero(M):
+    for i in range(M.shape[0]):
+        for j in range(M.shape[1]):
+            M[i, j] = 0.0
+
+
+@njit(nogil=True, inline=INLINE)
 def _initial_guess(y, h, st, prev_coef, Z0):
     """Starting stages: extrapolate the previous collocation polynomial (zeros on the first step)."""
     n = y.shape[0]
-    Z0[:, :] = 0.0
     if st[ST_HAVE_PREV] != 1.0:
+        _zero(Z0)
         return
     hp = st[ST_PREV_H]
     ok = True
@@ -313,10 +324,10 @@ def _initial_guess(y, h, st, prev_coef, Z0):
             if not np.isfinite(Z0[i, j]):
                 ok = False
     if not ok:
-        Z0[:, :] = 0.0
+        _zero(Z0)
 
 
-@njit(cache=True, nogil=True)
+@njit(nogil=True)
 def radau_attempt(rhs, jac, use_fd, t, y, f, h, p, rtol_r, atol_r, newton_tol,
                   J, LUr, pivr, LUc, pivc, st, prev_coef, Z, cnt):
     """One trial Radau IIA step of size ``h`` from ``(t, y)`` (``f = rhs(t, y, p)``).
@@ -345,8 +356,8 @@ def radau_attempt(rhs, jac, use_fd, t, y, f, h, p, rtol_r, atol_r, newton_tol,
     Returns
     -------
     (int, float, int, float, ndarray)
-        ``code`` (0: Newton converged, 1: Newton failed with a fresh Jacobian, 2: singular matrix),
-        error norm, Newton iterations, convergence rate (< 0 if unknown), ``y_new``.
+        ``code`` (0: Newton converged, 1: Newton failed with a fresh Jacobian, 2: singular matrix,
+        3: non-finite values), error norm, Newton iterations, convergence rate (< 0 if unknown), ``y_new``.
     """
     n = y.shape[0]
     y_new = y.copy()
@@ -362,10 +373,12 @@ def radau_attempt(rhs, jac, use_fd, t, y, f, h, p, rtol_r, atol_r, newton_tol,
     for j in range(n):
         scale[j] = atol_r[j] + rtol_r * abs(y[j])
     while True:
-        converged, n_iter, rate = _newton(rhs, t, y, h, p, Z0, Z, scale, newton_tol, LUr, pivr, LUc,
-                                          pivc, cnt)
+        converged, n_iter, rate, finite = _newton(rhs, t, y, h, p, Z0, Z, scale, newton_tol, LUr, pivr,
+                                                  LUc, pivc, cnt)
         if converged:
             break
+        if not finite:
+            return 3, np.inf, n_iter, rate, y_new
         if st[ST_CUR_JAC] == 1.0:
             return 1, np.inf, n_iter, rate, y_new
         eval_jacobian(jac, rhs, use_fd, t, y, f, p, J, cnt)
@@ -385,7 +398,9 @@ def radau_attempt(rhs, jac, use_fd, t, y, f, h, p, rtol_r, atol_r, newton_tol,
     err_vec = lu_solve(LUr, pivr, b)
     err = rms_norm(err_vec, scale)
     if err > 1.0 and (st[ST_HAVE_PREV] != 1.0 or st[ST_LAST_REJ] == 1.0):
-        ye = y + err_vec
+        ye = np.empty(n)
+        for j in range(n):
+            ye[j] = y[j] + err_vec[j]
         fe = rhs(t, ye, p)
         cnt[NFEV] += 1
         for j in range(n):
@@ -393,11 +408,11 @@ def radau_attempt(rhs, jac, use_fd, t, y, f, h, p, rtol_r, atol_r, newton_tol,
         err_vec = lu_solve(LUr, pivr, b)
         err = rms_norm(err_vec, scale)
     if not np.isfinite(err):
-        return 1, np.inf, n_iter, rate, y_new
+        return 3, np.inf, n_iter, rate, y_new
     return 0, err, n_iter, rate, y_new
 
 
-@njit(cache=True, nogil=True)
+@njit(nogil=True, inline=INLINE)
 def radau_predict_factor(h, h_old, err, err_old):
     """Gustafsson's predictive step-size factor (as in scipy's Radau), unclipped."""
     if err == 0.0:
@@ -409,7 +424,7 @@ def radau_predict_factor(h, h_old, err, err_old):
     return min(1.0, multiplier) * err ** -0.25
 
 
-@njit(cache=True, nogil=True)
+@njit(nogil=True)
 def radau_dense(y, Z, coef):
     """Coefficients of the collocation polynomial on an accepted step: rows ``y, q1, q2, q3``."""
     n = y.shape[0]
@@ -420,7 +435,7 @@ def radau_dense(y, Z, coef):
         coef[4, j] = 0.0
 
 
-@njit(cache=True, nogil=True)
+@njit(nogil=True, inline=INLINE)
 def radau_interp(coef, theta, out):
     """Evaluate the collocation polynomial at ``theta`` in [0, 1] into ``out``."""
     for j in range(out.shape[0]):

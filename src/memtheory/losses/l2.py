@@ -22,6 +22,7 @@ import numpy as np
 from ..errors import InvalidArgumentError, NotHurwitzError, PrecisionError
 from ..kernels.kernel import Kernel, _check_dps, _require_float
 from ..models.linear import DiagonalRNN, LinearRNN
+from ..kernels.compiled import compile_kernel
 from .assembly import loss_module
 
 __all__ = ["LossResult", "l2_loss"]
@@ -136,23 +137,31 @@ def l2_loss(model, rho: Kernel, gradient: bool = False, hessian: bool = False, d
     return _diagonal_float(model, rho, gradient, hessian, check)
 
 
-def _moments_float(model: DiagonalRNN, rho: Kernel, kmax: int):
-    out, errs = [], []
-    for k in range(3):
-        if k <= kmax:
-            res = rho.laplace(model.w, moment=k, full_output=True)
-            out.append(np.asarray(res.values, float))
-            errs.append(np.asarray(res.errors, float))
-        else:
-            out.append(np.zeros(model.m))
-            errs.append(np.zeros(model.m))
-    return out, errs
+def _moments_float(model: DiagonalRNN, rho: Kernel, kmax: int) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Laplace moments ``L[k, i] = L[t^k rho](w_i)`` by the compiled kernel, with error estimates.
+
+    Returns ``(L, E, representable)``; ``representable`` is False when some moment under- or overflows
+    float64 (its true value, checked in arbitrary precision, is outside double range), in which case the
+    loss must be computed in mpmath.
+    """
+    ck = compile_kernel(rho)
+    L, E = ck.moments(rho, model.w, kmax)
+    suspicious = ~np.isfinite(L[: kmax + 1]) | (np.abs(L[: kmax + 1]) < np.finfo(float).tiny)
+    if suspicious.any():
+        for k, i in zip(*np.nonzero(suspicious)):
+            try:
+                L[k, i] = rho.laplace([model.w[i]], moment=int(k))[0]
+            except PrecisionError:
+                return L, E, False
+    return L, E, True
 
 
 def _diagonal_float(model: DiagonalRNN, rho: Kernel, gradient: bool, hessian: bool, check: bool) -> LossResult:
     m = model.m
     kmax = 2 if hessian else (1 if gradient else 0)
-    (L0, L1, L2), (e0, e1, e2) = _moments_float(model, rho, kmax)
+    (L0, L1, L2), (e0, e1, e2), representable = _moments_float(model, rho, kmax)
+    if not representable:
+        return _to_float(_resolved_mp(model, rho, gradient, hessian, 60))
     norm = rho.square_integral()
     mod = loss_module("numba")
     a, w = np.ascontiguousarray(model.a), np.ascontiguousarray(model.w)
@@ -167,6 +176,7 @@ def _diagonal_float(model: DiagonalRNN, rho: Kernel, gradient: bool, hessian: bo
     Jmag = mod.assemble_magnitude(a, w, L0, L1, L2, norm, gmag, hmag, gradient, hessian)
     rel_in = max(_EPS, float(np.max(np.abs(np.concatenate([e0, e1, e2])) /
                                     np.maximum(np.abs(np.concatenate([L0, L1, L2])), 1e-300))))
+    rel_in = max(rel_in, 8 * _EPS)  # closed forms in float64: a few ulps
     factor = (4 * m + 8) * _EPS + 4 * rel_in
     J_err = factor * Jmag
     g_err = factor * gmag
@@ -181,14 +191,12 @@ def _diagonal_float(model: DiagonalRNN, rho: Kernel, gradient: bool, hessian: bo
     # Cancellation: recompute with enough digits to resolve every output, then return float64 if representable.
     smallest = min([abs(J)] + ([float(np.min(np.abs(grad[g_err > 0])))] if gradient and np.any(g_err > 0) else []))
     digits = 30 + int(max(0.0, math.log10(max(Jmag, 1.0)) - math.log10(max(smallest, 1e-300))))
-    res = _diagonal_mp(model, rho, gradient, hessian, min(digits, 2000))
-    res = _refine_until_resolved(model, rho, gradient, hessian, res)
-    return _to_float(res)
+    return _to_float(_resolved_mp(model, rho, gradient, hessian, min(digits, 2000)))
 
 
-def _refine_until_resolved(model, rho, gradient, hessian, res: LossResult, max_dps: int = 20000) -> LossResult:
-    """Raise the precision until every output is resolved against its own rounding bound."""
-    dps = res.dps
+def _resolved_mp(model, rho, gradient, hessian, dps: int, max_dps: int = 20000) -> LossResult:
+    """mpmath loss, with the precision raised until every output is resolved against its rounding bound."""
+    res = _diagonal_mp(model, rho, gradient, hessian, dps)
     while True:
         outs = [res.loss] + (list(res.grad) if gradient else [])
         errs = [res.loss_error] + (list(res.grad_error) if gradient else [])
