@@ -93,6 +93,14 @@ class NumbaPrinter(PythonCodePrinter):
         a, x = expr.args
         return f"_sp.scaled_upper_gamma({self._print(a)}, {self._print(x)})"
 
+    def _print_gauss_moment(self, expr):
+        k, z = expr.args
+        return f"_sp.gauss_moment({int(k)}, {self._print(z)})"
+
+    def _print_finite_laplace(self, expr):
+        j, s_, w = expr.args
+        return f"_sp.finite_laplace({int(j)}, {self._print(s_)}, {self._print(w)})"
+
     def _print_airyai(self, expr):
         return f"_sp.airy_ai({self._print(expr.args[0])})"
 
@@ -197,6 +205,27 @@ def mp_scaled_uppergamma(a, x):
     return mp.exp(x) * mp.power(x, -a) * mp.gammainc(a, x)
 
 
+def mp_gauss_moment(k, z):
+    """``J_k(z) = int_0^inf u^k exp(-u^2 - 2zu) du`` by the erfcx recurrence with guard digits for its
+    cancellation (about ``k log10(2 z^2 + 2)`` digits)."""
+    k = int(k)
+    z = mp.mpf(z)
+    guard = int(k * float(mp.log10(2 * z * z + 2))) + 10
+    with mp.extradps(guard):
+        prev, cur = mp.mpf(1) / 2, mp.sqrt(mp.pi) / 2 * mp.exp(z * z) * mp.erfc(z)
+        for i in range(1, k + 1):
+            nxt = mp.mpf(1) / 2 - z * cur if i == 1 else mp.mpf(i - 1) / 2 * prev - z * cur
+            prev, cur = cur, nxt
+    return +cur
+
+
+def mp_finite_laplace(j, s, w):
+    """``int_0^w u^j exp(-s u) du`` at the current precision (Gauss-Legendre on a finite interval)."""
+    j = int(j)
+    s, w = mp.mpf(s), mp.mpf(w)
+    return mp.quad(lambda u: u**j * mp.exp(-s * u), [0, w])
+
+
 def mp_heaviside(x, h0=0.5):
     """Heaviside step with value ``h0`` at 0."""
     if x > 0:
@@ -211,6 +240,8 @@ _MP_NAMESPACE = {
     "scaled_uppergamma": mp_scaled_uppergamma,
     "Heaviside": mp_heaviside,
     "airyai": lambda x: mp.airyai(x),
+    "gauss_moment": mp_gauss_moment,
+    "finite_laplace": mp_finite_laplace,
 }
 
 
@@ -235,6 +266,21 @@ def _np_scaled_uppergamma(a, x):
     return out if out.shape else float(out)
 
 
+def _np_vectorised(name):
+    def call(*args):
+        from . import special
+
+        fn = getattr(special, name)
+        arrays = np.broadcast_arrays(*[np.asarray(a, float) for a in args])
+        out = np.empty(arrays[0].shape)
+        for idx in np.ndindex(out.shape):
+            vals = [float(a[idx]) for a in arrays]
+            out[idx] = fn(int(vals[0]), *vals[1:])
+        return out if out.shape else float(out)
+
+    return call
+
+
 def _np_heaviside(x, h0=0.5):
     return np.heaviside(x, h0)
 
@@ -250,6 +296,8 @@ _NP_NAMESPACE = {
     "scaled_uppergamma": _np_scaled_uppergamma,
     "Heaviside": _np_heaviside,
     "airyai": _np_airyai,
+    "gauss_moment": _np_vectorised("gauss_moment"),
+    "finite_laplace": _np_vectorised("finite_laplace"),
 }
 
 

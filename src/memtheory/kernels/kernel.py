@@ -423,11 +423,32 @@ class Kernel:
         expr = self.substituted()
         if _nonnegative(expr):
             return self.integral(dps=dps)
-        f = _mp_callable(sp.Abs(expr), (), T)
+        f = _mp_callable(expr, (), T)
         with mp.workdps(dps or 20):
-            pts = [0, *self._breakpoints(LaplaceForm(0, expr)), *np.geomspace(1, 1e4, 9), mp.inf]
-            val = mp.quad(f, sorted(set(pts), key=float))
-        return val if dps else float(val)
+            pts = self._sign_changes(f) + self.feature_points()
+            pts = sorted(set([0.0, *pts, *np.geomspace(1, 1e4, 9).tolist()]))
+            val = mp.fsum(abs(mp.quad(f, [a, b])) if b - a > 0 else 0 for a, b in zip(pts[:-1], pts[1:]))
+            val += abs(mp.quad(f, [pts[-1], mp.inf]))
+            return +val if dps else float(val)
+
+    def feature_points(self) -> list[float]:
+        """Points in ``t > 0`` where the expression changes character: zeros of linear function arguments
+        (step edges, the turning point of an Airy function, the centre of a bump)."""
+        return self._breakpoints(LaplaceForm(0, self._expr))
+
+    def _sign_changes(self, f) -> list:
+        """Sign changes of rho on [0, T] (T past every feature), refined by bisection in mpmath."""
+        feats = self.feature_points()
+        horizon = 2 * max(feats, default=0.0) + 60.0
+        grid = np.linspace(0.0, horizon, 6001)[1:]
+        vals = np.array([float(f(mp.mpf(x))) for x in grid])
+        roots = []
+        for i in np.flatnonzero(np.sign(vals[:-1]) * np.sign(vals[1:]) < 0):
+            try:
+                roots.append(mp.findroot(f, (mp.mpf(grid[i]), mp.mpf(grid[i + 1])), solver="anderson"))
+            except (ValueError, ZeroDivisionError):
+                roots.append(mp.mpf((grid[i] + grid[i + 1]) / 2))
+        return roots
 
     # ------------------------------------------------------------------ step response
     def step_response(self, t, dps: int | None = None):
@@ -442,11 +463,25 @@ class Kernel:
             t_arr = _as_float_array(t, "t")
             f = _np_callable(prim, self.param_symbols, T)
             return np.broadcast_to(np.asarray(f(t_arr, *self.param_array()), float), t_arr.shape).copy()
-        f = _mp_callable(self._expr, self.param_symbols, T)
-        with mp.workdps(dps or 20):
-            pv = self._mp_params()
-            vals = [mp.quad(lambda u: f(u, *pv), [0, mp.mpf(x)]) for x in np.atleast_1d(t)]
-        return vals if dps else np.array([float(v) for v in vals])
+        feats = self.feature_points()
+        if dps is not None:
+            f = _mp_callable(self._expr, self.param_symbols, T)
+            with mp.workdps(_check_dps(dps)):
+                pv = self._mp_params()
+                return [mp.quad(lambda u: f(u, *pv), [0, *[p for p in feats if p < x], mp.mpf(x)])
+                        for x in np.atleast_1d(t)]
+        from scipy import integrate
+
+        t_arr = _as_float_array(t, "t")
+        g = _np_callable(self._expr, self.param_symbols, T)
+        p = self.param_array()
+        out = np.empty(t_arr.shape)
+        for idx in np.ndindex(t_arr.shape):
+            x = float(t_arr[idx])
+            pts = [0.0, *[q for q in feats if 0 < q < x], x]
+            out[idx] = sum(integrate.quad(lambda u: float(g(u, *p)), a, b, epsabs=0, epsrel=1e-13, limit=200)[0]
+                           for a, b in zip(pts[:-1], pts[1:]))
+        return out
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -579,13 +614,13 @@ def _nonnegative(expr: sp.Expr) -> bool:
 @functools.lru_cache(maxsize=256)
 def _primitive(expr: sp.Expr):
     """Closed form of ``\\int_0^t expr`` or None (kernels with Airy or Piecewise go to quadrature)."""
-    if expr.has(sp.airyai, sp.Piecewise):
+    if expr.has(sp.airyai, sp.Piecewise, sp.Heaviside):
         return None
     u = sp.Dummy("u", positive=True)
     try:
         res = sp.integrate(expr.xreplace({T: u}), (u, 0, T), conds="none")
     except Exception:  # SymPy raises a zoo of exception types on hard integrals
         return None
-    if res.has(sp.Integral) or res.has(sp.zoo, sp.nan):
+    if res.has(sp.Integral, sp.zoo, sp.nan, sp.meijerg, sp.Min, sp.Max, sp.Piecewise):
         return None
     return res

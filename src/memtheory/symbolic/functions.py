@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-__all__ = ["erfcx", "scaled_uppergamma", "LaplaceMoment"]
+__all__ = ["erfcx", "scaled_uppergamma", "gauss_moment", "finite_laplace", "LaplaceMoment"]
 
 
 class erfcx(sp.Function):  # noqa: N801 - mathematical name
@@ -69,6 +69,58 @@ class scaled_uppergamma(sp.Function):  # noqa: N801 - mathematical name
     def _latex(self, printer, exp=None):
         a, x = (printer._print(arg) for arg in self.args)
         base = r"e^{%s} \left(%s\right)^{-\left(%s\right)} \Gamma\left(%s, %s\right)" % (x, x, a, a, x)
+        return base if exp is None else r"\left(%s\right)^{%s}" % (base, exp)
+
+
+class gauss_moment(sp.Function):  # noqa: N801 - mathematical name
+    r"""``J_k(z) = \int_0^\infty u^k e^{-u^2 - 2 z u} du`` (``z >= 0``): the Gaussian bump's Laplace moments.
+
+    ``M_k = e^{-L^2/(2\sigma^2)} (\sqrt{2}\sigma)^{k+1} J_k(z)`` with ``z = (s\sigma^2 - L)/(\sqrt{2}\sigma)``.
+    Evaluated without the cancellation of the erfcx recurrence (see :func:`memtheory.compile.special.gauss_moment`).
+    """
+
+    nargs = 2
+
+    def fdiff(self, argindex: int = 2):
+        k, z = self.args
+        if argindex == 2:
+            return -2 * gauss_moment(k + 1, z)
+        raise sp.ArgumentIndexError(self, argindex)
+
+    def _eval_rewrite_as_erfcx(self, k, z, **kwargs):
+        if not k.is_Integer or k < 0:
+            return None
+        prev, cur = sp.Rational(1, 2), sp.sqrt(sp.pi) / 2 * erfcx(z)
+        for i in range(1, int(k) + 1):
+            nxt = sp.Rational(1, 2) - z * cur if i == 1 else sp.Rational(i - 1, 2) * prev - z * cur
+            prev, cur = cur, nxt
+        return cur
+
+    def _latex(self, printer, exp=None):
+        k, z = (printer._print(a) for a in self.args)
+        base = r"J_{%s}\left(%s\right)" % (k, z)
+        return base if exp is None else r"%s^{%s}" % (base, exp)
+
+
+class finite_laplace(sp.Function):  # noqa: N801 - mathematical name
+    r"""``F_j(s, w) = \int_0^w u^j e^{-s u} du``: the Laplace moments of a window, without cancellation."""
+
+    nargs = 3
+
+    def fdiff(self, argindex: int = 2):
+        j, s_, w = self.args
+        if argindex == 2:
+            return -finite_laplace(j + 1, s_, w)
+        if argindex == 3:
+            return w**j * sp.exp(-s_ * w)
+        raise sp.ArgumentIndexError(self, argindex)
+
+    def _eval_rewrite_as_lowergamma(self, j, s_, w, **kwargs):
+        return sp.lowergamma(j + 1, s_ * w) / s_ ** (j + 1)
+
+    def _latex(self, printer, exp=None):
+        j, s_, w = (printer._print(a) for a in self.args)
+        base = r"\int_0^{%s} u^{%s} e^{-%s u}\,du" % (w, j, s_)
         return base if exp is None else r"\left(%s\right)^{%s}" % (base, exp)
 
 

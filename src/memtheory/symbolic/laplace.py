@@ -29,7 +29,7 @@ from collections.abc import Mapping
 
 import sympy as sp
 
-from .functions import erfcx, scaled_uppergamma
+from .functions import erfcx, finite_laplace, gauss_moment, scaled_uppergamma
 
 __all__ = ["LaplaceForm", "laplace_form", "gaussian_laplace"]
 
@@ -82,12 +82,10 @@ def gaussian_laplace(s: sp.Expr, center: sp.Expr, width: sp.Expr, moment: int = 
     L, sig = center, width
     z = (s * sig**2 - L) / (sp.sqrt(2) * sig)
     pref = sig * sp.sqrt(sp.pi / 2)
-    m0 = sp.Piecewise(
-        (pref * sp.exp(-(L**2) / (2 * sig**2)) * erfcx(z), z >= 0),
-        (pref * sp.exp(-s * L + s**2 * sig**2 / 2) * sp.erfc(z), True),
-    )
     g0 = sp.exp(-(L**2) / (2 * sig**2))
-    moments = [m0]
+    # Branch z < 0 (bump far from 0 relative to s sigma^2): exp(-sL + s^2 sigma^2/2) erfc(z) and the upward
+    # recurrence, whose terms all have one sign there. Branch z >= 0: J_k(z), free of cancellation.
+    moments = [pref * sp.exp(-s * L + s**2 * sig**2 / 2) * sp.erfc(z)]
     for k in range(1, moment + 1):
         mk = (L - s * sig**2) * moments[k - 1]
         if k >= 2:
@@ -95,7 +93,8 @@ def gaussian_laplace(s: sp.Expr, center: sp.Expr, width: sp.Expr, moment: int = 
         if k == 1:
             mk += sig**2 * g0
         moments.append(mk)
-    return moments[moment]
+    scaled = g0 * (sp.sqrt(2) * sig) ** (moment + 1) * gauss_moment(moment, z)
+    return sp.Piecewise((scaled, z >= 0), (moments[moment], True))
 
 
 def laplace_form(
@@ -127,7 +126,14 @@ def laplace_form(
     deriver = _Deriver(t, s, dict(values or {}))
     closed = sp.S.Zero
     residual = sp.S.Zero
-    for term in sp.Add.make_args(sp.expand(expr, deep=False, mul=True, multinomial=False, power_exp=False)):
+    terms = list(sp.Add.make_args(sp.expand(expr, deep=False, mul=True, multinomial=False, power_exp=False)))
+    windows, terms = _pair_windows(terms, t, deriver)
+    for rest, lo, hi in windows:
+        try:
+            closed += deriver.window(rest, lo, hi, int(moment))
+        except _NoRule:
+            terms += [rest * sp.Heaviside(t - lo), -rest * sp.Heaviside(t - hi)]
+    for term in terms:
         try:
             closed += deriver.term(term, int(moment))
         except _NoRule:
@@ -135,6 +141,50 @@ def laplace_form(
     conditions = tuple(dict.fromkeys(c for c in deriver.conditions if c is not sp.true))
     assumptions = tuple(dict.fromkeys(c for c in deriver.assumptions if c is not sp.true))
     return LaplaceForm(closed, residual, conditions, assumptions)
+
+
+def _step_edge(term: sp.Expr, t: sp.Symbol):
+    """``(rest, edge)`` when ``term = rest * Heaviside(t - edge)`` (one step, slope +1), else None."""
+    steps = [f for f in sp.Mul.make_args(term) if isinstance(f, sp.Heaviside)]
+    if len(steps) != 1:
+        return None
+    arg = steps[0].args[0]
+    if not arg.is_polynomial(t) or sp.degree(arg, t) != 1:
+        return None
+    slope = sp.expand(arg).coeff(t, 1)
+    if slope.is_positive is not True:
+        return None
+    rest = sp.Mul(*[f for f in sp.Mul.make_args(term) if f is not steps[0]])
+    return rest, sp.simplify(-arg.subs(t, 0) / slope)
+
+
+def _pair_windows(terms: list, t: sp.Symbol, deriver) -> tuple[list, list]:
+    """Pair ``g H(t-a)`` with ``-g H(t-b)`` into windows ``g 1{a<t<b}`` (decided with the current values)."""
+    parsed = [_step_edge(term, t) for term in terms]
+    used = [False] * len(terms)
+    windows = []
+    for i, pi in enumerate(parsed):
+        if pi is None or used[i]:
+            continue
+        for j in range(i + 1, len(terms)):
+            pj = parsed[j]
+            if pj is None or used[j] or sp.simplify(pi[0] + pj[0]) != 0:
+                continue
+            (rest, a), (_, b) = pi, pj
+            av, bv = deriver._numeric(a), deriver._numeric(b)
+            if av is None or bv is None or av == bv:
+                continue
+            if av > bv:  # g H(t-a) - g H(t-b) with a > b is -g 1{b<t<a}
+                rest, a, b = -rest, b, a
+                av, bv = bv, av
+            if av < 0:
+                continue
+            deriver._decide(sp.Ge(a, 0))
+            deriver._decide(sp.Gt(b, a))
+            windows.append((rest, a, b))
+            used[i] = used[j] = True
+            break
+    return windows, [term for term, u in zip(terms, used) if not u]
 
 
 class _Deriver:
@@ -242,6 +292,29 @@ class _Deriver:
         if power_t:
             core = (-1) ** power_t * sp.diff(core, x, power_t)
         return pref * core.subs(x, shifted)
+
+    def window(self, rest: sp.Expr, lo: sp.Expr, hi: sp.Expr, n: int) -> sp.Expr:
+        """``L[t^n rest(t) 1{lo<t<hi}]`` for ``rest = c t^k exp(lam t)``: a sum of finite moments ``F_j``."""
+        t, s = self.t, self.s
+        coeff, f = rest.as_independent(t, as_Add=False)
+        power, exponent = n, sp.S.Zero
+        for fac in sp.Mul.make_args(f):
+            base, e = fac.as_base_exp()
+            if fac == 1:
+                continue
+            if base == t and e.is_Integer and e > 0:
+                power += int(e)
+            elif isinstance(fac, sp.exp) and fac.args[0].is_polynomial(t) and sp.degree(fac.args[0], t) <= 1:
+                exponent += fac.args[0]
+            else:
+                raise _NoRule
+        lam = sp.expand(exponent).coeff(t, 1)
+        const = sp.expand(exponent).coeff(t, 0)
+        shifted = s - lam
+        # int_lo^hi t^power e^{-s' t} dt = e^{-s' lo} sum_j C(power, j) lo^(power-j) F_j(s', hi - lo)
+        total = sum(sp.binomial(power, j) * lo ** (power - j) * finite_laplace(j, shifted, hi - lo)
+                    for j in range(power + 1))
+        return coeff * sp.exp(const - shifted * lo) * total
 
     def _heaviside(self, step: sp.Heaviside, rest: list, n: int, s: sp.Expr) -> sp.Expr:
         t = self.t

@@ -16,6 +16,7 @@ arguments -- raises :class:`~memtheory.errors.UnsafeExpressionError` with a one-
 from __future__ import annotations
 
 import ast
+import math
 from collections.abc import Iterable, Mapping
 
 import sympy as sp
@@ -61,6 +62,7 @@ _BINOPS = {
 }
 _CMPOPS = {ast.Lt: sp.Lt, ast.LtE: sp.Le, ast.Gt: sp.Gt, ast.GtE: sp.Ge}
 _MAX_LENGTH = 10_000
+_MAX_DIGITS = 10_000
 
 
 def symbol(name: str) -> sp.Symbol:
@@ -193,8 +195,10 @@ class _Builder:
             raise UnsafeExpressionError(f"unsupported operator {type(node.op).__name__}")
         left, right = self.build(node.left), self.build(node.right)
         if isinstance(node.op, ast.Pow) and getattr(right, "is_number", False) and getattr(left, "is_number", False):
-            if abs(right) > 10_000:
-                raise UnsafeExpressionError(f"numeric power with exponent {right} is too large")
+            # Exact powers are evaluated by SymPy: bound the number of digits of the result.
+            size = abs(float(right)) * math.log10(max(abs(float(left)), 2.0)) if left.is_finite else math.inf
+            if not size <= _MAX_DIGITS:
+                raise UnsafeExpressionError(f"numeric power {left}**{right} is too large to evaluate exactly")
         return op(left, right)
 
     def _UnaryOp(self, node: ast.UnaryOp):
@@ -238,6 +242,9 @@ class _Builder:
             return sp.Piecewise(*args)
         if any(isinstance(a, tuple) for a in args):
             raise UnsafeExpressionError(f"tuple argument to {name}()")
+        if name == "gamma" and args and args[0].is_number and abs(float(args[0])) > 1000:
+            # SymPy evaluates gamma of an exact integer as a factorial: refuse huge ones.
+            raise UnsafeExpressionError(f"gamma({args[0]}) is too large to evaluate exactly")
         try:
             return FUNCTIONS[name](*args)
         except (TypeError, ValueError) as exc:
