@@ -12,7 +12,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from . import kernels, symbolic  # noqa: F401
+from . import approximation, kernels, symbolic  # noqa: F401
 from .errors import (  # noqa: F401
     ConvergenceError,
     InvalidArgumentError,
@@ -31,6 +31,7 @@ __all__ = [
     "__version__",
     "Kernel",
     "kernels",
+    "approximation",
     "symbolic",
     "LinearRNN",
     "DiagonalRNN",

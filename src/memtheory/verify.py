@@ -48,15 +48,31 @@ class CheckResult:
         return asdict(self)
 
 
+class _BrokenCheck:
+    """Stand-in for a check module that failed to import: running it reports the import error."""
+
+    def __init__(self, name: str, error: BaseException):
+        self.NAME = name
+        self.CLAIM = "(module failed to import)"
+        self._error = error
+
+    def run(self, quick: bool = False) -> CheckResult:
+        raise self._error
+
+
 def available_checks() -> dict[str, object]:
-    """Map of check name to module, from the ``proofs_checks`` package."""
+    """Map of check name to module, from the ``proofs_checks`` package (import failures become failing checks)."""
     import proofs_checks
 
     checks = {}
     for info in sorted(pkgutil.iter_modules(proofs_checks.__path__), key=lambda i: i.name):
         if info.name.startswith("_"):
             continue
-        module = importlib.import_module(f"proofs_checks.{info.name}")
+        try:
+            module = importlib.import_module(f"proofs_checks.{info.name}")
+        except Exception as exc:  # reported as a failed check, not a crash of the whole run
+            checks[info.name] = _BrokenCheck(info.name, exc)
+            continue
         if hasattr(module, "run") and hasattr(module, "NAME"):
             checks[module.NAME] = module
     return checks

@@ -1,0 +1,124 @@
+"""Check ``curse_width``: how the width needed grows with the memory exponent, with and without a margin.
+
+THEORY.md §3 recalls from [CoM] that for ``rho(t) ~ t^{-(1+omega)}`` the width needed for accuracy ``eps`` grows
+like ``m ~ omega eps^{-1/omega}`` (not confirmed: measure it). For ``rho_omega = (1+t)^{-(1+omega)}`` the check
+computes the smallest width whose L2-best exponential sum is within ``eps`` in L1 (the bound on
+``sup_t |H_t - Ĥ_t|``), (a) with free rates and (b) with rates ``>= r = 0.1`` (a stability margin), and fits
+``m ~ eps^{-p}``.
+
+What a margin does: rates ``>= r`` resolve the kernel only up to ``t ~ m/r``; the L1 mass of the tail beyond
+is ``(r/m)^omega / omega``, so ``eps ~ (r/m)^omega/omega``, i.e. ``m ~ r (omega eps)^{-1/omega}`` -- the
+``eps^{-1/omega}`` law. With free rates the smallest rate can fall like ``exp(-c sqrt(m))`` and nothing of the
+sort is forced (Braess-Hackbusch: root-exponential convergence).
+
+Verdict: with free rates the fitted exponent ``p`` is below half the law's ``1/omega`` for every ``omega``
+(no curse in raw expressivity); with the margin the widths are never smaller than the free ones, ``p`` is at
+least half of ``1/omega``, and the ratio ``m / (r (omega eps)^{-1/omega})`` stays within [0.25, 4].
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from memtheory.theory.width import width_sweep
+from memtheory.verify import CheckResult
+
+NAME = "curse_width"
+CLAIM = "width for (1+t)^-(1+omega) at L1 accuracy eps: ~eps^(-1/omega) with a rate margin, far slower without"
+
+MARGIN = 0.1
+
+
+def run(quick: bool = False) -> CheckResult:
+    """Run the check (``quick``: omega = 1 only, two accuracies)."""
+    if quick:
+        free_grid = {1.0: [1e-1, 1e-2]}
+        margin_grid = {1.0: [5e-2, 2e-2]}
+    else:
+        free_grid = {0.5: [1e-1, 1e-2], 1.0: [1e-1, 1e-2, 1e-3], 2.0: [1e-2, 1e-3, 1e-4]}
+        margin_grid = {1.0: [5e-2, 2e-2, 1e-2], 2.0: [3e-4, 1e-4, 3e-5]}
+    free, margin = {}, {}
+    for om, eps in free_grid.items():
+        free[om] = width_sweep([om], eps, norm="L1", m_max=40)
+    for om, eps in margin_grid.items():
+        margin[om] = width_sweep([om], eps, norm="L1", min_rate=MARGIN, m_max=30)
+    measured, passed = {"free": {}, "margin": {}, "margin_rate": MARGIN}, True
+    for om, sw in free.items():
+        p = sw.exponents[om]["p"]
+        ok = p is not None and p < 0.5 / om
+        measured["free"][om] = {"rows": [dict(r) for r in sw.rows], "p": p, "law_p": 1 / om, "passed": ok}
+        passed = passed and ok
+    for om, sw in margin.items():
+        p = sw.exponents[om]["p"]
+        rows = []
+        ok = p is not None and p >= 0.5 / om
+        for r in sw.rows:
+            row = dict(r)
+            if r["m"] is not None:
+                row["tail_law"] = MARGIN * (om * r["eps"]) ** (-1 / om)
+                row["ratio_to_tail_law"] = r["m"] / row["tail_law"]
+                ok = ok and 0.25 <= row["ratio_to_tail_law"] <= 4
+                free_m = _free_width(om, r["eps"], free)
+                if free_m is not None:
+                    row["free_m"] = free_m
+                    ok = ok and r["m"] >= free_m
+            else:
+                ok = False
+            rows.append(row)
+        measured["margin"][om] = {"rows": rows, "p": p, "law_p": 1 / om, "passed": ok}
+        passed = passed and ok
+    _figure(measured)
+    details = ("free rates: " + ", ".join(f"omega={om:g}: p={v['p']:.2f} (law {v['law_p']:.2f})"
+                                          for om, v in measured["free"].items())
+               + f"; rates >= {MARGIN}: " + ", ".join(f"omega={om:g}: p={v['p']:.2f} (law {v['law_p']:.2f})"
+                                                      for om, v in measured["margin"].items()))
+    return CheckResult(NAME, passed, measured, CLAIM, details)
+
+
+def _free_width(om, eps, free):
+    sw = free.get(om)
+    if sw is None:
+        return None
+    for r in sw.rows:
+        if r["eps"] == eps:
+            return r["m"]
+    return None
+
+
+def _figure(measured) -> None:
+    directory = os.environ.get("MEMTHEORY_FIGURES_DIR")
+    if not directory:
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.8, 4.0))
+    for kind, style in (("free", "o-"), ("margin", "s--")):
+        for om, v in measured[kind].items():
+            pts = [(r["eps"], r["m"]) for r in v["rows"] if r["m"] is not None]
+            if not pts:
+                continue
+            e, m = zip(*pts)
+            label = f"omega={om:g}, {'free rates' if kind == 'free' else f'rates >= {MARGIN:g}'} (p={v['p']:.2f})"
+            ax.loglog(1 / np.array(e), m, style, label=label)
+    for om in sorted(set(measured["margin"])):
+        e = np.geomspace(1e1, 1e4, 20)
+        ax.loglog(e, MARGIN * (om / e) ** (-1 / om), ":", color="gray", lw=0.8)
+    ax.set_xlabel("1 / eps (L1 accuracy)")
+    ax.set_ylabel("width needed m")
+    ax.set_title("Curse of memory: width law (dotted: r (omega eps)^(-1/omega))", fontsize=9)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=6)
+    fig.tight_layout()
+    os.makedirs(directory, exist_ok=True)
+    fig.savefig(os.path.join(directory, f"{NAME}.png"), dpi=130)
+    plt.close(fig)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    res = run()
+    print(res.details, "PASS" if res.passed else "FAIL")
