@@ -210,7 +210,11 @@ def _resolved_mp(model, rho, gradient, hessian, dps: int, max_dps: int = 20000) 
 
 
 def _to_float(res: LossResult) -> LossResult:
-    _require_float(res.loss, "J")
+    """Float64 copy of an mpmath result; a value within its own (sub-float64) error bound of 0 is 0."""
+    loss = res.loss
+    if loss != 0 and abs(loss) <= res.loss_error:
+        loss = mp.mpf(0)
+    _require_float(loss, "J")
     grad = hess = g_err = None
     if res.grad is not None:
         for i, g in enumerate(res.grad):
@@ -221,7 +225,7 @@ def _to_float(res: LossResult) -> LossResult:
         g_err = np.array([float(e) for e in res.grad_error])
     if res.hess is not None:
         hess = np.array([[float(h) for h in row] for row in res.hess])
-    return LossResult(float(res.loss), grad, hess, None, float(res.loss_error), g_err)
+    return LossResult(float(loss), grad, hess, None, float(res.loss_error), g_err)
 
 
 def _diagonal_mp(model: DiagonalRNN, rho: Kernel, gradient: bool, hessian: bool, dps: int) -> LossResult:
