@@ -130,6 +130,13 @@ def _cmd_verify(args) -> int:
     return 0 if passed else 1
 
 
+class _Parser(argparse.ArgumentParser):
+    """Argument parser whose usage errors are one line (with a hint) and exit with code 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 class Common:
     """Helpers shared by the sub-commands (see :mod:`memtheory.clicommands`)."""
 
@@ -162,7 +169,7 @@ def _register_extensions(sub) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
-    parser = argparse.ArgumentParser(prog="memtheory", description="Theory of memory in recurrent models: "
+    parser = _Parser(prog="memtheory", description="Theory of memory in recurrent models: "
                                      "closed forms, numerical checks and LaTeX.")
     parser.add_argument("--version", action="version", version=f"memtheory {__version__}")
     sub = parser.add_subparsers(dest="command")
