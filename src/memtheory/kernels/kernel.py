@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import math
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -547,10 +548,13 @@ def _quad_float(residual, params, p, s: float, breakpoints) -> tuple[float, floa
     g = (lambda x: float(f(x, *p)) * math.exp(-s * x))
     pts = [0.0, *[b for b in breakpoints if b > 0]]
     total, err = 0.0, 0.0
-    for lo, hi in zip(pts[:-1], pts[1:]):
-        v, e = integrate.quad(g, lo, hi, epsabs=0, epsrel=1e-13, limit=200)
-        total, err = total + v, err + e
-    v, e = integrate.quad(g, pts[-1], np.inf, epsabs=0, epsrel=1e-13, limit=400)
+    with warnings.catch_warnings():
+        # QUADPACK's roundoff warnings are reflected in its error estimate, which is returned.
+        warnings.simplefilter("ignore", integrate.IntegrationWarning)
+        for lo, hi in zip(pts[:-1], pts[1:]):
+            v, e = integrate.quad(g, lo, hi, epsabs=0, epsrel=1e-13, limit=200)
+            total, err = total + v, err + e
+        v, e = integrate.quad(g, pts[-1], np.inf, epsabs=0, epsrel=1e-13, limit=400)
     return total + v, err + e
 
 
