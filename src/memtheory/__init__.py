@@ -10,9 +10,15 @@ ICLR 2024): kernels ``rho``, models with ``theta = (a, w)``, the exact loss ``J`
 
 from __future__ import annotations
 
+import os as _os
+
+# numba's OpenMP threads spin while waiting by default; on a 2-core machine shared with other work that costs
+# 1.5x (up to 10x for small models) in the parallel kernels. Passive waiting, unless the user chose otherwise.
+_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 __version__ = "0.1.0"
 
-from . import approximation, kernels, symbolic  # noqa: F401
+from . import approximation, kernels, memory, stability, symbolic  # noqa: F401
 from .errors import (  # noqa: F401
     ConvergenceError,
     InvalidArgumentError,
@@ -32,6 +38,8 @@ __all__ = [
     "Kernel",
     "kernels",
     "approximation",
+    "memory",
+    "stability",
     "symbolic",
     "LinearRNN",
     "DiagonalRNN",

@@ -1,0 +1,91 @@
+"""``memtheory reparam``: gradient scales of reparameterisations, the best map, StableSSM's criterion ([SSSM]).
+
+Examples::
+
+    memtheory reparam --w=-1,0.5,2 --json
+    memtheory reparam --maps exp,best --derive --latex
+    memtheory reparam --criterion 0.001,0.01,0.1 --plot scales.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+
+_EXAMPLES = [
+    "memtheory reparam --maps exp,softplus,best,inverse,direct --w 0.6,1,2 --json",
+    "memtheory reparam --derive --criterion 0.001,0.01,0.1",
+]
+
+
+def register(sub, common) -> None:
+    """Add the ``reparam`` sub-command."""
+    p = sub.add_parser(
+        "reparam", help="gradient scales |f'|/f^2 of reparameterisations, the best map, StableSSM criterion",
+        description="Stable reparameterisations lambda = f(w) in SymPy. Examples:\n  " + "\n  ".join(_EXAMPLES),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--maps", default="direct,exp,softplus,best,inverse",
+                   help="maps (direct, exp, softplus, best, inverse, lru, discrete_best)")
+    p.add_argument("--w", help="evaluate the gradient scales at W1,W2,... (points outside a map's domain: null)")
+    p.add_argument("--a", type=float, default=1.0, help="best-map constant a (default 1)")
+    p.add_argument("--b", type=float, default=0.5, help="best-map constant b (default 0.5)")
+    p.add_argument("--derive", action="store_true", help="show the SymPy derivation of the best map")
+    p.add_argument("--criterion", metavar="BETAS", help="evaluate StableSSM's criterion g_f(beta) at B1,B2,...")
+    p.add_argument("--latex", action="store_true", help="print LaTeX")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--plot", metavar="FILE", help="save the gradient-scale curves to FILE")
+    p.set_defaults(func=lambda args: _handler(args, common))
+
+
+def _handler(args, common) -> int:
+    import numpy as np
+
+    from memtheory.theory import reparam as R
+
+    names = [s.strip() for s in args.maps.split(",") if s.strip()]
+    unknown = [n for n in names if n not in R.MAPS]
+    if unknown or not names:
+        raise common.UsageError(f"--maps: unknown {unknown}; available: {', '.join(R.MAPS)}")
+    ws = common.floats(args.w, "w") if args.w else None
+    out: dict = {"maps": {}}
+    for n in names:
+        gs = R.gradient_scale(n, args.a, args.b)
+        row = gs.to_dict()
+        if ws is not None:
+            lo, hi = R.MAPS[n].domain
+            with np.errstate(all="ignore"):
+                vals = [float(gs(np.array([x]))[0]) if lo < x < hi else None for x in ws]
+            row["w"] = ws
+            row["values"] = [v if v is not None and math.isfinite(v) else None for v in vals]
+        out["maps"][n] = row
+    if args.derive:
+        out["best_map"] = {k: R.best_map_derivation(k).to_dict() for k in ("continuous", "discrete")}
+    if args.criterion:
+        betas = common.floats(args.criterion, "criterion")
+        if any(b < 0 for b in betas):
+            raise common.UsageError("--criterion takes radii >= 0")
+        out["criterion"] = {n: R.stability_criterion(n, betas, a=args.a, b=args.b).to_dict()
+                            for n in names if n in R.MAIN_MAPS or R.MAPS[n].kind == "continuous"}
+    if args.plot:
+        R.plot_gradient_scales(args.plot, names, args.a, args.b)
+    if args.json:
+        print(json.dumps(out))
+        return 0
+    for n, row in out["maps"].items():
+        print(f"{n:>14}  {R.gradient_scale(n, args.a, args.b).latex if args.latex else 'f(w) = ' + row['f'] + ',  scale = ' + row['scale']}")
+        if ws is not None:
+            print(" " * 16 + ", ".join(f"w={w:g}: {'-' if v is None else f'{v:.6g}'}" for w, v in zip(ws, row["values"])))
+    if args.derive:
+        for k in ("continuous", "discrete"):
+            d = R.best_map_derivation(k)
+            if args.latex:
+                print(d.latex())
+            else:
+                print(f"best map ({k}): ODE {d.ode}; general solution {d.general}; {d.stability_condition}; "
+                      f"f(w) = {d.f}; scale = {d.scale}")
+    if args.criterion:
+        for n, c in out["criterion"].items():
+            vals = ", ".join("inf" if v is None else f"{v:.4g}" for v in c["values"])
+            print(f"criterion g_{n}(beta) at {c['betas']}: {vals}  (stable: {c['stable']})")
+    return 0
