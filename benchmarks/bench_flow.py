@@ -18,7 +18,6 @@ import argparse
 import json
 import time
 
-import numba
 import numpy as np
 from scipy.integrate import solve_ivp
 
@@ -106,10 +105,8 @@ def run(quick: bool = False) -> dict:
     flow.solve_ensemble(thetas[:2], 1e6, events={"distance": delta}, bases=bases[:2])  # compile
     ens = {}
     for threads in (1, 2):
-        numba.set_num_threads(threads)
         ens[threads] = timeit(lambda: flow.solve_ensemble(thetas, 1e6, events={"distance": delta}, bases=bases,
-                                                          chunk=len(inv)), 2)
-    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+                                                          chunk=len(inv), num_threads=threads), 3)
     single = timeit(lambda: [flow.solve(theta0, 1e6, events={"distance": delta}) for _ in range(4)], 2) / 4
     return {"rows": rows, "ensemble": {"trajectories": len(inv), "seconds_1_thread": ens[1],
                                        "seconds_2_threads": ens[2], "speedup_2_threads": ens[1] / ens[2],

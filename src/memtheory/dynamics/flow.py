@@ -205,7 +205,7 @@ class _FlowBase:
     def solve_ensemble(self, theta0s, tau_end: float, events: dict | None = None, method: str = "auto",
                        rtol: float = 1e-8, atol: float = 1e-10, terminal: bool | dict = True,
                        bases: list[np.ndarray] | None = None, progress: bool = False,
-                       chunk: int = 64) -> dict:
+                       chunk: int = 64, num_threads: int | None = None) -> dict:
         """Integrate many initial conditions (and/or kernel parameter sets) in parallel over cores.
 
         Parameters
@@ -217,6 +217,8 @@ class _FlowBase:
             flow's kernel for all.
         progress : bool
             Show a tqdm progress bar (over chunks of ``chunk`` trajectories).
+        num_threads : int, optional
+            Worker threads (default: the CPUs available to the process).
 
         Returns
         -------
@@ -243,7 +245,7 @@ class _FlowBase:
                 rtol=rtol, atol=atol, events=self.module.events if names else None,
                 n_events=len(EVENTS) if names else 0, direction=[1, 1] if names else None,
                 terminal=[term.get(e, False) for e in EVENTS] if names else None,
-                domain=self.module.domain if self.has_domain else None)
+                domain=self.module.domain if self.has_domain else None, num_threads=num_threads)
             out["theta_final"][sl] = res.y_final
             out["tau_final"][sl] = res.t_final
             out["status"][sl] = res.status
