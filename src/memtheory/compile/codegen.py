@@ -29,8 +29,6 @@ import numpy as np
 import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
 
-from ..symbolic.functions import erfcx, scaled_uppergamma
-
 __all__ = [
     "NumbaPrinter",
     "numba_source",
@@ -182,11 +180,6 @@ def load_module(body: str, tag: str = "gen") -> ModuleType:
     return module
 
 
-def print_numba(expr: sp.Expr, printer: NumbaPrinter | None = None) -> str:
-    """Numba source text of one scalar expression."""
-    return (printer or NumbaPrinter()).doprint(expr)
-
-
 # --------------------------------------------------------------------------------------------- mpmath backend
 def mp_erfcx(x):
     """``exp(x^2) erfc(x)`` at the current mpmath precision (no overflow in arbitrary precision)."""
@@ -305,6 +298,3 @@ def numpy_function(args: Sequence[sp.Symbol], expr):
     """Vectorised float64 callable of ``expr`` (numpy + scipy.special)."""
     return sp.lambdify(args, expr, modules=[_NP_NAMESPACE, "scipy", "numpy"])
 
-
-# Silence linters about names used only through printed code.
-_ = (erfcx, scaled_uppergamma)

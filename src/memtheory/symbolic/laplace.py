@@ -10,12 +10,12 @@ shape of a term (times ``t**n``)        transform
 ``exp(-lam*t)``                         ``1/(s + lam)``
 ``(c0 + c1*t)**(-p) * exp(-lam*t)``     ``c0**(-p)/c * S(1 - p, (s + lam)/c)``, ``c = c1/c0``, ``S`` = scaled upper gamma
 ``sin/cos(omega*t + phi) * exp(..)``    rational in ``s``
-``exp(quadratic in t)``                 Gaussian bump: ``erfcx`` branch when ``s sigma^2 > L``, ``erfc`` branch else
+``exp(quadratic in t)``                 Gaussian bump: ``J_k`` branch when ``s sigma^2 >= L``, ``erfc`` branch else
 ``Heaviside(t - a) * g(t)``             ``exp(-a s) L[g(. + a)](s)`` (``a >= 0``)
 =====================================  ==========================================================================
 
-Moments ``t**n`` come from ``(-d/ds)**n`` (for the Gaussian, from the stable recurrence
-``M_k = (L - s sigma^2) M_{k-1} + (k-1) sigma^2 M_{k-2} + sigma^2 delta_{k1} g(0)``).
+Moments ``t**n`` come from ``(-d/ds)**n`` (for the Gaussian, see :func:`gaussian_laplace`; for windows ``g 1{a<t<b}``,
+paired from their two step terms, from finite moments ``F_j(s, w) = \\int_0^w u^j e^{-su} du``).
 A term that matches no rule (an Airy function, a product of unrelated shapes) is returned as a *residual* for
 numerical quadrature. Every rule records the conditions under which it is valid (``s + lam > 0``...); sign
 decisions that depend on parameter values (which of two window edges comes first) are taken with the values at
@@ -74,10 +74,13 @@ class _NoRule(Exception):
 def gaussian_laplace(s: sp.Expr, center: sp.Expr, width: sp.Expr, moment: int = 0) -> sp.Expr:
     """Stable closed form of ``L[t^k g](s)`` for ``g(t) = exp(-(t - center)^2 / (2 width^2))``.
 
-    Uses ``sigma sqrt(pi/2) exp(-L^2/(2 sigma^2)) erfcx(z)`` when ``z = (s sigma^2 - L)/(sqrt(2) sigma) >= 0`` and
-    ``sigma sqrt(pi/2) exp(-s L + s^2 sigma^2/2) erfc(z)`` otherwise, so neither factor overflows; the second
-    branch is exponentially small in ``L`` when ``L >> s sigma^2`` and underflows double precision only when
-    the true value does.
+    With ``z = (s sigma^2 - L)/(sqrt(2) sigma)``: for ``z >= 0`` it is
+    ``exp(-L^2/(2 sigma^2)) (sqrt(2) sigma)^(k+1) J_k(z)`` with the cancellation-free
+    :class:`~memtheory.symbolic.functions.gauss_moment` ``J_k``; for ``z < 0`` it is
+    ``sigma sqrt(pi/2) exp(-s L + s^2 sigma^2/2) erfc(z)`` and the upward recurrence
+    ``M_k = (L - s sigma^2) M_{k-1} + (k-1) sigma^2 M_{k-2} + sigma^2 delta_{k1} g(0)``, whose terms share one sign
+    there. Neither branch overflows; the second is exponentially small when ``L >> s sigma^2`` and underflows
+    double precision only when the true value does.
     """
     L, sig = center, width
     z = (s * sig**2 - L) / (sp.sqrt(2) * sig)
