@@ -180,6 +180,11 @@ def load_module(body: str, tag: str = "gen") -> ModuleType:
     return module
 
 
+def print_numba(expr: sp.Expr, printer: NumbaPrinter | None = None) -> str:
+    """Numba source text of one scalar expression."""
+    return (printer or NumbaPrinter()).doprint(expr)
+
+
 # --------------------------------------------------------------------------------------------- mpmath backend
 def mp_erfcx(x):
     """``exp(x^2) erfc(x)`` at the current mpmath precision (no overflow in arbitrary precision)."""

@@ -759,6 +759,15 @@ def _upper_gamma_lower_series(a: float, x: float) -> tuple[float, float]:
 
 @numba.njit(cache=True)
 def _upper_gamma_core(a: float, x: float) -> tuple[float, float]:
+    # Gamma(a, x) is analytic in a: for |a| < 1e-200 (subnormal orders included) Gamma(a, x) = Gamma(0, x)
+    # to relative 1e-200, and the small-a series would divide by an a that has lost its precision.
+    if abs(a) < 1e-200:
+        a = 0.0
+    return _upper_gamma_core_impl(a, x)
+
+
+@numba.njit(cache=True)
+def _upper_gamma_core_impl(a: float, x: float) -> tuple[float, float]:
     """``Gamma(a, x)`` and ``e^x x^(-a) Gamma(a, x)`` for real ``a`` and ``x > 0``.
 
     Parameters

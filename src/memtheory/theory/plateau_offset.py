@@ -720,6 +720,10 @@ class _Radau:
 
 
 # ============================================================================================ the run
+#: A run stops (status "stalled") after STALL_STEPS consecutive steps shorter than STALL_RATIO * tau.
+STALL_RATIO = Decimal("1e-7")
+STALL_STEPS = 40
+
 @dataclass(frozen=True)
 class OffsetRun:
     """Outcome of :func:`integrate_offset`.
@@ -821,7 +825,7 @@ def _integrate(system, delta, rtol, tau_max, max_steps, record):
     d2 = delta * delta
     running = [Decimal(0)] * n
     nu = Decimal(os.environ.get('PO_NU','1e-3'))
-    nacc = nrej = nsafe = nnewt = 0
+    nacc = nrej = nsafe = nnewt = stalled = 0
     prev = None          # (h, dense coefficients) of the last accepted step
     h_old = err_old = None
     last_rejected = True
@@ -905,6 +909,13 @@ def _integrate(system, delta, rtol, tau_max, max_steps, record):
         if tau >= tau_max:
             status, message = "tau_max", f"tau_max = {mp.nstr(to_mpf(tau_max), 6)} reached"
             break
+        stalled = stalled + 1 if h < tau * STALL_RATIO else 0
+        if stalled >= STALL_STEPS:
+            status = "stalled"
+            message = (f"the step size stayed below {STALL_RATIO:.0e} tau for {STALL_STEPS} steps at tau = "
+                       f"{mp.nstr(to_mpf(tau), 8)}: the flow entered a singular regime (e.g. two rates "
+                       "coalescing) that the integration does not follow further")
+            break
         recompute = n_iter > 2 and rate > Decimal("1e-3")
         if True or recompute:
             g, H = system.gradient_hessian(x)
@@ -918,7 +929,14 @@ def _integrate(system, delta, rtol, tau_max, max_steps, record):
             for name in ("distance", "loss"):
                 found.setdefault(name, mp.inf)
             break
-        grow = Decimal(10) if (n_iter > 2 or err > Decimal("1e-4")) else Decimal(10000)
+        # geometric growth; in the quiet part of a plateau (Newton converging at once, error negligible) the
+        # step may jump by many decades: the curvature safeguard stops it before the escape.
+        if n_iter > 2 or err > Decimal("1e-4"):
+            grow = Decimal(10)
+        elif err > Decimal("1e-12"):
+            grow = Decimal(10000)
+        else:
+            grow = Decimal(10) ** 100
         h = h * min(grow, safety * fac)
     return _finish(system, rad, x, found, status, message, rtol, nacc, nrej, nsafe, samples)
 
