@@ -456,14 +456,25 @@ class Kernel:
         """``y(t) = \\int_0^t rho(u) du``, the response to a unit step (closed form if SymPy finds one)."""
         prim = _primitive(self._expr)
         if prim is not None:
-            if dps is not None:
-                f = _mp_callable(prim, self.param_symbols, T)
-                with mp.workdps(_check_dps(dps)):
-                    pv = self._mp_params()
-                    return [f(mp.mpf(x), *pv) for x in np.atleast_1d(t)]
-            t_arr = _as_float_array(t, "t")
-            f = _np_callable(prim, self.param_symbols, T)
-            return np.broadcast_to(np.asarray(f(t_arr, *self.param_array()), float), t_arr.shape).copy()
+            # The primitive is derived with symbolic parameters; at special values (p = 1 in (1+ct)^(-p)) it can
+            # be 0/0: then (and only then) the quadrature below is used.
+            try:
+                if dps is not None:
+                    f = _mp_callable(prim, self.param_symbols, T)
+                    with mp.workdps(_check_dps(dps)):
+                        pv = self._mp_params()
+                        vals = [f(mp.mpf(x), *pv) for x in np.atleast_1d(t)]
+                        if all(mp.isfinite(v) for v in vals):
+                            return vals
+                else:
+                    t_arr = _as_float_array(t, "t")
+                    f = _np_callable(prim, self.param_symbols, T)
+                    with np.errstate(all="ignore"):
+                        vals = np.broadcast_to(np.asarray(f(t_arr, *self.param_array()), float), t_arr.shape).copy()
+                    if np.all(np.isfinite(vals)):
+                        return vals
+            except (ZeroDivisionError, ValueError):
+                pass
         feats = self.feature_points()
         if dps is not None:
             f = _mp_callable(self._expr, self.param_symbols, T)
