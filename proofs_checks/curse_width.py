@@ -18,12 +18,10 @@ least half of ``1/omega``, and the ratio ``m / (r (omega eps)^{-1/omega})`` stay
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from memtheory.theory.width import width_sweep
-from memtheory.verify import CheckResult
+from memtheory.verify import CheckResult, main_for, pyplot
 
 NAME = "curse_width"
 CLAIM = "width for (1+t)^-(1+omega) at L1 accuracy eps: ~eps^(-1/omega) with a rate margin, far slower without"
@@ -69,12 +67,17 @@ def run(quick: bool = False) -> CheckResult:
             rows.append(row)
         measured["margin"][om] = {"rows": rows, "p": p, "law_p": 1 / om, "passed": ok}
         passed = passed and ok
-    _figure(measured)
     details = ("free rates: " + ", ".join(f"omega={om:g}: p={v['p']:.2f} (law {v['law_p']:.2f})"
                                           for om, v in measured["free"].items())
                + f"; rates >= {MARGIN}: " + ", ".join(f"omega={om:g}: p={v['p']:.2f} (law {v['law_p']:.2f})"
                                                       for om, v in measured["margin"].items()))
-    return CheckResult(NAME, passed, measured, CLAIM, details)
+    summary = ("width exponent p, free rates: " + ", ".join(f"{v['p']:.2f}" for v in measured["free"].values())
+               + "; with margin: " + ", ".join(f"{v['p']:.2f} (law {v['law_p']:.2f})"
+                                            for v in measured["margin"].values()))
+    latex = {"kernel": r"\rho_\omega(t) = (1 + t)^{-(1+\omega)}",
+             "law": r"m \sim r\,(\omega\,\varepsilon)^{-1/\omega},\qquad r = " + f"{MARGIN:g}"}
+    return CheckResult(NAME, passed, measured, CLAIM, details, summary=summary,
+                       figures={NAME: lambda: _figure(measured)}, latex=latex)
 
 
 def _free_width(om, eps, free):
@@ -87,15 +90,9 @@ def _free_width(om, eps, free):
     return None
 
 
-def _figure(measured) -> None:
-    directory = os.environ.get("MEMTHEORY_FIGURES_DIR")
-    if not directory:
-        return
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def _figure(measured):
+    """The check's figure (made only when the runner writes figures)."""
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.8, 4.0))
     for kind, style in (("free", "o-"), ("margin", "s--")):
         for om, v in measured[kind].items():
@@ -114,11 +111,8 @@ def _figure(measured) -> None:
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=6)
     fig.tight_layout()
-    os.makedirs(directory, exist_ok=True)
-    fig.savefig(os.path.join(directory, f"{NAME}.png"), dpi=130)
-    plt.close(fig)
+    return fig
 
 
 if __name__ == "__main__":  # pragma: no cover
-    res = run()
-    print(res.details, "PASS" if res.passed else "FAIL")
+    raise SystemExit(main_for(NAME))

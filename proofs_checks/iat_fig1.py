@@ -25,13 +25,12 @@ which ``E_m`` stays below the zero model's error ``||rho||^2``):
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 
 from memtheory import Kernel, kernels
 from memtheory.stability import perturbation_error, stability_summary
-from memtheory.verify import CheckResult
+from memtheory.verify import CheckResult, kernel_latex, main_for, pyplot
 
 NAME = "iat_fig1"
 CLAIM = ("[IAT] Fig. 1: least-squares linear RNNs on exponential memory share a stable radius; on polynomial "
@@ -93,7 +92,6 @@ def run(quick: bool = False) -> CheckResult:
             checks["pol: verdict unstable"] = summ.verdict == "unstable"
     measured["checks"] = checks
     measured["table"] = _table(measured, widths)
-    _figure(all_curves, measured["table"])
     passed = all(checks.values())
     exp_r = measured["exponential"]["radii"]
     pol = measured["polynomial"]
@@ -101,7 +99,11 @@ def run(quick: bool = False) -> CheckResult:
     details = (f"exp: radii {sorted(set(exp_r.values()))} (pred. <= {2 * LAM / 3:.4f}), {measured['exponential']['verdict']}; "
                f"pol: radii {[f'{r:.2g}' for r in pol['radii'].values()]}, crossings "
                f"{[f'{c:.2g}' if c else c for c in cross]}, {pol['verdict']}")
-    return CheckResult(NAME, passed, measured, CLAIM, details)
+    summary = (f"exp: radii {sorted(set(exp_r.values()))}, {measured['exponential']['verdict']}; pol: radii "
+               f"{min(pol['radii'].values()):.2g}..{max(pol['radii'].values()):.2g}, {pol['verdict']}")
+    latex = {label: kernel_latex(rho) for label, rho in targets.items()}
+    return CheckResult(NAME, passed, measured, CLAIM, details, summary=summary,
+                       figures={NAME: lambda: _figure(all_curves, measured["table"])}, latex=latex)
 
 
 def _table(measured: dict, widths) -> str:
@@ -123,16 +125,9 @@ def _cross(c) -> str:
     return "none (curves equal at beta = 0)" if c == 0 else f"{c:.3g}"
 
 
-def _figure(all_curves: dict, table: str) -> None:
-    directory = os.environ.get("MEMTHEORY_FIGURES_DIR")
-    if not directory:
-        return
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    os.makedirs(directory, exist_ok=True)
+def _figure(all_curves: dict, table: str):
+    """The check's figure (made only when the runner writes figures)."""
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     for ax, (label, res) in zip(axes, all_curves.items()):
         for m, r in sorted(res.items()):
@@ -141,12 +136,8 @@ def _figure(all_curves: dict, table: str) -> None:
         ax.legend(fontsize=7)
     fig.suptitle("[IAT] Fig. 1: perturbation error of L2-best linear RNNs (x = unstable)")
     fig.tight_layout()
-    fig.savefig(os.path.join(directory, f"{NAME}.png"), dpi=130)
-    plt.close(fig)
-    with open(os.path.join(directory, f"{NAME}.md"), "w") as fh:
-        fh.write(table + "\n")
+    return fig
 
 
 if __name__ == "__main__":  # pragma: no cover
-    res = run()
-    print(res.details, "PASS" if res.passed else "FAIL")
+    raise SystemExit(main_for(NAME))

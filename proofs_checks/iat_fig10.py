@@ -23,13 +23,11 @@ fitted rate is within 10% of the predicted rate: Heaviside and impulse agree. Re
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from memtheory.memory import classify_decay, memory_function
 from memtheory.models.nonlinear import NonlinearRNN
-from memtheory.verify import CheckResult
+from memtheory.verify import CheckResult, main_for, pyplot
 
 NAME = "iat_fig10"
 CLAIM = ("[IAT] Figs. 3/10: memory functions of random tanh/hardtanh RNN teachers decay exponentially, at the "
@@ -99,25 +97,20 @@ def run(quick: bool = False) -> CheckResult:
                                                                        "impulse (grid)")]
         lines.append(f"| {r['activation']} | {r['seed']} | {r['predicted_rate']:.4f} | " + " | ".join(cells) + " |")
     measured["table"] = "\n".join(lines)
-    _figure(curves, seeds[0], measured["table"])
     passed = all(checks.values())
     n_exp = sum(v for k, v in checks.items() if k.endswith("exponential"))
     n_all = sum(1 for k in checks if k.endswith("exponential"))
     details = (f"{n_exp}/{n_all} memory functions exponential; worst rate error vs linearisation {worst:.1%}; "
                f"relu impulse verdicts {[r['impulse'] for r in relu]}")
-    return CheckResult(NAME, passed, measured, CLAIM, details)
+    summary = f"{n_exp}/{n_all} memory functions exponential; worst rate error {worst:.1%}"
+    latex = {"predicted_rate": r"r = -\frac{1}{\Delta t}\log \max_i \left|1 - \Delta t\,\lambda_i(W_+)\right|"}
+    return CheckResult(NAME, passed, measured, CLAIM, details, summary=summary,
+                       figures={NAME: lambda: _figure(curves, seeds[0], measured["table"])}, latex=latex)
 
 
-def _figure(curves: dict, seed: int, table: str) -> None:
-    directory = os.environ.get("MEMTHEORY_FIGURES_DIR")
-    if not directory:
-        return
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    os.makedirs(directory, exist_ok=True)
+def _figure(curves: dict, seed: int, table: str):
+    """The check's figure (made only when the runner writes figures)."""
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
     for ax, act in zip(axes, ("tanh", "hardtanh")):
         for (a, s, name), (tt, vv) in curves.items():
@@ -129,12 +122,8 @@ def _figure(curves: dict, seed: int, table: str) -> None:
         ax.legend(fontsize=7)
     axes[0].set_ylabel("memory function")
     fig.tight_layout()
-    fig.savefig(os.path.join(directory, f"{NAME}.png"), dpi=130)
-    plt.close(fig)
-    with open(os.path.join(directory, f"{NAME}.md"), "w") as fh:
-        fh.write(table + "\n")
+    return fig
 
 
 if __name__ == "__main__":  # pragma: no cover
-    res = run()
-    print(res.details, "PASS" if res.passed else "FAIL")
+    raise SystemExit(main_for(NAME))

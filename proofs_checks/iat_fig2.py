@@ -21,15 +21,13 @@ crossings of consecutive curves move left, so the radius of the family tends to 
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from memtheory import Kernel
 from memtheory.models.nonlinear import NonlinearRNN
 from memtheory.stability import perturbation_error, stability_summary
 from memtheory.training import lf_dataset
-from memtheory.verify import CheckResult
+from memtheory.verify import CheckResult, kernel_latex, main_for, pyplot
 
 NAME = "iat_fig2"
 CLAIM = ("[IAT] Fig. 2: tanh RNNs approximate (t+1)^-1.5 (E_m(0) -> 0) without stability (radii shrink, "
@@ -91,35 +89,27 @@ def run(quick: bool = False) -> CheckResult:
         lines.append(f"| {m} | {measured['E0'][m]:.3g} | {measured['min_rate'][m]:.3g} | {measured['radii'][m]:.3g} | "
                      f"{'-' if c is None else f'{c:.3g}'} |")
     measured["table"] = "\n".join(lines)
-    _figure(res, measured["table"])
     found = [c["beta"] for c in s.crossings if c["beta"]]
     details = (f"E_m(0) {[f'{e:.2g}' for e in e0]}; radii {[f'{r:.2g}' for r in s.radii]}; crossings "
                f"{[f'{b:.2g}' for b in found]}; {s.verdict}")
-    return CheckResult(NAME, all(checks.values()), measured, CLAIM, details)
+    summary = (f"E_m(0) {e0[0]:.2g} -> {e0[-1]:.2g}; radii {s.radii[0]:.2g} -> {s.radii[-1]:.2g}; {s.verdict}")
+    latex = {"target": kernel_latex(rho),
+             "model": r"h_k = h_{k-1} + \tanh(U x_k + b - W_+ h_{k-1}),\quad \hat y_k = c^\top h_k"}
+    return CheckResult(NAME, all(checks.values()), measured, CLAIM, details, summary=summary,
+                       figures={NAME: lambda: _figure(res, measured["table"])}, latex=latex)
 
 
-def _figure(res: dict, table: str) -> None:
-    directory = os.environ.get("MEMTHEORY_FIGURES_DIR")
-    if not directory:
-        return
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    os.makedirs(directory, exist_ok=True)
+def _figure(res: dict, table: str):
+    """The check's figure (made only when the runner writes figures)."""
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     for m, r in sorted(res.items()):
         r.plot(ax, label=f"m = {m}")
     ax.set_title("tanh RNNs on (t+1)^-1.5: perturbation error (paper def.)")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(os.path.join(directory, f"{NAME}.png"), dpi=130)
-    plt.close(fig)
-    with open(os.path.join(directory, f"{NAME}.md"), "w") as fh:
-        fh.write(table + "\n")
+    return fig
 
 
 if __name__ == "__main__":  # pragma: no cover
-    res = run()
-    print(res.details, "PASS" if res.passed else "FAIL")
+    raise SystemExit(main_for(NAME))

@@ -26,15 +26,13 @@ Three parts.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from memtheory import kernels
 from memtheory.models.reparam import get_parameterisation
 from memtheory.stability import perturbation_error, stability_summary
 from memtheory.theory import reparam as R
-from memtheory.verify import CheckResult
+from memtheory.verify import CheckResult, main_for, pyplot
 
 NAME = "iat_reparam"
 CLAIM = ("[IAT] Figs. 4/7/8, [SSSM]: exp/softplus/best reparameterisations keep E_m(beta) stable on polynomial "
@@ -140,13 +138,22 @@ def run(quick: bool = False) -> CheckResult:
     measured["criterion"] = crit
     measured["checks"] = checks
     measured["table"] = _table(perturb, widths, crit)
-    _figure(curves, crit, measured["table"])
     passed = all(checks.values())
     details = ("verdicts: " + ", ".join(f"{k} {v['verdict']}" for k, v in perturb.items())
                + f"; radii direct {[f'{r:.2g}' for r in perturb['direct']['radii'].values()]} vs exp "
                f"{[f'{r:.2g}' for r in perturb['exp']['radii'].values()]}; scale FD err {worst_fd:.1e}; "
                f"criterion closed-form err {worst_closed:.1e}")
-    return CheckResult(NAME, passed, measured, CLAIM, details)
+    summary = ("verdicts " + ", ".join(f"{k} {v['verdict']}" for k, v in perturb.items())
+               + f"; scale FD err {worst_fd:.0e}; criterion err {worst_closed:.0e}")
+    latex = {f"scale_{name}": row["latex"] for name, row in scales.items()}
+    latex.update({f"best_map_{kind}": R.best_map_derivation(kind).latex() for kind in der})
+    latex["criterion_best"] = (r"g_{\mathrm{best}}(\beta) = \frac{a\beta\left(\beta + \sqrt{\beta^2 + 4b/a}\right)}"
+                               r"{2b}")
+    figures = {NAME: lambda: _figure(curves),
+               f"{NAME}_gradient_scales": lambda: R.plot_gradient_scales(),
+               f"{NAME}_criterion": lambda: R.plot_criterion(
+                   [R.stability_criterion(n, np.geomspace(1e-3, 1, 13)) for n in R.MAIN_MAPS])}
+    return CheckResult(NAME, passed, measured, CLAIM, details, summary=summary, figures=figures, latex=latex)
 
 
 def _table(perturb: dict, widths, crit: dict) -> str:
@@ -165,16 +172,9 @@ def _table(perturb: dict, widths, crit: dict) -> str:
     return "\n".join(lines)
 
 
-def _figure(curves: dict, crit: dict, table: str) -> None:
-    directory = os.environ.get("MEMTHEORY_FIGURES_DIR")
-    if not directory:
-        return
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    os.makedirs(directory, exist_ok=True)
+def _figure(curves: dict):
+    """The check's figure (made only when the runner writes figures)."""
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(curves), figsize=(4 * len(curves), 3.6), sharey=True)
     for ax, (label, res) in zip(axes, curves.items()):
         for m, r in sorted(res.items()):
@@ -183,16 +183,8 @@ def _figure(curves: dict, crit: dict, table: str) -> None:
         ax.legend(fontsize=7)
     fig.suptitle("Perturbation of the recurrent parameters of L2-best fits of (1+t)^-1.1 (x = unstable)")
     fig.tight_layout()
-    fig.savefig(os.path.join(directory, f"{NAME}.png"), dpi=120)
-    plt.close(fig)
-    R.plot_gradient_scales(os.path.join(directory, f"{NAME}_gradient_scales.png"))
-    results = [R.stability_criterion(n, np.geomspace(1e-3, 1, 13)) for n in R.MAIN_MAPS]
-    R.plot_criterion(results, os.path.join(directory, f"{NAME}_criterion.png"))
-    plt.close("all")
-    with open(os.path.join(directory, f"{NAME}.md"), "w") as fh:
-        fh.write(table + "\n")
+    return fig
 
 
 if __name__ == "__main__":  # pragma: no cover
-    res = run()
-    print(res.details, "PASS" if res.passed else "FAIL")
+    raise SystemExit(main_for(NAME))

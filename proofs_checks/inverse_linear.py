@@ -14,13 +14,11 @@ decaying kernels the margin never drops below ``beta / 2`` (measured: it decreas
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from memtheory import Kernel, kernels
 from memtheory.theory.width import stability_margins
-from memtheory.verify import CheckResult
+from memtheory.verify import CheckResult, kernel_latex, main_for, pyplot
 
 NAME = "inverse_linear"
 CLAIM = "best approximants' margin min_i w_i -> 0 for power-law memory, stays >= beta/2 for e^{-beta t} decay"
@@ -51,20 +49,17 @@ def run(quick: bool = False) -> CheckResult:
                       [x / beta for x in mg],
                       "l2_error": [r["l2_error"] for r in sm.rows], "min_margin": min(mg), "passed": ok}
         passed = passed and ok
-    _figure(rows)
     details = "; ".join(f"{n}: margin {r['margin'][0]:.3g} -> {r['margin'][-1]:.3g}" for n, r in rows.items())
-    return CheckResult(NAME, passed, {"kernels": rows}, CLAIM, details)
+    summary = "; ".join(f"{n}: min w {r['margin'][0]:.2g} -> {r['margin'][-1]:.2g}" for n, r in rows.items())
+    kern = {**slow, **{n: rho for n, (rho, _) in fast.items()}}
+    latex = {f"kernel{i}": kernel_latex(rho) for i, rho in enumerate(kern.values(), start=1)}
+    return CheckResult(NAME, passed, {"kernels": rows}, CLAIM, details, summary=summary,
+                       figures={NAME: lambda: _figure(rows)}, latex=latex)
 
 
-def _figure(rows) -> None:
-    directory = os.environ.get("MEMTHEORY_FIGURES_DIR")
-    if not directory:
-        return
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def _figure(rows):
+    """The check's figure (made only when the runner writes figures)."""
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     for name, r in rows.items():
         ax.semilogy(np.sqrt(r["m"]), r["margin"], "o-" if r["kind"] == "power law" else "s--", label=name)
@@ -74,11 +69,8 @@ def _figure(rows) -> None:
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    os.makedirs(directory, exist_ok=True)
-    fig.savefig(os.path.join(directory, f"{NAME}.png"), dpi=130)
-    plt.close(fig)
+    return fig
 
 
 if __name__ == "__main__":  # pragma: no cover
-    res = run()
-    print(res.details, "PASS" if res.passed else "FAIL")
+    raise SystemExit(main_for(NAME))

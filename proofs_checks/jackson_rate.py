@@ -16,13 +16,12 @@ the larger widths (so one constant ``C(alpha)`` covers all of them; its empirica
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 
 from memtheory import Kernel
 from memtheory.theory.jackson import jackson_bound
-from memtheory.verify import CheckResult
+from memtheory.verify import CheckResult, kernel_latex, main_for, pyplot
 
 NAME = "jackson_rate"
 CLAIM = "Jackson construction: sup_t|H_t - Ĥ_t| <= C(alpha) gamma/(beta m^alpha); measured rate >= alpha"
@@ -46,7 +45,8 @@ def run(quick: bool = False) -> CheckResult:
         nonincreasing = all(b <= a * 1.05 for a, b in zip(scaled[tail], scaled[tail][1:]))
         row = {"alpha": alpha, "beta": beta, "gamma": jb.gamma, "argmax_t": jb.argmax_t, "argmax_k": jb.argmax_k,
                "hypotheses_hold": jb.hypotheses_hold, "m": ms, "l1": l1, "measured_rate": rate,
-               "err_times_m_alpha": scaled, "c_empirical": jb.c_empirical}
+               "err_times_m_alpha": scaled, "c_empirical": jb.c_empirical,
+               "bound_latex": jb.latex()}
         ok = jb.hypotheses_hold and rate >= alpha and nonincreasing
         if name.startswith("(1+t)"):
             exact = 2 * math.exp(-0.5)
@@ -61,21 +61,26 @@ def run(quick: bool = False) -> CheckResult:
         row["passed"] = ok
         rows[name] = row
         passed = passed and ok
-    _figure(rows)
     details = "; ".join(f"{n}: gamma={r['gamma']:.6g}, L1 ~ m^-{r['measured_rate']:.2f} (bound m^-{r['alpha']}),"
                         f" C_emp={r['c_empirical']:.3g}" for n, r in rows.items())
-    return CheckResult(NAME, passed, {"cases": rows}, CLAIM, details)
+    summary = "; ".join(f"{n[:16]}: L1 ~ m^-{r['measured_rate']:.1f} (bound m^-{r['alpha']})"
+                        for n, r in rows.items())
+    return CheckResult(NAME, passed, {"cases": rows}, CLAIM, details, summary=summary,
+                       figures={NAME: lambda: _figure(rows)}, latex=_latex(rows))
 
 
-def _figure(rows) -> None:
-    directory = os.environ.get("MEMTHEORY_FIGURES_DIR")
-    if not directory:
-        return
-    import matplotlib
+def _latex(rows) -> dict:
+    """The kernels and the Jackson bounds with the computed gamma (``C_alpha`` and ``m`` symbolic)."""
+    out = {}
+    for i, (name, (rho, alpha, beta)) in enumerate(CASES.items(), start=1):
+        out[f"case{i}"] = (kernel_latex(rho) + r",\qquad " + rows[name]["bound_latex"])
+    out["bound"] = r"\sup_t \|H_t - \hat H_t\| \le \frac{C(\alpha)\,\gamma\,d}{\beta\,m^{\alpha}}"
+    return out
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
+def _figure(rows):
+    """The check's figure (made only when the runner writes figures)."""
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     for name, r in rows.items():
         m = np.array(r["m"], float)
@@ -94,11 +99,8 @@ def _figure(rows) -> None:
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=6)
     fig.tight_layout()
-    os.makedirs(directory, exist_ok=True)
-    fig.savefig(os.path.join(directory, f"{NAME}.png"), dpi=130)
-    plt.close(fig)
+    return fig
 
 
 if __name__ == "__main__":  # pragma: no cover
-    res = run()
-    print(res.details, "PASS" if res.passed else "FAIL")
+    raise SystemExit(main_for(NAME))

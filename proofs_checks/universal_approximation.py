@@ -14,13 +14,11 @@ kernels (a bump at a long lag, a power law) are the long-memory ones.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from memtheory import Kernel, kernels
 from memtheory.theory.approximation import universal
-from memtheory.verify import CheckResult
+from memtheory.verify import CheckResult, kernel_latex, main_for, pyplot
 
 NAME = "universal_approximation"
 CLAIM = "universal construction (rates 1..m, L2 projection): errors -> 0 as m grows, for every kernel"
@@ -54,21 +52,19 @@ def run(quick: bool = False) -> CheckResult:
                       "coefficient_norm": [c.coefficient_norm for c in cons],
                       "l2_monotone": monotone, "errors_fall": falls, "l1_rate_exponent_tail": slope}
         passed = passed and monotone and falls
-    _figure(rows)
     details = "; ".join(f"{n}: L1 {r['l1'][0]:.2e} -> {r['l1'][-1]:.2e} (~m^{r['l1_rate_exponent_tail']:.1f})"
                         for n, r in rows.items())
-    return CheckResult(NAME, passed, {"kernels": rows}, CLAIM, details)
+    summary = "L1 error m=1 -> m=" + str(ms[-1]) + ": " + ", ".join(
+        f"{r['l1'][0]:.1e} -> {r['l1'][-1]:.1e}" for r in rows.values())
+    latex = {f"kernel{i}": kernel_latex(rho) for i, (rho, _) in enumerate(KERNELS.values(), start=1)}
+    latex["construction"] = r"\hat\rho_m(t) = \sum_{j=1}^{m} a_j e^{-j c t} = p(e^{-c t}),\quad p(0) = 0"
+    return CheckResult(NAME, passed, {"kernels": rows}, CLAIM, details, summary=summary,
+                       figures={NAME: lambda: _figure(rows)}, latex=latex)
 
 
-def _figure(rows) -> None:
-    directory = os.environ.get("MEMTHEORY_FIGURES_DIR")
-    if not directory:
-        return
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def _figure(rows):
+    """The check's figure (made only when the runner writes figures)."""
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     for name, r in rows.items():
         ax.loglog(r["m"], r["l1"], "o-", label=f"{name} (L1)")
@@ -85,11 +81,8 @@ def _figure(rows) -> None:
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=6)
     fig.tight_layout()
-    os.makedirs(directory, exist_ok=True)
-    fig.savefig(os.path.join(directory, f"{NAME}.png"), dpi=130)
-    plt.close(fig)
+    return fig
 
 
 if __name__ == "__main__":  # pragma: no cover
-    res = run()
-    print(res.details, "PASS" if res.passed else "FAIL")
+    raise SystemExit(main_for(NAME))

@@ -8,7 +8,7 @@ import shlex
 import numpy as np
 import pytest
 
-from memtheory.cli import build_parser, main
+from memtheory.cli import build_parser, examples_of, main
 
 
 def _run(capsys, *argv):
@@ -96,8 +96,7 @@ def test_help_examples_run(command, capsys):
     """Every example printed by --help runs and exits 0."""
     parser = build_parser()
     sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
-    description = sub.choices[command].description
-    examples = [line.strip() for line in description.splitlines() if line.strip().startswith("memtheory ")]
+    examples = examples_of(sub.choices[command])  # the runnable examples of the epilog
     assert examples
     for ex in examples:
         argv = shlex.split(ex)[1:]

@@ -1,21 +1,89 @@
-"""Runner for the proofs checks (``memtheory verify``).
+"""Runner for the proofs checks (``memtheory verify``) and the report it writes.
 
-Each module in the ``proofs_checks`` package defines ``NAME`` (the check's name), ``CLAIM`` (what the theory
-says, one line) and ``run(quick: bool = False) -> CheckResult``. Checks are discovered by name, run in order
-and summarised as a table or JSON.
+Convention for a check (one module ``proofs_checks/<name>.py`` per theorem or paper result)
+-------------------------------------------------------------------------------------------
+A check module defines
+
+* ``NAME`` (str): the check's name (the module name);
+* ``CLAIM`` (str): what the theory says, one line (the report's "theory" column);
+* ``run(quick: bool = False) -> CheckResult``.
+
+``run(quick=True)`` must exist and be *genuinely reduced*: fewer widths, draws, grid points or digits, but still
+measuring the same quantity and deciding pass/fail honestly on it (thresholds may be relaxed only where the
+reduced sizes cannot resolve the full-run threshold; say so in the docstring). The whole ``memtheory verify
+--quick`` must stay near one minute on 2 cores, so a quick check should take a few seconds at most.
+
+A check writes no files itself. It returns what it made in its :class:`CheckResult`; the runner writes it to the
+``--out`` directory (or to ``$MEMTHEORY_FIGURES_DIR`` when that is set and there is no ``--out``), and
+otherwise writes nothing:
+
+* ``figures``: ``{stem: figure}`` where ``figure`` is a zero-argument callable returning a matplotlib
+  ``Figure`` (preferred: the plotting cost is paid only when figures are written), a ``Figure``, or the path of
+  an existing image file. The file is ``<stem>.png``; a stem that is neither ``NAME`` nor starts with
+  ``NAME_`` is prefixed with ``NAME_``. The main figure's stem is ``NAME``. Inside the callable use
+  :func:`pyplot` to get ``matplotlib.pyplot`` with a non-interactive backend; the runner closes the figure.
+* ``latex``: ``{stem: latex}`` for the symbolic objects the check uses (kernels, the loss, bounds, gradient
+  scales, ...), written as ``<stem>.tex`` (same stem rule) and shown in the report. Plain strings, no ``$``.
+* ``measured["table"]`` (optional, Markdown): shown in the report's section and written as ``NAME.md``;
+  ``measured["checks"]`` (optional, ``{assertion: bool}``): the individual assertions of the verdict, listed in
+  the report.
+* ``summary``: a short "what was measured" (one line, about 100 characters) for the report's table;
+  ``details`` is the full verdict with the numbers (defaults are derived from each other when one is empty).
+
+A sketch::
+
+    NAME = "my_check"
+    CLAIM = "what the theorem says"
+
+    def run(quick: bool = False) -> CheckResult:
+        ms = [2, 4] if quick else [2, 4, 8, 16]
+        errors = ...
+        passed = ...
+
+        def figure():
+            plt = pyplot()
+            fig, ax = plt.subplots()
+            ax.loglog(ms, errors)
+            return fig
+
+        return CheckResult(NAME, passed, {"m": ms, "errors": errors}, CLAIM, details="...",
+                           summary="error ~ m^-1.9", figures={NAME: figure}, latex={NAME: r"J = ..."})
+
+Running a check module as a script (``python -m proofs_checks.my_check``) should call :func:`main_for` so that
+``$MEMTHEORY_FIGURES_DIR`` keeps working there too.
+
+Report (``memtheory verify --out DIR``)
+---------------------------------------
+``DIR/report.md`` (one row per check: name, what was measured, what the theory says, PASS/FAIL, seconds; then a
+section per check with the details, the measured table, the LaTeX and the figures), ``DIR/report.json``
+(``{"passed", "quick", "seconds", "checks": [CheckResult.to_dict(), ...]}``), the figures ``DIR/<stem>.png``,
+the LaTeX snippets ``DIR/<stem>.tex`` and the tables ``DIR/<NAME>.md``.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
+import os
 import pkgutil
+import shutil
+import sys
 import time
 import traceback
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from .errors import InvalidArgumentError
 
-__all__ = ["CheckResult", "available_checks", "run_checks"]
+__all__ = ["CheckResult", "available_checks", "kernel_latex", "main_for", "pyplot", "resolve_checks", "run_check", "run_checks",
+           "write_artifacts", "write_report"]
+
+#: Environment variable naming a directory for the checks' figures when ``--out`` is not given.
+FIGURES_ENV = "MEMTHEORY_FIGURES_DIR"
+
+_SUMMARY_CHARS = 110
 
 
 @dataclass
@@ -27,13 +95,20 @@ class CheckResult:
     name : str
     passed : bool
     measured : dict
-        What was measured (numbers, JSON-ready).
+        What was measured (numbers, JSON-ready). ``measured["table"]``, a Markdown string, goes into the report.
     claim : str
         What the theory says.
     details : str
-        Human-readable summary of the verdict.
+        Human-readable verdict with the numbers.
     seconds : float
-        Run time.
+        Run time (set by the runner).
+    summary : str
+        Short "what was measured" for the report's table (default: ``details``, shortened).
+    figures : dict
+        ``{stem: callable returning a Figure | Figure | path}``; after the runner has written them,
+        ``{stem: file name}`` (module docstring).
+    latex : dict
+        ``{stem: LaTeX}`` of the symbolic objects the check uses.
     """
 
     name: str
@@ -42,10 +117,24 @@ class CheckResult:
     claim: str = ""
     details: str = ""
     seconds: float = 0.0
+    summary: str = ""
+    figures: dict = field(default_factory=dict)
+    latex: dict = field(default_factory=dict)
+
+    def short(self) -> str:
+        """The one-line "what was measured" of the report table."""
+        text = " ".join((self.summary or self.details or "").split())
+        return text if len(text) <= _SUMMARY_CHARS else text[:_SUMMARY_CHARS - 1].rstrip() + "…"
 
     def to_dict(self) -> dict:
-        """JSON-ready dict."""
-        return asdict(self)
+        """JSON-ready dict: ``name, passed, measured, claim, details, seconds, summary, figures, latex``.
+
+        ``figures`` lists the file names written (empty when none were), ``latex`` maps stems to LaTeX.
+        """
+        return {"name": self.name, "passed": bool(self.passed), "measured": self.measured, "claim": self.claim,
+                "details": self.details, "seconds": self.seconds, "summary": self.short(),
+                "figures": sorted(str(v) for v in self.figures.values() if isinstance(v, (str, Path))),
+                "latex": {str(k): str(v) for k, v in self.latex.items()}}
 
 
 class _BrokenCheck:
@@ -60,7 +149,7 @@ class _BrokenCheck:
         raise self._error
 
 
-def available_checks() -> dict[str, object]:
+def available_checks() -> dict[str, Any]:
     """Map of check name to module, from the ``proofs_checks`` package (import failures become failing checks)."""
     import proofs_checks
 
@@ -78,24 +167,246 @@ def available_checks() -> dict[str, object]:
     return checks
 
 
-def run_checks(names: list[str] | None = None, quick: bool = False, progress=None) -> list[CheckResult]:
-    """Run the named checks (all when ``names`` is empty); exceptions become failed checks."""
+def resolve_checks(names: Iterable[str] | None = None) -> dict[str, Any]:
+    """``{name: module}`` for the named checks in the given order (all when ``names`` is empty).
+
+    Raises
+    ------
+    InvalidArgumentError
+        If a name is not a check.
+    """
     checks = available_checks()
     names = list(names or checks)
     unknown = [n for n in names if n not in checks]
     if unknown:
         raise InvalidArgumentError(f"unknown check(s) {', '.join(unknown)}; available: {', '.join(checks)}")
-    results = []
-    for name in names:
-        module = checks[name]
-        start = time.perf_counter()
+    return {n: checks[n] for n in names}
+
+
+def pyplot():
+    """``matplotlib.pyplot`` with the non-interactive Agg backend (for the checks' figure callables)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def kernel_latex(rho: Any, name: str = r"\rho") -> str:
+    r"""LaTeX ``\rho(t) = <expression>`` of a kernel with its parameter values, for ``CheckResult.latex``.
+
+    Parameters
+    ----------
+    rho : Kernel
+    name : str
+        LaTeX of the kernel's name.
+    """
+    import sympy as sp
+
+    names = {sym: sp.Symbol(r"\lambda") if sym.name == "lam" else sym for sym in rho.param_symbols}
+    tex = f"{name}(t) = " + sp.latex(rho.expr.xreplace(names))
+    values = ", ".join(f"{sp.latex(names[sym])} = {v:g}" for sym, v in zip(rho.param_symbols, rho.params.values()))
+    return tex + (r",\qquad " + values if values else "")
+
+
+def _stem(check: str, key: str) -> str:
+    key = str(key)
+    return key if key == check or key.startswith(check + "_") else f"{check}_{key}"
+
+
+def _discard_figures(result: CheckResult) -> None:
+    """Close Figure objects that will not be written and forget the figure makers."""
+    for value in result.figures.values():
+        if hasattr(value, "savefig"):
+            pyplot().close(value)
+    result.figures = {}
+
+
+def write_artifacts(result: CheckResult, directory: str | os.PathLike) -> list[str]:
+    """Write a result's figures (``.png``), LaTeX (``.tex``) and table (``NAME.md``) to ``directory``.
+
+    ``result.figures`` is replaced by ``{stem: file name}`` of the figures written. A figure that cannot be
+    made is recorded under ``measured["artifact_errors"]`` (the verdict is the check's, not the plot's).
+
+    Returns
+    -------
+    list of str
+        File names written (relative to ``directory``).
+    """
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[str] = []
+    figures: dict[str, str] = {}
+    for key, value in result.figures.items():
+        stem = _stem(result.name, key)
+        fname = f"{stem}.png"
         try:
-            result = module.run(quick=quick)
-        except Exception as exc:  # a crashing check is a failed check, reported with its cause
-            result = CheckResult(name, False, {"error": f"{type(exc).__name__}: {exc}"}, getattr(module, "CLAIM", ""),
-                                 traceback.format_exc(limit=3))
-        result.seconds = time.perf_counter() - start
+            if callable(value) and not hasattr(value, "savefig"):
+                value = value()
+            if isinstance(value, (str, os.PathLike)):
+                src = Path(value)
+                fname = f"{stem}{src.suffix or '.png'}"
+                if src.resolve() != (out / fname).resolve():
+                    shutil.copyfile(src, out / fname)
+            elif value is not None:
+                value.savefig(out / fname, dpi=130)
+                pyplot().close(value)
+            else:
+                continue
+        except Exception as exc:  # noqa: BLE001 -- a broken plot must not hide the check's numbers
+            result.measured.setdefault("artifact_errors", {})[fname] = f"{type(exc).__name__}: {exc}"
+            print(f"memtheory verify: figure {fname} of {result.name} failed: {exc}", file=sys.stderr)
+            continue
+        figures[stem] = fname
+        written.append(fname)
+    result.figures = figures
+    for key, tex in result.latex.items():
+        fname = f"{_stem(result.name, key)}.tex"
+        (out / fname).write_text(str(tex).rstrip() + "\n")
+        written.append(fname)
+    table = result.measured.get("table") if isinstance(result.measured, dict) else None
+    if isinstance(table, str) and table.strip():
+        (out / f"{result.name}.md").write_text(table.rstrip() + "\n")
+        written.append(f"{result.name}.md")
+    return written
+
+
+def run_check(name: str, module: Any, quick: bool = False, directory: str | os.PathLike | None = None) -> CheckResult:
+    """Run one check; an exception becomes a failed check with its cause, the run time is recorded.
+
+    Parameters
+    ----------
+    name : str
+        The check's name.
+    module : module
+        The check module (``run``, ``CLAIM``).
+    quick : bool
+        Reduced sizes.
+    directory : path, optional
+        Where to write the figures, LaTeX and table (:func:`write_artifacts`); ``None``: write nothing.
+    """
+    start = time.perf_counter()
+    try:
+        result = module.run(quick=quick)
+        if not isinstance(result, CheckResult):
+            raise TypeError(f"run() returned {type(result).__name__}, not CheckResult")
+    except Exception as exc:  # a crashing check is a failed check, reported with its cause
+        result = CheckResult(name, False, {"error": f"{type(exc).__name__}: {exc}"}, getattr(module, "CLAIM", ""),
+                             traceback.format_exc(limit=3), summary=f"error: {type(exc).__name__}: {exc}")
+    result.seconds = time.perf_counter() - start
+    if not result.claim:
+        result.claim = getattr(module, "CLAIM", "")
+    if directory is not None:
+        write_artifacts(result, directory)
+    else:
+        _discard_figures(result)
+    return result
+
+
+def run_checks(names: list[str] | None = None, quick: bool = False, progress: Callable | None = None,
+               directory: str | os.PathLike | None = None) -> list[CheckResult]:
+    """Run the named checks (all when ``names`` is empty); exceptions become failed checks.
+
+    Parameters
+    ----------
+    names : list of str, optional
+        Checks to run, in order.
+    quick : bool
+        Reduced sizes.
+    progress : callable, optional
+        Called with each :class:`CheckResult` as it completes.
+    directory : path, optional
+        Where to write figures, LaTeX and tables; default ``$MEMTHEORY_FIGURES_DIR`` if set, else nowhere.
+    """
+    checks = resolve_checks(names)
+    if directory is None:
+        directory = os.environ.get(FIGURES_ENV) or None
+    results = []
+    for name, module in checks.items():
+        result = run_check(name, module, quick=quick, directory=directory)
         results.append(result)
         if progress is not None:
             progress(result)
     return results
+
+
+# ------------------------------------------------------------------------------------------------ report
+def _cell(text: str) -> str:
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def report_markdown(results: list[CheckResult], quick: bool = False, seconds: float | None = None) -> str:
+    """The Markdown report: a summary table (one row per check) and a section per check."""
+    n_pass = sum(r.passed for r in results)
+    total = sum(r.seconds for r in results) if seconds is None else seconds
+    lines = ["# memtheory proofs checks", "",
+             f"{n_pass} of {len(results)} checks passed ({'quick' if quick else 'full'} run, {total:.1f} s).", "",
+             "| check | measured | theory | verdict | seconds |", "|---|---|---|---|---|"]
+    for r in results:
+        lines.append(f"| [{r.name}](#{r.name}) | {_cell(r.short())} | {_cell(r.claim)} | "
+                     f"{'PASS' if r.passed else '**FAIL**'} | {r.seconds:.1f} |")
+    for r in results:
+        lines += ["", f"## {r.name}", "", f"**{'PASS' if r.passed else 'FAIL'}** in {r.seconds:.1f} s.", "",
+                  f"*Theory:* {r.claim}", "", f"*Measured:* {r.details.strip() if r.details else r.short()}"]
+        if r.details and "\n" in r.details.strip():
+            lines[-1] = "*Measured:*"
+            lines += ["", "```", r.details.strip(), "```"]
+        checks = r.measured.get("checks") if isinstance(r.measured, dict) else None
+        if isinstance(checks, dict) and checks:
+            lines += ["", "| assertion | holds |", "|---|---|"]
+            lines += [f"| {_cell(k)} | {'yes' if v else '**no**'} |" for k, v in checks.items()]
+        table = r.measured.get("table") if isinstance(r.measured, dict) else None
+        if isinstance(table, str) and table.strip():
+            lines += ["", table.strip()]
+        errors = r.measured.get("artifact_errors") if isinstance(r.measured, dict) else None
+        if errors:
+            lines += ["", "Figures that failed: " + "; ".join(f"{k}: {v}" for k, v in errors.items())]
+        for key, tex in r.latex.items():
+            lines += ["", f"`{_stem(r.name, key)}.tex`:", "", "$$", str(tex).strip(), "$$"]
+        for stem, fname in r.figures.items():
+            if isinstance(fname, (str, Path)):
+                lines += ["", f"![{stem}]({fname})"]
+    return "\n".join(lines) + "\n"
+
+
+def report_dict(results: list[CheckResult], quick: bool = False, seconds: float | None = None) -> dict:
+    """The JSON report: ``{"passed", "quick", "seconds", "checks": [CheckResult.to_dict(), ...]}``."""
+    total = sum(r.seconds for r in results) if seconds is None else seconds
+    return {"passed": all(r.passed for r in results), "quick": bool(quick), "seconds": total,
+            "checks": [r.to_dict() for r in results]}
+
+
+def write_report(results: list[CheckResult], directory: str | os.PathLike, quick: bool = False,
+                 seconds: float | None = None) -> dict[str, Path]:
+    """Write ``report.md`` and ``report.json`` to ``directory`` (figures and LaTeX: :func:`write_artifacts`).
+
+    Returns
+    -------
+    dict
+        ``{"markdown": path, "json": path}``.
+    """
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    md, js = out / "report.md", out / "report.json"
+    md.write_text(report_markdown(results, quick, seconds))
+    js.write_text(json.dumps(report_dict(results, quick, seconds), indent=1, default=_jsonable) + "\n")
+    return {"markdown": md, "json": js}
+
+
+def _jsonable(x: Any) -> Any:
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return str(x)
+
+
+def main_for(name: str, quick: bool | None = None) -> int:
+    """Run one check as a script (``python -m proofs_checks.NAME [--quick]``); figures go to ``$MEMTHEORY_FIGURES_DIR``.
+
+    Returns the exit code (0 pass, 1 fail).
+    """
+    quick = ("--quick" in sys.argv[1:]) if quick is None else quick
+    (result,) = run_checks([name], quick=quick)
+    print(result.details, "PASS" if result.passed else "FAIL")
+    return 0 if result.passed else 1

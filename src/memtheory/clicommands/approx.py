@@ -26,9 +26,8 @@ def register(sub, common) -> None:
     """Add the ``approx`` sub-command."""
     p = sub.add_parser(
         "approx", help="approximation theory: best exponential sums, Jackson/universal constructions, widths",
-        description="Approximate a memory kernel by linear RNNs (sums of exponentials). Examples:\n  "
-                    + "\n  ".join(_EXAMPLES.values()),
-        formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
+        description="Approximate a memory kernel by linear RNNs (sums of exponentials).",
+        epilog=common.epilog(_EXAMPLES.values()))
     p.add_argument("what", choices=["best", "jackson", "universal", "width"],
                    help="best: L2-best exponential sums; jackson / universal: the constructions of the proofs; "
                         "width: smallest width reaching --eps")

@@ -9,7 +9,6 @@ Examples::
 
 from __future__ import annotations
 
-import argparse
 import json
 
 _EXAMPLES = [
@@ -22,8 +21,7 @@ def register(sub, common) -> None:
     """Add the ``memory`` sub-command."""
     p = sub.add_parser(
         "memory", help="memory function M(t) of a kernel (exact |rho(t)|) or of a random RNN teacher (simulated)",
-        description="Memory function of a target or model ([IAT]). Examples:\n  " + "\n  ".join(_EXAMPLES),
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        description="Memory function of a target or model ([IAT]).", epilog=common.epilog(_EXAMPLES))
     p.add_argument("--target", help="kernel expression in t, e.g. 'exp(-t/2)' (exact: M(t) = |rho(t)|)")
     p.add_argument("--param", action="append", metavar="NAME=VALUE", help="kernel parameter value (repeatable)")
     p.add_argument("--rnn", type=int, metavar="WIDTH", help="instead of --target: a random residual RNN teacher "

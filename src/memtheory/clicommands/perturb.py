@@ -9,7 +9,6 @@ Examples::
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import numpy as np
@@ -25,8 +24,7 @@ def register(sub, common) -> None:
     p = sub.add_parser(
         "perturb", help="perturbation error E_m(beta) of linear RNNs (exact L2) and the stable-radius verdict",
         description="Perturbation error of L2-best linear RNNs (--widths) or of one diagonal model (--a, --w), "
-                    "exact through the closed-form loss. Examples:\n  " + "\n  ".join(_EXAMPLES),
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+                    "exact through the closed-form loss.", epilog=common.epilog(_EXAMPLES))
     common.target_args(p, dps=False)
     p.add_argument("--widths", help="widths M1,M2,...: fit the L2-best exponential sums of the target")
     p.add_argument("--a", help="one model: coefficients a_1,...,a_m")

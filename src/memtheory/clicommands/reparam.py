@@ -9,7 +9,6 @@ Examples::
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 
@@ -23,8 +22,7 @@ def register(sub, common) -> None:
     """Add the ``reparam`` sub-command."""
     p = sub.add_parser(
         "reparam", help="gradient scales |f'|/f^2 of reparameterisations, the best map, StableSSM criterion",
-        description="Stable reparameterisations lambda = f(w) in SymPy. Examples:\n  " + "\n  ".join(_EXAMPLES),
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        description="Stable reparameterisations lambda = f(w) in SymPy.", epilog=common.epilog(_EXAMPLES))
     p.add_argument("--maps", default="direct,exp,softplus,best,inverse",
                    help="maps (direct, exp, softplus, best, inverse, lru, discrete_best)")
     p.add_argument("--w", help="evaluate the gradient scales at W1,W2,... (points outside a map's domain: null)")
