@@ -313,7 +313,7 @@ def perturbation_error(
     >>> import memtheory as mt
     >>> from memtheory.stability import perturbation_error
     >>> res = perturbation_error(mt.DiagonalRNN([1.0], [1.0]), mt.kernels.exponential(1.0), [0, 0.5, 2], repeats=4)
-    >>> res.errors[0], bool(res.errors[-1] == float("inf"))
+    >>> float(res.errors[0]), bool(res.errors[-1] == float("inf"))
     (0.0, True)
     """
     if definition not in DEFINITIONS:

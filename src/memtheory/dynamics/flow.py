@@ -282,7 +282,7 @@ class GradientFlow(_FlowBase):
     >>> import memtheory as mt
     >>> flow = mt.GradientFlow(mt.kernels.exponential(1.0), m=1)
     >>> sol = flow.solve([0.5, 2.0], tau_end=200.0)
-    >>> [round(x, 6) for x in sol.theta[-1]]
+    >>> [round(float(x), 6) for x in sol.theta[-1]]
     [1.0, 1.0]
     """
 
@@ -339,7 +339,7 @@ class GradientFlow(_FlowBase):
         --------
         >>> import memtheory as mt
         >>> flow = mt.GradientFlow.from_loss("(x - c)**2 + y**2", ["x", "y"], c=1.0)
-        >>> [round(v, 8) for v in flow.solve([0.0, 1.0], 50.0).theta[-1]]
+        >>> [round(float(v), 8) for v in flow.solve([0.0, 1.0], 50.0).theta[-1]]
         [1.0, 0.0]
         """
         return LossFlow(expr, params, domain, **constants)

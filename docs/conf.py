@@ -1,0 +1,109 @@
+"""Sphinx configuration of the memtheory documentation (MyST Markdown, MathJax, autodoc + napoleon).
+
+Build:   sphinx-build -W --keep-going -b html docs docs/_build/html
+Checks:  sphinx-build -W --keep-going -b doctest docs docs/_build/doctest   (the tutorials' code and output)
+Both run in the test suite (tests/test_docs.py). No network access is needed (no intersphinx).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+import memtheory
+
+DOCS = Path(__file__).resolve().parent
+sys.path.insert(0, str(DOCS / "_ext"))
+
+# -- project -------------------------------------------------------------------------------------------------------
+project = "memtheory"
+author = "memtheory developers"
+copyright = "memtheory developers"
+version = release = memtheory.__version__
+
+extensions = [
+    "myst_parser",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.napoleon",
+    "sphinx.ext.doctest",
+    "sphinx.ext.mathjax",
+    "memtheory_docs",  # docs/_ext: code-math, code-latex, optional-toctree, api-modules
+]
+
+source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
+root_doc = "index"
+exclude_patterns = [
+    "_build",
+    "_ext",
+    "figures/*.md",  # tables written by the proofs checks next to their figures, not pages
+]
+
+# -- MyST ----------------------------------------------------------------------------------------------------------
+myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence"]
+myst_heading_anchors = 3
+myst_dmath_double_inline = True
+
+# -- pages that may not exist yet ---------------------------------------------------------------------------------
+# docs/plateau.md (the plateau-exponent findings) is being written; optional-toctree lists it once it exists.
+optional_docs = ["plateau"]
+
+# -- formulas from the code (code-math / code-latex): the namespace their expressions run in ---------------------
+code_math_setup = """
+import sympy as sp
+import memtheory as mt
+import memtheory.approximation as approx
+from memtheory.theory import reparam
+"""
+
+# -- API reference --------------------------------------------------------------------------------------------------
+autodoc_default_options = {"member-order": "bysource"}
+autodoc_typehints = "none"  # the numpydoc sections state the types
+autosummary_generate = False  # nothing is written into the source tree
+napoleon_google_docstring = False
+napoleon_numpy_docstring = True
+napoleon_use_rtype = False
+# Types in the numpydoc sections ("ndarray (n, T, d)") become cross-references word by word; a one-letter word such
+# as "m" or "d" then matches several documented attributes. Those ambiguous guesses are not errors of the docs.
+suppress_warnings = ["ref.python"]
+
+
+def _importable(name: str) -> bool:
+    try:
+        importlib.import_module(name)
+    except Exception:  # noqa: BLE001 - a module that does not import is left out, whatever the reason
+        return False
+    return True
+
+
+# (module, "members" | "summary"): the sections of api.rst, in order. memtheory.plateau is listed once it exists.
+api_modules = [
+    ("memtheory", "summary"),
+    ("memtheory.kernels", "members"),
+    ("memtheory.symbolic", "members"),
+    ("memtheory.models", "members"),
+    ("memtheory.models.nonlinear", "members"),
+    ("memtheory.losses", "members"),
+    ("memtheory.dynamics.flow", "members"),
+    ("memtheory.approximation", "members"),
+    ("memtheory.memory", "members"),
+    ("memtheory.stability", "members"),
+    ("memtheory.training", "members"),
+]
+if _importable("memtheory.plateau"):
+    api_modules.append(("memtheory.plateau", "members"))
+api_modules.append(("memtheory.errors", "members"))
+
+# -- doctest builder (tutorials) ---------------------------------------------------------------------------------
+doctest_global_setup = """
+import numpy as np
+import memtheory as mt
+"""
+# Plain ">>>" blocks (the docstrings pulled in by autodoc) are run by tests/test_docs.py over every module instead.
+doctest_test_doctest_blocks = ""
+
+# -- HTML ----------------------------------------------------------------------------------------------------------
+html_theme = "alabaster"
+html_title = f"memtheory {release}"
+html_static_path: list[str] = []
