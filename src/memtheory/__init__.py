@@ -32,6 +32,7 @@ from .kernels import Kernel  # noqa: F401
 from .losses import LossResult, l2_loss  # noqa: F401
 from .models import DiagonalRNN, LinearFunctional, LinearRNN  # noqa: F401
 from .dynamics import FlowSolution, GradientFlow  # noqa: F401
+from . import plateau  # noqa: F401,E402
 
 __all__ = [
     "__version__",

@@ -36,6 +36,7 @@ __all__ = [
     "cache_dir",
     "mpmath_function",
     "numpy_function",
+    "mp_erfc",
     "mp_erfcx",
     "mp_scaled_uppergamma",
 ]
@@ -186,10 +187,25 @@ def print_numba(expr: sp.Expr, printer: NumbaPrinter | None = None) -> str:
 
 
 # --------------------------------------------------------------------------------------------- mpmath backend
+def mp_erfc(x):
+    """``erfc(x)`` at the current mpmath precision; ``2 - erfc(-x)`` for ``x < 0``.
+
+    mpmath sums the series of ``erf`` for negative arguments (8 ms at 900 digits for ``x = -50``, ~100x
+    slower than the positive side); ``2 - erfc(-x)`` has no cancellation (``erfc(-x) < 1``), and is exactly 2
+    at the working precision once ``erfc(-x) < e^{-x^2}`` is below it.
+    """
+    x = mp.mpf(x)
+    if x >= 0:
+        return mp.erfc(x)
+    if x * x > (mp.mp.dps + 5) * 2.302585092994046:
+        return mp.mpf(2)
+    return 2 - mp.erfc(-x)
+
+
 def mp_erfcx(x):
     """``exp(x^2) erfc(x)`` at the current mpmath precision (no overflow in arbitrary precision)."""
     x = mp.mpf(x)
-    return mp.exp(x * x) * mp.erfc(x)
+    return mp.exp(x * x) * mp_erfc(x)
 
 
 def mp_scaled_uppergamma(a, x):
@@ -210,7 +226,7 @@ def mp_gauss_moment(k, z):
     z = mp.mpf(z)
     guard = int(k * float(mp.log10(2 * z * z + 2))) + 10
     with mp.extradps(guard):
-        prev, cur = mp.mpf(1) / 2, mp.sqrt(mp.pi) / 2 * mp.exp(z * z) * mp.erfc(z)
+        prev, cur = mp.mpf(1) / 2, mp.sqrt(mp.pi) / 2 * mp.exp(z * z) * mp_erfc(z)
         for i in range(1, k + 1):
             nxt = mp.mpf(1) / 2 - z * cur if i == 1 else mp.mpf(i - 1) / 2 * prev - z * cur
             prev, cur = cur, nxt
@@ -234,6 +250,7 @@ def mp_heaviside(x, h0=0.5):
 
 
 _MP_NAMESPACE = {
+    "erfc": mp_erfc,
     "erfcx": mp_erfcx,
     "scaled_uppergamma": mp_scaled_uppergamma,
     "Heaviside": mp_heaviside,

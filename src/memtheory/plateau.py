@@ -1,0 +1,550 @@
+r"""Plateau hitting times of the gradient flow, from ``1/omega = 2`` to ``1/omega = 2000`` (THEORY.md §4).
+
+Target ``rho_omega = rho_bar + rho_0(. - 1/omega)``, model ``rho_hat(t; theta) = sum_i a_i e^{-w_i t}`` started at
+``theta_0`` with ``rho_hat(theta_0) = rho_bar``, gradient flow ``theta' = -grad J``. The hitting times
+
+.. math:: \tau_0 = \inf\{\tau: \|\theta(\tau) - \theta_0\|_2 > \delta\},\qquad
+          \tau_0' = \inf\{\tau: |J(\theta(\tau)) - J(\theta_0)| > \delta\}
+
+grow exponentially in ``1/omega``; the theorem bounds them below by
+``S(omega) = omega^2 e^{w_l/omega} min(delta/sqrt(m), ln(1 + delta))`` (``w_l = min_i w_i(0)``).
+
+Two arithmetics, chosen per point (:func:`hitting_times`):
+
+* **float64**: the compiled gradient flow (:class:`memtheory.GradientFlow`, Radau IIA with the analytic Jacobian,
+  events on the dense output). It is trusted while the forces that end the plateau, about
+  ``|grad J(theta_0)|^2``, are resolvable against the ``O(1)`` terms they are computed from:
+  ``|grad J(theta_0)|^2 >= 1e-9`` (:data:`FLOAT64_MIN_FORCE`), i.e. up to ``1/omega ~ 20`` for ``w_min = 0.5``.
+* **mpmath**: the same generated loss/gradient/Hessian over ``mpf`` at ``-2 log10 |grad J(theta_0)| + 40``
+  digits, integrated by RODAS4 (L-stable Rosenbrock, exact Hessian, curvature safeguard, component-wise
+  relative error on ``theta - theta_0``) (:mod:`memtheory.theory.plateau_rodas`). Its cost grows with the
+  number of decades of ``tau`` to cross (about 45 steps per decade for ten rates): minutes up to
+  ``1/omega ~ 60`` (``tau_0 ~ 1e13``); the ``1/omega`` in the thousands asked for by THEORY.md §4 is out of
+  its practical range (see the module notes there).
+
+Both report an error estimate (the difference to a rerun at a tighter tolerance) and agree to ``1e-6`` where
+both apply.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import asdict, dataclass, field
+
+import mpmath as mp
+import numpy as np
+import sympy as sp
+
+from .errors import ConvergenceError, InvalidArgumentError, PrecisionError
+from .kernels.kernel import Kernel
+from .models.linear import DiagonalRNN
+from .symbolic.parse import symbol
+
+__all__ = ["HittingTimes", "PlateauScan", "hitting_times", "scan", "bound", "bound_expr", "latex",
+           "FLOAT64_MIN_FORCE"]
+
+#: float64 is trusted while ``|grad J(theta_0)|^2`` (the escape forces) is at least this (16 - 9 = 7 digits).
+FLOAT64_MIN_FORCE = 1e-9
+#: Tolerances: float64 (rtol, atol) and the mpmath integrator's component-wise rtol.
+_F64_TOL = (1e-11, 1e-14)
+_MP_RTOL = 1e-5
+#: Step budgets: float64 run; mpmath steps after the first hitting time (the second may lie in a slow singular
+#: regime, e.g. rates coalescing while weights diverge; it is then reported as censored).
+_F64_MAX_STEPS = 5000
+_MP_AFTER_EVENT_STEPS = 300
+_FLOAT_MAX_LOG10 = math.log10(np.finfo(float).max)
+
+
+# ============================================================================================ result types
+@dataclass
+class HittingTimes:
+    """Hitting times of one plateau run.
+
+    Attributes
+    ----------
+    tau0, tau0_prime : float or None
+        ``tau_0`` (distance) and ``tau_0'`` (loss) as floats; None when beyond float range or not reached;
+        ``inf`` when the flow converged to a minimum short of ``delta``.
+    log10_tau0, log10_tau0_prime : float
+        Their base-10 logarithms (always finite when reached; ``inf`` when never reached; ``nan`` when the run
+        stopped before reaching them).
+    J0 : float
+        ``J(theta_0)``.
+    log10_grad_norm : float
+        ``log10 ||grad J(theta_0)||_2``.
+    method : str
+        ``"float64"`` or ``"mpmath"``.
+    dps : int or None
+        mpmath digits (None for float64).
+    rel_error : float or None
+        Estimated relative error of the hitting times (difference to a rerun at a tighter tolerance).
+    status : str
+        ``"events"`` (both located) or the integrator's reason to stop.
+    message : str
+    theta0_mismatch : float or None
+        ``||rho_hat(theta_0) - rho_bar||_2`` when ``rho_bar`` is known (0 for a proper plateau start).
+    tau0_mp, tau0_prime_mp : mpmath.mpf or None
+        The times at full precision (mpmath path) or as mpf (float64 path).
+    seconds : float
+    """
+
+    tau0: float | None
+    tau0_prime: float | None
+    log10_tau0: float
+    log10_tau0_prime: float
+    J0: float
+    log10_grad_norm: float
+    method: str
+    dps: int | None
+    rel_error: float | None
+    status: str
+    message: str
+    theta0_mismatch: float | None = None
+    tau0_mp: object = field(default=None, repr=False)
+    tau0_prime_mp: object = field(default=None, repr=False)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict (no mpf objects)."""
+        out = asdict(self)
+        out.pop("tau0_mp")
+        out.pop("tau0_prime_mp")
+        for key, value in list(out.items()):
+            if isinstance(value, float) and not math.isfinite(value):
+                out[key] = None if math.isnan(value) else ("inf" if value > 0 else "-inf")
+        return out
+
+
+def _as_float(x) -> float | None:
+    """An mpf/float time as float; None if beyond float range or not available."""
+    if x is None:
+        return None
+    if x == mp.inf:
+        return math.inf
+    v = float(x)
+    return v if math.isfinite(v) else None
+
+
+def _log10(x) -> float:
+    if x is None:
+        return math.nan
+    if x == mp.inf:
+        return math.inf
+    return float(mp.log10(x)) if x > 0 else -math.inf
+
+
+# ============================================================================================ validation
+def _validate(rho, a0, w0, delta):
+    if not isinstance(rho, Kernel):
+        raise InvalidArgumentError(f"rho must be a Kernel, got {type(rho).__name__}")
+    if isinstance(delta, bool) or not isinstance(delta, (int, float, np.floating)) or not math.isfinite(delta) \
+            or delta <= 0:
+        raise InvalidArgumentError(f"delta must be a finite number > 0, got {delta!r}")
+    a0 = np.asarray(a0, dtype=float).reshape(-1)
+    w0 = np.asarray(w0, dtype=float).reshape(-1)
+    if a0.size == 0 or a0.shape != w0.shape:
+        raise InvalidArgumentError(f"a0 and w0 must be non-empty and of equal length, got {a0.size} and {w0.size}")
+    if not (np.all(np.isfinite(a0)) and np.all(np.isfinite(w0))):
+        raise InvalidArgumentError("a0 and w0 must be finite")
+    if np.any(w0 <= 0):
+        raise InvalidArgumentError(f"all rates must be > 0 (w0 = {w0.tolist()})")
+    if len(set(w0.tolist())) != w0.size:
+        raise InvalidArgumentError("the rates w0 must be distinct (the Gram matrix of equal rates is singular)")
+    return a0, w0, float(delta)
+
+
+def rho_bar_of(rho: Kernel) -> Kernel | None:
+    """``rho_bar(t) = lim_{omega -> 0+} rho(t)`` for a kernel with a parameter ``omega`` (None otherwise or when
+    SymPy cannot take the limit)."""
+    if "omega" not in rho.params:
+        return None
+    om = symbol("omega")
+    expr = rho.expr.xreplace({symbol(k): v for k, v in rho.exact_params.items() if k != "omega"})
+    try:
+        bar = sp.limit(expr, om, 0, "+")
+    except Exception:  # SymPy may fail on unusual expressions: the check is then skipped, not faked
+        return None
+    if bar.has(sp.nan, sp.zoo, sp.oo, sp.Limit) or om in bar.free_symbols:
+        return None
+    return Kernel(bar) if bar != 0 else None
+
+
+def _mismatch(rho: Kernel, a0, w0) -> float | None:
+    bar = rho_bar_of(rho)
+    if bar is None:
+        if "omega" in rho.params:
+            return None
+        return None
+    from .losses.l2 import l2_loss
+
+    return math.sqrt(max(0.0, float(l2_loss(DiagonalRNN(a0, w0), bar).loss)))
+
+
+# ============================================================================================ one point
+def _initial(rho: Kernel, a0, w0):
+    """``J(theta_0)`` and ``log10 ||grad J(theta_0)||`` (mpmath with enough digits when needed)."""
+    from .losses.l2 import _resolved_mp
+
+    res = _resolved_mp(DiagonalRNN(a0, w0), rho, True, False, 30)
+    with mp.workdps(res.dps):
+        gnorm = mp.sqrt(mp.fsum(g * g for g in res.grad))
+        return float(res.loss), (float(mp.log10(gnorm)) if gnorm > 0 else -math.inf)
+
+
+def _float64_run(rho, a0, w0, delta, rtol, atol):
+    from .dynamics.flow import GradientFlow
+
+    flow = GradientFlow(rho, a0.size)
+    sol = flow.solve(np.concatenate([a0, w0]), 1e300, method="radau", rtol=rtol, atol=atol,
+                     events={"distance": delta, "loss": delta}, terminal=False,
+                     max_steps=_F64_MAX_STEPS)
+    t = {}
+    for name in ("distance", "loss"):
+        hits = sol.t_events.get(name, np.zeros(0))
+        t[name] = mp.mpf(float(hits[0])) if hits.size else None
+    if t["distance"] is not None and t["loss"] is not None:
+        status, message = "events", "both hitting times located"
+    elif sol.status < 0:
+        status = "censored" if t["distance"] is not None or t["loss"] is not None else "failed"
+        message = (f"{sol.message}; the missing hitting time is later than tau = {sol.t[-1]:.6g} (after a plateau "
+                   "the flow may enter a slow singular regime, e.g. rates coalescing)")
+    else:
+        status, message = "tau_max", f"tau = 1e300 reached ({sol.message})"
+        if sol.status == 0:
+            # at tau = 1e300 the flow is at rest: the missing thresholds are never crossed
+            for name in ("distance", "loss"):
+                if t[name] is None:
+                    t[name] = mp.inf
+            status, message = "converged", "the flow came to rest short of a threshold (checked to tau = 1e300)"
+    return t["distance"], t["loss"], status, message
+
+
+def _mp_run(rho, a0, w0, delta, rtol, dps, tau_max):
+    from .theory.plateau_rodas import MPObjective, integrate_rodas
+
+    obj = MPObjective(rho, a0.size, dps)
+    theta0 = [mp.mpf(float(v)) for v in np.concatenate([a0, w0])]
+    run = integrate_rodas(obj, theta0, delta, rtol=rtol, tau_max=tau_max, record=False,
+                          after_event_steps=_MP_AFTER_EVENT_STEPS)
+    return run.tau0, run.tau0_prime, run.status, run.message
+
+
+def _rel_diff(x, y) -> float:
+    if x is None or y is None:
+        return math.nan
+    if x == mp.inf or y == mp.inf:
+        return 0.0 if x == y else math.inf
+    return float(abs(x - y) / max(abs(x), abs(y)))
+
+
+def hitting_times(rho: Kernel, a0, w0, delta: float, *, method: str = "auto", dps: int | None = None,
+                  rtol: float | None = None, error_estimate: bool = True, tau_max=None) -> HittingTimes:
+    """Hitting times ``tau_0`` and ``tau_0'`` of the gradient flow from ``theta_0 = (a0, w0)``.
+
+    Parameters
+    ----------
+    rho : Kernel
+        Target kernel (e.g. :func:`memtheory.kernels.memory_family` at one omega).
+    a0, w0 : array_like
+        Initial weights and (distinct, positive) rates.
+    delta : float
+        Threshold of both events (> 0).
+    method : {"auto", "float64", "mpmath"}
+        ``"auto"``: float64 while ``|grad J(theta_0)|^2 >= FLOAT64_MIN_FORCE``, mpmath beyond. Forcing
+        ``"float64"`` past that limit raises :class:`~memtheory.errors.PrecisionError`.
+    dps : int, optional
+        mpmath digits (default: ``-2 log10 |grad J(theta_0)| + 40``, see
+        :func:`memtheory.theory.plateau_rodas.flow_precision`).
+    rtol : float, optional
+        Integration tolerance (float64: relative, default 1e-11 with atol 1e-14; mpmath: component-wise
+        relative on ``theta - theta_0``, default 1e-5).
+    error_estimate : bool
+        Rerun at a 30x tighter tolerance and report the relative difference as ``rel_error`` (doubles the cost).
+    tau_max : number, optional
+        mpmath path: stop at this training time.
+
+    Returns
+    -------
+    HittingTimes
+
+    Examples
+    --------
+    >>> import memtheory as mt
+    >>> bar, spike = mt.kernels.exponential(0.5), mt.kernels.gaussian_bump(0, 0.5)
+    >>> rho = mt.kernels.memory_family(bar, spike, omega=1/6)
+    >>> r = mt.plateau.hitting_times(rho, [1, 0], [0.5, 2.0], 0.05)
+    >>> r.method, r.status, round(r.J0, 6)
+    ('float64', 'events', 0.886227)
+    """
+    import time
+
+    start = time.perf_counter()
+    a0, w0, delta = _validate(rho, a0, w0, delta)
+    if method not in ("auto", "float64", "mpmath"):
+        raise InvalidArgumentError(f"method must be 'auto', 'float64' or 'mpmath', got {method!r}")
+    J0, lg = _initial(rho, a0, w0)
+    force_ok = 2 * lg >= math.log10(FLOAT64_MIN_FORCE)
+    if method == "float64" and not force_ok:
+        raise PrecisionError(
+            f"float64 cannot resolve this plateau: the escape forces are ~|grad J(theta_0)|^2 = 1e{2 * lg:.1f} "
+            f"< {FLOAT64_MIN_FORCE:g} relative to O(1) terms; use method='mpmath' or 'auto'")
+    use_f64 = method == "float64" or (method == "auto" and force_ok)
+    if use_f64:
+        rt, at = (rtol, _F64_TOL[1] * rtol / _F64_TOL[0]) if rtol is not None else _F64_TOL
+        t0, t1, status, message = _float64_run(rho, a0, w0, delta, rt, at)
+        err = None
+        if error_estimate:
+            u0, u1, _, _ = _float64_run(rho, a0, w0, delta, rt / 30, at / 30)
+            err = max(_rel_diff(t0, u0), _rel_diff(t1, u1))
+        used_dps = None
+    else:
+        from .theory.plateau_rodas import flow_precision
+
+        used_dps = int(dps) if dps is not None else flow_precision(lg)
+        rt = rtol if rtol is not None else _MP_RTOL
+        t0, t1, status, message = _mp_run(rho, a0, w0, delta, rt, used_dps, tau_max)
+        err = None
+        if error_estimate:
+            u0, u1, _, _ = _mp_run(rho, a0, w0, delta, rt / 30, used_dps, tau_max)
+            err = max(_rel_diff(t0, u0), _rel_diff(t1, u1))
+        if err is not None and not math.isfinite(err):
+            err = None
+    mismatch = _mismatch(rho, a0, w0)
+    if mismatch is not None and mismatch > 1e-8:
+        warnings.warn(f"theta_0 does not reproduce rho_bar: ||rho_hat(theta_0) - rho_bar|| = {mismatch:.3g} (no "
+                      "plateau is expected)", stacklevel=2)
+    return HittingTimes(_as_float(t0), _as_float(t1), _log10(t0), _log10(t1), J0, lg,
+                        "float64" if use_f64 else "mpmath", used_dps, err, status, message, mismatch, t0, t1,
+                        time.perf_counter() - start)
+
+
+# ============================================================================================ the bound
+def bound_expr() -> sp.Expr:
+    """The theorem's scale ``S(omega) = omega^2 e^{w_l/omega} min(delta/sqrt(m), ln(1 + delta))`` (SymPy)."""
+    om, wl, delta, m = sp.symbols("omega w_l delta m", positive=True)
+    return om**2 * sp.exp(wl / om) * sp.Min(delta / sp.sqrt(m), sp.log(1 + delta))
+
+
+def bound(inv_omega, w_l: float, delta: float, m: int) -> np.ndarray:
+    """``log10 S(omega)`` at ``1/omega = inv_omega`` (log10: ``S`` overflows float64 for ``1/omega`` in the
+    thousands)."""
+    x = np.asarray(inv_omega, dtype=float)
+    c = min(delta / math.sqrt(m), math.log1p(delta))
+    return (-2 * np.log(x) + w_l * x + math.log(c)) / math.log(10)
+
+
+def initial_loss_expr(spike: Kernel) -> sp.Expr:
+    """``J(theta_0) = int_{-1/omega}^inf rho_0(s)^2 ds`` (SymPy), the exact initial loss for a proper start."""
+    s, om = sp.Symbol("s", real=True), sp.Symbol("omega", positive=True)
+    e = spike.expr.xreplace({symbol("t"): s}).xreplace({symbol(k): v for k, v in spike.exact_params.items()})
+    return sp.simplify(sp.integrate(e**2, (s, -1 / om, sp.oo)))
+
+
+def initial_gradient_expr(spike: Kernel) -> sp.Expr:
+    """Leading asymptotics ``dJ/da_k(theta_0) ~ -2 e^{-w_k/omega} int e^{-w_k s} rho_0(s) ds`` (SymPy; the
+    integral over the real line, in closed form when SymPy finds it, e.g. for a Gaussian spike)."""
+    s = sp.Symbol("s", real=True)
+    wk, om = sp.Symbol("w_k", positive=True), sp.Symbol("omega", positive=True)
+    e = spike.expr.xreplace({symbol("t"): s}).xreplace({symbol(k): v for k, v in spike.exact_params.items()})
+    integral = sp.integrate(sp.exp(-wk * s) * e, (s, -sp.oo, sp.oo))
+    return -2 * sp.exp(-wk / om) * sp.simplify(integral)
+
+
+def latex(what: str = "bound", spike: Kernel | None = None) -> str:
+    """LaTeX of ``"bound"`` (the theorem's scale), ``"J0"`` or ``"gradient"`` (need ``spike``).
+
+    Examples
+    --------
+    >>> import memtheory as mt
+    >>> print(mt.plateau.latex("bound"))
+    \\tau_0 \\gtrsim \\omega^{2} e^{\\frac{w_{l}}{\\omega}} \\min\\left(\\frac{\\delta}{\\sqrt{m}}, \\log{\\left(\\delta + 1 \\right)}\\right)
+    """
+    if what == "bound":
+        return r"\tau_0 \gtrsim " + sp.latex(bound_expr())
+    if what in ("J0", "gradient"):
+        if not isinstance(spike, Kernel):
+            raise InvalidArgumentError(f"latex({what!r}) needs the spike rho_0 as a Kernel")
+        if what == "J0":
+            return r"J(\theta_0) = " + sp.latex(initial_loss_expr(spike))
+        return r"\frac{\partial J}{\partial a_k}(\theta_0) \simeq " + sp.latex(initial_gradient_expr(spike))
+    raise InvalidArgumentError(f"latex() knows 'bound', 'J0' and 'gradient', got {what!r}")
+
+
+# ============================================================================================ scans
+@dataclass
+class PlateauScan:
+    """A sweep over ``1/omega`` (see :func:`scan`).
+
+    Attributes
+    ----------
+    inv_omegas : ndarray
+    rows : list of HittingTimes
+    fit : dict
+        ``slope`` (of ``ln tau_0`` against ``1/omega``), ``stderr``, ``intercept``, ``r2``, ``range``,
+        ``npoints``; also ``slope_prime`` etc. for ``tau_0'``.
+    log10_bound : ndarray
+        ``log10 S(omega)``.
+    log10_ratio : ndarray
+        ``log10 (tau_0 / S(omega))``.
+    w_l, delta, m : float, float, int
+    """
+
+    inv_omegas: np.ndarray
+    rows: list
+    fit: dict
+    log10_bound: np.ndarray
+    log10_ratio: np.ndarray
+    w_l: float
+    delta: float
+    m: int
+
+    def table(self) -> list[dict]:
+        """One JSON-ready dict per ``1/omega`` (keys of the CLI's ``rows``)."""
+        out = []
+        for x, r, b, q in zip(self.inv_omegas, self.rows, self.log10_bound, self.log10_ratio):
+            d = {"inv_omega": float(x), "J0": r.J0, "log10_grad_norm": r.log10_grad_norm, "tau0": r.tau0,
+                 "tau0_prime": r.tau0_prime, "log10_tau0": r.log10_tau0, "log10_tau0_prime": r.log10_tau0_prime,
+                 "method": r.method, "dps": r.dps, "rel_error": r.rel_error, "status": r.status,
+                 "log10_bound": float(b), "log10_ratio": float(q), "seconds": r.seconds}
+            for k, v in list(d.items()):
+                if isinstance(v, float) and not math.isfinite(v):
+                    d[k] = None if math.isnan(v) else ("inf" if v > 0 else "-inf")
+            out.append(d)
+        return out
+
+    def to_dict(self) -> dict:
+        """``{"rows": ..., "fit": ...}`` (the CLI's JSON)."""
+        return {"rows": self.table(), "fit": self.fit, "w_l": self.w_l, "delta": self.delta, "m": self.m}
+
+    def plot(self, ax=None, path: str | None = None):
+        """``log10 tau_0`` and ``log10 tau_0'`` against ``1/omega`` with the bound's line and the fit."""
+        import matplotlib
+
+        if ax is None:
+            matplotlib.use("Agg", force=False)
+            import matplotlib.pyplot as plt
+
+            fig, ax = plt.subplots(figsize=(6.4, 4.4))
+        else:
+            fig = ax.figure
+        x = self.inv_omegas
+        y0 = np.array([r.log10_tau0 for r in self.rows])
+        y1 = np.array([r.log10_tau0_prime for r in self.rows])
+        ok0, ok1 = np.isfinite(y0), np.isfinite(y1)
+        ax.plot(x[ok0], y0[ok0], "o", label=r"$\tau_0$ (distance)")
+        ax.plot(x[ok1], y1[ok1], "x", label=r"$\tau_0'$ (loss)")
+        ax.plot(x, self.log10_bound, "k--", label=r"bound $S(\omega)$, exponent $w_l$")
+        if self.fit.get("slope") is not None:
+            lo, hi = self.fit["range"]
+            xx = np.linspace(lo, hi, 50)
+            ax.plot(xx, (self.fit["intercept"] + self.fit["slope"] * xx) / math.log(10), "C0-", lw=0.8,
+                    label=f"fit: slope {self.fit['slope']:.3f} ± {self.fit['stderr']:.3f}")
+        ax.set_xlabel(r"$1/\omega$")
+        ax.set_ylabel(r"$\log_{10}\tau$")
+        ax.legend()
+        if path is not None:
+            fig.savefig(path, dpi=120, bbox_inches="tight")
+        return fig
+
+
+def fit_exponent(inv_omegas, log10_tau, fit_range=None) -> dict:
+    """Least-squares slope of ``ln tau`` against ``1/omega`` with its standard error and ``R^2``."""
+    x = np.asarray(inv_omegas, dtype=float)
+    y = np.asarray(log10_tau, dtype=float) * math.log(10)
+    sel = np.isfinite(y)
+    if fit_range is not None:
+        lo, hi = fit_range
+        sel &= (x >= lo) & (x <= hi)
+    x, y = x[sel], y[sel]
+    if x.size < 2:
+        return {"slope": None, "stderr": None, "intercept": None, "r2": None, "npoints": int(x.size),
+                "range": None if fit_range is None else [float(v) for v in fit_range]}
+    A = np.vstack([x, np.ones_like(x)]).T
+    coef, *_ = np.linalg.lstsq(A, y, rcond=None)
+    resid = y - A @ coef
+    ss_res, ss_tot = float(resid @ resid), float(((y - y.mean()) ** 2).sum())
+    stderr = math.sqrt(ss_res / (x.size - 2) / float(((x - x.mean()) ** 2).sum())) if x.size > 2 else 0.0
+    return {"slope": float(coef[0]), "stderr": stderr, "intercept": float(coef[1]),
+            "r2": 1.0 - ss_res / ss_tot if ss_tot > 0 else 1.0, "npoints": int(x.size),
+            "range": [float(x.min()), float(x.max())]}
+
+
+def _family(family, inv_omega: float) -> Kernel:
+    if isinstance(family, str):
+        family = Kernel(family, omega=1.0) if "omega" in family else Kernel(family)
+    if isinstance(family, Kernel):
+        if "omega" not in family.params:
+            raise InvalidArgumentError(f"the target family must contain the symbol omega: {family.expr}")
+        from .symbolic.parse import to_exact
+
+        return family.with_params(omega=1 / to_exact(float(inv_omega)))
+    if callable(family):
+        rho = family(1.0 / inv_omega)
+        if not isinstance(rho, Kernel):
+            raise InvalidArgumentError("a callable family must return a Kernel for each omega")
+        return rho
+    raise InvalidArgumentError(f"family must be a Kernel with parameter omega, an expression or a callable, "
+                               f"got {type(family).__name__}")
+
+
+def _point(args):
+    family, x, a0, w0, delta, kw = args
+    return hitting_times(_family(family, x), a0, w0, delta, **kw)
+
+
+def scan(family, a0, w0, delta: float, inv_omegas, *, fit_range=None, processes: int = 1,
+         progress: bool = False, **kwargs) -> PlateauScan:
+    """Hitting times over a sweep of ``1/omega``, the fitted exponent and the theorem's bound.
+
+    Parameters
+    ----------
+    family : Kernel, str or callable
+        A kernel with a parameter ``omega`` (e.g. :func:`memtheory.kernels.memory_family`), an expression in
+        ``t`` and ``omega``, or ``omega -> Kernel``.
+    a0, w0, delta :
+        As in :func:`hitting_times`.
+    inv_omegas : sequence of float
+        Values of ``1/omega`` (> 0).
+    fit_range : (float, float), optional
+        Range of ``1/omega`` for the fit (default: all points).
+    processes : int
+        Worker processes (the mpmath points are independent; 2 on a 2-core machine halves the wall time).
+    progress : bool
+        tqdm progress bar.
+    **kwargs :
+        Passed to :func:`hitting_times` (method, rtol, dps, error_estimate).
+
+    Returns
+    -------
+    PlateauScan
+    """
+    from tqdm.auto import tqdm
+
+    xs = np.asarray(inv_omegas, dtype=float).reshape(-1)
+    if xs.size == 0 or not np.all(np.isfinite(xs)) or np.any(xs <= 0):
+        raise InvalidArgumentError("inv_omegas must be finite numbers > 0")
+    a0, w0, delta = _validate(_family(family, float(xs[0])), a0, w0, delta)
+    jobs = [(family, float(x), a0, w0, delta, kwargs) for x in xs]
+    if processes > 1 and len(jobs) > 1:
+        import concurrent.futures as cf
+        import multiprocessing
+
+        order = np.argsort(-xs)  # largest (slowest) first
+        rows = [None] * len(jobs)
+        with cf.ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {pool.submit(_point, jobs[i]): i for i in order}
+            for fut in tqdm(cf.as_completed(futures), total=len(futures), disable=not progress, desc="plateau"):
+                rows[futures[fut]] = fut.result()
+    else:
+        rows = [_point(j) for j in tqdm(jobs, disable=not progress, desc="plateau")]
+    m = a0.size
+    w_l = float(w0.min())
+    lb = bound(xs, w_l, delta, m)
+    l0 = np.array([r.log10_tau0 for r in rows])
+    fit = fit_exponent(xs, l0, fit_range)
+    fit_p = fit_exponent(xs, [r.log10_tau0_prime for r in rows], fit_range)
+    for k in ("slope", "stderr", "intercept", "r2"):
+        fit[k + "_prime"] = fit_p[k]
+    fit["w_l"] = w_l
+    return PlateauScan(xs, rows, fit, lb, l0 - lb, w_l, delta, m)
