@@ -48,7 +48,7 @@ __all__ = ["HittingTimes", "PlateauScan", "hitting_times", "scan", "bound", "bou
 FLOAT64_MIN_FORCE = 1e-9
 #: Tolerances: float64 (rtol, atol) and the mpmath integrator's component-wise rtol.
 _F64_TOL = (1e-11, 1e-14)
-_MP_RTOL = 1e-5
+_MP_RTOL = 1e-6
 #: Step budgets: float64 run; mpmath steps after the first hitting time (the second may lie in a slow singular
 #: regime, e.g. rates coalescing while weights diverge; it is then reported as censored).
 _F64_MAX_STEPS = 5000
@@ -258,7 +258,7 @@ def hitting_times(rho: Kernel, a0, w0, delta: float, *, method: str = "auto", dp
         :func:`memtheory.theory.plateau_rodas.flow_precision`).
     rtol : float, optional
         Integration tolerance (float64: relative, default 1e-11 with atol 1e-14; mpmath: component-wise
-        relative on ``theta - theta_0``, default 1e-5).
+        relative on ``theta - theta_0``, default 1e-6).
     error_estimate : bool
         Rerun at a 30x tighter tolerance and report the relative difference as ``rel_error`` (doubles the cost).
     tau_max : number, optional
