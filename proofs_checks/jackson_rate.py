@@ -21,7 +21,7 @@ import numpy as np
 
 from memtheory import Kernel
 from memtheory.theory.jackson import jackson_bound
-from memtheory.verify import CheckResult, kernel_latex, main_for, pyplot
+from memtheory.verify import CheckResult, kernel_latex, main_for, pyplot, width_axis
 
 NAME = "jackson_rate"
 CLAIM = "Jackson construction: sup_t|H_t - Ĥ_t| <= C(alpha) gamma/(beta m^alpha); measured rate >= alpha"
@@ -90,12 +90,7 @@ def _figure(rows):
     ax.set_xlabel("width m (rates j beta/(alpha+1))")
     ax.set_ylabel("L1 error of the Jackson construction")
     ax.set_title("Jackson-type rate: construction vs bound", fontsize=10)
-    from matplotlib.ticker import NullFormatter
-
-    ticks = sorted({int(x) for r in rows.values() for x in r["m"]})
-    ax.set_xticks(ticks)
-    ax.set_xticklabels([str(x) for x in ticks])
-    ax.xaxis.set_minor_formatter(NullFormatter())
+    width_axis(ax, (x for r in rows.values() for x in r["m"]))
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=6)
     fig.tight_layout()

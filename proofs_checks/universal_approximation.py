@@ -18,7 +18,7 @@ import numpy as np
 
 from memtheory import Kernel, kernels
 from memtheory.theory.approximation import universal
-from memtheory.verify import CheckResult, kernel_latex, main_for, pyplot
+from memtheory.verify import CheckResult, kernel_latex, main_for, pyplot, width_axis
 
 NAME = "universal_approximation"
 CLAIM = "universal construction (rates 1..m, L2 projection): errors -> 0 as m grows, for every kernel"
@@ -72,12 +72,7 @@ def _figure(rows):
     ax.set_xlabel("width m (rates scale x (1, ..., m))")
     ax.set_ylabel("error of the universal construction")
     ax.set_title("Universal approximation construction", fontsize=10)
-    from matplotlib.ticker import NullFormatter
-
-    ticks = sorted({int(x) for r in rows.values() for x in r["m"]})
-    ax.set_xticks(ticks)
-    ax.set_xticklabels([str(x) for x in ticks])
-    ax.xaxis.set_minor_formatter(NullFormatter())
+    width_axis(ax, (x for r in rows.values() for x in r["m"]))
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=6)
     fig.tight_layout()

@@ -193,6 +193,17 @@ def pyplot():
     return plt
 
 
+def width_axis(ax: Any, widths: Iterable[int]) -> None:
+    """Label a log-scale x axis with the integer widths ``widths`` (no minor tick labels), for figures of
+    errors against the width m."""
+    from matplotlib.ticker import NullFormatter
+
+    ticks = sorted({int(x) for x in widths})
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([str(x) for x in ticks])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
 def kernel_latex(rho: Any, name: str = r"\rho") -> str:
     r"""LaTeX ``\rho(t) = <expression>`` of a kernel with its parameter values, for ``CheckResult.latex``.
 
