@@ -29,6 +29,7 @@ both apply.
 from __future__ import annotations
 
 import math
+import time
 import warnings
 from dataclasses import asdict, dataclass, field
 
@@ -36,7 +37,7 @@ import mpmath as mp
 import numpy as np
 import sympy as sp
 
-from .errors import ConvergenceError, InvalidArgumentError, PrecisionError
+from .errors import InvalidArgumentError, PrecisionError
 from .kernels.kernel import Kernel
 from .models.linear import DiagonalRNN
 from .symbolic.parse import symbol
@@ -110,10 +111,15 @@ class HittingTimes:
         out = asdict(self)
         out.pop("tau0_mp")
         out.pop("tau0_prime_mp")
-        for key, value in list(out.items()):
-            if isinstance(value, float) and not math.isfinite(value):
-                out[key] = None if math.isnan(value) else ("inf" if value > 0 else "-inf")
-        return out
+        return _json_floats(out)
+
+
+def _json_floats(d: dict) -> dict:
+    """``d`` with non-finite float values made JSON-safe: NaN (not reached) -> None, +-inf -> "inf"/"-inf"."""
+    for key, value in d.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            d[key] = None if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    return d
 
 
 def _as_float(x) -> float | None:
@@ -173,8 +179,6 @@ def rho_bar_of(rho: Kernel) -> Kernel | None:
 def _mismatch(rho: Kernel, a0, w0) -> float | None:
     bar = rho_bar_of(rho)
     if bar is None:
-        if "omega" in rho.params:
-            return None
         return None
     from .losses.l2 import l2_loss
 
@@ -209,14 +213,11 @@ def _float64_run(rho, a0, w0, delta, rtol, atol):
         status = "censored" if t["distance"] is not None or t["loss"] is not None else "failed"
         message = (f"{sol.message}; the missing hitting time is later than tau = {sol.t[-1]:.6g} (after a plateau "
                    "the flow may enter a slow singular regime, e.g. rates coalescing)")
-    else:
-        status, message = "tau_max", f"tau = 1e300 reached ({sol.message})"
-        if sol.status == 0:
-            # at tau = 1e300 the flow is at rest: the missing thresholds are never crossed
-            for name in ("distance", "loss"):
-                if t[name] is None:
-                    t[name] = mp.inf
-            status, message = "converged", "the flow came to rest short of a threshold (checked to tau = 1e300)"
+    else:  # no terminal events: status 0 means tau = 1e300 was reached with the flow at rest
+        for name in ("distance", "loss"):
+            if t[name] is None:
+                t[name] = mp.inf
+        status, message = "converged", "the flow came to rest short of a threshold (checked to tau = 1e300)"
     return t["distance"], t["loss"], status, message
 
 
@@ -277,8 +278,6 @@ def hitting_times(rho: Kernel, a0, w0, delta: float, *, method: str = "auto", dp
     >>> r.method, r.status, round(r.J0, 6)
     ('float64', 'events', 0.886227)
     """
-    import time
-
     start = time.perf_counter()
     a0, w0, delta = _validate(rho, a0, w0, delta)
     if method not in ("auto", "float64", "mpmath"):
@@ -407,10 +406,7 @@ class PlateauScan:
                  "tau0_prime": r.tau0_prime, "log10_tau0": r.log10_tau0, "log10_tau0_prime": r.log10_tau0_prime,
                  "method": r.method, "dps": r.dps, "rel_error": r.rel_error, "status": r.status,
                  "log10_bound": float(b), "log10_ratio": float(q), "seconds": r.seconds}
-            for k, v in list(d.items()):
-                if isinstance(v, float) and not math.isfinite(v):
-                    d[k] = None if math.isnan(v) else ("inf" if v > 0 else "-inf")
-            out.append(d)
+            out.append(_json_floats(d))
         return out
 
     def to_dict(self) -> dict:

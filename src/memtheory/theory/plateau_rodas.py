@@ -225,9 +225,9 @@ class FullSystem:
         return [-v for v in self.obj.evaluate(x)[1]]
 
     def jacobian(self, x):
-        """``(f, df/dx, S)`` with ``S = hess J`` (curvature safeguard)."""
-        _, g, H = self.obj.evaluate(x, hessian=True)
-        return [-v for v in g], [[-v for v in row] for row in H], H
+        """``(J, f, df/dx, S)`` with ``S = hess J`` (curvature safeguard), from one evaluation."""
+        J, g, H = self.obj.evaluate(x, hessian=True)
+        return J, [-v for v in g], [[-v for v in row] for row in H], H
 
     def theta(self, x):
         return list(x)
@@ -372,9 +372,8 @@ def _integrate(system, delta, rtol, tau_max, max_steps, after_event_steps, max_g
     rod = _Rodas(system)
     theta0 = system.theta0
     tau_max = None if tau_max is None else mp.mpf(tau_max)
-    J0 = system.obj.evaluate(theta0)[0]
     y = system.initial_state()
-    f, Jac, S = system.jacobian(y)
+    J0, f, Jac, S = system.jacobian(y)
     d2 = delta * delta
     found: dict = {}
     samples: list = []
@@ -432,7 +431,8 @@ def _integrate(system, delta, rtol, tau_max, max_steps, after_event_steps, max_g
         counts["nacc"] += 1
         th_new = system.theta(y_new)
         dist2 = _dist2(th_new, theta0)
-        J_new = system.obj.evaluate(th_new)[0]
+        # the loss, gradient and Hessian at the new point serve the events and the next step
+        J_new, f_new, Jac_new, S_new = system.jacobian(y_new)
         if "distance" not in found and dist2 >= d2:
             found["distance"] = _locate(rod, system, y, f, Jac, S, tau, h,
                                         lambda z: _dist2(system.theta(z), theta0) - d2, dist2 - d2)
@@ -460,7 +460,7 @@ def _integrate(system, delta, rtol, tau_max, max_steps, after_event_steps, max_g
         if tau_max is not None and tau >= tau_max:
             status, message = "tau_max", f"tau_max = {mp.nstr(tau_max, 6)} reached"
             break
-        f, Jac, S = system.jacobian(y)
+        f, Jac, S = f_new, Jac_new, S_new
         if counts["nacc"] % 10 == 0 and _converged(f, Jac, y, system, delta, found):
             status, message = "converged", "the flow converged to a local minimum short of the threshold"
             for name in ("distance", "loss"):
