@@ -9,21 +9,23 @@ Target ``rho_omega = rho_bar + rho_0(. - 1/omega)``, model ``rho_hat(t; theta) =
 grow exponentially in ``1/omega``; the theorem bounds them below by
 ``S(omega) = omega^2 e^{w_l/omega} min(delta/sqrt(m), ln(1 + delta))`` (``w_l = min_i w_i(0)``).
 
-Two arithmetics, chosen per point (:func:`hitting_times`):
+Three integrations, chosen per point (:func:`hitting_times`, ``method="auto"``):
 
 * **float64**: the compiled gradient flow (:class:`memtheory.GradientFlow`, Radau IIA with the analytic Jacobian,
   events on the dense output). It is trusted while the forces that end the plateau, about
   ``|grad J(theta_0)|^2``, are resolvable against the ``O(1)`` terms they are computed from:
   ``|grad J(theta_0)|^2 >= 1e-9`` (:data:`FLOAT64_MIN_FORCE`), i.e. up to ``1/omega ~ 20`` for ``w_min = 0.5``.
-* **mpmath**: the same generated loss/gradient/Hessian over ``mpf`` at ``-2 log10 |grad J(theta_0)| + 40``
-  digits, integrated by RODAS4 (L-stable Rosenbrock, exact Hessian, curvature safeguard, component-wise
-  relative error on ``theta - theta_0``) (:mod:`memtheory.theory.plateau_rodas`). Its cost grows with the
-  number of decades of ``tau`` to cross (about 45 steps per decade for ten rates): minutes up to
-  ``1/omega ~ 60`` (``tau_0 ~ 1e13``); the ``1/omega`` in the thousands asked for by THEORY.md §4 is out of
-  its practical range (see the module notes there).
+* **reduced** (beyond, when the initial weights sit on the slow manifold, within ``1e-3 delta`` of the
+  least-squares weights of the initial rates): the slow-manifold flow of the rates, ``w' = -grad_w J(a*(w), w)``
+  with ``a*(w) = C(w)^{-1} L[rho](w)``, over ``mpf`` at ``-2 log10 |grad J(theta_0)| + 40`` digits, integrated by
+  RODAS4 with the exact Schur-complement Hessian. Its modelling error, ``10 tau_a / tau`` with the weights'
+  relaxation time ``tau_a = 1/(2 lambda_min(C))``, is reported (``model_error``) and must be below 1e-8 for
+  "auto" to keep the result. This is what reaches ``1/omega = 2000`` (``tau_0 ~ 1e852``) in under a minute.
+* **mpmath** (otherwise): the full flow in ``(a, w)`` over ``mpf``, RODAS4 with the exact Hessian
+  (:mod:`memtheory.theory.plateau_rodas`); 40-50 steps per decade of ``tau`` for ten rates.
 
-Both report an error estimate (the difference to a rerun at a tighter tolerance) and agree to ``1e-6`` where
-both apply.
+Each reports an error estimate (the difference to a rerun at a 30x tighter tolerance, and the modelling error)
+and they agree to ``1e-6`` where two apply.
 """
 
 from __future__ import annotations
@@ -43,7 +45,9 @@ from .models.linear import DiagonalRNN
 from .symbolic.parse import symbol
 
 __all__ = ["HittingTimes", "PlateauScan", "hitting_times", "scan", "bound", "bound_expr", "latex",
-           "FLOAT64_MIN_FORCE"]
+           "slow_manifold_offset", "FLOAT64_MIN_FORCE"]
+
+_METHODS = ("auto", "float64", "mpmath", "reduced")
 
 #: float64 is trusted while ``|grad J(theta_0)|^2`` (the escape forces) is at least this (16 - 9 = 7 digits).
 FLOAT64_MIN_FORCE = 1e-9
@@ -54,6 +58,11 @@ _MP_RTOL = 1e-6
 #: regime, e.g. rates coalescing while weights diverge; it is then reported as censored).
 _F64_MAX_STEPS = 5000
 _MP_AFTER_EVENT_STEPS = 300
+_RED_AFTER_EVENT_STEPS = 40
+#: "auto" uses the slow-manifold flow when the initial weights are this close (relative to delta) to the
+#: least-squares weights, and keeps its result when the slaving error of tau_0 is below _SLAVING_TOL.
+_OFFSET_FRACTION = 1e-3
+_SLAVING_TOL = 1e-8
 _FLOAT_MAX_LOG10 = math.log10(np.finfo(float).max)
 
 
@@ -75,16 +84,20 @@ class HittingTimes:
     log10_grad_norm : float
         ``log10 ||grad J(theta_0)||_2``.
     method : str
-        ``"float64"`` or ``"mpmath"``.
+        ``"float64"``, ``"mpmath"`` (full flow) or ``"reduced"`` (slow-manifold flow of the rates).
     dps : int or None
         mpmath digits (None for float64).
     rel_error : float or None
-        Estimated relative error of the hitting times (difference to a rerun at a tighter tolerance).
+        Estimated relative error of the hitting times: the difference to a rerun at a 30x tighter tolerance,
+        and for ``"reduced"`` at least the slaving error ``model_error``.
     status : str
         ``"events"`` (both located) or the integrator's reason to stop.
     message : str
     theta0_mismatch : float or None
         ``||rho_hat(theta_0) - rho_bar||_2`` when ``rho_bar`` is known (0 for a proper plateau start).
+    model_error : float or None
+        ``"reduced"`` only: the relative error of the times from slaving the weights to the rates,
+        ``10 max tau_a / tau`` (included in ``rel_error``).
     tau0_mp, tau0_prime_mp : mpmath.mpf or None
         The times at full precision (mpmath path) or as mpf (float64 path).
     seconds : float
@@ -102,6 +115,7 @@ class HittingTimes:
     status: str
     message: str
     theta0_mismatch: float | None = None
+    model_error: float | None = None
     tau0_mp: object = field(default=None, repr=False)
     tau0_prime_mp: object = field(default=None, repr=False)
     seconds: float = 0.0
@@ -221,14 +235,36 @@ def _float64_run(rho, a0, w0, delta, rtol, atol):
     return t["distance"], t["loss"], status, message
 
 
-def _mp_run(rho, a0, w0, delta, rtol, dps, tau_max):
+@dataclass
+class _MPRun:
+    t0: object
+    t1: object
+    status: str
+    message: str
+    model_error: float  # largest modelling error of the located times (0 for the full flow)
+
+
+def _mp_run(rho, a0, w0, delta, rtol, dps, tau_max, reduced=False) -> _MPRun:
     from .theory.plateau_rodas import MPObjective, integrate_rodas
 
     obj = MPObjective(rho, a0.size, dps)
     theta0 = [mp.mpf(float(v)) for v in np.concatenate([a0, w0])]
-    run = integrate_rodas(obj, theta0, delta, rtol=rtol, tau_max=tau_max, record=False,
-                          after_event_steps=_MP_AFTER_EVENT_STEPS)
-    return run.tau0, run.tau0_prime, run.status, run.message
+    run = integrate_rodas(obj, theta0, delta, rtol=rtol, tau_max=tau_max, record=False, reduced=reduced,
+                          after_event_steps=_RED_AFTER_EVENT_STEPS if reduced else _MP_AFTER_EVENT_STEPS)
+    return _MPRun(run.tau0, run.tau0_prime, run.status, run.message, max(run.model_error.values(), default=0.0))
+
+
+def slow_manifold_offset(rho: Kernel, a0, w0, dps: int = 50) -> float:
+    """``||a*(w_0) - a_0||``: how far the initial weights are from the least-squares weights of the initial
+    rates (the weights cover this distance in the initial layer, before the reduced flow applies)."""
+    from .theory.plateau_rodas import MPObjective, ReducedSystem
+
+    a0, w0 = np.asarray(a0, dtype=float), np.asarray(w0, dtype=float)
+    system = ReducedSystem(MPObjective(rho, a0.size, dps),
+                           [mp.mpf(float(v)) for v in np.concatenate([a0, w0])])
+    with mp.workdps(dps):
+        a = system.weights(system.w0)
+        return float(mp.sqrt(mp.fsum((a[k] - system.theta0[k]) ** 2 for k in range(a0.size))))
 
 
 def _rel_diff(x, y) -> float:
@@ -251,9 +287,14 @@ def hitting_times(rho: Kernel, a0, w0, delta: float, *, method: str = "auto", dp
         Initial weights and (distinct, positive) rates.
     delta : float
         Threshold of both events (> 0).
-    method : {"auto", "float64", "mpmath"}
-        ``"auto"``: float64 while ``|grad J(theta_0)|^2 >= FLOAT64_MIN_FORCE``, mpmath beyond. Forcing
-        ``"float64"`` past that limit raises :class:`~memtheory.errors.PrecisionError`.
+    method : {"auto", "float64", "mpmath", "reduced"}
+        ``"float64"``: the compiled flow (forcing it past ``|grad J(theta_0)|^2 >= FLOAT64_MIN_FORCE`` raises
+        :class:`~memtheory.errors.PrecisionError`). ``"mpmath"``: the full flow in arbitrary precision.
+        ``"reduced"``: the slow-manifold flow of the rates in arbitrary precision (weights slaved to the rates,
+        :class:`memtheory.theory.plateau_rodas.ReducedSystem`; a warning when its slaving error exceeds 1e-6).
+        ``"auto"``: float64 where it is trusted; beyond, ``"reduced"`` when the initial weights are within
+        ``1e-3 delta`` of the slow manifold (:func:`slow_manifold_offset`) and its slaving error at ``tau_0``
+        is below 1e-8, else ``"mpmath"``.
     dps : int, optional
         mpmath digits (default: ``-2 log10 |grad J(theta_0)| + 40``, see
         :func:`memtheory.theory.plateau_rodas.flow_precision`).
@@ -277,45 +318,71 @@ def hitting_times(rho: Kernel, a0, w0, delta: float, *, method: str = "auto", dp
     >>> r = mt.plateau.hitting_times(rho, [1, 0], [0.5, 2.0], 0.05)
     >>> r.method, r.status, round(r.J0, 6)
     ('float64', 'events', 0.886227)
+
+    Far beyond what float64 resolves (``|grad J(theta_0)| ~ 2e-41``), on the slow manifold:
+
+    >>> far = mt.kernels.memory_family(bar, spike, omega=1/200)
+    >>> r = mt.plateau.hitting_times(far, [1, 0], [0.5, 2.0], 0.05, error_estimate=False)
+    >>> r.method, r.dps, round(r.log10_tau0, 3), r.model_error < 1e-70
+    ('reduced', 122, 80.559, True)
     """
     start = time.perf_counter()
     a0, w0, delta = _validate(rho, a0, w0, delta)
-    if method not in ("auto", "float64", "mpmath"):
-        raise InvalidArgumentError(f"method must be 'auto', 'float64' or 'mpmath', got {method!r}")
+    if method not in _METHODS:
+        raise InvalidArgumentError(f"method must be one of {', '.join(map(repr, _METHODS))}, got {method!r}")
     J0, lg = _initial(rho, a0, w0)
     force_ok = 2 * lg >= math.log10(FLOAT64_MIN_FORCE)
     if method == "float64" and not force_ok:
         raise PrecisionError(
             f"float64 cannot resolve this plateau: the escape forces are ~|grad J(theta_0)|^2 = 1e{2 * lg:.1f} "
             f"< {FLOAT64_MIN_FORCE:g} relative to O(1) terms; use method='mpmath' or 'auto'")
-    use_f64 = method == "float64" or (method == "auto" and force_ok)
-    if use_f64:
+    model_error = None
+    if method == "float64" or (method == "auto" and force_ok):
+        used, used_dps = "float64", None
         rt, at = (rtol, _F64_TOL[1] * rtol / _F64_TOL[0]) if rtol is not None else _F64_TOL
         t0, t1, status, message = _float64_run(rho, a0, w0, delta, rt, at)
         err = None
         if error_estimate:
             u0, u1, _, _ = _float64_run(rho, a0, w0, delta, rt / 30, at / 30)
             err = max(_rel_diff(t0, u0), _rel_diff(t1, u1))
-        used_dps = None
     else:
         from .theory.plateau_rodas import flow_precision
 
         used_dps = int(dps) if dps is not None else flow_precision(lg)
         rt = rtol if rtol is not None else _MP_RTOL
-        t0, t1, status, message = _mp_run(rho, a0, w0, delta, rt, used_dps, tau_max)
+        used, note = method, ""
+        if method == "auto":
+            offset = slow_manifold_offset(rho, a0, w0, used_dps)
+            used = "reduced" if offset <= _OFFSET_FRACTION * delta else "mpmath"
+            if used == "mpmath":
+                note = (f" (full flow: the initial weights are {offset:.3g} from the slow manifold, more than "
+                        f"{_OFFSET_FRACTION:g} delta)")
+        run = _mp_run(rho, a0, w0, delta, rt, used_dps, tau_max, reduced=used == "reduced")
+        if method == "auto" and used == "reduced" and not run.model_error <= _SLAVING_TOL:
+            note = (f" (full flow: the slow-manifold flow's slaving error {run.model_error:.2g} exceeds "
+                    f"{_SLAVING_TOL:g})")
+            used = "mpmath"
+            run = _mp_run(rho, a0, w0, delta, rt, used_dps, tau_max)
+        t0, t1, status, message = run.t0, run.t1, run.status, run.message + note
+        if used == "reduced":
+            model_error = run.model_error
         err = None
         if error_estimate:
-            u0, u1, _, _ = _mp_run(rho, a0, w0, delta, rt / 30, used_dps, tau_max)
-            err = max(_rel_diff(t0, u0), _rel_diff(t1, u1))
+            rerun = _mp_run(rho, a0, w0, delta, rt / 30, used_dps, tau_max, reduced=used == "reduced")
+            err = max(_rel_diff(t0, rerun.t0), _rel_diff(t1, rerun.t1))
         if err is not None and not math.isfinite(err):
             err = None
+        if model_error is not None and (t0 is not None or t1 is not None):
+            err = max(err or 0.0, model_error)
     mismatch = _mismatch(rho, a0, w0)
     if mismatch is not None and mismatch > 1e-8:
         warnings.warn(f"theta_0 does not reproduce rho_bar: ||rho_hat(theta_0) - rho_bar|| = {mismatch:.3g} (no "
                       "plateau is expected)", stacklevel=2)
-    return HittingTimes(_as_float(t0), _as_float(t1), _log10(t0), _log10(t1), J0, lg,
-                        "float64" if use_f64 else "mpmath", used_dps, err, status, message, mismatch, t0, t1,
-                        time.perf_counter() - start)
+    if method == "reduced" and model_error is not None and model_error > 1e-6:
+        warnings.warn(f"the slow-manifold flow is not accurate here: slaving error {model_error:.2g} (the plateau "
+                      "is not long compared with the weights' relaxation time); use method='mpmath'", stacklevel=2)
+    return HittingTimes(_as_float(t0), _as_float(t1), _log10(t0), _log10(t1), J0, lg, used, used_dps, err,
+                        status, message, mismatch, model_error, t0, t1, time.perf_counter() - start)
 
 
 # ============================================================================================ the bound
@@ -404,7 +471,8 @@ class PlateauScan:
         for x, r, b, q in zip(self.inv_omegas, self.rows, self.log10_bound, self.log10_ratio):
             d = {"inv_omega": float(x), "J0": r.J0, "log10_grad_norm": r.log10_grad_norm, "tau0": r.tau0,
                  "tau0_prime": r.tau0_prime, "log10_tau0": r.log10_tau0, "log10_tau0_prime": r.log10_tau0_prime,
-                 "method": r.method, "dps": r.dps, "rel_error": r.rel_error, "status": r.status,
+                 "method": r.method, "dps": r.dps, "rel_error": r.rel_error, "model_error": r.model_error,
+                 "status": r.status,
                  "log10_bound": float(b), "log10_ratio": float(q), "seconds": r.seconds}
             out.append(_json_floats(d))
         return out

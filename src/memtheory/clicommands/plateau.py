@@ -10,6 +10,8 @@ _EXAMPLES = [
     f"memtheory plateau --target '{_SPIKE}' --a0 1,0 --w0 0.5,2 --delta 0.05 --inv-omega 4,6,8 --json",
     f"memtheory plateau --target '{_SPIKE}' --a0 1,0 --w0 0.5,2 --delta 0.05 --inv-omega 4,6,8,10 "
     "--plot plateau.png --fit-range 6,10",
+    f"memtheory plateau --target '{_SPIKE}' --a0 1,0 --w0 0.5,2 --delta 0.05 --inv-omega 100,200 "
+    "--no-error-estimate",
 ]
 
 
@@ -29,8 +31,10 @@ def register(sub, common) -> None:
     p.add_argument("--w0", required=True, help="initial rates W1,W2,... (> 0, distinct)")
     p.add_argument("--delta", type=float, required=True, help="threshold of both hitting times (> 0)")
     p.add_argument("--inv-omega", required=True, help="values of 1/omega X1,X2,... (> 0)")
-    p.add_argument("--method", default="auto", choices=["auto", "float64", "mpmath"],
-                   help="arithmetic (default auto: float64 while it resolves the escape forces)")
+    p.add_argument("--method", default="auto", choices=["auto", "float64", "mpmath", "reduced"],
+                   help="flow and arithmetic (default auto: float64 while it resolves the escape forces, then "
+                        "the slow-manifold flow of the rates in mpmath where the weights are slaved, else the "
+                        "full flow in mpmath)")
     p.add_argument("--fit-range", help="range LO,HI of 1/omega for the exponent fit (default: all points)")
     p.add_argument("--processes", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--no-error-estimate", action="store_true",
