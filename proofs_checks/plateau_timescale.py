@@ -3,19 +3,28 @@
 Setting (JMLR-style, THEORY.md §4): width m = 10, ``rho_omega = e^{-t/2} + exp(-(t - 1/omega)^2/(2 sigma^2))`` with
 ``sigma = 0.5``, ``theta_0 = (a_0, w_0)`` with ``a_0 = (1, 0, ..., 0)`` and ``w_0`` geometric on [0.5, 4] (so
 ``rho_hat(theta_0) = rho_bar`` and ``w_l = 0.5``), ``delta = 0.05``, gradient flow of the exact L2 loss.
+Companion series (same target, m = 2, ``w_0 = (0.5, 2)``): a width where the float64 range is already in the
+asymptotic regime.
 
-Measured: for 1/omega = 8..18 (float64, the compiled flow) ``J(theta_0)``, ``log10 |grad J(theta_0)|`` and the
-hitting times ``tau_0`` (distance) and ``tau_0'`` (loss); the same times from the arbitrary-precision path
-(mpmath RODAS4) on the overlap; beyond float64, mpmath points at 1/omega = 30 and 45.
+Measured:
+
+* 1/omega = 8..18 in float64 (the compiled flow): ``J(theta_0)``, ``log10 |grad J(theta_0)|``, ``tau_0``,
+  ``tau_0'``; the full flow in mpmath (RODAS4) at 12 and 16 on the overlap; the full flow at 30 and 45;
+* the extended scan 1/omega = 100, 200, 500, 1000, 2000 (``|grad J_0|`` down to 1e-431, ``tau_0`` up to 1e852):
+  ``method="auto"`` picks the slow-manifold flow of the rates in mpmath
+  (:class:`memtheory.theory.plateau_rodas.ReducedSystem`), each point with its error estimate (30x tighter
+  tolerance) and slaving error; 1/omega = 500 again at twice the digits;
+* the asymptotic law ``tau_0 = K omega^2 e^{2 w_l/omega}``: ``z = ln tau_0 + 2 ln(1/omega) - 2 w_l/omega`` tends
+  to ``ln K`` (fitted with its first correction, ``z = ln K + c omega``).
 
 Verdict: ``J(theta_0)`` does not depend on omega (spread < 1e-9), ``log10 |grad J(theta_0)|`` is linear in
-1/omega (R^2 > 0.99), ``ln tau_0`` is linear in 1/omega over 8..18 (R^2 > 0.99), ``tau_0 >= S(omega)`` (the
-theorem's scale, constant taken as 1) at every point, and mpmath and float64 agree to 1e-6 on the overlap.
-Reported, not asserted: the fitted exponent next to ``w_l`` and the slope between the extended points.
-
-Not covered (THEORY.md asks for it): 1/omega in the hundreds and thousands. The mpmath path needs about 45
-steps per decade of tau for ten rates (see :mod:`memtheory.theory.plateau_rodas`), so 1/omega = 100
-(tau_0 > 1e29) is already out of a check's budget.
+1/omega over all points (R^2 > 0.99), ``ln tau_0`` is linear in 1/omega over 8..18 and over 100..2000 (R^2 > 0.99
+each), ``tau_0 >= S(omega)`` (the theorem's scale, constant 1) at every point, mpmath and float64 agree to 1e-6
+on the overlap, the extended points have estimated errors below 1e-6 and move by less than 1e-6 when the digits
+are doubled, and the asymptotic law fitted on 100..500 predicts 1000 and 2000 (``|Delta ln tau_0| < 0.1``).
+Reported: the exponent in each range next to ``w_l`` and ``2 w_l``; how far the float64 line's extrapolation
+misses (the exponent changes between the ranges); the m = 2 series, whose float64 range predicts its
+1/omega = 2000 within a factor 1.5.
 """
 
 from __future__ import annotations
@@ -34,6 +43,7 @@ CLAIM = ("plateau time tau_0 >~ omega^2 e^{w_l/omega} min(delta/sqrt(m), ln(1+de
 
 M = 10
 DELTA = 0.05
+W2 = np.array([0.5, 2.0])  # the companion series' rates
 
 
 def setting():
@@ -45,20 +55,46 @@ def setting():
     return family, a0, w0
 
 
+def z_of(row, x: float, w_l: float) -> float:
+    """``ln tau_0 + 2 ln(1/omega) - 2 w_l/omega`` (tends to ``ln K`` when ``tau_0 ~ K omega^2 e^{2 w_l/omega}``)."""
+    return row.log10_tau0 * math.log(10) + 2 * math.log(x) - 2 * w_l * x
+
+
 def run(quick: bool = False) -> CheckResult:
-    """Run the check (``quick``: four float64 points and one mpmath overlap point, no extension)."""
+    """Run the check (``quick``: four float64 points, one mpmath overlap point, two reduced points without
+    error estimates, no precision doubling)."""
     family, a0, w0 = setting()
+    w_l = float(w0.min())
     xs = [8.0, 10.0, 12.0, 14.0] if quick else [float(x) for x in range(8, 19)]
     overlap = [10.0] if quick else [12.0, 16.0]
-    extended = [] if quick else [30.0, 45.0]
+    middle = [] if quick else [30.0, 45.0]
+    far = [100.0, 200.0] if quick else [100.0, 200.0, 500.0, 1000.0, 2000.0]
+    doubled_at = None if quick else 500.0
+    procs = 2
     f64 = plateau.scan(family, a0, w0, DELTA, xs, method="float64", error_estimate=not quick)
-    mpr = plateau.scan(family, a0, w0, DELTA, overlap + extended, method="mpmath", error_estimate=False)
-    rows64 = {x: r for x, r in zip(xs, f64.rows)}
-    rows_mp = {x: r for x, r in zip(overlap + extended, mpr.rows)}
+    mpr = plateau.scan(family, a0, w0, DELTA, overlap + middle, method="mpmath", error_estimate=False,
+                       processes=procs)
+    ext = plateau.scan(family, a0, w0, DELTA, far, error_estimate=not quick, processes=procs)
+    rows64 = dict(zip(xs, f64.rows))
+    rows_mp = dict(zip(overlap + middle, mpr.rows))
+    rows_far = dict(zip(far, ext.rows))
+    doubling, base = None, None
+    if doubled_at is not None:
+        base = rows_far[doubled_at]
+        doubled = plateau.hitting_times(family.with_params(omega=1 / doubled_at), a0, w0, DELTA, dps=2 * base.dps,
+                                        error_estimate=False)
+        doubling = abs(float((doubled.tau0_mp - base.tau0_mp) / base.tau0_mp)) if base.tau0_mp else math.inf
+    # companion series m = 2: float64 range and far points
+    a2 = np.array([1.0, 0.0])
+    near2 = [20.0, 24.0, 28.0]
+    far2 = [200.0] if quick else [200.0, 2000.0]
+    rows2 = {x: plateau.hitting_times(family.with_params(omega=1 / x), a2, W2, DELTA, error_estimate=False)
+             for x in near2 + far2}
 
-    J0 = np.array([r.J0 for r in f64.rows])
-    lg = np.array([r.log10_grad_norm for r in f64.rows])
-    g_fit = plateau.fit_exponent(xs, lg)  # slope of ln |grad J0| against 1/omega
+    all_rows = ([(x, rows64[x]) for x in xs] + [(x, rows_mp[x]) for x in middle]
+                + [(x, rows_far[x]) for x in far])
+    J0 = np.array([r.J0 for _, r in all_rows])
+    g_fit = plateau.fit_exponent([x for x, _ in all_rows], [r.log10_grad_norm for _, r in all_rows])
     agree = {}
     for x in overlap:
         a, b = rows64.get(x), rows_mp[x]
@@ -68,56 +104,114 @@ def run(quick: bool = False) -> CheckResult:
         for key, u, v in (("tau0", a.tau0_mp, b.tau0_mp), ("tau0_prime", a.tau0_prime_mp, b.tau0_prime_mp)):
             if u is not None and v is not None and math.isfinite(float(u)) and math.isfinite(float(v)):
                 agree[f"{key}@{x:g}"] = abs(float(u) - float(v)) / abs(float(u))
-    all_rows = [(x, rows64[x]) for x in xs] + [(x, rows_mp[x]) for x in extended]
-    lb = {x: float(plateau.bound([x], f64.w_l, DELTA, M)[0]) for x, _ in all_rows}
+    lb = {x: float(plateau.bound([x], w_l, DELTA, M)[0]) for x, _ in all_rows}
     ratios = {x: r.log10_tau0 - lb[x] for x, r in all_rows if math.isfinite(r.log10_tau0)}
-    ext_slope = None
-    if len(extended) == 2 and all(math.isfinite(rows_mp[x].log10_tau0) for x in extended):
-        x1, x2 = extended
-        ext_slope = (rows_mp[x2].log10_tau0 - rows_mp[x1].log10_tau0) * math.log(10) / (x2 - x1)
+    far_fit = ext.fit
+    # the asymptotic law with its first correction, z = ln K + c omega, fitted on 100..500 predicts the rest
+    z = {x: z_of(r, x, w_l) for x, r in rows_far.items() if math.isfinite(r.log10_tau0)}
+    train = [x for x in far if x <= 500.0 and x in z][: max(1, len(z) - 2)]
+    if len(train) >= 2:
+        corr, lnK = (float(v) for v in np.polyfit([1 / x for x in train], [z[x] for x in train], 1))
+    else:
+        corr, lnK = 0.0, (float(z[train[0]]) if train else math.nan)
+    predicted = {x: abs(z[x] - lnK - corr / x) for x in z if x not in train}
+    tail = [x for x in far if x >= 500.0 and x in z]
+    asym_slope = None
+    if len(tail) >= 2:  # slope of ln tau_0 + 2 ln(1/omega) against 1/omega: the exponent without the prefactor
+        asym_slope = (z[tail[-1]] - z[tail[0]]) / (tail[-1] - tail[0]) + 2 * w_l
+    line64 = {x: (f64.fit["intercept"] + f64.fit["slope"] * x) / math.log(10) - r.log10_tau0
+              for x, r in rows_far.items()}
+    lnK2 = float(np.mean([z_of(rows2[x], x, w_l) for x in near2]))
+    miss2 = {x: z_of(rows2[x], x, w_l) - lnK2 for x in far2}
+    errs = {x: r.rel_error for x, r in rows_far.items()}
 
     checks = {
         "J0 independent of omega (spread < 1e-9)": float(J0.max() - J0.min()) < 1e-9 * float(J0.mean()),
         "log10 |grad J0| linear in 1/omega (R^2 > 0.99)": g_fit["r2"] is not None and g_fit["r2"] > 0.99,
-        "ln tau_0 linear in 1/omega (R^2 > 0.99)": f64.fit["r2"] is not None and f64.fit["r2"] > 0.99,
+        "ln tau_0 linear in 1/omega on 8..18 (R^2 > 0.99)": f64.fit["r2"] is not None and f64.fit["r2"] > 0.99,
+        f"ln tau_0 linear in 1/omega on {far[0]:g}..{far[-1]:g} (R^2 > 0.99)":
+            far_fit["r2"] is not None and far_fit["r2"] > 0.99 and far_fit["npoints"] == len(far),
         "tau_0 >= S(omega) at every point": len(ratios) == len(all_rows) and min(ratios.values()) > 0,
         "mpmath = float64 to 1e-6 on the overlap": bool(agree) and max(agree.values()) <= 1e-6,
+        "extended points: slow-manifold flow, estimated error < 1e-6":
+            all(r.method == "reduced" for r in rows_far.values())
+            and (quick or all(e is not None and e < 1e-6 for e in errs.values())),
+        "doubling the digits moves tau_0 < 1e-6": quick or doubling < 1e-6,
+        "asymptotic law tau_0 = K omega^2 e^{2 w_l/omega} predicts the far points (|d ln tau| < 0.1)":
+            quick or (bool(predicted) and max(predicted.values()) < 0.1),
     }
     passed = all(checks.values())
-    grad_slope = g_fit["slope"]
-    summary = (f"ln tau0 slope {f64.fit['slope']:.3f}+-{f64.fit['stderr']:.3f} (w_l = 0.5) on 1/omega "
-               f"{xs[0]:g}..{xs[-1]:g}; mp/f64 agree {max(agree.values()) if agree else float('nan'):.1e}")
-    lines = [f"{'1/omega':>7} {'J0':>10} {'log10|g0|':>10} {'log10 tau0':>10} {'log10 tau0p':>11} "
-             f"{'log10 S':>8} {'method':>8}"]
+    summary = (f"ln tau0 slope {f64.fit['slope']:.3f} on 1/omega {xs[0]:g}..{xs[-1]:g}, "
+               f"{far_fit['slope']:.4f} on {far[0]:g}..{far[-1]:g} (w_l = 0.5, 2 w_l = 1); "
+               f"tau0(1/omega={far[-1]:g}) = 1e{rows_far[far[-1]].log10_tau0:.2f}")
+    lines = [f"{'1/omega':>7} {'J0':>10} {'log10|g0|':>10} {'log10 tau0':>11} {'log10 tau0p':>11} "
+             f"{'log10 S':>8} {'method':>8} {'dps':>5} {'rel_err':>8}"]
     for x, r in all_rows:
-        lines.append(f"{x:>7g} {r.J0:>10.7f} {r.log10_grad_norm:>10.3f} {r.log10_tau0:>10.4f} "
-                     f"{r.log10_tau0_prime:>11.4f} {lb[x]:>8.3f} {r.method:>8}")
+        err = "-" if r.rel_error is None else f"{r.rel_error:.1e}"
+        lines.append(f"{x:>7g} {r.J0:>10.7f} {r.log10_grad_norm:>10.3f} {r.log10_tau0:>11.4f} "
+                     f"{r.log10_tau0_prime:>11.4f} {lb[x]:>8.3f} {r.method:>8} {r.dps or '-':>5} {err:>8}")
     table = "```\n" + "\n".join(lines) + "\n```"
     details = (
         f"J0 = {J0.mean():.10f} for all 1/omega (spread {J0.max() - J0.min():.1e}); d ln|grad J0|/d(1/omega) "
-        f"= {grad_slope:.4f} (R^2 {g_fit['r2']:.5f}; -w_l = -0.5); ln tau_0 = "
-        f"{f64.fit['intercept']:.3f} + {f64.fit['slope']:.4f} (+- {f64.fit['stderr']:.4f})/omega on "
+        f"= {g_fit['slope']:.4f} (R^2 {g_fit['r2']:.5f}; -w_l = -0.5) over {xs[0]:g}..{far[-1]:g}. "
+        f"ln tau_0 = {f64.fit['intercept']:.3f} + {f64.fit['slope']:.4f} (+- {f64.fit['stderr']:.4f})/omega on "
         f"{xs[0]:g}..{xs[-1]:g} (R^2 {f64.fit['r2']:.5f}); ln tau_0' slope {f64.fit['slope_prime']:.4f}; "
-        f"min log10(tau_0/S) = {min(ratios.values()):.3f}; mpmath vs float64: "
-        + ", ".join(f"{k}: {v:.1e}" for k, v in agree.items())
-        + ("" if ext_slope is None else
-           f"; mpmath slope between 1/omega = {extended[0]:g} and {extended[1]:g}: {ext_slope:.4f}")
-        + ". Theorem's exponent w_l = 0.5 is a lower bound; measured exponents above it.")
-    measured = {"float64": f64.to_dict(), "mpmath": mpr.to_dict(), "agreement": agree,
-                "grad_slope_ln": grad_slope, "extended_slope": ext_slope, "log10_ratio_min": min(ratios.values()),
+        + ("" if not middle else "full mpmath flow at " + ", ".join(
+            f"{x:g}: log10 tau_0 = {rows_mp[x].log10_tau0:.3f}" for x in middle) + "; ")
+        + f"slow-manifold flow on {far[0]:g}..{far[-1]:g}: slope {far_fit['slope']:.5f} "
+        f"(+- {far_fit['stderr']:.5f}, R^2 {far_fit['r2']:.6f}), "
+        + ("" if asym_slope is None else f"exponent without the omega^2 prefactor {asym_slope:.5f} on "
+           f"{tail[0]:g}..{tail[-1]:g}, ")
+        + f"z = ln K + c omega with ln K = {lnK:.3f}, c = {corr:.1f} (from {', '.join(f'{x:g}' for x in train)}), "
+        "prediction misses "
+        + ", ".join(f"{x:g}: {v:.3f}" for x, v in predicted.items())
+        + f"; rel. errors {', '.join(f'{x:g}: {e:.1e}' for x, e in errs.items() if e is not None)}"
+        + ("" if doubling is None else
+           f"; doubling the digits at {doubled_at:g} ({base.dps} -> {2 * base.dps}): {doubling:.1e}")
+        + ". min log10(tau_0/S) = "
+        + f"{min(ratios.values()):.3f}; mpmath vs float64: " + ", ".join(f"{k}: {v:.1e}" for k, v in agree.items())
+        + ". The float64 line extrapolated falls short by "
+        + ", ".join(f"{x:g}: {v:.1f}" for x, v in line64.items())
+        + f" decades (the exponent changes from ~w_l to 2 w_l). Companion m = 2: ln K = {lnK2:.3f} from the "
+        "float64 range 20..28 predicts " + ", ".join(f"{x:g} within {v:+.3f}" for x, v in miss2.items())
+        + ". The theorem's exponent w_l is a lower bound; the asymptotic exponent is 2 w_l.")
+    measured = {"float64": f64.to_dict(), "mpmath": mpr.to_dict(), "extended": ext.to_dict(), "agreement": agree,
+                "grad_slope_ln": g_fit["slope"], "log10_ratio_min": min(ratios.values()),
+                "asymptotic": {"lnK": lnK, "correction": corr, "trained_on": train, "misses": predicted, "exponent": asym_slope,
+                               "two_w_l": 2 * w_l},
+                "float64_line_shortfall_decades": line64,
+                "doubling": None if doubling is None else {"inv_omega": doubled_at, "dps": [base.dps, 2 * base.dps],
+                                                           "rel_change": doubling},
+                "m2": {"lnK": lnK2, "misses": miss2,
+                       "rows": {f"{x:g}": rows2[x].to_dict() for x in near2 + far2}},
                 "table": table, "checks": checks}
 
     def figure():
         plt = pyplot()
-        fig, ax = plt.subplots(figsize=(6.4, 4.4))
-        f64.plot(ax=ax)
-        if rows_mp:
-            xm = np.array(overlap + extended)
-            ax.plot(xm, [rows_mp[x].log10_tau0 for x in xm], "s", mfc="none", ms=9, label="mpmath RODAS4")
-        xx = np.array(sorted({x for x, _ in all_rows}))
-        ax.plot(xx, plateau.bound(xx, f64.w_l, DELTA, M), "k--")
+        fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.4))
+        pts = [(x, r) for x, r in all_rows if math.isfinite(r.log10_tau0)]
+        for method, marker in (("float64", "o"), ("mpmath", "s"), ("reduced", "D")):
+            sel = [(x, r.log10_tau0) for x, r in pts if r.method == method]
+            if sel:
+                ax.plot(*zip(*sel), marker, mfc="none", label={"float64": "float64 flow", "mpmath": "mpmath flow",
+                                                              "reduced": "slow-manifold flow (mpmath)"}[method])
+        xx = np.linspace(xs[0], far[-1], 400)
+        ax.plot(xx, plateau.bound(xx, w_l, DELTA, M), "k--", lw=1, label=r"bound $S(\omega)$, exponent $w_l$")
+        if math.isfinite(lnK):
+            ax.plot(xx, (lnK + corr / xx - 2 * np.log(xx) + 2 * w_l * xx) / math.log(10), "C3-", lw=0.8,
+                    label=r"$K\omega^2 e^{2w_l/\omega}$")
+        ax.set_xlabel(r"$1/\omega$")
+        ax.set_ylabel(r"$\log_{10}\tau_0$")
         ax.set_title("plateau time, m = 10, Gaussian spike sigma = 0.5, delta = 0.05", fontsize=9)
         ax.legend(fontsize=7)
+        zz = [(x, z_of(r, x, w_l)) for x, r in pts]
+        bx.plot(*zip(*zz), "o-", ms=4, label="m = 10")
+        bx.plot(list(rows2), [z_of(r, x, w_l) for x, r in rows2.items()], "s-", ms=4, label="m = 2")
+        bx.set_xscale("log")
+        bx.set_xlabel(r"$1/\omega$")
+        bx.set_ylabel(r"$\ln\tau_0 + 2\ln(1/\omega) - 2w_l/\omega$")
+        bx.set_title(r"approach to $\tau_0 = K\omega^2 e^{2w_l/\omega}$", fontsize=9)
+        bx.legend(fontsize=7)
         fig.tight_layout()
         return fig
 
