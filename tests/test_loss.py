@@ -333,7 +333,10 @@ def test_plateau_gradient_below_double_range():
     with pytest.raises(mt.PrecisionError):
         l2_loss(model, rho, gradient=True)
     assert_rel([l2_loss(model, rho).loss], [_plateau_reference(2000.0, 30)[0]], RTOL64, "J alone is fine")
-    res = l2_loss(model, rho, gradient=True, dps=500)
+    # dJ/da_2, dJ/da_3 ~ e^{-w/omega} with w = 1.5, 3 are ~1e-1300 and below: not resolvable at 500 digits, and
+    # said so (the components checked below are)
+    with pytest.warns(mt.PrecisionWarning, match="dJ/dtheta_2, dJ/dtheta_3 carry no correct digit"):
+        res = l2_loss(model, rho, gradient=True, dps=500)
     # The reference needs no extra digits: rho_hat - rho = -spike exactly, pointwise, in the quadrature integrand
     # (e^{-0.5 t} - e^{-t/2} cancels exactly), so 50 digits give the e^{-1000}-sized integrals to full accuracy.
     J, grad = _plateau_reference(2000.0, 50)
@@ -483,3 +486,24 @@ def test_symbolic_loss_latex():
     for bad in (0, -1, 1.5, True):
         with pytest.raises(mt.InvalidArgumentError):
             symbolic_l2_loss(bad)
+
+
+def test_explicit_dps_too_small_for_the_cancellation_warns():
+    """At 1/omega = 640 the gradient is ~e^{-320}, computed from O(1) terms: 30 digits leave no correct digit
+    (PrecisionWarning, the values within their returned bounds); 600 digits resolve it without a warning:
+    dJ/da_1 = -2 L[spike](0.5) = -2 sqrt(2 pi) sigma e^{w^2 sigma^2/2} e^{-w/omega} (the Gaussian lies inside t > 0
+    up to e^{-640^2 2}), about -2.7e-139."""
+    import warnings
+
+    rho = kernels.memory_family(kernels.exponential(0.5), kernels.gaussian_bump(0, 0.5), omega=1 / 640)
+    model = DiagonalRNN([1.0, 0.0], [0.5, 2.0])
+    with pytest.warns(mt.PrecisionWarning, match="dps=30"):
+        low = l2_loss(model, rho, gradient=True, dps=30)
+    assert all(abs(g) <= e for g, e in zip(low.grad[:1], low.grad_error[:1]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        high = l2_loss(model, rho, gradient=True, dps=600)
+    import mpmath
+
+    ref = -2 * mpmath.sqrt(2 * mpmath.pi) * 0.5 * mpmath.exp(0.5**2 * 0.5**2 / 2) * mpmath.exp(-0.5 * 640)
+    assert abs(high.grad[0] / ref - 1) < 1e-6

@@ -26,6 +26,7 @@ from .errors import (  # noqa: F401
     NotHurwitzError,
     NotIntegrableError,
     PrecisionError,
+    PrecisionWarning,
     UnsafeExpressionError,
 )
 from .kernels import Kernel  # noqa: F401
@@ -55,5 +56,6 @@ __all__ = [
     "NotHurwitzError",
     "NotIntegrableError",
     "PrecisionError",
+    "PrecisionWarning",
     "ConvergenceError",
 ]

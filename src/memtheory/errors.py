@@ -14,6 +14,7 @@ __all__ = [
     "NotHurwitzError",
     "NotIntegrableError",
     "PrecisionError",
+    "PrecisionWarning",
     "ConvergenceError",
 ]
 
@@ -48,3 +49,8 @@ class PrecisionError(MemtheoryError, ArithmeticError):
 
 class ConvergenceError(MemtheoryError, RuntimeError):
     """An iterative computation (quadrature, Newton, optimiser, integrator) did not reach its tolerance."""
+
+
+class PrecisionWarning(UserWarning):
+    """A value computed at a precision the caller fixed carries no correct digit (it is within its own rounding
+    bound, which is returned next to it). Raise the precision, or let the library choose it."""

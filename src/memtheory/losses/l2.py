@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import mpmath as mp
 import numpy as np
 
-from ..errors import InvalidArgumentError, NotHurwitzError, PrecisionError
+from ..errors import InvalidArgumentError, NotHurwitzError, PrecisionError, PrecisionWarning
 from ..kernels.kernel import Kernel, _check_dps, _require_float
 from ..models.linear import DiagonalRNN, LinearRNN
 from ..kernels.compiled import compile_kernel
@@ -114,6 +114,11 @@ def l2_loss(model, rho: Kernel, gradient: bool = False, hessian: bool = False, d
     PrecisionError
         If an output underflows/overflows float64 (pass ``dps``).
 
+    Warns
+    -----
+    PrecisionWarning
+        With an explicit ``dps``, when an output is within its own rounding bound (no correct digit).
+
     Examples
     --------
     >>> import memtheory as mt
@@ -133,8 +138,25 @@ def l2_loss(model, rho: Kernel, gradient: bool = False, hessian: bool = False, d
             raise InvalidArgumentError("gradient/Hessian need a real DiagonalRNN (theta = (a, w) real)")
         return _linear_rnn_loss(model.to_linear(), rho, False, False, dps)
     if dps is not None:
-        return _diagonal_mp(model, rho, gradient, hessian, _check_dps(dps))
+        res = _diagonal_mp(model, rho, gradient, hessian, _check_dps(dps))
+        _warn_unresolved(res, dps)
+        return res
     return _diagonal_float(model, rho, gradient, hessian, check)
+
+
+def _warn_unresolved(res: LossResult, dps: int) -> None:
+    """PrecisionWarning for outputs that are within their rounding bound at the caller's ``dps``."""
+    names = [("J", res.loss, res.loss_error)]
+    if res.grad is not None:
+        names += [(f"dJ/dtheta_{i + 1}", g, e) for i, (g, e) in enumerate(zip(res.grad, res.grad_error))]
+    bad = [name for name, v, e in names if e > 0 and abs(v) <= e]
+    if bad:
+        import warnings
+
+        shown = ", ".join(bad[:4]) + (f" and {len(bad) - 4} more" if len(bad) > 4 else "")
+        warnings.warn(f"at dps={dps} {shown} carry no correct digit (|value| <= rounding bound, returned as "
+                      "loss_error/grad_error): cancellation needs more digits; raise dps or omit it to let "
+                      "l2_loss choose", PrecisionWarning, stacklevel=3)
 
 
 def _moments_float(model: DiagonalRNN, rho: Kernel, kmax: int) -> tuple[np.ndarray, np.ndarray, bool]:
