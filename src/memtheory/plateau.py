@@ -351,8 +351,12 @@ def hitting_times(rho: Kernel, a0, w0, delta: float, *, method: str = "auto", dp
         used_dps = int(dps) if dps is not None else flow_precision(lg)
         rt = rtol if rtol is not None else _MP_RTOL
         used, note = method, ""
+        offset = slow_manifold_offset(rho, a0, w0, used_dps) if method in ("auto", "reduced") else 0.0
+        if method == "reduced" and offset > _OFFSET_FRACTION * delta:
+            warnings.warn(f"the initial weights are {offset:.3g} from the slow manifold (more than "
+                          f"{_OFFSET_FRACTION:g} delta): the escape may happen in the weights' initial layer, "
+                          "which the slow-manifold flow skips; use method='mpmath'", stacklevel=2)
         if method == "auto":
-            offset = slow_manifold_offset(rho, a0, w0, used_dps)
             used = "reduced" if offset <= _OFFSET_FRACTION * delta else "mpmath"
             if used == "mpmath":
                 note = (f" (full flow: the initial weights are {offset:.3g} from the slow manifold, more than "
