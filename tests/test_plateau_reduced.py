@@ -141,16 +141,18 @@ def test_auto_takes_the_full_flow_off_the_slow_manifold():
     assert plateau.slow_manifold_offset(rho, a0, w0) > 1e-3 * DELTA
     r = plateau.hitting_times(rho, a0, w0, DELTA, error_estimate=False, tau_max=1e-8)
     assert r.method == "mpmath" and "slow manifold" in r.message and r.model_error is None
-    with pytest.warns(UserWarning, match="initial layer"):  # forcing the reduced flow there is flagged
+    with pytest.warns(UserWarning) as record:  # forcing the reduced flow there is flagged
         plateau.hitting_times(rho, a0, w0, DELTA, method="reduced", error_estimate=False, tau_max=1e-8)
+    assert any("initial layer" in str(w.message) for w in record)
 
 
 def test_forced_reduced_flow_reports_its_slaving_error():
     """Three rates at 1/omega = 30: tau_0 ~ 2.8e5 is only ~3e3 relaxation times of the weights (85)."""
     w0, a0 = np.array([0.4, 1.5, 3.0]), np.array([1.0, 0.0, 0.0])
     rho = mt.kernels.memory_family(mt.kernels.exponential(0.4), mt.kernels.gaussian_bump(0, 0.7), omega=1 / 30)
-    with pytest.warns(UserWarning, match="slaving error"):
+    with pytest.warns(UserWarning) as record:
         r = plateau.hitting_times(rho, a0, w0, DELTA, method="reduced", error_estimate=False)
+    assert any("slaving error" in str(w.message) for w in record)
     assert r.method == "reduced" and r.model_error > 1e-6 and r.rel_error >= r.model_error
 
 
