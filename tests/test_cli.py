@@ -243,3 +243,19 @@ def test_usage_error_subprocess_exit_code():
 def test_no_command(capsys):
     rc, out, err = run([], capsys)
     assert rc == 2
+
+
+def test_output_into_a_closed_pipe_exits_quietly():
+    """``memtheory ... | head``: no BrokenPipeError traceback, exit status 141 (as if killed by SIGPIPE)."""
+    import subprocess
+    import sys
+
+    s = ",".join(str(1 + i / 100) for i in range(3000))  # ~100 kB of output, more than a pipe buffer
+    code = ("import sys; from memtheory.cli import main; "
+            f"sys.exit(main(['laplace', '--target', 'exp(-t)', '--s', '{s}']))")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.read(10)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141
+    assert "Traceback" not in err and "BrokenPipe" not in err

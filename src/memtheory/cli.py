@@ -504,6 +504,11 @@ def main(argv: list[str] | None = None) -> int:
     prog = getattr(args, "_prog", f"memtheory {args.command}")
     try:
         return args.func(args)
+    except BrokenPipeError:
+        # the reader went away (``memtheory ... | head``): no traceback; exit like a process killed by SIGPIPE
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 128 + 13
     except _UsageError as exc:
         print(f"{prog}: error: {exc} (see '{prog} --help')", file=sys.stderr)
         return 2
