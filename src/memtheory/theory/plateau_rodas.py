@@ -26,7 +26,6 @@ iteration) with the exact Jacobian ``-hess J`` of the generated assembly (never 
   rates up to ``delta``) and the escape is driven by the small ones, which a norm-wise control would ignore.
 * Hitting times are located by the Illinois method on the length of a full RODAS4 step from the last accepted
   point (same Jacobian), to a relative accuracy far below the tolerance.
-
 * **Step growth.** On a plateau's drift phase the solution is nearly linear in ``tau`` and the error estimate
   stays flat while ``h`` grows; the controller then lets ``h`` grow by the *observed* error order (floored at 1)
   instead of the asymptotic order 4 (still subject to the error test).
