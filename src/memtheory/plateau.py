@@ -352,13 +352,14 @@ def hitting_times(rho: Kernel, a0, w0, delta: float, *, method: str = "auto", dp
         rt = rtol if rtol is not None else _MP_RTOL
         used, note = method, ""
         offset = slow_manifold_offset(rho, a0, w0, used_dps) if method in ("auto", "reduced") else 0.0
-        if method == "reduced" and offset > _OFFSET_FRACTION * delta:
+        on_manifold = offset <= _OFFSET_FRACTION * delta
+        if method == "reduced" and not on_manifold:
             warnings.warn(f"the initial weights are {offset:.3g} from the slow manifold (more than "
                           f"{_OFFSET_FRACTION:g} delta): the escape may happen in the weights' initial layer, "
                           "which the slow-manifold flow skips; use method='mpmath'", stacklevel=2)
         if method == "auto":
-            used = "reduced" if offset <= _OFFSET_FRACTION * delta else "mpmath"
-            if used == "mpmath":
+            used = "reduced" if on_manifold else "mpmath"
+            if not on_manifold:
                 note = (f" (full flow: the initial weights are {offset:.3g} from the slow manifold, more than "
                         f"{_OFFSET_FRACTION:g} delta)")
         run = _mp_run(rho, a0, w0, delta, rt, used_dps, tau_max, reduced=used == "reduced")

@@ -173,20 +173,6 @@ def _ldl(M, shift):
     return L, D
 
 
-def _ldl_solve(F, b):
-    L, D = F
-    n = len(b)
-    y = list(b)
-    for i in range(n):
-        Li = L[i]
-        y[i] = y[i] - mp.fsum(Li[k] * y[k] for k in range(i))
-    for i in range(n):
-        y[i] = y[i] / D[i]
-    for i in range(n - 1, -1, -1):
-        y[i] = y[i] - mp.fsum(L[k][i] * y[k] for k in range(i + 1, n))
-    return y
-
-
 def _lu(M):
     """LU with partial pivoting of a square list-of-lists (copied); None if singular."""
     n = len(M)
@@ -224,16 +210,36 @@ def _lu_solve(F, b):
 
 
 # ============================================================================================ systems
-class FullSystem:
-    """The flow ``theta' = -grad J`` in the original coordinates ``theta = (a, w)``."""
+class _System:
+    """What both systems share: the objective, ``theta_0`` at ``dps`` digits, the loss event's reference."""
 
     def __init__(self, objective: MPObjective, theta0):
         self.obj = objective
-        self.n, self.m, self.dps = objective.n, objective.m, objective.dps
+        self.m, self.dps = objective.m, objective.dps
         with mp.workdps(self.dps):
             self.theta0 = [mp.mpf(v) for v in theta0]
-        if len(self.theta0) != self.n:
-            raise InvalidArgumentError(f"theta0 must have {self.n} entries, got {len(self.theta0)}")
+        if len(self.theta0) != 2 * self.m:
+            raise InvalidArgumentError(f"theta0 must have {2 * self.m} entries, got {len(self.theta0)}")
+
+    def initial_loss(self):
+        """``J(theta_0)``, the reference of the loss event."""
+        return self.obj.evaluate(self.theta0)[0]
+
+    def monitor(self, x, tau, events_found: int):
+        """Nothing to watch by default: ``None`` (see :meth:`ReducedSystem.monitor`)."""
+        return None
+
+    def model_error(self, tau):
+        """The flow is integrated as it is: no modelling error (0)."""
+        return 0.0
+
+
+class FullSystem(_System):
+    """The flow ``theta' = -grad J`` in the original coordinates ``theta = (a, w)``."""
+
+    def __init__(self, objective: MPObjective, theta0):
+        super().__init__(objective, theta0)
+        self.n = objective.n
 
     def initial_state(self):
         return list(self.theta0)
@@ -259,20 +265,8 @@ class FullSystem:
     def in_domain(self, x) -> bool:
         return all(v > 0 for v in x[self.m:])
 
-    def initial_loss(self):
-        """``J(theta_0)``, the reference of the loss event."""
-        return self.obj.evaluate(self.theta0)[0]
 
-    def monitor(self, x, tau, events_found: int):
-        """Nothing to watch in the original coordinates: ``None`` (see :meth:`ReducedSystem.monitor`)."""
-        return None
-
-    def model_error(self, tau):
-        """The flow is integrated as it is: no modelling error (0)."""
-        return 0.0
-
-
-class ReducedSystem:
+class ReducedSystem(_System):
     r"""The slow-manifold flow ``w' = -grad_w J(a*(w), w)``, ``a*(w) = C(w)^{-1} L[rho](w)``.
 
     ``J`` is quadratic in the weights, ``J = a^T C a - 2 a^T L[rho](w) + ||rho||^2`` with the Gram matrix
@@ -298,14 +292,8 @@ class ReducedSystem:
     EIG_DPS = 50
 
     def __init__(self, objective: MPObjective, theta0):
-        self.obj = objective
-        self.m = objective.m
+        super().__init__(objective, theta0)
         self.n = self.m
-        self.dps = objective.dps
-        with mp.workdps(self.dps):
-            self.theta0 = [mp.mpf(v) for v in theta0]
-        if len(self.theta0) != 2 * self.m:
-            raise InvalidArgumentError(f"theta0 must have {2 * self.m} entries, got {len(self.theta0)}")
         self.w0 = self.theta0[self.m:]
         if not all(v > 0 for v in self.w0):
             raise InvalidArgumentError("all rates must be > 0")
@@ -317,7 +305,7 @@ class ReducedSystem:
 
     # -------------------------------------------------------------------- the slow manifold
     def _point(self, w, kmax: int):
-        """``(moments, a*(w))`` at the rates ``w`` (cached for the last few rate vectors)."""
+        """``(moments, a*(w), LU of C(w))`` at the rates ``w`` (cached for the last few rate vectors)."""
         key = (tuple(w), kmax)
         hit = self._cache.get(key) or (self._cache.get((tuple(w), 2)) if kmax < 2 else None)
         if hit is not None:
@@ -331,8 +319,8 @@ class ReducedSystem:
             a = _lu_solve(F, mom[0])
         if len(self._cache) > 16:
             self._cache.clear()
-        self._cache[key] = (mom, a)
-        return mom, a
+        self._cache[key] = (mom, a, F)
+        return mom, a, F
 
     def weights(self, w):
         """The least-squares weights ``a*(w) = C(w)^{-1} L[rho](w)``."""
@@ -359,19 +347,17 @@ class ReducedSystem:
         return list(self.w0)
 
     def rhs(self, w):
-        mom, a = self._point(w, 1)
+        mom, a, _ = self._point(w, 1)
         g = self.obj.evaluate(list(a) + list(w), moments=mom)[1]
         return [-v for v in g[self.m:]]
 
     def jacobian(self, w):
         """``(J_min, f, df/dw, S)`` with ``S`` the Schur complement (the Hessian of ``J_min``)."""
         m = self.m
-        mom, a = self._point(w, 2)
+        mom, a, F = self._point(w, 2)
         J, g, H = self.obj.evaluate(list(a) + list(w), hessian=True, moments=mom)
-        F = _lu([row[:m] for row in H[:m]])
-        if F is None:
-            raise ConvergenceError("the Gram matrix of the rates is singular (two rates coincide)")
-        cols = [_lu_solve(F, [H[i][m + j] for i in range(m)]) for j in range(m)]  # H_aa^{-1} H_aw
+        # H_aa^{-1} H_aw with H_aa = 2 C (J is quadratic in a): the factorisation of C made for a*(w) serves
+        cols = [[v / 2 for v in _lu_solve(F, [H[i][m + j] for i in range(m)])] for j in range(m)]
         S = [[H[m + i][m + j] - mp.fsum(H[m + i][k] * cols[j][k] for k in range(m)) for j in range(m)]
              for i in range(m)]
         S = [[(S[i][j] + S[j][i]) / 2 for j in range(m)] for i in range(m)]
@@ -384,14 +370,11 @@ class ReducedSystem:
         return [w[k] - self.w0[k] for k in range(self.m)]
 
     def loss(self, w):
-        mom, a = self._point(w, 1)
+        mom, a, _ = self._point(w, 1)
         return self.obj.evaluate(list(a) + list(w), moments=mom)[0]
 
     def in_domain(self, w) -> bool:
         return all(v > 0 for v in w)
-
-    def initial_loss(self):
-        return self.obj.evaluate(self.theta0)[0]
 
     def monitor(self, w, tau, events_found: int):
         """Track ``max tau_a`` and stop when two rates coalesce: ``None`` or ``(status, message)``."""
@@ -595,7 +578,7 @@ def _integrate(system, delta, rtol, tau_max, max_steps, after_event_steps, max_g
     nu = mp.mpf("1e-3")
     atol = mp.mpf(10) ** (-(system.dps - 10))
     floor = mp.mpf(10) ** (-(system.dps - 15))
-    first_event_step = 0 if found else None
+    first_event_step = None
     h_old = err_old = None
     last_rejected = False
     status, message = "max_steps", f"the maximum number of steps ({max_steps}) was reached"
