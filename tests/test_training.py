@@ -214,3 +214,61 @@ def test_training_bad_arguments():
         train(model, ds.x, progress=False)
     with pytest.raises(InvalidArgumentError, match="model"):
         train("rnn", ds, progress=False)
+
+
+def test_cosine_schedule_sets_the_step_size_of_every_epoch():
+    ds = lf_dataset(lambda t: np.exp(-t), 64, 16, seed=0)
+    model = NonlinearRNN.random(1, 3, seed=0)
+    opt = Adam(lr=0.02)
+    seen = []
+    train(model, ds, epochs=4, batch_size=64, optimizer=opt, lr_schedule="cosine", lr_min=0.004, progress=False,
+          callback=lambda epoch, loss, m: seen.append(opt.lr))
+    expected = [0.004 + 0.5 * 0.016 * (1 + math.cos(math.pi * e / 4)) for e in range(4)]
+    np.testing.assert_allclose(seen, expected, rtol=1e-15)
+    seen.clear()
+    train(model, ds, epochs=3, batch_size=64, optimizer=opt, lr_schedule=lambda e: 1e-3 * (e + 1), progress=False,
+          callback=lambda epoch, loss, m: seen.append(opt.lr))
+    assert seen == [1e-3, 2e-3, 3e-3]
+    warm = Adam(lr=0.02)
+    seen.clear()
+    train(model, ds, epochs=4, batch_size=64, optimizer=warm, warmup=2, progress=False,
+          callback=lambda epoch, loss, m: seen.append(warm.lr))
+    assert seen == [0.01, 0.02, 0.02, 0.02]
+    seen.clear()
+    train(model, ds, epochs=4, batch_size=64, optimizer=warm, lr_schedule="cosine", warmup=3, progress=False,
+          callback=lambda epoch, loss, m: seen.append(warm.lr))
+    np.testing.assert_allclose(seen, [0.02 * 0.5 * (1 + math.cos(math.pi * e / 4)) * min(1, (e + 1) / 3)
+                                      for e in range(4)], rtol=1e-15)
+
+
+def test_keep_best_restores_the_lowest_validation_loss():
+    ds = lf_dataset(lambda t: (1 + t) ** -1.5, 320, 32, seed=0)
+    tr, va = ds.split(256)
+    model = NonlinearRNN.random(1, 4, activation="tanh", structure="diagonal", parameterisation="softplus", seed=3)
+    snapshots = []
+    # the step size jumps to 1 for the last two epochs: the validation loss rises, the best epoch is earlier
+    res = train(model, tr, epochs=8, batch_size=32, lr=0.02, lr_schedule=lambda e: 0.02 if e < 6 else 1.0, seed=0,
+                progress=False, val_data=va, keep_best=True, grad_clip=5.0,
+                callback=lambda epoch, loss, m: snapshots.append(m.get_vector().copy()))
+    best = int(np.argmin(res.val_history))
+    assert res.best_epoch == best < 6 and res.val_history[-1] > 2 * res.val_history[best]
+    np.testing.assert_array_equal(model.get_vector(), snapshots[best])
+    assert model.loss(va.x, va.y) == pytest.approx(res.val_history[best], rel=1e-12)
+    # without validation data the training loss decides; without keep_best the last epoch stays
+    res = train(model, tr, epochs=3, batch_size=32, lr=1e-3, progress=False, keep_best=True)
+    assert res.best_epoch == int(np.argmin(res.loss_history))
+    res = train(model, tr, epochs=3, batch_size=32, lr=1e-3, progress=False)
+    assert res.best_epoch == 2 and res.to_dict()["best_epoch"] == 2
+
+
+def test_schedule_bad_arguments():
+    ds = lf_dataset(lambda t: np.exp(-t), 16, 8, seed=0)
+    model = NonlinearRNN.random(1, 3, seed=0)
+    with pytest.raises(InvalidArgumentError, match="lr_schedule: unknown"):
+        train(model, ds, lr_schedule="step", progress=False)
+    with pytest.raises(InvalidArgumentError, match="lr_min"):
+        train(model, ds, lr=1e-3, lr_schedule="cosine", lr_min=1e-2, progress=False)
+    with pytest.raises(InvalidArgumentError, match="warmup"):
+        train(model, ds, warmup=-1, progress=False)
+    with pytest.raises(InvalidArgumentError, match=r"lr_schedule\(0\)"):
+        train(model, ds, lr_schedule=lambda e: -1.0, progress=False)

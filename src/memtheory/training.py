@@ -290,6 +290,9 @@ class TrainResult:
         Wall time of the loop.
     samples_per_second : float
         Training throughput (forward + BPTT + update).
+    best_epoch : int
+        Epoch whose parameters the model holds at the end: the last one, or with ``keep_best`` the one with the
+        lowest validation (training) loss.
     """
 
     loss_history: np.ndarray
@@ -299,6 +302,7 @@ class TrainResult:
     steps: int
     seconds: float
     samples_per_second: float
+    best_epoch: int = -1
 
     @property
     def final_loss(self) -> float:
@@ -309,7 +313,8 @@ class TrainResult:
         """JSON-friendly summary."""
         return {"loss_history": self.loss_history.tolist(), "val_history": self.val_history.tolist(),
                 "epochs": self.epochs, "steps": self.steps, "seconds": self.seconds,
-                "samples_per_second": self.samples_per_second, "final_loss": self.final_loss}
+                "samples_per_second": self.samples_per_second, "final_loss": self.final_loss,
+                "best_epoch": self.best_epoch}
 
 
 def _unpack_data(data: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -359,6 +364,10 @@ def train(
     optimizer: Adam | None = None,
     n_threads: int | None = None,
     callback: Callable[[int, float, NonlinearRNN], bool | None] | None = None,
+    lr_schedule: str | Callable[[int], float] | None = None,
+    lr_min: float = 0.0,
+    warmup: int = 0,
+    keep_best: bool = False,
 ) -> TrainResult:
     """Train ``model`` in place by minibatch Adam on the mean (time-weighted) squared error.
 
@@ -388,6 +397,20 @@ def train(
         numba threads for this call (default: all, i.e. every core).
     callback : callable, optional
         ``callback(epoch, epoch_loss, model)``; returning True stops training.
+    lr_schedule : {"cosine"}, callable or None
+        Step size per epoch: ``"cosine"`` anneals from ``lr`` (or the optimiser's step size) to ``lr_min``
+        over ``epochs`` (``lr_min + (lr - lr_min)(1 + cos(pi e / epochs)) / 2`` in epoch ``e``); a callable
+        maps the epoch index to the step size; None keeps it constant.
+    lr_min : float
+        Final step size of the cosine schedule (default 0).
+    warmup : int
+        Epochs of linear warm-up: the step size of epoch ``e < warmup`` is multiplied by ``(e + 1) / warmup``
+        (default 0: none). Keeps the first Adam steps, which move every parameter by about ``lr``, from pushing
+        slow eigenvalues across the stability boundary.
+    keep_best : bool
+        At the end, restore the parameters of the epoch with the lowest validation loss (the training loss
+        without ``val_data``), as the reference code's checkpoint on ``val/loss`` does. The result's
+        ``best_epoch`` names that epoch.
 
     Returns
     -------
@@ -412,25 +435,51 @@ def train(
     tw = _resolve_time_weights(time_weights, x.shape[1])
     val = _unpack_data(val_data, "val_data") if val_data is not None else None
     opt = optimizer if optimizer is not None else Adam(lr=lr)
+    schedule = _resolve_schedule(lr_schedule, opt.lr, lr_min, epochs, warmup)
     rng = _rng(seed)
     previous_threads = numba.get_num_threads()
     if n_threads is not None:
         numba.set_num_threads(min(_positive_int(n_threads, "n_threads"), numba.config.NUMBA_NUM_THREADS))
     try:
-        return _train_loop(model, x, y, tw, val, opt, rng, epochs, batch_size, grad_clip, progress, callback)
+        return _train_loop(model, x, y, tw, val, opt, rng, epochs, batch_size, grad_clip, progress, callback,
+                           schedule, bool(keep_best))
     finally:
         numba.set_num_threads(previous_threads)
 
 
-def _train_loop(model, x, y, tw, val, opt, rng, epochs, batch_size, grad_clip, progress, callback) -> TrainResult:
+def _resolve_schedule(lr_schedule: Any, lr: float, lr_min: float, epochs: int,
+                      warmup: int) -> Callable[[int], float] | None:
+    """The step size of each epoch as a function (None: constant)."""
+    if not (isinstance(lr_min, (int, float)) and math.isfinite(lr_min) and 0 <= lr_min <= lr):
+        raise InvalidArgumentError(f"lr_min: must be a number in [0, lr = {lr}], got {lr_min!r}")
+    if not (isinstance(warmup, (int, np.integer)) and warmup >= 0):
+        raise InvalidArgumentError(f"warmup: must be an integer >= 0, got {warmup!r}")
+    if lr_schedule is None:
+        base = lambda e: lr
+    elif callable(lr_schedule):
+        base = lr_schedule
+    elif lr_schedule == "cosine":
+        base = lambda e: lr_min + 0.5 * (lr - lr_min) * (1.0 + math.cos(math.pi * e / epochs))
+    else:
+        raise InvalidArgumentError(f"lr_schedule: unknown {lr_schedule!r}; allowed: 'cosine', a callable, None")
+    if warmup == 0:
+        return None if lr_schedule is None else base
+    return lambda e: base(e) * min(1.0, (e + 1) / warmup)
+
+
+def _train_loop(model, x, y, tw, val, opt, rng, epochs, batch_size, grad_clip, progress, callback, schedule,
+                keep_best) -> TrainResult:
     n = x.shape[0]
     epoch_losses: list[float] = []
     val_losses: list[float] = []
     step_losses: list[float] = []
     params = model.get_vector()
+    best: tuple[float, int, np.ndarray] | None = None
     start = time.perf_counter()
     bar = tqdm(range(epochs), desc="train", unit="epoch", disable=not progress, leave=False)
     for epoch in bar:
+        if schedule is not None:
+            opt.lr = _positive_float(schedule(epoch), f"lr_schedule({epoch})")
         order = rng.permutation(n)
         total = 0.0
         for lo in range(0, n, batch_size):
@@ -447,14 +496,22 @@ def _train_loop(model, x, y, tw, val, opt, rng, epochs, batch_size, grad_clip, p
         epoch_losses.append(total / n)
         if val is not None:
             val_losses.append(model.loss(val[0], val[1], tw))
+        if keep_best:
+            score = val_losses[-1] if val is not None else epoch_losses[-1]
+            if math.isfinite(score) and (best is None or score < best[0]):
+                best = (score, epoch, params.copy())
         bar.set_postfix(loss=f"{epoch_losses[-1]:.3e}")
         if callback is not None and callback(epoch, epoch_losses[-1], model):
             break
     bar.close()
     seconds = time.perf_counter() - start
     n_epochs = len(epoch_losses)
+    best_epoch = n_epochs - 1
+    if best is not None:
+        best_epoch = best[1]
+        model.set_vector(best[2])
     return TrainResult(
         loss_history=np.array(epoch_losses), val_history=np.array(val_losses), step_losses=np.array(step_losses),
         epochs=n_epochs, steps=len(step_losses), seconds=seconds,
-        samples_per_second=n * n_epochs / seconds if seconds > 0 else math.inf,
+        samples_per_second=n * n_epochs / seconds if seconds > 0 else math.inf, best_epoch=best_epoch,
     )
