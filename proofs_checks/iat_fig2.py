@@ -1,31 +1,42 @@
 """Check ``iat_fig2``: [IAT] Fig. 2 -- tanh RNNs approximate polynomial memory, but not stably.
 
-Settings (ours; the paper trains tanh RNNs; for the verdict the approximants are constructed so that the approximation
-quality is controlled and the check runs in seconds):
+Two series of width-``m`` tanh RNNs in the reference code's residual form
+``h_k = h_{k-1} + tanh(U x_k + b - W_+ h_{k-1})``, ``y_k = c^T h_k`` (``dt = 1``), on the target
+``rho(t) = (1 + t)^{-1.5}``. Both are measured on the same test set -- the reference code's LF data (white noise
+``x_k ~ N(0, 1)``, ``y_k = sum_{s <= k} rho(s) x_{k-s}``), 128 sequences of ``T = 2000`` steps (quick: 32), a
+horizon long enough to resolve radii down to about ``5/T`` -- with the paper's perturbation error:
+``(W_+, U, b, c)`` in the spectral-norm ball, Gaussian boundary points plus ``W_+ - beta I``, error = test MSE,
+``beta in {0} U {5e-4 * 2^(k/2)}``.
 
-* target ``rho(t) = (1 + t)^{-1.5}``; test set: the reference code's LF data (white noise ``x_k ~ N(0, 1)``,
-  ``y_k = sum_{s <= k} rho(s) x_{k-s}``, ``dt = 1``), 128 sequences of ``T = 2000`` steps (quick: 32), a
-  horizon long enough to resolve radii down to about ``5/T``;
-* width-``m`` tanh RNNs (residual form ``h_k = h_{k-1} + tanh(U x_k + b - W_+ h_{k-1})``, ``dt = 1``) built
-  from the L2-best exponential sums ``sum_i a_i e^{-w_i t}`` of ``rho`` (widths 2..6; quick 2, 4, 6):
-  ``W_+ = diag(1 - e^{-w_i})`` (so the linearised discrete kernel is exactly ``sum_i a_i e^{-w_i k}``), input
-  gain ``eps = 0.1`` (``U = eps sqrt|a|``, ``c = sign(a) sqrt|a| / eps``, ``b = 0``): genuinely nonlinear
-  models whose test error decreases with ``m``;
-* the paper's perturbation error: ``(W_+, U, b, c)`` in the spectral-norm ball, 10 Gaussian boundary points
-  (quick: 3) plus ``W_+ - beta I``, error = test MSE; ``beta in {0} U {5e-4 * 2^(k/2)}``.
+Trained series (ours; the paper trains, its exact recipe is not in THEORY.md): diagonal ``W_+`` with the direct
+(unconstrained) parameterisation, so training may move an eigenvalue anywhere, widths 2, 4, 8, 16, 32, 64
+(quick: 2, 8); initial ``U, b ~ U(-1, 1)``, ``c ~ U(-1, 1)/sqrt(m)`` (the reference code's scales) and rates
+log-spaced on ``[1e-3, 1]``; trained by :func:`memtheory.training.train` (BPTT, Adam, lr 1e-2 with 10 warm-up
+epochs and a cosine decay to 1e-4, batch 64, clipping 0.5, the parameters of the best validation epoch kept) for
+200 epochs on 1024 LF sequences of ``T = 1000`` (quick: 60 epochs on 256, batch 16); perturbation error with 5
+draws per radius (quick: 3). The training horizon is the point: with the reference code's ``T = 100`` the loss
+never asks for memory beyond 100 steps, the slowest rates stay near ``1/T`` and no trend in the radii appears
+(measured in an earlier version of this check, see docs/nonlinear.md).
 
-Verdict (numbers from :func:`memtheory.stability.stability_summary`): approximation -- ``E_m(0)`` decreases
-with ``m``; no stability -- the stable radii shrink (largest width below a quarter of the smallest's), the
-crossings of consecutive curves move left, so the radius of the family tends to 0 while the errors do.
+Constructed series (ours; the mechanism without training noise): models built from the L2-best exponential sums
+``sum_i a_i e^{-w_i t}`` of ``rho`` (widths 2..6; quick 2, 4, 6): ``W_+ = diag(1 - e^{-w_i})`` (so the
+linearised discrete kernel is exactly ``sum_i a_i e^{-w_i k}``), input gain ``eps = 0.1`` (``U = eps sqrt|a|``,
+``c = sign(a) sqrt|a| / eps``, ``b = 0``); 10 boundary points per radius (quick: 3).
 
-Trained series (the reference code's settings, reported next to the verdict): tanh RNNs with a full recurrent
-matrix, random initialisation (:meth:`memtheory.models.nonlinear.NonlinearRNN.random`, seed = width), widths
-8, 16, 32, 64 (quick: 8, 16), trained by :func:`memtheory.training.train` (BPTT, Adam lr 1e-3, batch 128,
-clipping 0.5) for 200 epochs (quick: 20) on 4096 LF sequences of ``T = 100``; the reference code's perturbation
-error (max-abs noise, running maximum; ``beta in {0} U {1e-3 2^(i/2), i = 0..20}``, 5 repeats) on 256 test
-sequences. Asserted: ``E_m(0)`` decreases with ``m``. Reported: radii, crossings, verdict and the slowest
-eigenvalue of ``W_+`` -- with a training horizon of 100 steps the trained models' slowest modes stay near
-``1/T`` and the stability verdict is measured, not assumed.
+Verdict (numbers from :func:`memtheory.stability.stability_summary`). Constructed series: approximation --
+``E_m(0)`` decreases strictly with ``m``; no stability -- the stable radii shrink (largest width below a quarter of
+the smallest's) and the crossings of consecutive curves move left (verdict "unstable"). Trained series:
+approximation -- ``E_m(0)`` falls with ``m`` (rank correlation <= -0.8, 20-fold overall); no stability by the
+definition -- the stable radii fall with ``m`` (rank correlation <= -0.8) and shrink at least 4-fold, i.e. every
+``beta > 0`` eventually exceeds the radius, so ``E(beta) = limsup_m E_m(beta)`` stays large as ``beta -> 0``
+while ``E_m(0) -> 0``; every trained model is stable (slowest eigenvalue of ``W_+`` > 0) and that stability
+margin falls with the error as ``E_m(0)^s``, ``s`` in [0.25, 1] -- the tail law: a model whose slowest rate is
+``r`` misses the target's tail beyond ``t ~ 1/r``, of squared mass ``~ t^{-2}``, so ``r ~ E^{1/2}``. The
+crossings of the trained curves and the summary's verdict (which also asks them to move left) are reported,
+not asserted: a crossing also reflects a model's sensitivity to its readout ``(U, c)``, which varies from one
+training run to the next (with initialisation seed 1 one early crossing, 0.002 between widths 2 and 4, leaves
+the verdict "undecided" although the radii shrink 11-fold). The quick run asserts only the approximation part
+and the margins of the trained series.
 """
 
 from __future__ import annotations
@@ -39,8 +50,8 @@ from memtheory.training import lf_dataset
 from memtheory.verify import CheckResult, kernel_latex, main_for, pyplot
 
 NAME = "iat_fig2"
-CLAIM = ("[IAT] Fig. 2: tanh RNNs approximate (t+1)^-1.5 (E_m(0) -> 0) without stability (radii shrink, "
-         "E_m(beta) crossings move left)")
+CLAIM = ("[IAT] Fig. 2: tanh RNNs, trained or constructed, approximate (t+1)^-1.5 (E_m(0) -> 0) without "
+         "stability (stable radii shrink with m)")
 
 EPS = 0.1
 
@@ -76,14 +87,23 @@ def run(quick: bool = False) -> CheckResult:
         res[f.m] = perturbation_error(model, (test.x, test.y), bs, repeats=repeats, definition="paper", norm="mse")
     s = stability_summary(res)
     e0 = [res[m].errors[0] for m in widths]
-    trained = trained_series(rho, quick)
+    trained = trained_series(rho, test, bs, quick)
+    ts = trained["summary"]
+    te0 = trained["E0"]
     checks = {
         "approximation: E_m(0) decreasing": all(b < a for a, b in zip(e0, e0[1:])),
         "no stability: radii shrink": s.radii_shrink,
         "no stability: crossings move left": s.crossings_move_left is True,
         "verdict unstable": s.verdict == "unstable",
-        "trained series: E_m(0) decreasing": all(b < a for a, b in zip(trained["E0"], trained["E0"][1:])),
+        "trained: E_m(0) falls with m": _falls(te0, 20.0 if not quick else 5.0),
+        "trained: stability margin > 0 (stable models)": min(trained["margin"]) > 0,
     }
+    if not quick:
+        checks.update({
+            "trained: radii shrink (4-fold) and fall with m": ts["radii_shrink"] and _falls(ts["radii"], 4.0),
+            "trained: margin ~ E_m(0)^s, s in [0.25, 1]": (trained["margin_slope"] is not None
+                                                          and 0.25 <= trained["margin_slope"] <= 1.0),
+        })
     measured = {
         "settings": {"target": "(t+1)^-1.5", "widths": widths, "eps": EPS, "n_test": n_test, "T": T,
                      "repeats": repeats, "definition": "paper", "norm": "test MSE", "betas": bs.tolist(),
@@ -100,44 +120,89 @@ def run(quick: bool = False) -> CheckResult:
         c = cross.get(m)
         lines.append(f"| {m} | {measured['E0'][m]:.3g} | {measured['min_rate'][m]:.3g} | {measured['radii'][m]:.3g} | "
                      f"{'-' if c is None else f'{c:.3g}'} |")
-    measured["table"] = "\n".join(lines)
     found = [c["beta"] for c in s.crossings if c["beta"]]
-    ts = trained["summary"]
-    details = (f"E_m(0) {[f'{e:.2g}' for e in e0]}; radii {[f'{r:.2g}' for r in s.radii]}; crossings "
-               f"{[f'{b:.2g}' for b in found]}; {s.verdict}. Trained series (widths {trained['widths']}, "
-               f"{trained['epochs']} epochs): E_m(0) {[f'{e:.2g}' for e in trained['E0']]}, slowest eigenvalue of "
-               f"W_+ {[f'{v:.2g}' for v in trained['min_eig']]}, radii {[f'{r:.2g}' for r in ts['radii']]}, "
-               f"crossings move left: {ts['crossings_move_left']}, verdict {ts['verdict']}")
-    summary = (f"E_m(0) {e0[0]:.2g} -> {e0[-1]:.2g}; radii {s.radii[0]:.2g} -> {s.radii[-1]:.2g}; {s.verdict}")
+    lines += ["", "Trained (long horizon, paper definition):", "",
+              "| m | E_m(0) | slowest eigenvalue of W_+ | stable radius | crossing with next m |",
+              "|---|---|---|---|---|"]
+    tcross = {c["m_small"]: c["beta"] for c in ts["crossings"]}
+    for m, e, g, r in zip(trained["widths"], te0, trained["margin"], ts["radii"]):
+        c = tcross.get(m)
+        lines.append(f"| {m} | {e:.3g} | {g:.3g} | {r:.3g} | {'-' if c is None else f'{c:.3g}'} |")
+    measured["table"] = "\n".join(lines)
+    tfound = [c["beta"] for c in ts["crossings"] if c["beta"]]
+    slope = trained["margin_slope"]
+    details = (f"Constructed (L2-best sums, widths {widths}): E_m(0) {[f'{e:.2g}' for e in e0]}; radii "
+               f"{[f'{r:.2g}' for r in s.radii]}; crossings {[f'{b:.2g}' for b in found]}; {s.verdict}. "
+               f"Trained (widths {trained['widths']}, {trained['settings']['epochs']} epochs on T = "
+               f"{trained['settings']['T']}): E_m(0) {[f'{e:.2g}' for e in te0]}; slowest eigenvalue of W_+ "
+               f"{[f'{v:.2g}' for v in trained['margin']]} (d ln margin / d ln E_m(0) = "
+               f"{'-' if slope is None else f'{slope:.2f}'}, tail law 0.5); radii "
+               f"{[f'{r:.2g}' for r in ts['radii']]}; crossings {[f'{b:.2g}' for b in tfound]}; {ts['verdict']}")
+    summary = (f"trained: E_m(0) {te0[0]:.2g} -> {te0[-1]:.2g}, radii {ts['radii'][0]:.2g} -> "
+               f"{ts['radii'][-1]:.2g}, {ts['verdict']}; constructed: E_m(0) {e0[0]:.2g} -> {e0[-1]:.2g}, radii "
+               f"{s.radii[0]:.2g} -> {s.radii[-1]:.2g}, {s.verdict}")
     latex = {"target": kernel_latex(rho),
              "model": r"h_k = h_{k-1} + \tanh(U x_k + b - W_+ h_{k-1}),\quad \hat y_k = c^\top h_k"}
     return CheckResult(NAME, all(checks.values()), measured, CLAIM, details, summary=summary,
                        figures={NAME: lambda: _figure(res, trained["results"])}, latex=latex)
 
 
-def trained_series(rho: Kernel, quick: bool) -> dict:
-    """Train tanh RNNs with the reference code's settings (module docstring) and measure their perturbation
-    error (reference definition)."""
+TRAIN = {"T": 1000, "n": 1024, "epochs": 200, "batch_size": 64, "lr": 1e-2, "lr_min": 1e-4, "warmup": 10,
+         "grad_clip": 0.5, "rate_floor": 1e-3}
+TRAIN_QUICK = {**TRAIN, "n": 256, "epochs": 60, "batch_size": 16}
+
+
+def initial_tanh_rnn(m: int, seed: int = 0) -> NonlinearRNN:
+    """The untrained width-``m`` tanh RNN of the trained series (module docstring): reference-scale ``U, b, c``,
+    diagonal ``W_+`` with rates log-spaced on ``[rate_floor, 1]``, direct (unconstrained) parameterisation."""
+    rng = np.random.default_rng([m, seed])
+    rates = np.geomspace(TRAIN["rate_floor"], 1.0, m)
+    return NonlinearRNN(rng.uniform(-1, 1, (m, 1)), rng.uniform(-1, 1, m), rng.uniform(-1, 1, m) / np.sqrt(m),
+                        w=-rates, activation="tanh", parameterisation="direct", dt=1.0, output_bias=0.0)
+
+
+def trained_series(rho: Kernel, test, betas: np.ndarray, quick: bool, seed: int = 0) -> dict:
+    """Train tanh RNNs on a long horizon (module docstring) and measure their perturbation error (paper
+    definition, on the check's test set)."""
     from memtheory.training import train
 
-    widths = [8, 16] if quick else [8, 16, 32, 64]
-    epochs = 20 if quick else 200
-    data = lf_dataset(rho, 4096, 100, 1.0, seed=0, convention="reference")
-    test = lf_dataset(rho, 256, 100, 1.0, seed=1, convention="reference")
-    betas = np.concatenate([[0.0], 1e-3 * 2.0 ** (np.arange(21) / 2)])
-    results, min_eig, seconds = {}, [], []
+    cfg = TRAIN_QUICK if quick else TRAIN
+    widths = [2, 8] if quick else [2, 4, 8, 16, 32, 64]
+    repeats = 3 if quick else 5
+    data = lf_dataset(rho, cfg["n"], cfg["T"], 1.0, seed=0, convention="reference")
+    val = lf_dataset(rho, cfg["n"] // 4, cfg["T"], 1.0, seed=2, convention="reference")
+    results, margin, seconds, val_loss, best_epoch = {}, [], [], [], []
     for m in widths:
-        model = NonlinearRNN.random(1, m, activation="tanh", structure="full", dt=1.0, seed=m)
-        fit = train(model, data, epochs=epochs, batch_size=128, lr=1e-3, grad_clip=0.5, progress=False, seed=m)
+        model = initial_tanh_rnn(m, seed)
+        fit = train(model, data, epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=cfg["lr"],
+                    lr_schedule="cosine", lr_min=cfg["lr_min"], warmup=cfg["warmup"], grad_clip=cfg["grad_clip"],
+                    val_data=val, keep_best=True, progress=False, seed=1000 * seed + m)
         seconds.append(fit.seconds)
-        min_eig.append(float(np.linalg.eigvals(model.recurrent_matrix()).real.min()))
-        results[m] = perturbation_error(model, (test.x, test.y), betas, repeats=5, definition="reference",
+        val_loss.append(float(fit.val_history[fit.best_epoch]))
+        best_epoch.append(fit.best_epoch)
+        margin.append(float(np.linalg.eigvals(model.recurrent_matrix()).real.min()))
+        results[m] = perturbation_error(model, (test.x, test.y), betas, repeats=repeats, definition="paper",
                                         norm="mse")
     s = stability_summary(results)
-    return {"widths": widths, "epochs": epochs, "E0": [results[m].errors[0] for m in widths],
-            "min_eig": min_eig, "train_seconds": seconds, "results": results,
+    e0 = np.array([results[m].errors[0] for m in widths])
+    # tail law: a model whose slowest rate is r misses the target's tail beyond t ~ 1/r, whose squared mass is
+    # (1+t)^(1-2p)/(2p-1): E ~ r^(2p-1), so r ~ E^(1/(2p-1)) = E^(1/2) for p = 3/2
+    slope = float(np.polyfit(np.log(e0), np.log(np.maximum(margin, 1e-300)), 1)[0]) if min(margin) > 0 else None
+    return {"widths": widths, "settings": {**cfg, "repeats": repeats, "seed": seed, "init": "rates log-spaced on "
+                                           "[rate_floor, 1], U, b ~ U(-1, 1), c ~ U(-1, 1)/sqrt(m)"},
+            "E0": e0.tolist(), "val_loss": val_loss, "best_epoch": best_epoch, "margin": margin,
+            "margin_slope": slope, "train_seconds": seconds, "results": results,
             "summary": {"radii": s.radii, "crossings": s.crossings, "crossings_move_left": s.crossings_move_left,
-                        "verdict": s.verdict, "reason": s.reason}}
+                        "radii_shrink": s.radii_shrink, "verdict": s.verdict, "reason": s.reason}}
+
+
+def _falls(values: list[float], factor: float) -> bool:
+    """``values`` (errors or radii, by increasing width) fall with the width: rank correlation with the width
+    <= -0.8 and the last below the first divided by ``factor`` (training noise may swap two neighbours)."""
+    from scipy.stats import spearmanr
+
+    rank = spearmanr(np.arange(len(values)), values)[0] if len(values) > 2 else -1.0
+    return bool(values[-1] < values[0] / factor and rank <= -0.8)
 
 
 def _figure(res: dict, trained: dict):
@@ -150,7 +215,7 @@ def _figure(res: dict, trained: dict):
     ax.legend(fontsize=7)
     for m, r in sorted(trained.items()):
         r.plot(bx, label=f"m = {m}")
-    bx.set_title("trained tanh RNNs, reference settings (reference def.)", fontsize=9)
+    bx.set_title("trained tanh RNNs, T = 1000 (paper def.)", fontsize=9)
     bx.legend(fontsize=7)
     fig.tight_layout()
     return fig
