@@ -77,7 +77,7 @@ def _importable(name: str) -> bool:
     return True
 
 
-# (module, "members" | "summary"): the sections of api.rst, in order. memtheory.plateau is listed once it exists.
+# (module, "members" | "summary"): the sections of api.rst, in order. memtheory.theory.plateau is listed once it exists.
 api_modules = [
     ("memtheory", "summary"),
     ("memtheory.kernels", "members"),
@@ -87,12 +87,12 @@ api_modules = [
     ("memtheory.losses", "members"),
     ("memtheory.dynamics.flow", "members"),
     ("memtheory.approximation", "members"),
-    ("memtheory.memory", "members"),
-    ("memtheory.stability", "members"),
+    ("memtheory.theory.memory", "members"),
+    ("memtheory.theory.stability", "members"),
     ("memtheory.training", "members"),
 ]
-if _importable("memtheory.plateau"):
-    api_modules.append(("memtheory.plateau", "members"))
+if _importable("memtheory.theory.plateau"):
+    api_modules.append(("memtheory.theory.plateau", "members"))
 api_modules.append(("memtheory.errors", "members"))
 
 # -- doctest builder (tutorials) ---------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ Settings (the paper's Fig. 1 in continuous time, exact):
 * ``beta in {0} U {5e-4 * 2^(k/2), k = -24..23}``: the paper's grid ``5e-4 * 2^k`` refined to half-octaves and
   extended down to resolve the radii of the widest models (quick: whole octaves).
 
-Verdict (with numbers, from :func:`memtheory.stability.stability_summary`; radius = largest ``beta`` up to
+Verdict (with numbers, from :func:`memtheory.theory.stability.stability_summary`; radius = largest ``beta`` up to
 which ``E_m`` stays below the zero model's error ``||rho||^2``):
 
 * exponential: the radii are common (all equal) and lie below ``2 lambda/3 = 0.0702``, the radius predicted
@@ -29,7 +29,7 @@ import math
 import numpy as np
 
 from memtheory import Kernel, kernels
-from memtheory.stability import perturbation_error, stability_summary
+from memtheory.theory.stability import perturbation_error, stability_summary
 from memtheory.verify import CheckResult, kernel_latex, main_for, pyplot
 
 NAME = "iat_fig1"

@@ -16,7 +16,7 @@ Prediction: at an equilibrium of ``h' = sigma(U x + b - W_+ h)`` the pre-activat
 vanish only there), so ``sigma' = 1`` and every input level relaxes at the same rate, that of ``I - dt W_+``:
 ``rate = -log(max_i |1 - dt lambda_i(W_+)|) / dt``.
 
-Verdict: every memory function is classified "exponential" by :func:`memtheory.memory.classify_decay`, and its
+Verdict: every memory function is classified "exponential" by :func:`memtheory.theory.memory.classify_decay`, and its
 fitted rate is within 10% of the predicted rate: Heaviside and impulse agree. Recorded, not judged: ReLU teachers
 (outside A_0 / A_1), whose state can only grow (``sigma >= 0``): after an impulse the offset does not relax exponentially.
 """
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from memtheory.memory import classify_decay, memory_function
+from memtheory.theory.memory import classify_decay, memory_function
 from memtheory.models.nonlinear import NonlinearRNN
 from memtheory.verify import CheckResult, main_for, pyplot
 

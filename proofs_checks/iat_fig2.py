@@ -23,7 +23,7 @@ Constructed series (ours; the mechanism without training noise): models built fr
 linearised discrete kernel is exactly ``sum_i a_i e^{-w_i k}``), input gain ``eps = 0.1`` (``U = eps sqrt|a|``,
 ``c = sign(a) sqrt|a| / eps``, ``b = 0``); 10 boundary points per radius (quick: 3).
 
-Verdict (numbers from :func:`memtheory.stability.stability_summary`). Constructed series: approximation --
+Verdict (numbers from :func:`memtheory.theory.stability.stability_summary`). Constructed series: approximation --
 ``E_m(0)`` decreases strictly with ``m``; no stability -- the stable radii shrink (largest width below a quarter of
 the smallest's) and the crossings of consecutive curves move left (verdict "unstable"). Trained series:
 approximation -- ``E_m(0)`` falls with ``m`` (rank correlation <= -0.8, 20-fold overall); no stability by the
@@ -45,7 +45,7 @@ import numpy as np
 
 from memtheory import Kernel
 from memtheory.models.nonlinear import NonlinearRNN
-from memtheory.stability import perturbation_error, stability_summary
+from memtheory.theory.stability import perturbation_error, stability_summary
 from memtheory.training import lf_dataset
 from memtheory.verify import CheckResult, kernel_latex, main_for, pyplot
 

@@ -30,7 +30,7 @@ import numpy as np
 
 from memtheory import kernels
 from memtheory.models.reparam import get_parameterisation
-from memtheory.stability import perturbation_error, stability_summary
+from memtheory.theory.stability import perturbation_error, stability_summary
 from memtheory.theory import reparam as R
 from memtheory.verify import CheckResult, main_for, pyplot
 

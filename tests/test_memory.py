@@ -1,4 +1,4 @@
-"""Tests of memtheory.memory: memory functions (exact and simulated) and the decay classification [IAT]."""
+"""Tests of memtheory.theory.memory: memory functions (exact and simulated) and the decay classification [IAT]."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 
 import memtheory as mt
 from memtheory.errors import InvalidArgumentError, NotHurwitzError
-from memtheory.memory import KINDS, classify_decay, default_levels, memory_function
+from memtheory.theory.memory import KINDS, classify_decay, default_levels, memory_function
 from memtheory.models.nonlinear import NonlinearRNN
 
 RNG = np.random.default_rng(7)

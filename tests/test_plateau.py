@@ -1,4 +1,4 @@
-"""Plateau hitting times (memtheory.plateau, THEORY.md §4) against independent computations.
+"""Plateau hitting times (memtheory.theory.plateau, THEORY.md §4) against independent computations.
 
 References: scipy's solve_ivp (Radau, tight tolerances) on the flow theta' = -grad J with grad/hess from
 l2_loss (a different integrator, dense-output root finding by brentq); numpy.polyfit for the exponent fit;
@@ -101,7 +101,7 @@ def test_auto_switches_past_the_float64_limit_and_refuses_forced_float64():
     rho = rho_at(40.0)  # |grad J0| ~ e^{-20}: escape forces ~1e-17, unresolvable in float64
     with pytest.raises(PrecisionError, match="float64 cannot resolve"):
         plateau.hitting_times(rho, A0, W0, DELTA, method="float64")
-    J0, lg = plateau._initial(rho, A0, W0)
+    J0, lg = plateau.initial_state(rho, A0, W0)
     assert 2 * lg < math.log10(plateau.FLOAT64_MIN_FORCE)
     assert flow_precision(lg) >= int(-2 * lg) + 40
 
@@ -109,7 +109,7 @@ def test_auto_switches_past_the_float64_limit_and_refuses_forced_float64():
 def test_initial_quantities_against_quadrature():
     x = 30.0
     rho = rho_at(x)
-    J0, lg = plateau._initial(rho, A0, W0)
+    J0, lg = plateau.initial_state(rho, A0, W0)
     with mp.workdps(40):
         c = mp.mpf(x)
         spike = lambda t: mp.exp(-2 * (t - c) ** 2)  # noqa: E731

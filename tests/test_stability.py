@@ -1,4 +1,4 @@
-"""Tests of memtheory.stability: perturbation errors (paper and reference definitions) and the summary [IAT]."""
+"""Tests of memtheory.theory.stability: perturbation errors (paper and reference definitions) and the summary [IAT]."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 import memtheory as mt
 from memtheory.errors import InvalidArgumentError
 from memtheory.models.nonlinear import NonlinearRNN
-from memtheory.stability import (
+from memtheory.theory.stability import (
     PerturbationResult,
     perturbation_error,
     reference_betas,

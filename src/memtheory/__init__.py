@@ -18,7 +18,7 @@ _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __version__ = "0.1.0"
 
-from . import approximation, kernels, memory, stability, symbolic  # noqa: F401
+from . import approximation, kernels, symbolic  # noqa: F401
 from .errors import (  # noqa: F401
     ConvergenceError,
     InvalidArgumentError,
@@ -33,7 +33,7 @@ from .kernels import Kernel  # noqa: F401
 from .losses import LossResult, l2_loss  # noqa: F401
 from .models import DiagonalRNN, LinearFunctional, LinearRNN  # noqa: F401
 from .dynamics import FlowSolution, GradientFlow  # noqa: F401
-from . import plateau  # noqa: F401,E402
+from .theory import memory, plateau, stability  # noqa: F401,E402
 
 __all__ = [
     "__version__",
@@ -42,6 +42,7 @@ __all__ = [
     "approximation",
     "memory",
     "stability",
+    "plateau",
     "symbolic",
     "LinearRNN",
     "DiagonalRNN",

@@ -41,7 +41,7 @@ def register(sub, common) -> None:
 
 
 def _handler(args, common) -> int:
-    from memtheory.memory import memory_function
+    from memtheory.theory.memory import memory_function
     from memtheory.models.nonlinear import NonlinearRNN
 
     t = common.floats(args.t, "t")

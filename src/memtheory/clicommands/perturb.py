@@ -41,7 +41,7 @@ def register(sub, common) -> None:
 
 def _handler(args, common) -> int:
     from memtheory.models import DiagonalRNN
-    from memtheory.stability import perturbation_error, stability_summary
+    from memtheory.theory.stability import perturbation_error, stability_summary
 
     rho = common.kernel(args)
     if (args.widths is None) == (args.a is None and args.w is None):

@@ -28,6 +28,7 @@ import mpmath as mp
 import numpy as np
 import sympy as sp
 
+from .._validation import FLOAT64_TINY, as_float_array, check_dps, check_int, require_float
 from ..compile import codegen
 from ..errors import InvalidArgumentError, NotIntegrableError, PrecisionError, UnsafeExpressionError
 from ..symbolic.laplace import LaplaceForm, laplace_form
@@ -37,7 +38,6 @@ __all__ = ["Kernel", "LaplaceResult"]
 
 T = symbol("t")
 S = symbol("s")
-_TINY = np.finfo(float).tiny
 
 
 @dataclass(frozen=True)
@@ -208,10 +208,10 @@ class Kernel:
         """Evaluate ``rho(t)`` (vectorised float64; a list of mpf with ``dps``)."""
         if dps is not None:
             f = _mp_callable(self._expr, self.param_symbols, T)
-            with mp.workdps(_check_dps(dps)):
+            with mp.workdps(check_dps(dps)):
                 pv = self._mp_params()
                 return [f(mp.mpf(x) if not isinstance(x, mp.mpf) else x, *pv) for x in np.atleast_1d(t)]
-        t_arr = _as_float_array(t, "t")
+        t_arr = as_float_array(t, "t")
         f = _np_callable(self._expr, self.param_symbols, T)
         out = np.asarray(f(t_arr, *self.param_array()), dtype=float)
         return np.broadcast_to(out, t_arr.shape).copy() if out.shape != t_arr.shape else out
@@ -226,7 +226,7 @@ class Kernel:
     # ------------------------------------------------------------------ Laplace transforms
     def laplace_form(self, moment: int = 0) -> LaplaceForm:
         """The symbolic split of ``L[t^moment rho](s)`` into closed form and residual (parameters symbolic)."""
-        moment = _check_moment(moment)
+        moment = check_int("moment", moment, lo=0)
         values = self._subs()
         forms = _FORMS.setdefault((self._expr, moment), [])
         for form in forms:
@@ -263,9 +263,9 @@ class Kernel:
         """
         form = self.laplace_form(moment)
         if dps is None:
-            result = self._laplace_float(np.atleast_1d(_as_float_array(s, "s")), moment, form)
+            result = self._laplace_float(np.atleast_1d(as_float_array(s, "s")), moment, form)
         else:
-            result = self._laplace_mp(s, moment, form, _check_dps(dps))
+            result = self._laplace_mp(s, moment, form, check_dps(dps))
         return result if full_output else result.values
 
     def _check_conditions(self, form: LaplaceForm, s_values, moment: int) -> None:
@@ -302,12 +302,12 @@ class Kernel:
                 values[i] += v
                 errors[i] += e
             method.append("quadrature")
-        bad = ~np.isfinite(values) | ((np.abs(values) < _TINY))
+        bad = ~np.isfinite(values) | ((np.abs(values) < FLOAT64_TINY))
         if bad.any():
             # Decide with arbitrary precision whether the float64 value is genuinely unrepresentable.
             ref = self._laplace_mp(s[bad], moment, form, 30)
             for idx, true in zip(np.flatnonzero(bad), ref.values):
-                _require_float(true, f"L[t^{moment} rho]({s[idx]:g})")
+                require_float(true, f"L[t^{moment} rho]({s[idx]:g})")
                 values[idx] = float(true)
         return LaplaceResult(values, errors, " + ".join(method) or "closed form", None)
 
@@ -461,13 +461,13 @@ class Kernel:
             try:
                 if dps is not None:
                     f = _mp_callable(prim, self.param_symbols, T)
-                    with mp.workdps(_check_dps(dps)):
+                    with mp.workdps(check_dps(dps)):
                         pv = self._mp_params()
                         vals = [f(mp.mpf(x), *pv) for x in np.atleast_1d(t)]
                         if all(mp.isfinite(v) for v in vals):
                             return vals
                 else:
-                    t_arr = _as_float_array(t, "t")
+                    t_arr = as_float_array(t, "t")
                     f = _np_callable(prim, self.param_symbols, T)
                     with np.errstate(all="ignore"):
                         vals = np.broadcast_to(np.asarray(f(t_arr, *self.param_array()), float), t_arr.shape).copy()
@@ -478,13 +478,13 @@ class Kernel:
         feats = self.feature_points()
         if dps is not None:
             f = _mp_callable(self._expr, self.param_symbols, T)
-            with mp.workdps(_check_dps(dps)):
+            with mp.workdps(check_dps(dps)):
                 pv = self._mp_params()
                 return [mp.quad(lambda u: f(u, *pv), [0, *[p for p in feats if p < x], mp.mpf(x)])
                         for x in np.atleast_1d(t)]
         from scipy import integrate
 
-        t_arr = _as_float_array(t, "t")
+        t_arr = as_float_array(t, "t")
         g = _np_callable(self._expr, self.param_symbols, T)
         p = self.param_array()
         out = np.empty(t_arr.shape)
@@ -497,44 +497,11 @@ class Kernel:
 
 
 # ---------------------------------------------------------------------------------------------- helpers
-def _check_moment(moment) -> int:
-    if isinstance(moment, bool) or not isinstance(moment, (int, np.integer)) or moment < 0:
-        raise InvalidArgumentError(f"moment must be a non-negative integer, got {moment!r}")
-    return int(moment)
-
-
-def _check_dps(dps) -> int:
-    if isinstance(dps, bool) or not isinstance(dps, (int, np.integer)) or not 5 <= dps <= 100_000:
-        raise InvalidArgumentError(f"dps must be an integer in [5, 100000], got {dps!r}")
-    return int(dps)
-
-
-def _as_float_array(x, name: str) -> np.ndarray:
-    try:
-        arr = np.asarray(x, dtype=float)
-    except (TypeError, ValueError):
-        raise InvalidArgumentError(f"{name} must be real numbers, got {x!r}") from None
-    if not np.all(np.isfinite(arr)):
-        raise InvalidArgumentError(f"{name} must be finite, got {x!r}")
-    return arr
-
-
 def _mp_exact(value) -> mp.mpf:
     value = sp.nsimplify(value) if not isinstance(value, sp.Basic) else value
     if value.is_Rational:
         return mp.mpf(int(value.p)) / int(value.q)
     return mp.mpf(sp.N(value, mp.mp.dps + 10))
-
-
-def _require_float(value, what: str) -> None:
-    """Raise PrecisionError if an mpmath value is not representable in float64."""
-    if value == 0:
-        return
-    mag = abs(value)
-    if mag < _TINY or mag > np.finfo(float).max:
-        digits = int(abs(float(mp.log10(mag)))) + 20
-        raise PrecisionError(
-            f"{what} = {mp.nstr(value, 6)} is outside float64 range; pass dps={max(30, digits)} for mpmath values")
 
 
 @functools.lru_cache(maxsize=512)

@@ -20,7 +20,8 @@ import mpmath as mp
 import numpy as np
 
 from ..errors import InvalidArgumentError, NotHurwitzError, PrecisionError, PrecisionWarning
-from ..kernels.kernel import Kernel, _check_dps, _require_float
+from .._validation import check_dps, require_float
+from ..kernels.kernel import Kernel
 from ..models.linear import DiagonalRNN, LinearRNN
 from ..kernels.compiled import compile_kernel
 from .assembly import loss_module
@@ -138,7 +139,7 @@ def l2_loss(model, rho: Kernel, gradient: bool = False, hessian: bool = False, d
             raise InvalidArgumentError("gradient/Hessian need a real DiagonalRNN (theta = (a, w) real)")
         return _linear_rnn_loss(model.to_linear(), rho, False, False, dps)
     if dps is not None:
-        res = _diagonal_mp(model, rho, gradient, hessian, _check_dps(dps))
+        res = _diagonal_mp(model, rho, gradient, hessian, check_dps(dps))
         _warn_unresolved(res, dps)
         return res
     return _diagonal_float(model, rho, gradient, hessian, check)
@@ -183,7 +184,7 @@ def _diagonal_float(model: DiagonalRNN, rho: Kernel, gradient: bool, hessian: bo
     kmax = 2 if hessian else (1 if gradient else 0)
     (L0, L1, L2), (e0, e1, e2), representable = _moments_float(model, rho, kmax)
     if not representable:
-        return _to_float(_resolved_mp(model, rho, gradient, hessian, 60))
+        return _to_float(resolved_mp_loss(model, rho, gradient, hessian, 60))
     norm = rho.square_integral()
     mod = loss_module("numba")
     a, w = np.ascontiguousarray(model.a), np.ascontiguousarray(model.w)
@@ -213,11 +214,21 @@ def _diagonal_float(model: DiagonalRNN, rho: Kernel, gradient: bool, hessian: bo
     # Cancellation: recompute with enough digits to resolve every output, then return float64 if representable.
     smallest = min([abs(J)] + ([float(np.min(np.abs(grad[g_err > 0])))] if gradient and np.any(g_err > 0) else []))
     digits = 30 + int(max(0.0, math.log10(max(Jmag, 1.0)) - math.log10(max(smallest, 1e-300))))
-    return _to_float(_resolved_mp(model, rho, gradient, hessian, min(digits, 2000)))
+    return _to_float(resolved_mp_loss(model, rho, gradient, hessian, min(digits, 2000)))
 
 
-def _resolved_mp(model, rho, gradient, hessian, dps: int, max_dps: int = 20000) -> LossResult:
-    """mpmath loss, with the precision raised until every output is resolved against its rounding bound."""
+def resolved_mp_loss(model: DiagonalRNN, rho: Kernel, gradient: bool, hessian: bool, dps: int,
+                     max_dps: int = 20000) -> LossResult:
+    """The mpmath loss, with the precision doubled until every output is resolved against its rounding bound.
+
+    Starting at ``dps`` digits, the loss (and the gradient, if asked) is recomputed at twice the digits until
+    each value exceeds ``1e6`` times its rounding bound, is exactly zero, or ``max_dps`` is reached.
+
+    Returns
+    -------
+    LossResult
+        The result at the first precision that resolves every output (its ``dps`` field says which).
+    """
     res = _diagonal_mp(model, rho, gradient, hessian, dps)
     while True:
         outs = [res.loss] + (list(res.grad) if gradient else [])
@@ -236,13 +247,13 @@ def _to_float(res: LossResult) -> LossResult:
     loss = res.loss
     if loss != 0 and abs(loss) <= res.loss_error:
         loss = mp.mpf(0)
-    _require_float(loss, "J")
+    require_float(loss, "J")
     grad = hess = g_err = None
     if res.grad is not None:
         for i, g in enumerate(res.grad):
             if res.grad_error is not None and g != 0 and abs(g) <= res.grad_error[i]:
                 g = mp.mpf(0)  # exactly zero within a bound far below float64 range
-            _require_float(g, f"dJ/dtheta_{i + 1}")
+            require_float(g, f"dJ/dtheta_{i + 1}")
         grad = np.array([float(g) for g in res.grad])
         g_err = np.array([float(e) for e in res.grad_error])
     if res.hess is not None:

@@ -39,12 +39,12 @@ import mpmath as mp
 import numpy as np
 import sympy as sp
 
-from .errors import InvalidArgumentError, PrecisionError
-from .kernels.kernel import Kernel
-from .models.linear import DiagonalRNN
-from .symbolic.parse import symbol
+from ...errors import InvalidArgumentError, PrecisionError
+from ...kernels.kernel import Kernel
+from ...models.linear import DiagonalRNN
+from ...symbolic.parse import symbol
 
-__all__ = ["HittingTimes", "PlateauScan", "hitting_times", "scan", "bound", "bound_expr", "latex",
+__all__ = ["HittingTimes", "PlateauScan", "hitting_times", "scan", "bound", "bound_expr", "latex", "initial_state",
            "slow_manifold_offset", "FLOAT64_MIN_FORCE"]
 
 _METHODS = ("auto", "float64", "mpmath", "reduced")
@@ -194,24 +194,28 @@ def _mismatch(rho: Kernel, a0, w0) -> float | None:
     bar = rho_bar_of(rho)
     if bar is None:
         return None
-    from .losses.l2 import l2_loss
+    from ...losses.l2 import l2_loss
 
     return math.sqrt(max(0.0, float(l2_loss(DiagonalRNN(a0, w0), bar).loss)))
 
 
 # ============================================================================================ one point
-def _initial(rho: Kernel, a0, w0):
-    """``J(theta_0)`` and ``log10 ||grad J(theta_0)||`` (mpmath with enough digits when needed)."""
-    from .losses.l2 import _resolved_mp
+def initial_state(rho: Kernel, a0, w0) -> tuple[float, float]:
+    """``J(theta_0)`` and ``log10 ||grad J(theta_0)||`` at the start of the flow.
 
-    res = _resolved_mp(DiagonalRNN(a0, w0), rho, True, False, 30)
+    Computed in mpmath with the digits raised until both are resolved (:func:`memtheory.losses.l2.resolved_mp_loss`),
+    so an exponentially small gradient is measured, not rounded to zero.
+    """
+    from ...losses.l2 import resolved_mp_loss
+
+    res = resolved_mp_loss(DiagonalRNN(a0, w0), rho, True, False, 30)
     with mp.workdps(res.dps):
         gnorm = mp.sqrt(mp.fsum(g * g for g in res.grad))
         return float(res.loss), (float(mp.log10(gnorm)) if gnorm > 0 else -math.inf)
 
 
 def _float64_run(rho, a0, w0, delta, rtol, atol):
-    from .dynamics.flow import GradientFlow
+    from ...dynamics.flow import GradientFlow
 
     flow = GradientFlow(rho, a0.size)
     sol = flow.solve(np.concatenate([a0, w0]), 1e300, method="radau", rtol=rtol, atol=atol,
@@ -245,7 +249,7 @@ class _MPRun:
 
 
 def _mp_run(rho, a0, w0, delta, rtol, dps, tau_max, reduced=False) -> _MPRun:
-    from .theory.plateau_rodas import MPObjective, integrate_rodas
+    from ..plateau_rodas import MPObjective, integrate_rodas
 
     obj = MPObjective(rho, a0.size, dps)
     theta0 = [mp.mpf(float(v)) for v in np.concatenate([a0, w0])]
@@ -257,7 +261,7 @@ def _mp_run(rho, a0, w0, delta, rtol, dps, tau_max, reduced=False) -> _MPRun:
 def slow_manifold_offset(rho: Kernel, a0, w0, dps: int = 50) -> float:
     """``||a*(w_0) - a_0||``: how far the initial weights are from the least-squares weights of the initial
     rates (the weights cover this distance in the initial layer, before the reduced flow applies)."""
-    from .theory.plateau_rodas import MPObjective, ReducedSystem
+    from ..plateau_rodas import MPObjective, ReducedSystem
 
     a0, w0 = np.asarray(a0, dtype=float), np.asarray(w0, dtype=float)
     system = ReducedSystem(MPObjective(rho, a0.size, dps),
@@ -330,7 +334,7 @@ def hitting_times(rho: Kernel, a0, w0, delta: float, *, method: str = "auto", dp
     a0, w0, delta = _validate(rho, a0, w0, delta)
     if method not in _METHODS:
         raise InvalidArgumentError(f"method must be one of {', '.join(map(repr, _METHODS))}, got {method!r}")
-    J0, lg = _initial(rho, a0, w0)
+    J0, lg = initial_state(rho, a0, w0)
     force_ok = 2 * lg >= math.log10(FLOAT64_MIN_FORCE)
     if method == "float64" and not force_ok:
         raise PrecisionError(
@@ -346,7 +350,7 @@ def hitting_times(rho: Kernel, a0, w0, delta: float, *, method: str = "auto", dp
             u0, u1, _, _ = _float64_run(rho, a0, w0, delta, rt / 30, at / 30)
             err = max(_rel_diff(t0, u0), _rel_diff(t1, u1))
     else:
-        from .theory.plateau_rodas import flow_precision
+        from ..plateau_rodas import flow_precision
 
         used_dps = int(dps) if dps is not None else flow_precision(lg)
         rt = rtol if rtol is not None else _MP_RTOL
@@ -545,7 +549,7 @@ def _family(family, inv_omega: float) -> Kernel:
     if isinstance(family, Kernel):
         if "omega" not in family.params:
             raise InvalidArgumentError(f"the target family must contain the symbol omega: {family.expr}")
-        from .symbolic.parse import to_exact
+        from ...symbolic.parse import to_exact
 
         return family.with_params(omega=1 / to_exact(float(inv_omega)))
     if callable(family):

@@ -56,14 +56,14 @@ from typing import Any
 import numpy as np
 from scipy.optimize import brentq
 
-from .errors import InvalidArgumentError, NotHurwitzError, PrecisionError
-from .kernels.kernel import Kernel
-from .losses import l2_loss
-from .models.functional import LinearFunctional
-from .models.linear import DiagonalRNN, LinearRNN
-from .models.nonlinear import NonlinearRNN
-from .models.reparam import Parameterisation, get_parameterisation
-from .training import LFDataset, lf_dataset, reference_time_weights
+from ..errors import InvalidArgumentError, NotHurwitzError, PrecisionError
+from ..kernels.kernel import Kernel
+from ..losses import l2_loss
+from ..models.functional import LinearFunctional
+from ..models.linear import DiagonalRNN, LinearRNN
+from ..models.nonlinear import NonlinearRNN
+from ..models.reparam import Parameterisation, get_parameterisation
+from ..training import LFDataset, lf_dataset, reference_time_weights
 
 __all__ = [
     "DEFINITIONS",
@@ -311,7 +311,7 @@ def perturbation_error(
     Examples
     --------
     >>> import memtheory as mt
-    >>> from memtheory.stability import perturbation_error
+    >>> from memtheory.theory.stability import perturbation_error
     >>> res = perturbation_error(mt.DiagonalRNN([1.0], [1.0]), mt.kernels.exponential(1.0), [0, 0.5, 2], repeats=4)
     >>> float(res.errors[0]), bool(res.errors[-1] == float("inf"))
     (0.0, True)

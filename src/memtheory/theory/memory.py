@@ -55,11 +55,11 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InvalidArgumentError, NotHurwitzError
-from .kernels.kernel import Kernel
-from .models.functional import LinearFunctional
-from .models.linear import DiagonalRNN, LinearRNN
-from .models.nonlinear import NonlinearRNN
+from ..errors import InvalidArgumentError, NotHurwitzError
+from ..kernels.kernel import Kernel
+from ..models.functional import LinearFunctional
+from ..models.linear import DiagonalRNN, LinearRNN
+from ..models.nonlinear import NonlinearRNN
 
 __all__ = [
     "KINDS",
@@ -281,7 +281,7 @@ def memory_function(
     Examples
     --------
     >>> import memtheory as mt
-    >>> from memtheory.memory import memory_function
+    >>> from memtheory.theory.memory import memory_function
     >>> memory_function(mt.Kernel("exp(-t)"), [0.0, 1.0]).values.round(4).tolist()
     [1.0, 0.3679]
     """

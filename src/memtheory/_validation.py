@@ -1,0 +1,120 @@
+"""Argument checks shared by the whole package: one place, one message style.
+
+Every public function of memtheory validates what a user passes before any computation starts, and raises
+:class:`memtheory.errors.InvalidArgumentError` (a ``ValueError``) whose message names the argument, the allowed
+range and the value received: ``"<name> must be <what is allowed>, got <repr of the value>"``. The checks here
+return the value normalised (a Python ``int`` or ``float``, a float64 array), so callers write
+``m = check_int("m", m, lo=1)``.
+
+Booleans are never accepted as numbers (``True`` is an ``int`` in Python, but ``m=True`` is a mistake).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import mpmath as mp
+import numpy as np
+
+from .errors import InvalidArgumentError, PrecisionError
+
+__all__ = [
+    "check_int",
+    "check_dps",
+    "check_positive",
+    "check_choice",
+    "as_float_array",
+    "require_float",
+    "FLOAT64_TINY",
+]
+
+#: Smallest positive normal float64: an mpmath value below it (in magnitude) does not survive conversion.
+FLOAT64_TINY = float(np.finfo(float).tiny)
+
+
+def _is_integer(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, np.integer))
+
+
+def _is_real(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
+
+
+def check_int(name: str, value: Any, lo: int | None = None, hi: int | None = None) -> int:
+    """``value`` as a Python int, checked to lie in ``[lo, hi]`` (either bound may be ``None``).
+
+    Examples
+    --------
+    >>> check_int("m", 3, lo=1)
+    3
+    """
+    if not _is_integer(value) or (lo is not None and value < lo) or (hi is not None and value > hi):
+        if lo is not None and hi is not None:
+            what = f"an integer in [{lo}, {hi}]"
+        elif lo is not None:
+            what = "a non-negative integer" if lo == 0 else f"an integer >= {lo}"
+        elif hi is not None:
+            what = f"an integer <= {hi}"
+        else:
+            what = "an integer"
+        raise InvalidArgumentError(f"{name} must be {what}, got {value!r}")
+    return int(value)
+
+
+def check_dps(dps: Any, lo: int = 5, hi: int = 100_000, optional: bool = False) -> int | None:
+    """Decimal digits of an mpmath computation, an integer in ``[lo, hi]`` (``None`` allowed if ``optional``).
+
+    The range is the caller's: the bounds say where the algorithm is meaningful and affordable.
+    """
+    if optional and dps is None:
+        return None
+    if not _is_integer(dps) or not lo <= dps <= hi:
+        none = "None or " if optional else ""
+        raise InvalidArgumentError(f"dps must be {none}an integer in [{lo}, {hi}], got {dps!r}")
+    return int(dps)
+
+
+def check_positive(name: str, value: Any) -> float:
+    """``value`` as a float, checked finite and ``> 0``."""
+    if not _is_real(value) or not math.isfinite(value) or value <= 0:
+        raise InvalidArgumentError(f"{name} must be a finite number > 0, got {value!r}")
+    return float(value)
+
+
+def check_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
+    """``value`` if it is one of ``choices``, else an error listing them."""
+    choices = tuple(choices)
+    try:
+        ok = value in choices
+    except TypeError:  # unhashable / incomparable values
+        ok = False
+    if not ok:
+        raise InvalidArgumentError(f"{name} must be one of {', '.join(map(str, choices))}, got {value!r}")
+    return value
+
+
+def as_float_array(x: Any, name: str) -> np.ndarray:
+    """``x`` as a float64 array, checked real and finite."""
+    try:
+        arr = np.asarray(x, dtype=float)
+    except (TypeError, ValueError):
+        raise InvalidArgumentError(f"{name} must be real numbers, got {x!r}") from None
+    if not np.all(np.isfinite(arr)):
+        raise InvalidArgumentError(f"{name} must be finite, got {x!r}")
+    return arr
+
+
+def require_float(value: Any, what: str) -> None:
+    """Raise :class:`~memtheory.errors.PrecisionError` if an mpmath value is outside float64's normal range.
+
+    The message says which ``dps`` to pass to get the value in arbitrary precision instead.
+    """
+    if value == 0:
+        return
+    mag = abs(value)
+    if mag < FLOAT64_TINY or mag > np.finfo(float).max:
+        digits = int(abs(float(mp.log10(mag)))) + 20
+        raise PrecisionError(
+            f"{what} = {mp.nstr(value, 6)} is outside float64 range; pass dps={max(30, digits)} for mpmath values")

@@ -1,0 +1,42 @@
+"""Plateaus of the gradient flow: hitting times from ``1/omega = 2`` to the thousands, scans and bounds.
+
+:mod:`~memtheory.theory.plateau.hitting` holds the hitting times, the theorem's bound and the scans over the
+memory length; :mod:`~memtheory.theory.plateau_rodas` the arbitrary-precision flows they integrate beyond
+float64 (docs/theory.md §4).
+"""
+
+from __future__ import annotations
+
+from .hitting import (
+    FLOAT64_MIN_FORCE,
+    HittingTimes,
+    PlateauScan,
+    bound,
+    bound_expr,
+    fit_exponent,
+    hitting_times,
+    initial_gradient_expr,
+    initial_loss_expr,
+    initial_state,
+    latex,
+    rho_bar_of,
+    scan,
+    slow_manifold_offset,
+)
+
+__all__ = [
+    "HittingTimes",
+    "PlateauScan",
+    "hitting_times",
+    "scan",
+    "bound",
+    "bound_expr",
+    "latex",
+    "initial_loss_expr",
+    "initial_gradient_expr",
+    "initial_state",
+    "fit_exponent",
+    "rho_bar_of",
+    "slow_manifold_offset",
+    "FLOAT64_MIN_FORCE",
+]
