@@ -40,8 +40,8 @@ import numpy as np
 from scipy.signal import fftconvolve
 from tqdm.auto import tqdm
 
-from .errors import ConvergenceError, InvalidArgumentError
-from .models.nonlinear import NonlinearRNN
+from ..errors import ConvergenceError, InvalidArgumentError
+from ..models.nonlinear import NonlinearRNN
 
 __all__ = ["Adam", "LFDataset", "TrainResult", "lf_dataset", "reference_time_weights", "train"]
 
