@@ -20,7 +20,10 @@ import scipy.special as sc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from memtheory.compile import special
+from memtheory.compile.special import erf as erf_module
+from memtheory.compile.special import gamma as gamma_module
+from memtheory.compile.special import quadrature as quadrature_module
+from memtheory.compile.special import tables
 from memtheory.compile.special import (
     airy_ai,
     airy_ai_prime,
@@ -333,14 +336,14 @@ def test_special_functions_callable_from_compiled_code():
 
 
 def test_embedded_tables_match_their_generators():
-    np.testing.assert_allclose(special._ERFCX_CHEB, special._erfcx_chebyshev_table(), rtol=0, atol=1e-20)
-    np.testing.assert_allclose(special._LGAMMA1P_COEF, special._lgamma1p_table(), rtol=1e-15, atol=0)
-    assert abs(special._ERFCX_CHEB[-1]) < 1e-19  # truncation error of the expansion
+    np.testing.assert_allclose(erf_module.ERFCX_CHEB, tables.erfcx_chebyshev_table(), rtol=0, atol=1e-20)
+    np.testing.assert_allclose(gamma_module.LGAMMA1P_COEF, tables.lgamma1p_table(), rtol=1e-15, atol=0)
+    assert abs(erf_module.ERFCX_CHEB[-1]) < 1e-19  # truncation error of the expansion
 
 
 def test_gauss_kronrod_rule_constants():
-    x = special._GK21_X
-    wk = special._GK21_WK
+    x = quadrature_module.GK21_X
+    wk = quadrature_module.GK21_WK
     nodes = np.concatenate([-x[:-1], x[::-1]])
     weights = np.concatenate([wk[:-1], wk[::-1]])
     for degree in range(32):  # the Kronrod extension of the 10-point Gauss rule is exact to degree 31
@@ -349,7 +352,7 @@ def test_gauss_kronrod_rule_constants():
     assert abs(np.sum(weights * nodes**32) - 2.0 / 33) > 1e-13  # and not beyond
     gx, gw = np.polynomial.legendre.leggauss(10)
     np.testing.assert_allclose(x[1:10:2], np.sort(gx[gx > 0])[::-1], rtol=0, atol=2 * EPS)
-    np.testing.assert_allclose(special._GK21_WG, np.sort(gw[gx > 0]), rtol=0, atol=4 * EPS)
+    np.testing.assert_allclose(quadrature_module.GK21_WG, np.sort(gw[gx > 0]), rtol=0, atol=4 * EPS)
 
 
 # ------------------------------------------------------------------------------------------------
