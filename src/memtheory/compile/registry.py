@@ -1,0 +1,139 @@
+"""The special functions known to the compile layer: one table, from which every backend is derived.
+
+Each :class:`SpecialFunction` says, for one SymPy function, how the numba printer calls it
+(:class:`memtheory.compile.codegen.NumbaPrinter` gets one ``_print_<name>`` method per entry), which mpmath and
+numpy callables replace it in :func:`~memtheory.compile.codegen.mpmath_function` and
+:func:`~memtheory.compile.codegen.numpy_function`, and, for a future ball-arithmetic backend, its Arb name.
+Adding a special function means adding its SymPy class (:mod:`memtheory.symbolic.functions`), its compiled
+implementation (:mod:`memtheory.compile.special`) and one entry here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import scipy.special
+
+from . import mpmath_special as mps
+from . import numpy_special as nps
+
+__all__ = ["SpecialFunction", "SPECIAL_FUNCTIONS", "special_function", "mpmath_namespace", "numpy_namespace"]
+
+_SP_PREFIX = "_sp."
+
+
+@dataclass(frozen=True)
+class SpecialFunction:
+    """How one SymPy function is evaluated by each backend.
+
+    Parameters
+    ----------
+    sympy : str
+        Name of the SymPy function class (``type(expr).__name__``), also its name in the lambdify namespaces.
+    numba : str
+        Callee in generated numba source: ``_sp.<name>`` for a function of :mod:`memtheory.compile.special`,
+        ``math.<name>``, or a helper defined by the generated module's header (``_heaviside``).
+    nargs : int
+        Number of leading arguments passed to the numba callee (SymPy's ``Heaviside(x, H0)`` passes only ``x``).
+    mpmath : callable or None, default None
+        Arbitrary-precision implementation; None keeps lambdify's own mpmath translation.
+    numpy : callable or None, default None
+        Vectorised float64 implementation; None keeps lambdify's own scipy/numpy translation.
+    arb : str or None, default None
+        Name of the Arb (python-flint) function, for a ball-arithmetic backend; None where not yet mapped.
+    int_args : tuple of int, default ()
+        Positions of arguments printed as Python integer literals (orders of moments); they must be SymPy
+        integers in the expression.
+    """
+
+    sympy: str
+    numba: str
+    nargs: int
+    mpmath: Callable | None = None
+    numpy: Callable | None = None
+    arb: str | None = None
+    int_args: tuple[int, ...] = ()
+
+    @property
+    def special_name(self) -> str | None:
+        """Name of the numba implementation in :mod:`memtheory.compile.special`, or None if it lives elsewhere."""
+        return self.numba[len(_SP_PREFIX):] if self.numba.startswith(_SP_PREFIX) else None
+
+    def numba_call(self, printed_args: list[str]) -> str:
+        """Numba source of a call, given the printed arguments (only the first ``nargs`` are used).
+
+        Parameters
+        ----------
+        printed_args : list of str
+            Source text of the arguments.
+
+        Returns
+        -------
+        str
+            ``callee(arg0, arg1, ...)``.
+        """
+        return f"{self.numba}({', '.join(printed_args[: self.nargs])})"
+
+
+#: Every special function the compile layer knows: those of :mod:`memtheory.symbolic.functions`, then SymPy's.
+SPECIAL_FUNCTIONS: tuple[SpecialFunction, ...] = (
+    SpecialFunction("erfcx", "_sp.erfcx", 1, mps.mp_erfcx, scipy.special.erfcx),
+    SpecialFunction("scaled_uppergamma", "_sp.scaled_upper_gamma", 2, mps.mp_scaled_uppergamma,
+                    nps.np_scaled_uppergamma),
+    SpecialFunction("gauss_moment", "_sp.gauss_moment", 2, mps.mp_gauss_moment, nps.np_gauss_moment,
+                    int_args=(0,)),
+    SpecialFunction("finite_laplace", "_sp.finite_laplace", 3, mps.mp_finite_laplace, nps.np_finite_laplace,
+                    int_args=(0,)),
+    SpecialFunction("airyai", "_sp.airy_ai", 1, mps.mp_airyai, nps.np_airyai),
+    SpecialFunction("Heaviside", "_heaviside", 1, mps.mp_heaviside, nps.np_heaviside),
+    SpecialFunction("uppergamma", "_sp.upper_gamma", 2),
+    SpecialFunction("gamma", "math.gamma", 1),
+    SpecialFunction("loggamma", "math.lgamma", 1),
+    SpecialFunction("erfc", "math.erfc", 1, mps.mp_erfc),
+)
+
+_BY_NAME = {fn.sympy: fn for fn in SPECIAL_FUNCTIONS}
+
+
+def special_function(name: str) -> SpecialFunction:
+    """The registry entry of the SymPy function called ``name``.
+
+    Parameters
+    ----------
+    name : str
+        SymPy class name, e.g. ``"erfcx"``.
+
+    Returns
+    -------
+    SpecialFunction
+        Its entry.
+
+    Raises
+    ------
+    KeyError
+        If the function is not in the registry.
+    """
+    return _BY_NAME[name]
+
+
+def mpmath_namespace() -> dict[str, Callable]:
+    """The lambdify namespace of the mpmath backend: SymPy name -> mpmath implementation.
+
+    Returns
+    -------
+    dict
+        One item per entry with an mpmath implementation.
+    """
+    return {fn.sympy: fn.mpmath for fn in SPECIAL_FUNCTIONS if fn.mpmath is not None}
+
+
+def numpy_namespace() -> dict[str, Callable]:
+    """The lambdify namespace of the numpy backend: SymPy name -> vectorised implementation.
+
+    Returns
+    -------
+    dict
+        One item per entry with a numpy implementation.
+    """
+    return {fn.sympy: fn.numpy for fn in SPECIAL_FUNCTIONS if fn.numpy is not None}
