@@ -18,7 +18,8 @@ _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __version__ = "0.1.0"
 
-from . import approximation, kernels, symbolic  # noqa: F401
+from . import kernels, symbolic  # noqa: F401
+from .theory import approximation  # noqa: F401
 from .errors import (  # noqa: F401
     ConvergenceError,
     InvalidArgumentError,

@@ -1,4 +1,4 @@
-r"""Approximation errors of linear-RNN kernels and the universal-approximation construction (THEORY.md §3).
+r"""Approximation errors of linear-RNN kernels and the universal-approximation construction (docs/theory.md §3).
 
 A width-``m`` linear RNN with real diagonal recurrence realises ``rho_hat(t) = sum_i a_i e^{-w_i t}``. For the
 linear functionals ``H_t(x) = \int_0^\infty rho(s) x_{t-s} ds`` the functional error is controlled by the kernel
@@ -26,12 +26,22 @@ import mpmath as mp
 import numpy as np
 from numpy.polynomial import chebyshev as C
 
-from ..errors import InvalidArgumentError, NotIntegrableError, PrecisionError
-from ..kernels.kernel import Kernel
-from ..models.linear import DiagonalRNN
-from .best_sum import BestSum, _Target, _check_m, exact_loss, exact_projection
+from ..._validation import check_positive
+from ...errors import InvalidArgumentError, NotIntegrableError, PrecisionError
+from ...kernels.kernel import Kernel
+from ...models.linear import DiagonalRNN
+from .best_sum import BestSum, check_width
+from .varpro import FitTarget, exact_loss, exact_projection
 
-__all__ = ["ApproximationErrors", "Construction", "approximation_errors", "universal"]
+__all__ = [
+    "ApproximationErrors",
+    "Construction",
+    "approximation_errors",
+    "universal",
+    "cheb_to_monomial",
+    "kernel_breakpoints",
+    "l2_only_errors",
+]
 
 _EPS = float(np.finfo(float).eps)
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(20)
@@ -286,8 +296,19 @@ def _shifted_cheb_monomials(n: int) -> list[list[int]]:
     return polys[: n + 1]
 
 
-def _cheb_to_monomial(c) -> list[Fraction]:
-    """Exact monomial coefficients in s of ``sum_k c_k T_k(2s - 1)`` (c exact floats)."""
+def cheb_to_monomial(c) -> list[Fraction]:
+    """Exact monomial coefficients in s of ``sum_k c_k T_k(2s - 1)`` (c exact floats).
+
+    Parameters
+    ----------
+    c : sequence of float
+        Chebyshev coefficients in ``x = 2s - 1`` (each float is taken as the exact binary number it is).
+
+    Returns
+    -------
+    list of Fraction
+        Coefficients of ``s^0, ..., s^n``.
+    """
     polys = _shifted_cheb_monomials(len(c) - 1)
     out = [Fraction(0)] * len(c)
     for ck, poly in zip(c, polys):
@@ -330,14 +351,18 @@ def _mesh(rho: Kernel, rates: np.ndarray, mag: float) -> tuple[np.ndarray, float
     n = max(8, int(24 * math.log10(t_hi / t_lo)))
     pts.update(np.geomspace(t_lo, t_hi, n).tolist())
     pts.update(np.linspace(0, min(t_hi, 20.0), 81).tolist())
-    for bp in _kernel_breakpoints(rho):
+    for bp in kernel_breakpoints(rho):
         if 0 < bp < t_hi:
             pts.add(bp)
     return np.array(sorted(pts)), t_hi
 
 
-def _kernel_breakpoints(rho: Kernel) -> list[float]:
-    from ..symbolic.laplace import LaplaceForm
+def kernel_breakpoints(rho: Kernel) -> list[float]:
+    """Points ``t > 0`` where the kernel's expression changes form (Heaviside steps, piecewise branches).
+
+    Empty when the kernel has none or they cannot be found: they only refine quadrature meshes.
+    """
+    from ...symbolic.laplace import LaplaceForm
 
     try:
         return list(rho._breakpoints(LaplaceForm(0, rho.substituted())))
@@ -391,7 +416,7 @@ def approximation_errors(rho: Kernel, approximant, dps: int | None = None) -> Ap
     if not isinstance(rho, Kernel):
         raise InvalidArgumentError(f"rho must be a Kernel, got {type(rho).__name__}")
     form, a_exact, rates = _as_form(approximant)
-    target = _Target(rho)
+    target = FitTarget(rho)
     if not rho.is_integrable(1):
         raise NotIntegrableError(f"rho = {rho.substituted()} is not integrable: its L1 error is infinite")
     loss, _, l2_digits = exact_loss(target, a_exact, rates)
@@ -520,13 +545,6 @@ def _as_form(approximant):
 
 
 # ================================================================================================= universal
-def _check_positive(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or \
-            not math.isfinite(value) or value <= 0:
-        raise InvalidArgumentError(f"{name} must be a finite number > 0, got {value!r}")
-    return float(value)
-
-
 def _construction_from_monomial(rho: Kernel, kind: str, kappa: float, a_mp: list, dps: int, method: str,
                                 params: dict, errors: bool) -> Construction:
     """Package a polynomial ``sum_{j=1}^m a_j s^j`` (mpf coefficients) as a Construction."""
@@ -540,11 +558,27 @@ def _construction_from_monomial(rho: Kernel, kind: str, kappa: float, a_mp: list
     w = tuple(kappa * j for j in range(1, m + 1))
     a = tuple(float(x) for x in a_mp)
     cons = Construction(kind, m, kappa, a, w, None, float(sum(abs(x) for x in a)), method, params, cheb_f, a_exact)
-    errs = approximation_errors(rho, cons) if errors else _l2_only(rho, a_exact, w)
+    errs = approximation_errors(rho, cons) if errors else l2_only_errors(rho, a_exact, w)
     return Construction(kind, m, kappa, a, w, errs, cons.coefficient_norm, method, params, cheb_f, a_exact)
 
 
-def _l2_only(rho, a_exact, w) -> ApproximationErrors:
+def l2_only_errors(rho: Kernel, a_exact, w) -> ApproximationErrors:
+    """The errors of ``sum_i a_i e^{-w_i t}`` with only the L2 error computed (closed form); the rest are NaN.
+
+    Parameters
+    ----------
+    rho : Kernel
+        Square-integrable kernel.
+    a_exact : sequence of str or float
+        Coefficients, taken as exact numbers.
+    w : sequence of float
+        Positive rates.
+
+    Returns
+    -------
+    ApproximationErrors
+        With ``evaluation = "L2 only"``.
+    """
     loss, _, digits = exact_loss(rho, a_exact, w)
     l2 = math.sqrt(max(0.0, float(loss)))
     nan = float("nan")
@@ -584,8 +618,8 @@ def universal(rho: Kernel, m: int, scale: float = 1.0, errors: bool = True) -> C
     >>> round(u.errors.l2, 7)      # t e^{-2t} is not in the span: slow algebraic convergence
     0.0005952
     """
-    m = _check_m(m)
-    scale = _check_positive("scale", scale)
+    m = check_width(m)
+    scale = check_positive("scale", scale)
     w = scale * np.arange(1, m + 1, dtype=float)
     a_mp, loss, dps, digits = exact_projection(rho, w)
     return _construction_from_monomial(rho, "universal", scale, a_mp, dps, "L2 projection", {"scale": scale},

@@ -1,6 +1,6 @@
-r"""The Jackson-type rate of [CoM] (THEORY.md §3): its bound, its hypotheses and its construction.
+r"""The Jackson-type rate of [CoM] (docs/theory.md §3): its bound, its hypotheses and its construction.
 
-Theorem (as restated in THEORY.md). Let ``y(t) = H_t(1_{t >= 0}) = \int_0^t rho`` be the step response, so
+Theorem (as restated in docs/theory.md). Let ``y(t) = H_t(1_{t >= 0}) = \int_0^t rho`` be the step response, so
 ``y^{(k)} = rho^{(k-1)}``. If for some ``alpha in N+``, ``beta > 0`` and all ``k = 1..alpha+1``: ``y in C^{alpha+1}``,
 ``e^{beta t} y^{(k)}(t) -> 0`` and ``sup_t |e^{beta t} y^{(k)}(t)| / beta^k <= gamma``, then for every ``m`` a
 width-``m`` linear RNN achieves ``sup_t ||H_t - Ĥ_t|| <= C(alpha) gamma d / (beta m^alpha)``.
@@ -27,20 +27,20 @@ import numpy as np
 import sympy as sp
 from numpy.polynomial import chebyshev as C
 
-from ..compile import codegen
-from ..errors import InvalidArgumentError
-from ..kernels.kernel import Kernel
-from ..symbolic.parse import symbol
-from .approximation import (
+from ..._validation import check_positive
+from ...compile import codegen
+from ...errors import InvalidArgumentError
+from ...kernels.kernel import Kernel
+from ...symbolic.parse import symbol
+from .best_sum import check_width
+from .constructions import (
     Construction,
-    _check_positive,
-    _cheb_to_monomial,
-    _kernel_breakpoints,
-    _l2_only,
     approximation_errors,
+    cheb_to_monomial,
+    kernel_breakpoints,
+    l2_only_errors,
     universal,
 )
-from .best_sum import _check_m
 
 __all__ = ["JacksonBound", "jackson", "jackson_bound"]
 
@@ -173,7 +173,7 @@ def _derivatives(expr: sp.Expr, order: int) -> tuple:
 
 def _breakpoints(rho: Kernel, expr: sp.Expr) -> list[float]:
     """Roots in (0, inf) of the arguments of step-like functions and of Piecewise conditions."""
-    pts = set(_kernel_breakpoints(rho))
+    pts = set(kernel_breakpoints(rho))
     for node in sp.preorder_traversal(expr):
         args = []
         if isinstance(node, _Step):
@@ -248,7 +248,7 @@ def jackson_bound(rho: Kernel, alpha: int, beta: float, ms=None, d: int = 1, t_s
     if not isinstance(rho, Kernel):
         raise InvalidArgumentError(f"rho must be a Kernel, got {type(rho).__name__}")
     alpha = _check_alpha(alpha)
-    beta = _check_positive("beta", beta)
+    beta = check_positive("beta", beta)
     if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1:
         raise InvalidArgumentError(f"d must be an integer >= 1, got {d!r}")
     expr = rho.substituted()
@@ -256,7 +256,7 @@ def jackson_bound(rho: Kernel, alpha: int, beta: float, ms=None, d: int = 1, t_s
     bps = _breakpoints(rho, ders[0])
     if t_scale is None:
         t_scale = max([1.0, 1.0 / beta] + bps)
-    t_scale = _check_positive("t_scale", t_scale)
+    t_scale = check_positive("t_scale", t_scale)
     violations = []
     fns = [_mp_fn(e) for e in ders]
     with mp.workdps(dps):
@@ -385,9 +385,9 @@ def jackson(rho: Kernel, m: int, alpha: int, beta: float, method: str = "chebysh
     """
     if not isinstance(rho, Kernel):
         raise InvalidArgumentError(f"rho must be a Kernel, got {type(rho).__name__}")
-    m = _check_m(m)
+    m = check_width(m)
     alpha = _check_alpha(alpha)
-    beta = _check_positive("beta", beta)
+    beta = check_positive("beta", beta)
     kappa = beta / (alpha + 1)
     params = {"alpha": alpha, "beta": beta}
     if method == "projection":
@@ -417,7 +417,7 @@ def jackson(rho: Kernel, m: int, alpha: int, beta: float, method: str = "chebysh
             xq[k + 1] += ck / 2
             xq[k - 1] += ck / 2
     P = [(xq[k] + (qf[k] if k < len(qf) else 0)) / 2 for k in range(len(xq))]
-    q_mono = _cheb_to_monomial([float(c) for c in q_cheb])  # exact: coefficients of q in s
+    q_mono = cheb_to_monomial([float(c) for c in q_cheb])  # exact: coefficients of q in s
     a_frac = q_mono  # rho_hat = sum_{j=1}^m a_j s^j with a_j = q_{j-1}
     coef_norm = float(sum(abs(x) for x in a_frac))
     nd = 25 + max(0, math.ceil(math.log10(max(1.0, coef_norm))))
@@ -428,7 +428,7 @@ def jackson(rho: Kernel, m: int, alpha: int, beta: float, method: str = "chebysh
     cheb = tuple(float(x) for x in P)
     cons = Construction("jackson", m, kappa, a, w, None, coef_norm,
                         "Chebyshev interpolation", params, cheb, a_exact)
-    errs = approximation_errors(rho, cons) if errors else _l2_only(rho, a_exact, w)
+    errs = approximation_errors(rho, cons) if errors else l2_only_errors(rho, a_exact, w)
     return Construction("jackson", m, kappa, a, w, errs, cons.coefficient_norm, "Chebyshev interpolation", params,
                         cheb, a_exact)
 

@@ -1,221 +1,67 @@
-r"""Best L2 approximation of a memory kernel by a sum of real exponentials (THEORY.md §3).
+r"""The variable-projection solver behind the best exponential sums, and the exact L2 loss in mpmath.
 
-The width-``m`` linear RNN with real diagonal recurrence has the kernel ``rho_hat(t) = sum_i a_i e^{-w_i t}``.
-:func:`best_exponential_sum` computes the L2-optimal one,
-
-.. math:: \min_{a \in \mathbb R^m,\ w_i > 0} J(a, w) = \int_0^\infty (\hat\rho - \rho)^2 dt,
-
-optionally with a stability margin ``w_i >= min_rate``.
-
-Method (variable projection)
-----------------------------
 For fixed rates the optimal coefficients solve the Cauchy-Gram system ``G a = b`` with ``G_ij = 1/(w_i + w_j)``
 and ``b_i = L[rho](w_i)``; the reduced loss is ``J(w) = ||rho||^2 - b^T G^{-1} b``. ``G`` is a Cauchy matrix:
-its Schur complements are again Cauchy-like, which gives the factorisation ``G = L D L^T`` in closed form,
+its Schur complements are again Cauchy-like, which gives the factorisation ``G = L D L^T`` in closed form
+(:func:`cauchy_ldl`),
 
 .. math:: D_k = \frac{P_k(k)^2}{2 w_k},\qquad L_{ik} = \frac{2 w_k P_k(i)}{(w_i + w_k) P_k(k)},\qquad
           P_k(i) = \prod_{l<k} \frac{w_i - w_l}{w_i + w_l},
 
 every entry a product (no cancellation), so it is accurate however ill-conditioned ``G`` is. The log-rates
-``u = log(w - min_rate)`` are optimised by Levenberg-Marquardt with Kaufman's Gauss-Newton matrix, which for
-exponentials is also closed form: the residual of projecting ``t e^{-w_k t}`` onto the span of the
-exponentials has Laplace transform ``gamma_k B(s)/(s + w_k)`` with ``B`` the Blaschke product of the rates, so
+``u = log(w - min_rate)`` are optimised by Levenberg-Marquardt (:class:`VariableProjection`) with Kaufman's
+Gauss-Newton matrix, which for exponentials is also closed form: the residual of projecting ``t e^{-w_k t}`` onto
+the span of the exponentials has Laplace transform ``gamma_k B(s)/(s + w_k)`` with ``B`` the Blaschke product of
+the rates, so
 
 .. math:: \langle P^\perp \psi_k, P^\perp\psi_l\rangle = \frac{\gamma_k\gamma_l}{w_k + w_l},\qquad
           \gamma_k = -\frac{1}{2 w_k}\prod_{j \ne k}\frac{w_k - w_j}{w_k + w_j}.
 
-The gradient uses ``L[t rho](w) = -dL[rho]/ds``. Widths are reached by continuation ``m -> m + 1``: the new rate
-is inserted where the loss decrease of adding one mode, ``2x R(x)^2 / B(x)^2`` (``R`` the Laplace transform of
-the residual), is largest, with several insertion points tried (multi-start). The loss is the difference of
-``||rho||^2`` and a quantity close to it, so float64 runs out of digits once the relative loss is below about
-1e-8; the computation then moves to mpmath with ``dps`` sized from the magnitudes of the terms (which grow with
-the condition number of ``G``). Every result carries the precision it needed and an a posteriori check of its
-digits (recomputation at 20 more digits).
+The gradient uses ``L[t rho](w) = -dL[rho]/ds``. The loss is the difference of ``||rho||^2`` and a quantity
+close to it, so float64 runs out of digits once the relative loss is below about 1e-8; the evaluation then moves
+to mpmath with ``dps`` sized from the magnitudes of the terms (which grow with the condition number of ``G``);
+:func:`exact_loss` and :func:`exact_projection` size it for given coefficients or rates and check the digits.
 
-References: [CoM] Li, Han, E, Li (ICLR 2021; JMLR 2022); Braess & Hackbusch, *Approximation of 1/x by
-exponential sums in [1, inf)*, IMA J. Numer. Anal. 25 (2005); Golub & Pereyra, *The differentiation of
-pseudo-inverses and nonlinear least squares problems whose variables separate*, SIAM J. Numer. Anal. 10 (1973);
-Kaufman, BIT 15 (1975).
+References: Golub & Pereyra, *The differentiation of pseudo-inverses and nonlinear least squares problems whose
+variables separate*, SIAM J. Numer. Anal. 10 (1973); Kaufman, BIT 15 (1975).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import mpmath as mp
 import numpy as np
 
-from ..errors import ConvergenceError, InvalidArgumentError, NotIntegrableError, PrecisionError
-from ..kernels.kernel import Kernel
-from ..models.linear import DiagonalRNN
+from ...errors import InvalidArgumentError, NotIntegrableError, PrecisionError
+from ...kernels.kernel import Kernel
 
 __all__ = [
-    "BestSum",
-    "RootExponentialFit",
-    "best_exponential_sum",
-    "best_exponential_sums",
-    "fit_root_exponential",
     "cauchy_condition",
+    "cauchy_ldl",
+    "exact_loss",
+    "exact_projection",
+    "project_coefficients",
+    "FitTarget",
+    "FitState",
+    "VariableProjection",
+    "SingularGramError",
+    "EXACT_REL_LOSS",
+    "DEFAULT_SEPARATION",
+    "MAX_DPS",
 ]
 
 _EPS = float(np.finfo(float).eps)
 #: Relative L2 error below which a fit is "exact": the rates are float64, so smaller errors carry no meaning.
-_EXACT_REL_LOSS = 1e-30
+EXACT_REL_LOSS = 1e-30
 #: Log-rate box (rates between 1e-15 and 1e15 times the unit of t).
 _U_LO, _U_HI = math.log(1e-15), math.log(1e15)
 #: Default smallest separation |log w_i - log w_j| of two rates (see ``min_separation``).
-_DEFAULT_SEP = 1e-3
-_MAX_DPS = 2000
-
-
-# ============================================================================================ results
-@dataclass(frozen=True)
-class BestSum:
-    """An L2-best exponential sum ``rho_hat(t) = sum_i a_i exp(-w_i t)`` and the precision it was found with.
-
-    Attributes
-    ----------
-    m : int
-        Width (number of exponentials).
-    a, w : tuple of float
-        Coefficients and rates (rates ascending). ``a`` is optimal for exactly these float64 rates.
-    loss : float
-        ``J = ||rho_hat - rho||_2^2`` (the squared L2 error) of ``(a_exact, w)``.
-    l2_error : float
-        ``sqrt(loss)``.
-    relative_l2_error : float
-        ``l2_error / ||rho||_2``.
-    cond : float
-        1-norm condition number of the Cauchy-Gram matrix ``G_ij = 1/(w_i + w_j)`` (``inf`` beyond float64;
-        see ``log10_cond``).
-    log10_cond : float
-        ``log10(cond)``, computed in log space (never overflows).
-    dps : int or None
-        mpmath digits the final loss was computed with (None: float64 sufficed).
-    loss_digits : float
-        Correct significant digits of ``loss`` (agreement with a recomputation at higher precision).
-    min_rate : float or None
-        Stability margin imposed (rates ``>= min_rate``).
-    iterations : int
-        Levenberg-Marquardt iterations spent at this width (all starts).
-    converged : bool
-        Whether the optimiser met its tolerance (False: stopped at the iteration limit or by lack of digits).
-    a_exact : tuple of str
-        The coefficients at full working precision (decimal strings), for reconstructions beyond float64.
-    """
-
-    m: int
-    a: tuple
-    w: tuple
-    loss: float
-    l2_error: float
-    relative_l2_error: float
-    cond: float
-    log10_cond: float
-    dps: int | None
-    loss_digits: float
-    min_rate: float | None
-    iterations: int
-    converged: bool
-    a_exact: tuple = field(default=(), repr=False)
-
-    @property
-    def model(self) -> DiagonalRNN:
-        """The approximant as a :class:`~memtheory.models.linear.DiagonalRNN`."""
-        return DiagonalRNN(np.array(self.a), np.array(self.w))
-
-    @property
-    def margin(self) -> float:
-        """Stability margin ``min_i w_i`` (distance of the spectrum ``-w`` to the imaginary axis)."""
-        return float(min(self.w))
-
-    def to_dict(self) -> dict:
-        """JSON-ready dict (keys ``m, loss, l2_error, a, w, cond, dps`` and the rest of the fields)."""
-        return {
-            "m": self.m,
-            "loss": self.loss,
-            "l2_error": self.l2_error,
-            "relative_l2_error": self.relative_l2_error,
-            "a": list(self.a),
-            "w": list(self.w),
-            "cond": self.cond if math.isfinite(self.cond) else None,
-            "log10_cond": self.log10_cond,
-            "dps": self.dps,
-            "loss_digits": self.loss_digits,
-            "min_rate": self.min_rate,
-            "margin": self.margin,
-            "iterations": self.iterations,
-            "converged": self.converged,
-            "a_exact": list(self.a_exact),
-        }
-
-
-@dataclass(frozen=True)
-class RootExponentialFit:
-    """Least-squares fit ``log(error) = log(A) - c sqrt(m)`` (Braess-Hackbusch: ``error ~ A exp(-c sqrt(m))``).
-
-    Attributes
-    ----------
-    c : float
-        Fitted exponent (larger: faster convergence).
-    A : float
-        Prefactor.
-    c_stderr : float
-        Standard error of ``c``.
-    r2 : float
-        Coefficient of determination of the linear fit in ``(sqrt(m), log error)``.
-    ms : tuple of int
-        Widths used.
-    """
-
-    c: float
-    A: float
-    c_stderr: float
-    r2: float
-    ms: tuple
-
-    def predict(self, m) -> np.ndarray:
-        """``A exp(-c sqrt(m))``."""
-        return self.A * np.exp(-self.c * np.sqrt(np.asarray(m, float)))
-
-    def to_dict(self) -> dict:
-        """JSON-ready dict."""
-        return {"c": self.c, "A": self.A, "c_stderr": self.c_stderr, "r2": self.r2, "ms": list(self.ms)}
-
-
-def fit_root_exponential(ms, errors) -> RootExponentialFit:
-    """Fit ``error ~ A exp(-c sqrt(m))`` by least squares on ``log(error)`` against ``sqrt(m)``.
-
-    Parameters
-    ----------
-    ms : sequence of int
-        Widths (at least 3).
-    errors : sequence of float
-        Positive errors at those widths.
-
-    Returns
-    -------
-    RootExponentialFit
-    """
-    ms = np.asarray(ms, float)
-    err = np.asarray(errors, float)
-    if ms.shape != err.shape or ms.size < 3:
-        raise InvalidArgumentError("fit_root_exponential needs at least 3 (m, error) pairs of equal length")
-    if np.any(err <= 0) or not np.all(np.isfinite(err)):
-        raise InvalidArgumentError("errors must be finite and > 0 for a log fit")
-    x, y = np.sqrt(ms), np.log(err)
-    A = np.vstack([np.ones_like(x), x]).T
-    coef, *_ = np.linalg.lstsq(A, y, rcond=None)
-    resid = y - A @ coef
-    dof = max(1, x.size - 2)
-    s2 = float(resid @ resid) / dof
-    cov = s2 * np.linalg.inv(A.T @ A)
-    ss_tot = float(((y - y.mean()) ** 2).sum())
-    r2 = 1.0 - float(resid @ resid) / ss_tot if ss_tot > 0 else 1.0
-    return RootExponentialFit(float(-coef[1]), float(math.exp(coef[0])), float(math.sqrt(cov[1, 1])), r2,
-                              tuple(int(v) for v in ms))
+DEFAULT_SEPARATION = 1e-3
+#: Most mpmath digits any evaluation may use.
+MAX_DPS = 2000
 
 
 # ============================================================================================ Cauchy algebra
@@ -260,8 +106,19 @@ def _abs(x):
     return np.abs(x) if x.dtype != object else np.array([abs(v) for v in x], dtype=object)
 
 
-def _cauchy_ldl(w: np.ndarray):
-    """``G = L D L^T`` for ``G_ij = 1/(w_i + w_j)`` from the closed-form Schur complements (float or mpf)."""
+def cauchy_ldl(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``G = L D L^T`` for ``G_ij = 1/(w_i + w_j)`` from the closed-form Schur complements (float or mpf).
+
+    Parameters
+    ----------
+    w : ndarray
+        Distinct positive rates, float64 or an object array of mpf (then the factors are mpf too).
+
+    Returns
+    -------
+    (L, D) : tuple of ndarray
+        Unit lower triangular ``L`` (m, m) and the diagonal ``D`` (m,).
+    """
     m = w.shape[0]
     s = w[:, None] + w[None, :]
     R = (w[:, None] - w[None, :]) / s  # R[i, l]
@@ -308,8 +165,14 @@ def _dot(x, y):
 
 
 # ============================================================================================ the target
-class _Target:
-    """A square-integrable kernel with cached Laplace moments ``L[t^k rho](w)`` in float64 or at ``dps`` digits."""
+class FitTarget:
+    """A square-integrable kernel with cached Laplace moments ``L[t^k rho](w)`` in float64 or at ``dps`` digits.
+
+    Parameters
+    ----------
+    rho : Kernel
+        The kernel to approximate; square-integrable on ``[0, inf)`` (else NotIntegrableError).
+    """
 
     def __init__(self, rho: Kernel):
         if not isinstance(rho, Kernel):
@@ -322,6 +185,7 @@ class _Target:
         self._cache: dict = {}
 
     def norm2(self, dps: int | None):
+        """``||rho||_2^2`` in float64 (``dps=None``) or as an mpf at ``dps`` digits (cached)."""
         if dps not in self._norm2:
             self._norm2[dps] = self.rho.square_integral(dps=dps)
         return self._norm2[dps]
@@ -356,7 +220,9 @@ class _Target:
 
 # ============================================================================================ one evaluation
 @dataclass
-class _State:
+class FitState:
+    """One evaluation of the reduced loss at the log-rates ``u``: the projection and, if asked, its derivatives."""
+
     u: np.ndarray  # float64 log-rates (sorted)
     dps: int | None
     w: np.ndarray
@@ -374,14 +240,29 @@ class _State:
 
     @property
     def m(self) -> int:
+        """Width (number of rates)."""
         return self.u.shape[0]
 
 
-class _VarPro:
-    """Variable-projection Levenberg-Marquardt for the reduced loss in log-rates."""
+class VariableProjection:
+    """Variable-projection Levenberg-Marquardt for the reduced loss in log-rates.
 
-    def __init__(self, target: _Target, min_rate: float | None, dps: int | None, auto: bool,
-                 sep: float = _DEFAULT_SEP):
+    Parameters
+    ----------
+    target : FitTarget
+        The kernel and its Laplace moments.
+    min_rate : float or None
+        Stability margin (log-rates ``>= log(min_rate)``); None: the rate box down to 1e-15.
+    dps : int or None
+        Working precision to start with (None: float64).
+    auto : bool
+        Raise the precision as the loss needs (False: a fixed ``dps``, too few digits raise PrecisionError).
+    sep : float
+        Smallest gap between sorted log-rates.
+    """
+
+    def __init__(self, target: FitTarget, min_rate: float | None, dps: int | None, auto: bool,
+                 sep: float = DEFAULT_SEPARATION):
         self.t = target
         self.lo = math.log(min_rate) if min_rate else _U_LO  # lower bound of the log-rates
         self.sep = sep  # smallest gap between sorted log-rates
@@ -416,8 +297,8 @@ class _VarPro:
     def _eps(self, dps):
         return _EPS if dps is None else mp.mpf(10) ** (-dps)
 
-    def _rates(self, u: np.ndarray, dps):
-        """``(dw/du, w)`` for ``w = exp(u)``."""
+    def rates(self, u: np.ndarray, dps: int | None) -> tuple[np.ndarray, np.ndarray]:
+        """``(dw/du, w)`` for ``w = exp(u)``, in float64 (``dps=None``) or as mpf at ``dps`` digits."""
         if dps is None:
             w = np.exp(u)
             return w, w
@@ -425,31 +306,36 @@ class _VarPro:
             w = _exp_obj([mp.mpf(float(x)) for x in u])
             return w, w
 
-    def required_dps(self, st: _State) -> int | None:
+    def required_dps(self, st: FitState) -> int | None:
         """Digits needed for ~15 correct digits of J (None when float64 gives at least 8)."""
         J = abs(float(st.J))
         norm2 = float(self.t.norm2(None))
-        J = max(J, _EXACT_REL_LOSS * norm2)
+        J = max(J, EXACT_REL_LOSS * norm2)
         m = st.m
         first = math.log10(max(float(st.mag), 1e-300) * (4 * m + 8) / J)
         second = math.log10(max(float(st.second), 1e-300) / J) / 2
         lost = max(first, second, 0.0)
         if lost <= 7.5:
             return None
-        return int(min(_MAX_DPS, max(30, math.ceil(lost) + 15)))
+        return int(min(MAX_DPS, max(30, math.ceil(lost) + 15)))
 
     # ------------------------------------------------------------------ evaluation
-    def evaluate(self, u: np.ndarray, grad: bool, dps="current") -> _State:
+    def evaluate(self, u: np.ndarray, grad: bool, dps: int | None | str = "current") -> FitState:
+        """The projection at log-rates ``u`` (and gradient, Gauss-Newton matrix, Hessian if ``grad``).
+
+        ``dps="current"`` evaluates at the solver's working precision. Raises :class:`SingularGramError` when the
+        Cauchy-Gram matrix is singular at that precision.
+        """
         dps = self.dps if dps == "current" else dps
         u = np.sort(np.asarray(u, float))
-        ctx = mp.workdps(dps) if dps else _NullCtx()
+        ctx = mp.workdps(dps) if dps else contextlib.nullcontext()
         with ctx:
-            omega, w = self._rates(u, dps)
+            omega, w = self.rates(u, dps)
             b, eb = self.t.laplace(w, 0, dps)
             norm2 = self.t.norm2(dps)
-            Lm, D = _cauchy_ldl(w)
+            Lm, D = cauchy_ldl(w)
             if any(d == 0 for d in D) or (dps is None and not np.all(np.isfinite(D))):
-                raise _Singular
+                raise SingularGramError
             z = _forward(Lm, b)
             a = _backward(Lm, z / D)
             G = 1 / (w[:, None] + w[None, :])
@@ -462,12 +348,12 @@ class _VarPro:
             z2 = _forward(Lm, rho_vec)
             second = (4 * u.size + 8) ** 2 * _dot(z2 * z2, 1 / D)
             J_err = eps * (4 * u.size + 8) * mag + eps * eps * second + 2 * _dot(aa, _abs(eb))
-            st = _State(u, dps, w, a, b, J, J_err, mag, second, Lm, D)
+            st = FitState(u, dps, w, a, b, J, J_err, mag, second, Lm, D)
             if grad:
                 self._derivatives(st, omega, G)
         return st
 
-    def _derivatives(self, st: _State, omega: np.ndarray, G: np.ndarray) -> None:
+    def _derivatives(self, st: FitState, omega: np.ndarray, G: np.ndarray) -> None:
         """Gradient, Kaufman Gauss-Newton matrix and exact reduced Hessian in the log-rates (all closed form).
 
         With ``h_i = sum_j a_j/(w_i+w_j)^2 - L[t rho](w_i)``, ``q_i = L[t^2 rho](w_i) - 2 sum_j a_j/(w_i+w_j)^3``
@@ -500,18 +386,18 @@ class _VarPro:
         st.K = om[:, None] * K * om[None, :]
         st.H = om[:, None] * H * om[None, :] + np.diag(om * gwf)
 
-    def evaluate_adaptive(self, u: np.ndarray, grad: bool) -> _State:
+    def evaluate_adaptive(self, u: np.ndarray, grad: bool) -> FitState:
         """Evaluate, raising the precision (auto mode) until J has ~12 correct digits."""
         while True:
             try:
                 st = self.evaluate(u, grad)
-            except _Singular:
-                if self.dps is not None and self.dps >= _MAX_DPS:
+            except SingularGramError:
+                if self.dps is not None and self.dps >= MAX_DPS:
                     raise PrecisionError("the Cauchy-Gram matrix is singular at the maximum precision") from None
                 if not self.auto and self.dps is not None:
                     raise PrecisionError(f"dps={self.dps} cannot resolve the coalescing rates; pass more digits") \
                         from None
-                self.dps = 30 if self.dps is None else min(_MAX_DPS, 2 * self.dps)
+                self.dps = 30 if self.dps is None else min(MAX_DPS, 2 * self.dps)
                 continue
             need = self.required_dps(st)
             if need is None or (self.dps is not None and need <= self.dps):
@@ -525,14 +411,14 @@ class _VarPro:
             self.dps = need
 
     # ------------------------------------------------------------------ Levenberg-Marquardt
-    def minimize(self, u0: np.ndarray, max_iter: int, rtol: float, lam: float = 1e-4) -> tuple[_State, bool]:
+    def minimize(self, u0: np.ndarray, max_iter: int, rtol: float, lam: float = 1e-4) -> tuple[FitState, bool]:
         """Levenberg-Marquardt (Nielsen's damping update) from ``u0``; returns the final state and convergence."""
         st = self.evaluate_adaptive(np.asarray(u0, float), True)
         norm2 = float(self.t.norm2(None))
         nu = 2.0
         small = 0
         for _ in range(max_iter):
-            if float(st.J) <= _EXACT_REL_LOSS * norm2:
+            if float(st.J) <= EXACT_REL_LOSS * norm2:
                 return st, True
             self.iterations += 1
             free = ~self.blocked(st.u, st.g)
@@ -577,7 +463,7 @@ class _VarPro:
                     continue
                 try:
                     new = self.evaluate_adaptive(u_new, True)
-                except (_Singular, NotIntegrableError):
+                except (SingularGramError, NotIntegrableError):
                     lam, nu = lam * nu, nu * 2
                     continue
                 if new.dps != st.dps:  # the precision moved: compare at the same precision
@@ -599,7 +485,7 @@ class _VarPro:
         return st, False
 
     # ------------------------------------------------------------------ continuation
-    def insertion_points(self, st: _State, count: int) -> list[float]:
+    def insertion_points(self, st: FitState, count: int) -> list[float]:
         """Log-rates where adding a mode decreases the loss most: ``2x R(x)^2 / B(x)^2``."""
         u = st.u
         cand = []
@@ -612,9 +498,9 @@ class _VarPro:
         if cand.size == 0:
             return []
         dps = st.dps
-        ctx = mp.workdps(dps) if dps else _NullCtx()
+        ctx = mp.workdps(dps) if dps else contextlib.nullcontext()
         with ctx:
-            _, x = self._rates(cand, dps)
+            _, x = self.rates(cand, dps)
             Lx, _ = self.t.laplace(x, 0, dps)
             S = 1 / (x[:, None] + st.w[None, :])
             Rx = Lx - S.dot(st.a)
@@ -676,311 +562,30 @@ def _structure(w, a, h, q):
     return K, H
 
 
-class _Singular(Exception):
+class SingularGramError(Exception):
     """Coalescing rates: G is singular at the working precision."""
 
 
-class _NullCtx:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-
-# ============================================================================================ public API
-def _check_m(m) -> int:
-    if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1:
-        raise InvalidArgumentError(f"m must be an integer >= 1, got {m!r}")
-    if m > 200:
-        raise InvalidArgumentError(f"m must be <= 200 (got {m}); the Cauchy-Gram digits grow linearly in m")
-    return int(m)
-
-
-def _check_min_rate(min_rate) -> float | None:
-    if min_rate is None:
-        return None
-    if isinstance(min_rate, bool) or not isinstance(min_rate, (int, float, np.floating)) or \
-            not math.isfinite(min_rate) or min_rate <= 0:
-        raise InvalidArgumentError(f"min_rate must be a finite number > 0 (or None), got {min_rate!r}")
-    if min_rate > 1e12:
-        raise InvalidArgumentError(f"min_rate = {min_rate:g} leaves no admissible rate below the 1e15 rate bound; "
-                                   "the constrained problem is infeasible at working precision")
-    return float(min_rate)
-
-
-def _check_norm(norm) -> None:
-    if norm not in ("L2", "l2", 2):
-        raise InvalidArgumentError(f"norm must be 'L2' (the L2-best sum is computed; its L1 and sup errors are "
-                                   f"available from memtheory.approximation.errors), got {norm!r}")
-
-
-def _check_dps(dps) -> int | None:
-    if dps is None:
-        return None
-    if isinstance(dps, bool) or not isinstance(dps, (int, np.integer)) or not 15 <= dps <= _MAX_DPS:
-        raise InvalidArgumentError(f"dps must be None or an integer in [15, {_MAX_DPS}], got {dps!r}")
-    return int(dps)
-
-
-#: Continuation paths, keyed by (kernel, min_rate, dps, rtol, starts): {m: BestSum}.
-_PATHS: OrderedDict = OrderedDict()
-#: Widths always computed one by one (cheap, float64) before larger widths are reached by jumps.
-_WARM = 6
-
-
-def _kernel_key(rho: Kernel):
-    return (rho.expr, tuple(sorted(rho.exact_params.items())))
-
-
-def best_exponential_sums(rho: Kernel, ms, norm: str = "L2", min_rate: float | None = None,
-                          dps: int | None = None, starts: int = 2, rtol: float = 1e-10,
-                          max_iter: int = 100, min_separation: float = _DEFAULT_SEP) -> tuple[BestSum, ...]:
-    """L2-best exponential sums for several widths, by continuation in the width (THEORY.md §3).
+def project_coefficients(target: FitTarget, w: np.ndarray, dps: int | None) -> tuple[np.ndarray, object]:
+    """Optimal coefficients and loss for the given rates (float64 or mpmath).
 
     Parameters
     ----------
-    rho : Kernel
-        Square-integrable target kernel.
-    ms : int or sequence of int
-        Widths wanted (each >= 1). Widths up to 6 are always computed one by one; a larger width starts from
-        the largest width already computed below it: from ``m - 1`` by inserting a rate at the ``starts``
-        places where one more mode lowers the loss most (plus a stretched copy of the previous rates); from a
-        smaller width by stretching its log-rates to ``m`` points (three variants). Results are cached per
-        kernel: asking for ``range(1, 31)`` walks all widths, asking for ``[10, 20, 30]`` jumps.
-    norm : {"L2"}
-        The approximation norm (the L2 structure, Cauchy-Gram systems, is what makes the problem tractable).
-    min_rate : float, optional
-        Stability margin: rates ``w_i >= min_rate`` (parameterised ``w = min_rate + e^u``).
-    dps : int, optional
-        Fixed mpmath precision. Default: float64 while it gives >= 8 correct digits of the loss, then mpmath
-        with the digits the loss needs (sized from the magnitudes of the Cauchy-Gram terms, which grow with
-        the condition number of ``G``).
-    starts : int
-        Insertion points tried when going from ``m - 1`` to ``m`` (multi-start, together with a stretched copy
-        of the previous rates); starts are run a few iterations at a time and the worse half dropped
-        (successive halving) until one is left.
-    rtol : float
-        The optimiser stops after two accepted steps that lower the loss by less than ``rtol * J``.
-    max_iter : int
-        Levenberg-Marquardt iterations for the final optimisation at each width.
-    min_separation : float
-        Smallest ``|log w_i - log w_j|`` allowed (default 1e-3). Where the optimum wants coalescing rates (the
-        confluent limit ``t^k e^{-wt}``, e.g. ``(1 + t) e^{-2t}``, or rates piling up at ``min_rate``) they stop
-        at this gap: the loss is then within a small relative amount of the infimum, and the coefficients of the
-        clustered modes grow like ``min_separation^-(k-1)`` (reported ``cond``).
+    target : FitTarget
+    w : ndarray
+        Distinct positive rates (taken as exact binary values).
+    dps : int or None
+        mpmath digits (None: float64).
 
     Returns
     -------
-    tuple of BestSum
-        One per requested width, in the order of ``ms``.
-
-    Raises
-    ------
-    NotIntegrableError
-        If rho is not square-integrable.
-    InvalidArgumentError
-        For m < 1, a non-L2 norm, a min_rate that is not a positive finite number (or leaves no room below the
-        rate bound 1e15).
-    PrecisionError
-        With a fixed ``dps`` too small for the loss reached.
-
-    Examples
-    --------
-    >>> import memtheory as mt
-    >>> fits = mt.approximation.best_exponential_sums(mt.kernels.power_law(1.5), [1, 2, 3])
-    >>> [round(f.l2_error, 4) for f in fits]
-    [0.1374, 0.0391, 0.0135]
+    (a, J) : tuple
+        Coefficients of ``G a = b`` (float64 or mpf array) and ``J = ||rho||^2 - 2 a.b + a^T G a``.
     """
-    _check_norm(norm)
-    single = isinstance(ms, (int, np.integer)) and not isinstance(ms, bool)
-    ms_list = [ms] if single else list(ms)
-    if not ms_list:
-        raise InvalidArgumentError("ms must name at least one width")
-    ms_list = [_check_m(m) for m in ms_list]
-    min_rate = _check_min_rate(min_rate)
-    dps = _check_dps(dps)
-    if isinstance(starts, bool) or not isinstance(starts, (int, np.integer)) or starts < 1:
-        raise InvalidArgumentError(f"starts must be an integer >= 1, got {starts!r}")
-    if not (isinstance(rtol, float) and 0 < rtol < 1):
-        raise InvalidArgumentError(f"rtol must be a float in (0, 1), got {rtol!r}")
-    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
-        raise InvalidArgumentError(f"max_iter must be an integer >= 1, got {max_iter!r}")
-    if not (isinstance(min_separation, float) and 1e-12 <= min_separation <= 0.5):
-        raise InvalidArgumentError(f"min_separation must be a float in [1e-12, 0.5], got {min_separation!r}")
-    target = _Target(rho)
-    key = (_kernel_key(rho), min_rate, dps, rtol, int(starts), min_separation)
-    path = _PATHS.get(key)
-    if path is None:
-        path = _PATHS[key] = {}
-        if len(_PATHS) > 64:
-            _PATHS.popitem(last=False)
-    else:
-        _PATHS.move_to_end(key)
-    wanted = sorted(set(ms_list) | set(range(1, min(max(ms_list), _WARM) + 1)))
-    _solver = _PathSolver(target, min_rate, dps, int(starts), rtol, int(max_iter), min_separation)
-    for m in wanted:
-        if m not in path:
-            path[m] = _solver.solve(path, m)
-    return tuple(path[m] for m in ms_list)
-
-
-def best_exponential_sum(rho: Kernel, m: int, norm: str = "L2", min_rate: float | None = None,
-                         dps: int | None = None, **kwargs) -> BestSum:
-    """The L2-best width-``m`` exponential sum ``sum_i a_i exp(-w_i t)`` approximating ``rho``.
-
-    Variable projection (closed-form Cauchy-Gram factorisation, Newton / Gauss-Newton Levenberg-Marquardt in
-    the log-rates, continuation from smaller widths, multi-start insertion); precision chosen automatically
-    unless ``dps`` is given. See :func:`best_exponential_sums` for the parameters, the module docstring for
-    the method.
-
-    Examples
-    --------
-    >>> import memtheory as mt
-    >>> best = mt.approximation.best_exponential_sum(mt.kernels.power_law(1.5), 4)
-    >>> best.l2_error < 1e-2, best.m, len(best.w)
-    (True, 4, 4)
-    """
-    return best_exponential_sums(rho, [m], norm=norm, min_rate=min_rate, dps=dps, **kwargs)[0]
-
-
-class _PathSolver:
-    """Computes the best sum at width m from the results at smaller widths."""
-
-    def __init__(self, target: _Target, min_rate, dps, starts: int, rtol: float, max_iter: int, sep: float):
-        self.vp = _VarPro(target, min_rate, dps, auto=dps is None, sep=sep)
-        self.starts, self.rtol, self.max_iter = starts, rtol, max_iter
-        self.min_rate = min_rate
-
-    def _u(self, res: BestSum) -> np.ndarray:
-        return self.vp.project(np.log(np.array(res.w)))
-
-    def solve(self, path: dict, m: int) -> BestSum:
-        vp = self.vp
-        vp.iterations = 0
-        below = [k for k in path if k < m]
-        norm2 = float(vp.t.norm2(None))
-        if not below:
-            inits = [np.array([u]) for u in _initial_rates(vp, self.starts)]
-            if m > 1:
-                inits = [np.linspace(u[0] - 0.5 * (m - 1), u[0] + 0.5 * (m - 1), m) for u in inits]
-            inits = [vp.project(u) for u in inits]
-        else:
-            prev_res = path[max(below)]
-            if prev_res.relative_l2_error ** 2 <= _EXACT_REL_LOSS * 10:
-                return _padded(prev_res, m)  # exact already: more modes cannot help
-            if prev_res.dps:
-                vp.dps = max(vp.dps or 0, prev_res.dps)
-            prev = np.sort(self._u(prev_res))
-            inits = []
-            if max(below) == m - 1:
-                st_prev = vp.evaluate_adaptive(prev, False)
-                inits = [np.sort(np.append(prev, x)) for x in vp.insertion_points(st_prev, self.starts)]
-                inits += _stretched(prev, m)[:1]
-            else:
-                inits = _stretched(prev, m)
-            inits = [vp.project(u) for u in inits]
-        # successive halving: every start gets a few iterations, the better half continues
-        probes = []
-        for u0 in inits:
-            try:
-                probes.append(vp.minimize(u0, max_iter=3 if len(inits) > 1 else self.max_iter, rtol=self.rtol))
-            except (_Singular, ConvergenceError):
-                continue
-        if not probes:
-            raise ConvergenceError(f"no start of the width-{m} fit could be evaluated")
-        while len(probes) > 1:
-            probes.sort(key=lambda p: float(p[0].J))
-            probes = probes[: (len(probes) + 1) // 2]
-            if len(probes) > 1:
-                probes = [p if p[1] else vp.minimize(p[0].u, max_iter=3, rtol=self.rtol) for p in probes]
-        best, conv = probes[0]
-        if not conv:
-            best, conv = vp.minimize(best.u, max_iter=self.max_iter, rtol=self.rtol)
-        if float(best.J) > norm2 * (1 + 1e-12):
-            raise ConvergenceError(f"the width-{m} fit did not decrease the loss below ||rho||^2")
-        return _finalise(vp, best, conv, self.min_rate)
-
-
-def _stretched(prev: np.ndarray, m: int) -> list[np.ndarray]:
-    """Starting log-rates for width m from sorted log-rates at a smaller width (quantile interpolation)."""
-    k = prev.size
-    if k == 1:
-        return [prev[0] + np.linspace(-1.0, 1.0, m) * 0.6 * (m - 1)]
-    q_old = np.linspace(0, 1, k)
-    q_new = np.linspace(0, 1, m)
-    base = np.interp(q_new, q_old, prev)
-    out = [base]
-    # the spread of the optimal rates grows with m: also try wider copies
-    lo_gap, hi_gap = prev[1] - prev[0], prev[-1] - prev[-2]
-    extra = (m - k) / max(k, 1)
-    for f_lo, f_hi in ((1.0, 0.0), (1.0, 1.0)):
-        lo = prev[0] - f_lo * extra * lo_gap * 2
-        hi = prev[-1] + f_hi * extra * hi_gap
-        out.append(lo + (base - prev[0]) * (hi - lo) / max(prev[-1] - prev[0], 1e-12))
-    return [np.sort(u) + 1e-4 * np.arange(m) for u in out]
-
-
-def _initial_rates(vp: _VarPro, count: int) -> list[float]:
-    """Best single-mode log-rates on a grid (the gain of one mode at rate x is ``2x L[rho](x)^2``)."""
-    grid = np.linspace(max(math.log(1e-6), vp.lo), max(math.log(1e6), vp.lo + 6), 73)
-    _, x = vp._rates(grid, None)
-    try:
-        L, _ = vp.t.laplace(x, 0, None)
-    except NotIntegrableError:
-        L = np.full(grid.shape, np.nan)
-    gain = np.where(np.isfinite(L), 2 * x * L * L, -np.inf)
-    peaks = [i for i in range(grid.size) if gain[i] == max(gain[max(0, i - 1): i + 2]) and np.isfinite(gain[i])]
-    peaks.sort(key=lambda i: -gain[i])
-    return [float(grid[i]) for i in peaks[:count]] or [0.0]
-
-
-def _padded(res: BestSum, m: int) -> BestSum:
-    """A width-m result equal to an exact smaller one (the remaining modes carry a = 0)."""
-    w = list(res.w)
-    a = list(res.a)
-    a_exact = list(res.a_exact)
-    k = 1
-    while len(w) < m:
-        w.append(max(w) * (1 + 0.5 * k))
-        a.append(0.0)
-        a_exact.append("0")
-        k += 1
-    cond, log10c = cauchy_condition(np.array(w))
-    return BestSum(m, tuple(a), tuple(w), res.loss, res.l2_error, res.relative_l2_error, cond, log10c, res.dps,
-                   res.loss_digits, res.min_rate, 0, True, tuple(a_exact))
-
-
-def _finalise(vp: _VarPro, st: _State, converged: bool, min_rate) -> BestSum:
-    """Re-project onto the float64 rates that are reported and check the digits of the loss.
-
-    The coefficients and the loss are recomputed for exactly the reported (binary) rates at ``dps + 20`` digits
-    and checked against a recomputation at ``dps + 40``.
-    """
-    w_float = np.array([float(x) for x in st.w])
-    target = vp.t
-    dps_f = (st.dps or 15) + 20
-    a_f, J_f = _project_at(target, w_float, dps_f)
-    _, J_c = _project_at(target, w_float, dps_f + 20)
-    with mp.workdps(dps_f + 25):
-        diff = abs(J_f - J_c)
-        digits = float(min(30.0, -mp.log10(diff / abs(J_c)))) if diff > 0 and J_c != 0 else 30.0
-    loss = max(0.0, float(J_f))
-    norm2 = float(target.norm2(None))
-    cond, log10c = cauchy_condition(w_float)
-    with mp.workdps(dps_f):
-        a_exact = tuple(mp.nstr(x, dps_f - 5) for x in a_f)
-    return BestSum(st.m, tuple(float(x) for x in a_f), tuple(w_float.tolist()), loss, math.sqrt(loss),
-                   math.sqrt(loss / norm2), cond, log10c, st.dps, round(digits, 2), min_rate, vp.iterations,
-                   bool(converged), a_exact)
-
-
-def _project_at(target: _Target, w: np.ndarray, dps):
-    """Optimal coefficients and loss for the given rates (float64 or mpmath)."""
     if dps is None:
         wv = np.asarray(w, float)
         b, _ = target.laplace(wv, 0, None)
-        Lm, D = _cauchy_ldl(wv)
+        Lm, D = cauchy_ldl(wv)
         z = _forward(Lm, b)
         a = _backward(Lm, z / D)
         G = 1 / (wv[:, None] + wv[None, :])
@@ -989,7 +594,7 @@ def _project_at(target: _Target, w: np.ndarray, dps):
     with mp.workdps(dps):
         wv = np.array([mp.mpf(float(x)) for x in w], dtype=object)
         b, _ = target.laplace(wv, 0, dps)
-        Lm, D = _cauchy_ldl(wv)
+        Lm, D = cauchy_ldl(wv)
         z = _forward(Lm, b)
         a = _backward(Lm, z / D)
         G = 1 / (wv[:, None] + wv[None, :])
@@ -997,7 +602,7 @@ def _project_at(target: _Target, w: np.ndarray, dps):
         return a, +J
 
 
-def _loss_terms(target: _Target, a, w, dps: int):
+def _loss_terms(target: FitTarget, a, w, dps: int):
     """``J = ||rho||^2 - 2 a.b + a^T G a`` and the magnitude of its terms, at ``dps`` digits."""
     with mp.workdps(dps):
         wv = np.array([mp.mpf(x) for x in w], dtype=object)
@@ -1030,7 +635,7 @@ def exact_loss(rho_or_target, a, w, min_digits: int = 10) -> tuple[mp.mpf, int, 
     (loss, dps, digits) : tuple
         The loss (mpf), the digits used and the digits verified (agreement with 20 more digits).
     """
-    target = rho_or_target if isinstance(rho_or_target, _Target) else _Target(rho_or_target)
+    target = rho_or_target if isinstance(rho_or_target, FitTarget) else FitTarget(rho_or_target)
     w = [float(x) for x in w]
     if any(not (x > 0 and math.isfinite(x)) for x in w):
         raise InvalidArgumentError("rates must be finite and > 0")
@@ -1046,8 +651,8 @@ def exact_loss(rho_or_target, a, w, min_digits: int = 10) -> tuple[mp.mpf, int, 
         if lost + min_digits + 5 <= dps:
             break
         dps = int(lost + min_digits + 15)
-        if dps > _MAX_DPS:
-            raise PrecisionError(f"the loss needs more than {_MAX_DPS} digits (terms cancel to {lost:.0f} digits)")
+        if dps > MAX_DPS:
+            raise PrecisionError(f"the loss needs more than {MAX_DPS} digits (terms cancel to {lost:.0f} digits)")
     Jc, _ = _loss_terms(target, a_in, w, dps + 20)
     with mp.workdps(dps + 25):
         diff = abs(J - Jc)
@@ -1066,14 +671,14 @@ def exact_projection(rho_or_target, w) -> tuple[list, mp.mpf, int, float]:
     (a, loss, dps, digits) : tuple
         Coefficients (list of mpf at ``dps``), loss (mpf), digits used, verified digits of the loss.
     """
-    target = rho_or_target if isinstance(rho_or_target, _Target) else _Target(rho_or_target)
+    target = rho_or_target if isinstance(rho_or_target, FitTarget) else FitTarget(rho_or_target)
     w = np.asarray([float(x) for x in w])
     if np.any(~np.isfinite(w)) or np.any(w <= 0) or np.unique(w).size != w.size:
         raise InvalidArgumentError("rates must be finite, > 0 and distinct")
     _, log10c = cauchy_condition(w)
-    dps = int(max(30, min(_MAX_DPS, 25 + log10c)))
+    dps = int(max(30, min(MAX_DPS, 25 + log10c)))
     for _ in range(4):
-        a, J = _project_at(target, w, dps)
+        a, J = project_coefficients(target, w, dps)
         _, mag = _loss_terms(target, a, w, dps)
         with mp.workdps(dps):
             floor = mag * mp.mpf(10) ** (-(dps - 5))
@@ -1083,8 +688,8 @@ def exact_projection(rho_or_target, w) -> tuple[list, mp.mpf, int, float]:
         need = int(lost + 0.5 * log10c + 25)
         if need <= dps:
             break
-        dps = min(_MAX_DPS, need)
-    _, Jc = _project_at(target, w, dps + 20)
+        dps = min(MAX_DPS, need)
+    _, Jc = project_coefficients(target, w, dps + 20)
     with mp.workdps(dps + 25):
         diff = abs(J - Jc)
         digits = float(min(30.0, -mp.log10(diff / abs(Jc)))) if diff > 0 and Jc != 0 else 30.0

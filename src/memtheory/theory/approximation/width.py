@@ -1,4 +1,4 @@
-r"""The curse of memory in approximation: widths needed, with and without a stability margin (THEORY.md §3).
+r"""The curse of memory in approximation: widths needed, with and without a stability margin (docs/theory.md §3).
 
 * :func:`width_needed` -- the smallest width ``m`` whose L2-best exponential sum (rates ``>= min_rate`` if a
   margin is imposed) approximates ``rho`` to ``eps`` in the L1, L2 or sup norm.
@@ -19,11 +19,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ConvergenceError, InvalidArgumentError
-from ..kernels.families import power_law
-from ..kernels.kernel import Kernel
-from .approximation import approximation_errors
-from .best_sum import _check_min_rate, best_exponential_sums
+from ...errors import ConvergenceError, InvalidArgumentError
+from ...kernels.families import power_law
+from ...kernels.kernel import Kernel
+from .best_sum import best_exponential_sums, check_min_rate
+from .constructions import approximation_errors
 
 __all__ = ["WidthResult", "WidthSweep", "StabilityMargins", "width_needed", "width_sweep", "stability_margins"]
 
@@ -182,7 +182,7 @@ def width_needed(rho: Kernel, eps: float, norm: str = "L1", min_rate: float | No
         raise InvalidArgumentError(f"rho must be a Kernel, got {type(rho).__name__}")
     eps = _check_eps(eps)
     norm = _check_norm(norm)
-    min_rate = _check_min_rate(min_rate)
+    min_rate = check_min_rate(min_rate)
     if isinstance(m_max, bool) or not isinstance(m_max, (int, np.integer)) or not 1 <= m_max <= 200:
         raise InvalidArgumentError(f"m_max must be an integer in [1, 200], got {m_max!r}")
     seen: dict[int, float] = {}
