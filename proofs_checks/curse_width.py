@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from memtheory.theory.width import width_sweep
+from memtheory.theory.approximation import width_sweep
 from memtheory.verify import CheckResult, main_for, pyplot
 
 NAME = "curse_width"

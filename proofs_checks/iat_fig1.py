@@ -4,8 +4,8 @@ Settings (the paper's Fig. 1 in continuous time, exact):
 
 * targets ``rho(t) = e^{-lambda t}`` with ``lambda = ln(10/9)`` (the continuous-time version of the paper's
   ``0.9^t``) and ``rho(t) = (1 + t)^{-1.1}``;
-* least-squares linear RNNs: the L2-best exponential sums (``memtheory.theory.best_sum``, variable projection)
-  of widths 2, 4, 6, 8, 14 (quick: 2, 4, 6, 8), read as ``W = -diag(w)``, balanced ``U, c``;
+* least-squares linear RNNs: the L2-best exponential sums (``memtheory.theory.approximation.best_sum``, variable
+  projection) of widths 2, 4, 6, 8, 14 (quick: 2, 4, 6, 8), read as ``W = -diag(w)``, balanced ``U, c``;
 * the paper's perturbation error: ``theta = (W, U, c)`` in the spectral-norm ball of radius ``beta`` (diagonal
   structure), 30 Gaussian points on its boundary (quick: 6) plus the eigenvalue shift ``W + beta I``; the error
   is the exact ``J = ||rho - rho_hat||_2^2`` (closed form, ``inf`` once a perturbed rate reaches 0);
@@ -46,7 +46,7 @@ def betas(quick: bool) -> np.ndarray:
 
 def curves(rho: Kernel, widths, bs: np.ndarray, repeats: int):
     """L2-best fits and their exact perturbation-error curves."""
-    from memtheory.theory.best_sum import best_exponential_sums
+    from memtheory.theory.approximation import best_exponential_sums
 
     fits = best_exponential_sums(rho, list(widths))
     results = {f.m: perturbation_error(f.model, rho, bs, repeats=repeats, definition="paper", norm="l2", seed=0)

@@ -68,7 +68,7 @@ def tanh_approximant(a: np.ndarray, w: np.ndarray, eps: float = EPS) -> Nonlinea
 def run(quick: bool = False) -> CheckResult:
     """Run the check (``quick``: constructed widths 2, 4, 6, trained widths 2, 8 (60 short epochs), 32 test
     sequences, 3 draws, octave grid)."""
-    from memtheory.theory.best_sum import best_exponential_sums
+    from memtheory.theory.approximation import best_exponential_sums
 
     widths = [2, 4, 6] if quick else [2, 3, 4, 5, 6]
     repeats = 3 if quick else 10

@@ -47,7 +47,7 @@ def _par(spec):
 
 def run(quick: bool = False) -> CheckResult:
     """Run the check (``quick``: widths up to 8, 6 draws, octave grid)."""
-    from memtheory.theory.best_sum import best_exponential_sums
+    from memtheory.theory.approximation import best_exponential_sums
 
     widths = [2, 4, 6, 8] if quick else [2, 4, 6, 8, 14]
     repeats = 6 if quick else 30

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from memtheory import Kernel, kernels
-from memtheory.theory.width import stability_margins
+from memtheory.theory.approximation import stability_margins
 from memtheory.verify import CheckResult, kernel_latex, main_for, pyplot
 
 NAME = "inverse_linear"

@@ -20,7 +20,7 @@ import math
 import numpy as np
 
 from memtheory import Kernel
-from memtheory.theory.jackson import jackson_bound
+from memtheory.theory.approximation import jackson_bound
 from memtheory.verify import CheckResult, kernel_latex, main_for, pyplot, width_axis
 
 NAME = "jackson_rate"

@@ -17,14 +17,18 @@ import pytest
 from scipy.optimize import differential_evolution, minimize
 
 import memtheory as mt
-import memtheory.approximation as approx
+from memtheory import approximation as approx
 from memtheory.errors import (
     ConvergenceError,
     InvalidArgumentError,
     NotIntegrableError,
     PrecisionError,
 )
-from memtheory.theory.best_sum import _cauchy_ldl, _Target, _VarPro
+from memtheory.theory.approximation.varpro import (
+    FitTarget as _Target,
+    VariableProjection as _VarPro,
+    cauchy_ldl as _cauchy_ldl,
+)
 
 POWER = mt.kernels.power_law(1.5)
 EXPDECAY = mt.Kernel("exp(-t)*(1+t)**(-1.5)")
@@ -260,7 +264,7 @@ def test_mpmath_evaluation_agrees_with_float64():
 
 def test_clustered_rates_are_evaluated_stably():
     """Rates piling up at a margin carry huge coefficients; the Taylor form must match mpmath."""
-    from memtheory.theory.approximation import _ExpSum
+    from memtheory.theory.approximation.constructions import _ExpSum
 
     fit = approx.best_exponential_sum(mt.kernels.power_law(2.0), 8, min_rate=0.1)
     assert max(abs(x) for x in fit.a) > 1e6  # the cluster really is ill-conditioned
