@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 import memtheory as mt
-from memtheory.models.functional import LinearFunctional
+from memtheory.models.functional import LinearFunctional, causal_convolution
 from memtheory.theory.stability import perturbation_error
-from memtheory.training import causal_convolution, lf_dataset
+from memtheory.training import lf_dataset
 
 
 def _direct(x: np.ndarray, g: np.ndarray) -> np.ndarray:

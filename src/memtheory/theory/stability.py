@@ -59,7 +59,7 @@ from scipy.optimize import brentq
 from ..errors import InvalidArgumentError, NotHurwitzError, PrecisionError
 from ..kernels.kernel import Kernel
 from ..losses import l2_loss
-from ..models.functional import LinearFunctional
+from ..models.functional import LinearFunctional, causal_convolution
 from ..models.linear import DiagonalRNN, LinearRNN
 from ..models.nonlinear import NonlinearRNN
 from ..models.reparam import Parameterisation, get_parameterisation
@@ -482,10 +482,7 @@ class _Evaluator:
         else:
             kern = cand.kernel(lags).reshape(lags.size, -1)
         g = kern * self.dt if self.convention == "quadrature" else kern
-        from scipy.signal import fftconvolve
-
-        full = fftconvolve(self.x, g[None, :, :], mode="full", axes=1)[:, : self.x.shape[1], :]
-        return full.sum(axis=2)
+        return causal_convolution(self.x, g)
 
 
 def _input_dim(model) -> int:
