@@ -14,11 +14,11 @@ from memtheory.errors import InvalidArgumentError, MemtheoryError
 from memtheory.models.nonlinear import (
     ACTIVATIONS,
     NonlinearRNN,
-    _activate,
     activation,
     activation_derivative,
 )
 from memtheory.models.reparam import PARAMETERISATIONS, get_parameterisation
+from memtheory.models.rnn_kernels import activate as _activate
 
 ALL_MAPS = sorted(PARAMETERISATIONS)
 

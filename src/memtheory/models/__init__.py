@@ -1,8 +1,9 @@
-"""Models: linear RNNs (continuous time, diagonal/modal forms), linear functionals."""
+"""Models: linear RNNs (continuous time, diagonal/modal forms), linear functionals, nonlinear residual RNNs."""
 
 from __future__ import annotations
 
 from .functional import LinearFunctional
 from .linear import DiagonalRNN, LinearRNN, discretize
+from .nonlinear import NonlinearRNN
 
-__all__ = ["LinearRNN", "DiagonalRNN", "LinearFunctional", "discretize"]
+__all__ = ["LinearRNN", "DiagonalRNN", "LinearFunctional", "NonlinearRNN", "discretize"]
