@@ -13,11 +13,11 @@ from memtheory.training import (
     Adam,
     LFDataset,
     TrainResult,
-    _clip,
     lf_dataset,
     reference_time_weights,
     train,
 )
+from memtheory.training.optim import clip_grad_norm as _clip
 
 
 def _direct_sum(x: np.ndarray, kernel: np.ndarray) -> np.ndarray:
