@@ -21,7 +21,7 @@ from numba import njit
 from scipy.integrate import solve_ivp
 from scipy.linalg import expm
 
-from memtheory.dynamics import dopri, stiff
+from memtheory.dynamics import dopri, radau
 from memtheory.dynamics.integrators import (
     BatchResult,
     ODEResult,
@@ -374,15 +374,15 @@ def test_radau_constants_diagonalise_inverse_collocation_matrix():
     A = np.array([[(88 - 7 * s6) / 360, (296 - 169 * s6) / 1800, (-2 + 3 * s6) / 225],
                   [(296 + 169 * s6) / 1800, (88 + 7 * s6) / 360, (-2 - 3 * s6) / 225],
                   [(16 - s6) / 36, (16 + s6) / 36, 1 / 9]])  # Hairer & Wanner II, Table IV.5.6
-    np.testing.assert_allclose(A.sum(axis=1), stiff.RADAU_C, atol=1e-15)
-    np.testing.assert_allclose(stiff.RADAU_T @ stiff.RADAU_TI, np.eye(3), atol=1e-14)
-    lam = stiff.RADAU_TI @ np.linalg.inv(A) @ stiff.RADAU_T
-    g, a, b = stiff.MU_REAL, stiff.MU_COMPLEX.real, -stiff.MU_COMPLEX.imag
+    np.testing.assert_allclose(A.sum(axis=1), radau.RADAU_C, atol=1e-15)
+    np.testing.assert_allclose(radau.RADAU_T @ radau.RADAU_TI, np.eye(3), atol=1e-14)
+    lam = radau.RADAU_TI @ np.linalg.inv(A) @ radau.RADAU_T
+    g, a, b = radau.MU_REAL, radau.MU_COMPLEX.real, -radau.MU_COMPLEX.imag
     np.testing.assert_allclose(lam, [[g, 0, 0], [0, a, b], [0, -b, a]], atol=1e-13)
     # dense output: the cubic through (0, 0) and (c_i, z_i)
     for i in range(3):
-        x = stiff.RADAU_C[i]
-        np.testing.assert_allclose(stiff.RADAU_P @ np.array([x, x**2, x**3]), np.eye(3)[i], atol=1e-13)
+        x = radau.RADAU_C[i]
+        np.testing.assert_allclose(radau.RADAU_P @ np.array([x, x**2, x**3]), np.eye(3)[i], atol=1e-13)
 
 
 def test_dopri_tableau_order_conditions():
@@ -425,9 +425,10 @@ def test_solver_is_loaded_from_disk_cache_in_a_new_process():
         import sys
         sys.path.insert(0, sys.argv[1])
         from memtheory.dynamics import integrators as I
+        from memtheory.dynamics.cache import compiled_solver
         from test_integrators import decay, decay_jac
         res = I.integrate(decay, decay_jac, [1.0], (0.0, 1.0), [1.0])
-        solver = I._compiled_solver().stats
+        solver = compiled_solver().stats
         user = decay.stats
         print(len(solver.cache_hits), len(solver.cache_misses), len(user.cache_hits), len(user.cache_misses),
               res.status)

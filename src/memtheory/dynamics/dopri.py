@@ -7,8 +7,8 @@ the embedded fourth-order solution gives the error estimate, and Shampine's four
 extension (the coefficients ``D`` of Hairer's ``dopri5.f``) gives a dense output on each step.
 
 Step-size control is the PI controller of Hairer & Wanner, *Solving ODEs I*, §II.4 and the ``dopri5.f``
-code (exponents ``alpha = 1/5 - 0.75 beta``, ``beta = 0.04``); the controller itself lives in the driver
-(:mod:`memtheory.dynamics.integrators`), this module only computes a trial step.
+code (exponents ``alpha = 1/5 - 0.75 beta``, ``beta = 0.04``); the controller itself lives beside the loop
+(:mod:`memtheory.dynamics.control`), this module only computes a trial step.
 
 Stiffness detection (Hairer & Wanner, *Solving ODEs I*, §IV.2 and ``dopri5.f``): with
 ``k6 = f(t + h, y_sti)`` and ``k7 = f(t + h, y_new)`` both evaluated at ``t + h``,

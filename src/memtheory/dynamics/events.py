@@ -34,7 +34,7 @@ import numpy as np
 from numba import njit
 
 from memtheory.dynamics.dopri import INLINE, dopri_interp
-from memtheory.dynamics.stiff import radau_interp
+from memtheory.dynamics.radau import radau_interp
 
 __all__ = ["KIND_DOPRI", "KIND_RADAU", "interp", "find_root", "detect_events"]
 
