@@ -1,17 +1,20 @@
 """The numba reparameterisation maps agree with their SymPy expressions (one registry, two derived code paths).
 
-``memtheory.models.reparam`` evaluates each map ``lambda = f(w)`` and ``f'(w)`` in compiled code (numerically
-careful kernels: softplus does not overflow, the LRU derivative stays finite); ``memtheory.theory.reparam``
-analyses the same maps symbolically. These tests evaluate both on a grid inside each map's domain: the compiled
-value and derivative must equal the SymPy expression and its ``sympy.diff`` (evaluated with mpmath at 30 digits)
-to ~1e-14 relative.
+``memtheory.models.reparam.PARAMETERISATIONS`` defines each map ``lambda = f(w)`` once, as a SymPy expression
+with its kind and domains; its compiled kernels (numerically careful: softplus does not overflow, the LRU
+derivative stays finite) evaluate ``f`` and ``f'``, and ``memtheory.theory.reparam`` analyses the same
+expressions symbolically. These tests evaluate the kernels on a grid inside each map's domain: value and
+derivative must equal the expression and its ``sympy.diff`` (evaluated with mpmath at 30 digits) to ~1e-14
+relative.
 
 Domains. A map has a *raw domain* (where the trainable ``w`` may range during training; box-constrained maps
 are projected back into it) and a *stable domain* (where ``f(w)`` is stable: ``f < 0`` in continuous time,
-``|f| < 1`` in discrete time). They differ only for "direct" (``f(w) = w``): its raw weight is unconstrained,
-``(-inf, inf)`` -- it is the unstable baseline of the curse-of-memory experiments, trained without a clamp --
-while the symbolic analysis (gradient scale ``1/w^2``, StableSSM's criterion) lives on the stable part
-``(-inf, 0)``. The models' ``domain`` is the raw domain, the theory's ``domain`` is the stable domain.
+``|f| < 1`` in discrete time). Of the maps the theory analyses they differ only for "direct" (``f(w) = w``):
+its raw weight is unconstrained, ``(-inf, inf)`` -- it is the unstable baseline of the curse-of-memory
+experiments, trained without a clamp -- while the symbolic analysis (gradient scale ``1/w^2``, StableSSM's
+criterion) lives on the stable part ``(-inf, 0)``. Both are right for their use, so the registry keeps both:
+``ParameterisationSpec.domain`` is the raw domain, ``ParameterisationSpec.stable_domain`` (the theory's
+``MapSpec.domain``) the stable one.
 """
 
 from __future__ import annotations
@@ -22,10 +25,17 @@ import mpmath as mp
 import numpy as np
 import pytest
 import sympy as sp
+from sympy.parsing.sympy_parser import (
+    convert_xor,
+    implicit_multiplication_application,
+    parse_expr,
+    standard_transformations,
+)
 
 from memtheory.models import reparam as M
 from memtheory.theory import reparam as R
 
+ALL = sorted(M.PARAMETERISATIONS)
 SHARED = sorted(set(R.MAPS) & set(M.PARAMETERISATIONS))
 CONSTANTS = [(1.0, 0.5), (2.5, 0.7)]
 RTOL = 1e-14
@@ -50,18 +60,7 @@ def _reference(expr: sp.Expr, w: np.ndarray, a: float, b: float) -> tuple[np.nda
     return val, der
 
 
-def _shared_domain(name: str) -> tuple[float, float]:
-    lo1, hi1 = R.MAPS[name].domain
-    lo2, hi2 = M.PARAMETERISATIONS[name].domain
-    return max(lo1, lo2), min(hi1, hi2)
-
-
-@pytest.mark.parametrize("name", SHARED)
-@pytest.mark.parametrize("a,b", CONSTANTS)
-def test_numba_maps_match_sympy_on_a_grid(name, a, b):
-    spec = M.PARAMETERISATIONS[name]
-    expr = R.map_expression(name)
-    w = _grid(*_shared_domain(name))
+def _check_kernels(spec: M.ParameterisationSpec, expr: sp.Expr, w: np.ndarray, a: float, b: float) -> None:
     ref_val, ref_der = _reference(expr, w, a, b)
     # the scalar compiled kernels, called with the registry's integer code
     val = np.array([M.map_value(spec.code, float(x), a, b) for x in w])
@@ -69,7 +68,7 @@ def test_numba_maps_match_sympy_on_a_grid(name, a, b):
     np.testing.assert_allclose(val, ref_val, rtol=RTOL, atol=ATOL)
     np.testing.assert_allclose(der, ref_der, rtol=RTOL, atol=ATOL)
     # the vectorised Parameterisation API (constants only for the maps that take them)
-    par = M.get_parameterisation(name, **({"a": a, "b": b} if spec.parameters else {}))
+    par = M.get_parameterisation(spec.name, **({"a": a, "b": b} if spec.parameters else {}))
     if not spec.parameters:
         ref_val, ref_der = _reference(expr, w, 1.0, 0.5)
     pval, pder = par.value_and_derivative(w)
@@ -77,24 +76,74 @@ def test_numba_maps_match_sympy_on_a_grid(name, a, b):
     np.testing.assert_allclose(pder, ref_der, rtol=RTOL, atol=ATOL)
 
 
+@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("a,b", CONSTANTS)
+def test_every_kernel_matches_its_registered_expression(name, a, b):
+    """Each compiled map equals the SymPy expression of its registry entry on a grid of its raw domain."""
+    spec = M.PARAMETERISATIONS[name]
+    _check_kernels(spec, spec.expr, _grid(*spec.domain), a, b)
+
+
+@pytest.mark.parametrize("name", SHARED)
+@pytest.mark.parametrize("a,b", CONSTANTS)
+def test_numba_maps_match_the_theory_maps_on_a_grid(name, a, b):
+    """The maps the symbolic analysis uses are the compiled ones, on the stable domain."""
+    spec = M.PARAMETERISATIONS[name]
+    _check_kernels(spec, R.map_expression(name), _grid(*R.MAPS[name].domain), a, b)
+
+
+def test_theory_maps_are_views_of_the_registry():
+    assert tuple(R.MAPS) == R.SYMBOLIC_MAPS and set(R.MAIN_MAPS) <= set(R.MAPS)
+    for name, view in R.MAPS.items():
+        spec = M.PARAMETERISATIONS[name]
+        assert view.expr is spec.expr and R.map_expression(name) is spec.expr
+        assert view.domain == spec.stable_domain and view.name == name
+    assert (R.W, R.A, R.B) == (M.W, M.A, M.B)
+
+
+def test_registry_entries_are_consistent():
+    codes = [s.code for s in M.PARAMETERISATIONS.values()]
+    assert len(set(codes)) == len(codes)
+    transformations = standard_transformations + (implicit_multiplication_application, convert_xor)
+    names = {"w": M.W, "a": M.A, "b": M.B, "max": sp.Max, "exp": sp.exp, "log": sp.log}
+    for name, spec in M.PARAMETERISATIONS.items():
+        assert spec.name == name and spec.kind in ("continuous", "discrete")
+        assert spec.expr.free_symbols <= {M.W, M.A, M.B}
+        assert bool(spec.parameters) == bool(spec.expr.free_symbols & {M.A, M.B})
+        # the display formula is the expression
+        shown = parse_expr(spec.formula, local_dict=names, transformations=transformations)
+        assert sp.simplify(shown - spec.expr) == 0, name
+        lo, hi = spec.domain
+        assert lo <= spec.stable_domain[0] < spec.stable_domain[1] <= hi
+        assert math.isfinite(M.map_value(spec.code, 0.75, 1.0, 0.5))
+    assert math.isnan(M.map_value(99, 0.5, 1.0, 0.5))
+
+
 @pytest.mark.parametrize("name", SHARED)
 def test_kinds_agree(name):
     assert R.MAPS[name].kind == M.PARAMETERISATIONS[name].kind
 
 
-@pytest.mark.parametrize("name", SHARED)
+@pytest.mark.parametrize("name", ALL)
 def test_domains_raw_versus_stable(name):
-    """The theory's domain is where ``f`` is stable; the models' domain is where the raw weight may range."""
-    raw = M.PARAMETERISATIONS[name].domain
-    stable = R.MAPS[name].domain
+    """The stable domain is where ``f`` is stable; the raw domain is where the trainable weight may range.
+
+    The theory's ``domain`` is the stable one: for "direct" ``(-inf, 0)`` against the raw ``(-inf, inf)``.
+    """
+    spec = M.PARAMETERISATIONS[name]
+    raw, stable = spec.domain, spec.stable_domain
     if name == "direct":
         assert raw == (-math.inf, math.inf) and stable == (-math.inf, 0.0)
+    elif name == "relu":
+        assert raw == (-math.inf, math.inf) and stable == (0.0, math.inf)
     else:
         assert raw == stable
-    assert raw[0] <= stable[0] and stable[1] <= raw[1]
+    if name in R.MAPS:
+        assert R.MAPS[name].domain == stable
     par = M.get_parameterisation(name)
     w = _grid(*raw, n=200)
     val = par(w)
     is_stable = val < 0 if par.kind == "continuous" else np.abs(val) < 1
     inside = (w > stable[0]) & (w < stable[1])
     np.testing.assert_array_equal(is_stable, inside)
+

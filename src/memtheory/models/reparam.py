@@ -1,4 +1,4 @@
-"""Scalar reparameterisations of recurrent weights, f: R -> eigenvalue, compiled with numba.
+"""The one registry of scalar reparameterisations ``lambda = f(w)`` of recurrent weights, with numba kernels.
 
 A reparameterisation writes an eigenvalue of the recurrent matrix as ``lambda = f(w)`` of a raw,
 unconstrained (or box-constrained) trainable number ``w`` [IAT §4, SSSM]. Two kinds exist:
@@ -8,29 +8,42 @@ unconstrained (or box-constrained) trainable number ``w`` [IAT §4, SSSM]. Two k
 * ``discrete``: ``f(w)`` is an eigenvalue of the one-step transition ``A = I - dt W_+`` of the
   residual recurrence; stable means ``|f(w)| < 1``.
 
-Registered maps (``a``, ``b`` are the "best" map's constants, defaults ``a = 1``, ``b = 0.5``)::
+Every map is defined once, in :data:`PARAMETERISATIONS`, by a SymPy expression in the raw weight :data:`W`
+(with the constants :data:`A`, :data:`B` of the "best" maps, defaults ``a = 1``, ``b = 0.5``), its kind, its
+raw domain and its stable domain. :mod:`memtheory.theory.reparam` analyses these expressions symbolically;
+the compiled kernels :func:`map_value` / :func:`map_derivative` evaluate them numerically::
 
-    name           kind        f(w)                      range of f           raw domain
-    direct         continuous  w                         R (Hurwitz iff w<0)  R
-    relu           continuous  -max(w, 0)                (-inf, 0]            R      (reference diagonal/rnn)
-    exp            continuous  -exp(w)                   (-inf, 0)            R
-    softplus       continuous  -log(1 + exp(w))          (-inf, 0)            R      (reference softplusrnn)
-    best           continuous  -1/(a w^2 + b)            [-1/b, 0)            R      ([SSSM] "best")
-    lru_residual   continuous  exp(-exp(w)) - 1          (-1, 0)              R      (reference LRU module)
-    discrete_direct discrete   w                         (-1, 1)              (-1, 1) (reference "linear")
-    lru            discrete    exp(-exp(w))              (0, 1)               R      (reference "lru")
-    sigmoid        discrete    1/(1 + exp(-w))           (0, 1)               R      (reference "sigmoid")
-    inverse        discrete    1 - 1/w                   (-1, 1)              (0.5, inf) (reference "inverse")
-    discrete_best  discrete    1 - 1/(a w^2 + b)         [1 - 1/b, 1)         R
+    name           kind        f(w)                      range of f           raw domain   stable domain
+    direct         continuous  w                         R (Hurwitz iff w<0)  R            (-inf, 0)
+    relu           continuous  -max(w, 0)                (-inf, 0]            R            (0, inf)
+    exp            continuous  -exp(w)                   (-inf, 0)            R            R
+    softplus       continuous  -log(1 + exp(w))          (-inf, 0)            R            R
+    best           continuous  -1/(a w^2 + b)            [-1/b, 0)            R            R
+    lru_residual   continuous  exp(-exp(w)) - 1          (-1, 0)              R            R
+    discrete_direct discrete   w                         (-1, 1)              (-1, 1)      (-1, 1)
+    lru            discrete    exp(-exp(w))              (0, 1)               R            R
+    sigmoid        discrete    1/(1 + exp(-w))           (0, 1)               R            R
+    inverse        discrete    1 - 1/w                   (-1, 1)              (0.5, inf)   (0.5, inf)
+    discrete_best  discrete    1 - 1/(a w^2 + b)         [1 - 1/b, 1)         R            R (for b > 1/2)
 
-The raw domain is where the map is defined and (for the box-constrained maps) stable; the reference code
-clamps ``discrete_direct`` to ``[-1 + eps, 1 - eps]`` and ``inverse`` to ``[0.5 + eps, inf)`` during training,
-which :meth:`Parameterisation.project` reproduces. "direct" is deliberately unconstrained: it is the unstable
-baseline of the curse-of-memory experiments.
+Two domains. The *raw domain* is where the trainable ``w`` may range: the reference code clamps
+``discrete_direct`` to ``[-1 + eps, 1 - eps]`` and ``inverse`` to ``[0.5 + eps, inf)`` during training, which
+:meth:`Parameterisation.project` reproduces. The *stable domain* is where ``f(w)`` is stable; the symbolic
+analysis (gradient scales, StableSSM's criterion) lives there. They differ for "direct", whose raw weight is
+deliberately unconstrained (it is the unstable baseline of the curse-of-memory experiments) while its analysis
+needs ``w < 0``, and for "relu" (``f = 0`` for ``w <= 0``: marginally stable). "discrete_best" with the default
+``b = 1/2`` reaches ``f(0) = -1``; it is stable for every ``w`` iff ``b > 1/2``.
+
+Compiled code. The kernels are written by hand for numerical care rather than printed from the expressions:
+softplus uses ``log1p`` on both branches (no overflow for large ``w``, full precision for very negative
+``w``), the LRU derivative is ``-exp(w - exp(w))`` (finite where ``exp(w) exp(-exp(w))`` would be
+``inf * 0``), the residual LRU uses ``expm1``. The registration (name, integer code, kind, domains, constants)
+comes from the one table, and the test suite checks each kernel against its expression and its
+``sympy.diff`` on a grid to 1e-14 relative.
 
 The gradient scale (how strongly a loss gradient in ``lambda`` is amplified in ``w`` near the stability
 boundary) is ``|f'(w)| / f(w)^2`` for continuous maps and ``|f'(w)| / (1 - f(w))^2`` for discrete maps
-(THEORY.md §6); the "best" map keeps it equal to ``2 a |w|``.
+([SSSM]; docs/nonlinear.md, "Stable reparameterisations"); the "best" map keeps it equal to ``2 a |w|``.
 
 References
 ----------
@@ -46,6 +59,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import sympy as sp
 from numba import njit
 
 from ..errors import InvalidArgumentError
@@ -55,7 +69,17 @@ __all__ = [
     "ParameterisationSpec",
     "PARAMETERISATIONS",
     "get_parameterisation",
+    "map_array",
+    "map_derivative",
+    "map_value",
 ]
+
+#: The raw weight ``w`` of the SymPy expressions (real).
+W = sp.Symbol("w", real=True)
+#: Constant ``a > 0`` of the "best" maps.
+A = sp.Symbol("a", positive=True)
+#: Constant ``b > 0`` of the "best" maps.
+B = sp.Symbol("b", positive=True)
 
 # Integer codes used inside compiled code (numba treats these globals as compile-time constants).
 DIRECT, RELU, EXP, SOFTPLUS, BEST, LRU_RESIDUAL = 0, 1, 2, 3, 4, 5
@@ -147,18 +171,23 @@ def map_array(code: int, w: np.ndarray, a: float, b: float, value: np.ndarray, d
 
 @dataclass(frozen=True)
 class ParameterisationSpec:
-    """Static description of one registered map.
+    """Static description of one registered map: its definition and how compiled code reaches it.
 
     Attributes
     ----------
     name, code, kind : str, int, str
         Registry name, integer code used in compiled code, ``"continuous"`` or ``"discrete"``.
+    expr : sympy.Expr
+        The definition ``f(w)`` in :data:`W` (and :data:`A`, :data:`B` for the "best" maps).
     formula : str
-        Human-readable ``f(w)``.
+        Human-readable ``f(w)`` (the same expression, written for display).
     value_range : tuple of float
         Closure of the image of ``f`` (with the default constants for the "best" maps).
     domain : tuple of float
-        Open interval of allowed raw values ``w``.
+        Raw domain: open interval of allowed raw values ``w`` (training projects into it).
+    stable_domain : tuple of float
+        Open interval of ``w`` where ``f(w)`` is stable (``f < 0`` / ``|f| < 1``); "discrete_best": for
+        ``b > 1/2``.
     parameters : dict
         Names and default values of the map's constants.
     source : str
@@ -168,39 +197,45 @@ class ParameterisationSpec:
     name: str
     code: int
     kind: str
+    expr: sp.Expr
     formula: str
     value_range: tuple[float, float]
     domain: tuple[float, float]
+    stable_domain: tuple[float, float]
     parameters: dict[str, float] = field(default_factory=dict)
     source: str = ""
 
 
 _INF = math.inf
+_R = (-_INF, _INF)
+_BEST = {"a": 1.0, "b": 0.5}
+_Q = A * W**2 + B
 PARAMETERISATIONS: dict[str, ParameterisationSpec] = {
     s.name: s
     for s in (
-        ParameterisationSpec("direct", DIRECT, "continuous", "w", (-_INF, _INF), (-_INF, _INF),
+        # name, code, kind, f(w), display, value range, raw domain, stable domain[, constants], source
+        ParameterisationSpec("direct", DIRECT, "continuous", W, "w", _R, _R, (-_INF, 0.0),
                              source="raw eigenvalue (unstable baseline)"),
-        ParameterisationSpec("relu", RELU, "continuous", "-max(w, 0)", (-_INF, 0.0), (-_INF, _INF),
-                             source="reference diagonalrnn / rnn (W_+ = relu(w))"),
-        ParameterisationSpec("exp", EXP, "continuous", "-exp(w)", (-_INF, 0.0), (-_INF, _INF),
+        ParameterisationSpec("relu", RELU, "continuous", -sp.Max(W, 0), "-max(w, 0)", (-_INF, 0.0), _R,
+                             (0.0, _INF), source="reference diagonalrnn / rnn (W_+ = relu(w))"),
+        ParameterisationSpec("exp", EXP, "continuous", -sp.exp(W), "-exp(w)", (-_INF, 0.0), _R, _R,
                              source="[IAT] exponential reparameterisation"),
-        ParameterisationSpec("softplus", SOFTPLUS, "continuous", "-log(1 + exp(w))", (-_INF, 0.0),
-                             (-_INF, _INF), source="[IAT] / reference softplusrnn"),
-        ParameterisationSpec("best", BEST, "continuous", "-1/(a w^2 + b)", (-2.0, 0.0), (-_INF, _INF),
-                             {"a": 1.0, "b": 0.5}, source="[SSSM] best reparameterisation"),
-        ParameterisationSpec("lru_residual", LRU_RESIDUAL, "continuous", "exp(-exp(w)) - 1", (-1.0, 0.0),
-                             (-_INF, _INF), source="reference LRU module (residual form)"),
-        ParameterisationSpec("discrete_direct", DISCRETE_DIRECT, "discrete", "w", (-1.0, 1.0), (-1.0, 1.0),
-                             source='reference unified "linear" (clamped to (-1, 1))'),
-        ParameterisationSpec("lru", LRU, "discrete", "exp(-exp(w))", (0.0, 1.0), (-_INF, _INF),
+        ParameterisationSpec("softplus", SOFTPLUS, "continuous", -sp.log(1 + sp.exp(W)), "-log(1 + exp(w))",
+                             (-_INF, 0.0), _R, _R, source="[IAT] / reference softplusrnn"),
+        ParameterisationSpec("best", BEST, "continuous", -1 / _Q, "-1/(a w^2 + b)", (-2.0, 0.0), _R, _R,
+                             dict(_BEST), source="[SSSM] best reparameterisation"),
+        ParameterisationSpec("lru_residual", LRU_RESIDUAL, "continuous", sp.exp(-sp.exp(W)) - 1,
+                             "exp(-exp(w)) - 1", (-1.0, 0.0), _R, _R, source="reference LRU module (residual form)"),
+        ParameterisationSpec("discrete_direct", DISCRETE_DIRECT, "discrete", W, "w", (-1.0, 1.0), (-1.0, 1.0),
+                             (-1.0, 1.0), source='reference unified "linear" (clamped to (-1, 1))'),
+        ParameterisationSpec("lru", LRU, "discrete", sp.exp(-sp.exp(W)), "exp(-exp(w))", (0.0, 1.0), _R, _R,
                              source='LRU; reference unified "lru"'),
-        ParameterisationSpec("sigmoid", SIGMOID, "discrete", "1/(1 + exp(-w))", (0.0, 1.0), (-_INF, _INF),
-                             source='reference unified "sigmoid"'),
-        ParameterisationSpec("inverse", INVERSE, "discrete", "1 - 1/w", (-1.0, 1.0), (0.5, _INF),
-                             source='reference unified "inverse"'),
-        ParameterisationSpec("discrete_best", DISCRETE_BEST, "discrete", "1 - 1/(a w^2 + b)", (-1.0, 1.0),
-                             (-_INF, _INF), {"a": 1.0, "b": 0.5}, source="[SSSM] best map, discrete form"),
+        ParameterisationSpec("sigmoid", SIGMOID, "discrete", 1 / (1 + sp.exp(-W)), "1/(1 + exp(-w))", (0.0, 1.0),
+                             _R, _R, source='reference unified "sigmoid"'),
+        ParameterisationSpec("inverse", INVERSE, "discrete", 1 - 1 / W, "1 - 1/w", (-1.0, 1.0), (0.5, _INF),
+                             (0.5, _INF), source='reference unified "inverse"'),
+        ParameterisationSpec("discrete_best", DISCRETE_BEST, "discrete", 1 - 1 / _Q, "1 - 1/(a w^2 + b)",
+                             (-1.0, 1.0), _R, _R, dict(_BEST), source="[SSSM] best map, discrete form"),
     )
 }
 
@@ -256,7 +291,7 @@ class Parameterisation:
         return self.value_and_derivative(w)[1]
 
     def gradient_scale(self, w: Any) -> np.ndarray:
-        """Return ``|f'|/f^2`` (continuous) or ``|f'|/(1 - f)^2`` (discrete), THEORY.md §6."""
+        """Return ``|f'|/f^2`` (continuous) or ``|f'|/(1 - f)^2`` (discrete) elementwise ([SSSM])."""
         val, der = self.value_and_derivative(w)
         gap = val if self.kind == "continuous" else 1.0 - val
         with np.errstate(divide="ignore", invalid="ignore"):

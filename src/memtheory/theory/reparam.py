@@ -1,7 +1,9 @@
 r"""Stable reparameterisations in SymPy: gradient scales, the derivation of the "best" map, StableSSM's criterion.
 
-A recurrent eigenvalue is written ``lambda = f(w)`` of a trainable ``w`` ([IAT] §4, [SSSM]; THEORY.md §6). For
-each map this module gives, as SymPy expressions with LaTeX and compiled numpy callables,
+A recurrent eigenvalue is written ``lambda = f(w)`` of a trainable ``w`` ([IAT] §4, [SSSM]). The maps are the
+registered ones of :data:`memtheory.models.reparam.PARAMETERISATIONS` (each defined there once, as a SymPy
+expression; :data:`MAPS` is the view of the analysed ones on their stable domains). For each map this module
+gives, as SymPy expressions with LaTeX and compiled numpy callables,
 
 * the **gradient scale** ``|f'(w)| / f(w)^2`` (continuous time, ``lambda < 0``) or ``|f'(w)| / (1 - f(w))^2``
   (discrete time, ``|lambda| < 1``): how a loss gradient in the memory time scale ``1/|lambda|`` (or
@@ -11,7 +13,7 @@ each map this module gives, as SymPy expressions with LaTeX and compiled numpy c
   weight, as for a quadratic loss) is the ODE ``d(1/f)/dw = -2 a w``, solved by ``dsolve``:
   ``1/f = C - a w^2``; stability for every ``w`` forces ``C = -b < 0``, so ``f = -1/(a w^2 + b)``. Discrete:
   ``d(1/(1 - f))/dw = 2 a w`` gives ``f = 1 - 1/(a w^2 + b)``, stable (``|f| < 1``) for all ``w`` iff ``b > 1/2``;
-* **StableSSM's criterion** (as reported in THEORY.md §6, not confirmed verbatim):
+* **StableSSM's criterion** (in the form used here; not confirmed verbatim against [SSSM]):
   ``g_f(beta) = sup_w |f(w)| sup_{|w~ - w| <= beta} int_0^inf |e^{f(w~) t} - e^{f(w) t}| dt``; ``f`` is stable if
   ``g_f`` is continuous with ``g_f(0) = 0``. For scalar exponentials the integral has the closed form
   ``|1/f(w~) - 1/f(w)|`` when both are negative (the two exponentials never cross) and is ``inf`` otherwise,
@@ -41,6 +43,7 @@ import numpy as np
 import sympy as sp
 
 from ..errors import InvalidArgumentError
+from ..models.reparam import PARAMETERISATIONS, A, B, W, get_parameterisation
 
 __all__ = [
     "MAPS",
@@ -48,6 +51,8 @@ __all__ = [
     "CriterionResult",
     "GradientScale",
     "MapSpec",
+    "MAIN_MAPS",
+    "SYMBOLIC_MAPS",
     "best_map_derivation",
     "best_criterion_closed_form",
     "gradient_scale",
@@ -55,19 +60,17 @@ __all__ = [
     "plot_criterion",
     "plot_gradient_scales",
     "scalar_exponential_integral",
+    "scalar_exponential_integral_symbolic",
     "stability_criterion",
 ]
 
-W = sp.Symbol("w", real=True)
-A = sp.Symbol("a", positive=True)
-B = sp.Symbol("b", positive=True)
 T = sp.Symbol("t", nonnegative=True)
 BETA = sp.Symbol("beta", nonnegative=True)
 
 
 @dataclass(frozen=True)
 class MapSpec:
-    """A reparameterisation ``lambda = f(w)``.
+    """A reparameterisation ``lambda = f(w)`` as the symbolic analysis sees it (a view of the registry entry).
 
     Attributes
     ----------
@@ -76,8 +79,11 @@ class MapSpec:
     expr : sympy.Expr
         ``f`` in ``w`` (and ``a``, ``b`` for the best maps).
     domain : tuple of float
-        Raw domain of ``w`` (open interval).
+        The map's *stable* domain (open interval of ``w`` where ``f(w)`` is stable), where the gradient scale
+        and the criterion are analysed; for "direct" ``(-inf, 0)``, while its raw weight may range over ``R``
+        (:attr:`memtheory.models.reparam.ParameterisationSpec.domain`).
     note : str
+        Where the map comes from.
     """
 
     name: str
@@ -86,19 +92,18 @@ class MapSpec:
     domain: tuple[float, float]
     note: str = ""
 
+    @classmethod
+    def from_registry(cls, name: str) -> MapSpec:
+        """The view of the registered map ``name`` of :data:`memtheory.models.reparam.PARAMETERISATIONS`."""
+        spec = PARAMETERISATIONS[name]
+        return cls(spec.name, spec.kind, spec.expr, spec.stable_domain, spec.source)
 
-MAPS: dict[str, MapSpec] = {
-    s.name: s
-    for s in (
-        MapSpec("direct", "continuous", W, (-math.inf, 0.0), "raw eigenvalue; stable only for w < 0"),
-        MapSpec("exp", "continuous", -sp.exp(W), (-math.inf, math.inf), "[IAT] exponential"),
-        MapSpec("softplus", "continuous", -sp.log(1 + sp.exp(W)), (-math.inf, math.inf), "[IAT] softplus"),
-        MapSpec("best", "continuous", -1 / (A * W**2 + B), (-math.inf, math.inf), "[SSSM] best"),
-        MapSpec("inverse", "discrete", 1 - 1 / W, (0.5, math.inf), 'reference "inverse"'),
-        MapSpec("lru", "discrete", sp.exp(-sp.exp(W)), (-math.inf, math.inf), "LRU"),
-        MapSpec("discrete_best", "discrete", 1 - 1 / (A * W**2 + B), (-math.inf, math.inf), "[SSSM] best, discrete"),
-    )
-}
+
+#: Registered maps analysed symbolically, in display order (the smooth maps of [IAT] and [SSSM], and LRU).
+SYMBOLIC_MAPS = ("direct", "exp", "softplus", "best", "inverse", "lru", "discrete_best")
+
+#: The analysed maps by name, read from the one registry :data:`memtheory.models.reparam.PARAMETERISATIONS`.
+MAPS: dict[str, MapSpec] = {name: MapSpec.from_registry(name) for name in SYMBOLIC_MAPS}
 
 #: The maps of the issue (exp, softplus, best, inverse, direct).
 MAIN_MAPS = ("direct", "exp", "softplus", "best", "inverse")
@@ -245,7 +250,7 @@ class BestDerivation:
 
 @lru_cache(maxsize=None)
 def best_map_derivation(kind: str = "continuous") -> BestDerivation:
-    """Derive the best map by solving the gradient-scale ODE with ``sympy.dsolve`` (THEORY.md §6)."""
+    """Derive the best map by solving the gradient-scale ODE with ``sympy.dsolve`` (module docstring)."""
     if kind not in ("continuous", "discrete"):
         raise InvalidArgumentError(f"kind: must be 'continuous' or 'discrete', got {kind!r}")
     g = sp.Function("g")
@@ -419,8 +424,6 @@ def stability_criterion(
     -------
     CriterionResult
     """
-    from ..models.reparam import get_parameterisation
-
     spec = _spec(name)
     bs = np.atleast_1d(np.asarray(betas, dtype=float))
     if bs.ndim != 1 or not np.all(np.isfinite(bs)) or np.any(bs < 0):
