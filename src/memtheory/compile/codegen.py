@@ -10,6 +10,9 @@ A closed form is written once as a SymPy expression. This module turns it into
   :mod:`memtheory.symbolic.functions` mapped to arbitrary-precision implementations.
 * **numpy**: :func:`numpy_function`, vectorised float64 evaluation for plotting and quick checks.
 
+How each backend evaluates a special function (``erfcx``, ``gauss_moment``, ``airyai``, ...) is one entry of
+:mod:`memtheory.compile.registry`; the printer's methods and the two lambdify namespaces are derived from it.
+
 The cache directory is ``$MEMTHEORY_CACHE_DIR`` or ``$XDG_CACHE_HOME/memtheory`` (``~/.cache/memtheory``).
 """
 
@@ -56,7 +59,11 @@ def cache_dir() -> Path:
 
 
 class NumbaPrinter(PythonCodePrinter):
-    """Print scalar SymPy expressions as numba-compilable Python (``math`` functions, compiled specials)."""
+    """Print scalar SymPy expressions as numba-compilable Python (``math`` functions, compiled specials).
+
+    The ``_print_<name>`` methods of the special functions are added below, one per entry of
+    :data:`memtheory.compile.registry.SPECIAL_FUNCTIONS`.
+    """
 
     def __init__(self, settings=None):
         super().__init__({"fully_qualified_modules": True, "inline": True, **(settings or {})})
