@@ -147,3 +147,14 @@ def test_domains_raw_versus_stable(name):
     inside = (w > stable[0]) & (w < stable[1])
     np.testing.assert_array_equal(is_stable, inside)
 
+
+def test_best_criterion_is_stated_once():
+    """The closed form evaluates the one expression; the SymPy maximisation over ``w`` reproduces it."""
+    expr = R.best_criterion_expr()
+    assert expr.free_symbols == {R.A, R.B, R.BETA}
+    f = sp.lambdify((R.BETA, R.A, R.B), expr, modules="numpy")
+    betas = np.linspace(0.0, 3.0, 31)
+    for a, b in [(1.0, 0.5), (2.0, 0.3)]:
+        np.testing.assert_array_equal(R.best_criterion_closed_form(betas, a, b), f(betas, a, b))
+    derived, _ = R.best_criterion_symbolic()
+    assert sp.simplify(derived - expr) == 0

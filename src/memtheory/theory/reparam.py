@@ -19,7 +19,7 @@ gives, as SymPy expressions with LaTeX and compiled numpy callables,
   ``|1/f(w~) - 1/f(w)|`` when both are negative (the two exponentials never cross) and is ``inf`` otherwise,
   so ``g_f(beta) = sup_w sup_delta |1 - f(w)/f(w + delta)|``. Closed forms: exp and softplus
   ``e^beta - 1`` (softplus: the supremum is the limit ``w -> -inf``), best
-  ``a beta (beta + sqrt(beta^2 + 4 b/a)) / (2 b)``, direct ``inf`` for every ``beta > 0``. The discrete analogue
+  ``a beta (beta + sqrt(beta^2 + 4 b/a)) / (2 b)`` (:func:`best_criterion_expr`), direct ``inf`` for every ``beta > 0``. The discrete analogue
   uses ``(1 - |f|) sum_k |f~^k - f^k|`` (closed form ``|(1 - f)/(1 - f~) - 1|`` for ``f, f~ in [0, 1)``); for
   the inverse map ``1 - 1/w`` it is ``|delta|/w`` while ``f, f~ >= 0``; it is evaluated on the long-memory
   branch ``w >= 1`` (``lambda >= 0``): near ``w = 1/2`` (``lambda = -1``) a perturbation leaves the domain and
@@ -55,6 +55,8 @@ __all__ = [
     "SYMBOLIC_MAPS",
     "best_map_derivation",
     "best_criterion_closed_form",
+    "best_criterion_expr",
+    "best_criterion_symbolic",
     "gradient_scale",
     "map_expression",
     "plot_criterion",
@@ -370,19 +372,48 @@ class CriterionResult:
                 "w_range": list(self.w_range)}
 
 
-def best_criterion_closed_form(betas: Any, a: float = 1.0, b: float = 0.5) -> np.ndarray:
-    """``g(beta) = a beta (beta + sqrt(beta^2 + 4 b/a)) / (2 b)`` for ``f = -1/(a w^2 + b)``.
+def best_criterion_expr() -> sp.Expr:
+    """StableSSM's criterion of the best map as SymPy: ``g(beta) = a beta (beta + sqrt(beta^2 + 4 b/a)) / (2 b)``.
 
-    Derivation: ``|1 - f(w)/f(w + delta)| = a |2 w delta + delta^2| / (a w^2 + b)``; its maximum over ``w`` for
-    ``delta = beta`` is at ``w^2 + beta w - b/a = 0``.
+    The one statement of the formula: :func:`best_criterion_closed_form` evaluates it,
+    :func:`best_criterion_symbolic` derives it by maximisation from the registered map.
+
+    Derivation: for ``f = -1/(a w^2 + b)``, ``|1 - f(w)/f(w + delta)| = a |2 w delta + delta^2| / (a w^2 + b)``;
+    its maximum over ``w`` for ``delta = beta`` is at ``w^2 + beta w - b/a = 0``.
+
+    Examples
+    --------
+    >>> from memtheory.theory.reparam import best_criterion_expr
+    >>> print(best_criterion_expr())
+    a*beta*(beta + sqrt(beta**2 + 4*b/a))/(2*b)
     """
+    return A * BETA * (BETA + sp.sqrt(BETA**2 + 4 * B / A)) / (2 * B)
+
+
+@lru_cache(maxsize=None)
+def _best_criterion_function():
+    return sp.lambdify((BETA, A, B), best_criterion_expr(), modules="numpy")
+
+
+def best_criterion_closed_form(betas: Any, a: float = 1.0, b: float = 0.5) -> np.ndarray:
+    """``g(beta)`` of the best map ``f = -1/(a w^2 + b)``, evaluated from :func:`best_criterion_expr`."""
     bt = np.asarray(betas, dtype=float)
-    return a * bt * (bt + np.sqrt(bt**2 + 4 * b / a)) / (2 * b)
+    return _best_criterion_function()(bt, float(a), float(b))
 
 
-def best_criterion_symbolic() -> sp.Expr:
-    """SymPy: maximise ``a (2 w beta + beta^2)/(a w^2 + b)`` over ``w`` (stationary point) and simplify."""
-    h = A * (2 * W * BETA + BETA**2) / (A * W**2 + B)
+def best_criterion_symbolic() -> tuple[sp.Expr, list]:
+    """Derive :func:`best_criterion_expr` by SymPy: maximise ``f(w)/f(w + beta) - 1`` of the best map over ``w``.
+
+    Returns
+    -------
+    expr : sympy.Expr
+        The maximum (value at the stationary point that is positive for ``a = b = beta = 1``), simplified;
+        equal to :func:`best_criterion_expr`.
+    values : list of sympy.Expr
+        The values at all stationary points.
+    """
+    f = map_expression("best")
+    h = sp.factor(sp.cancel(f / f.subs(W, W + BETA) - 1))  # a beta (beta + 2 w) / (a w^2 + b)
     crit = sp.solve(sp.Eq(sp.diff(h, W), 0), W)
     vals = [sp.simplify(h.subs(W, c)) for c in crit]
     # the positive root gives the maximum for beta > 0
