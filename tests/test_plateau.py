@@ -21,7 +21,7 @@ from scipy.optimize import brentq
 import memtheory as mt
 from memtheory import plateau
 from memtheory.errors import InvalidArgumentError, PrecisionError
-from memtheory.theory.plateau_rodas import MPObjective, flow_precision, integrate_rodas
+from memtheory.theory.plateau.systems import MPObjective, flow_precision, integrate_rodas
 
 BAR = mt.kernels.exponential(0.5)
 SPIKE = mt.kernels.gaussian_bump(0, 0.5)

@@ -1,4 +1,4 @@
-"""The slow-manifold (reduced) plateau flow, memtheory.theory.plateau_rodas.ReducedSystem (THEORY.md §4).
+"""The slow-manifold (reduced) plateau flow, memtheory.theory.plateau.systems.ReducedSystem (docs/theory.md §4).
 
 References: the full mpmath flow in (a, w) (a different system: the weights are integrated, not solved);
 central finite differences at high precision for the Schur-complement Jacobian; numpy's float64 solve for the
@@ -17,7 +17,7 @@ import pytest
 
 import memtheory as mt
 from memtheory import plateau
-from memtheory.theory.plateau_rodas import MPObjective, ReducedSystem, integrate_rodas
+from memtheory.theory.plateau.systems import MPObjective, ReducedSystem, integrate_rodas
 
 BAR = mt.kernels.exponential(0.5)
 SPIKE = mt.kernels.gaussian_bump(0, 0.5)

@@ -249,7 +249,7 @@ class _MPRun:
 
 
 def _mp_run(rho, a0, w0, delta, rtol, dps, tau_max, reduced=False) -> _MPRun:
-    from ..plateau_rodas import MPObjective, integrate_rodas
+    from .systems import MPObjective, integrate_rodas
 
     obj = MPObjective(rho, a0.size, dps)
     theta0 = [mp.mpf(float(v)) for v in np.concatenate([a0, w0])]
@@ -261,7 +261,7 @@ def _mp_run(rho, a0, w0, delta, rtol, dps, tau_max, reduced=False) -> _MPRun:
 def slow_manifold_offset(rho: Kernel, a0, w0, dps: int = 50) -> float:
     """``||a*(w_0) - a_0||``: how far the initial weights are from the least-squares weights of the initial
     rates (the weights cover this distance in the initial layer, before the reduced flow applies)."""
-    from ..plateau_rodas import MPObjective, ReducedSystem
+    from .systems import MPObjective, ReducedSystem
 
     a0, w0 = np.asarray(a0, dtype=float), np.asarray(w0, dtype=float)
     system = ReducedSystem(MPObjective(rho, a0.size, dps),
@@ -350,7 +350,7 @@ def hitting_times(rho: Kernel, a0, w0, delta: float, *, method: str = "auto", dp
             u0, u1, _, _ = _float64_run(rho, a0, w0, delta, rt / 30, at / 30)
             err = max(_rel_diff(t0, u0), _rel_diff(t1, u1))
     else:
-        from ..plateau_rodas import flow_precision
+        from .systems import flow_precision
 
         used_dps = int(dps) if dps is not None else flow_precision(lg)
         rt = rtol if rtol is not None else _MP_RTOL

@@ -1,0 +1,92 @@
+"""Dense linear algebra in mpmath on lists of lists: ``L D L^T`` and LU with partial pivoting.
+
+Plain Python over ``mpf`` at the caller's working precision (``mp.workdps``), for the small dense systems of the
+arbitrary-precision integrator (:mod:`memtheory.dynamics.rodas`): no ``mp.matrix`` overhead, and the
+factorisations report failure (``None``) instead of raising, so that the integrator can react (shorten the
+step, refuse the point).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import mpmath as mp
+
+__all__ = ["ldl", "lu", "lu_solve"]
+
+
+def ldl(M: Sequence[Sequence], shift) -> tuple[list, list] | None:
+    """``L D L^T`` of the symmetric ``M + shift I`` (lists of mpf); None unless positive definite.
+
+    Parameters
+    ----------
+    M : list of lists of mpf
+        Symmetric matrix (only the lower triangle is read).
+    shift : mpf
+        Added to the diagonal.
+
+    Returns
+    -------
+    (L, D) or None
+        Unit lower-triangular ``L`` (list of lists) and the diagonal ``D`` (list), all ``D > 0``; None when a
+        pivot is not positive.
+    """
+    n = len(M)
+    L = [[mp.mpf(0)] * n for _ in range(n)]
+    D = [mp.mpf(0)] * n
+    for j in range(n):
+        Lj = L[j]
+        d = M[j][j] + shift - mp.fsum(Lj[k] * Lj[k] * D[k] for k in range(j))
+        if not d > 0:
+            return None
+        D[j] = d
+        Lj[j] = mp.mpf(1)
+        for i in range(j + 1, n):
+            Li = L[i]
+            Li[j] = (M[i][j] - mp.fsum(Li[k] * Lj[k] * D[k] for k in range(j))) / d
+    return L, D
+
+
+def lu(M: Sequence[Sequence]) -> tuple[list, list] | None:
+    """LU with partial pivoting of a square list-of-lists (copied); None if singular.
+
+    Returns
+    -------
+    (A, piv) or None
+        The factors packed in one list of lists (``L`` below the unit diagonal, ``U`` on and above it) and the
+        row permutation; the pair is what :func:`lu_solve` takes.
+    """
+    n = len(M)
+    A = [list(row) for row in M]
+    piv = list(range(n))
+    for k in range(n):
+        p = max(range(k, n), key=lambda i: abs(A[i][k]))
+        if A[p][k] == 0:
+            return None
+        if p != k:
+            A[k], A[p] = A[p], A[k]
+            piv[k], piv[p] = piv[p], piv[k]
+        inv = 1 / A[k][k]
+        for i in range(k + 1, n):
+            f = A[i][k] * inv
+            if f:
+                A[i][k] = f
+                Ai, Ak = A[i], A[k]
+                for j in range(k + 1, n):
+                    Ai[j] -= f * Ak[j]
+            else:
+                A[i][k] = f
+    return A, piv
+
+
+def lu_solve(F: tuple[list, list], b: Sequence) -> list:
+    """Solve ``M x = b`` with the factorisation ``F = lu(M)``; returns ``x`` as a list of mpf."""
+    A, piv = F
+    n = len(b)
+    y = [b[piv[i]] for i in range(n)]
+    for i in range(n):
+        y[i] = y[i] - mp.fsum(A[i][k] * y[k] for k in range(i))
+    for i in range(n - 1, -1, -1):
+        y[i] = (y[i] - mp.fsum(A[i][k] * y[k] for k in range(i + 1, n))) / A[i][i]
+    return y
+
