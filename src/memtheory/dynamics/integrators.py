@@ -38,16 +38,16 @@ Methods (``method=``):
     starts with ``dopri5`` and switches (once, irreversibly) to ``radau`` when the explicit steps are
     limited by stability: Hairer's test ``h |lambda| > 3.25`` on 15 accepted steps, or, after 15 steps
     with ``h |lambda| > 0.8``, ``h rho(J) > 1.5`` with the spectral radius of the Jacobian estimated by
-    power iteration (see :func:`memtheory.dynamics.control.stiffness_update`); ``method_used`` reports ``"dopri5->radau"`` and
-    ``t_switch`` the switching time.
+    power iteration (see :func:`memtheory.dynamics.control.stiffness_update`); ``method_used`` reports
+    ``"dopri5->radau"`` and ``t_switch`` the switching time.
 
 The whole integration loop (steps, step-size control, events, domain, output) runs in compiled code
 (:mod:`memtheory.dynamics.loop`); :func:`integrate` only validates the input
-(:mod:`memtheory.dynamics.prepare`) and packages the result (:mod:`memtheory.dynamics.results`). :func:`integrate_batch` integrates
-many initial conditions / parameter vectors: a thread pool calls the compiled ``nogil`` solver on chunks
-of trajectories. (A ``numba.prange`` loop would work too, with first-class functions, but its compiled
-function has to link and re-optimise the whole integrator a second time, doubling the cold compile
-time; the thread pool reuses the single compiled entry point.)
+(:mod:`memtheory.dynamics.prepare`) and packages the result (:mod:`memtheory.dynamics.results`).
+:func:`integrate_batch` integrates many initial conditions / parameter vectors: a thread pool calls the
+compiled ``nogil`` solver on chunks of trajectories. (A ``numba.prange`` loop would work too, with
+first-class functions, but its compiled function has to link and re-optimise the whole integrator a second
+time, doubling the cold compile time; the thread pool reuses the single compiled entry point.)
 
 References
 ----------
