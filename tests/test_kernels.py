@@ -1,7 +1,7 @@
 """Kernels (memtheory.Kernel, memtheory.kernels.*) against independent mpmath quadrature of their definitions.
 
 For every family: Laplace moments ``L[t^k rho](s) = int_0^inf t^k rho(t) e^{-st} dt`` (k = 0, 1, 2), L1/L2 norms,
-step response and pointwise values, at relative accuracy 1e-9 in float64 and 1e-25 with dps=40 (THEORY.md §1).
+step response and pointwise values, at relative accuracy 1e-9 in float64 and 1e-25 with dps=40 (docs/theory.md §1).
 References never call memtheory: they integrate the definition with mpmath at 50 digits, with breakpoints.
 """
 
@@ -486,7 +486,7 @@ def test_not_integrable_kernels_refuse_norms(make, p):
 
 
 def test_power_law_between_l1_and_l2():
-    """(1+t)^(-0.8): not in L1, but in L2 with ||.||_2^2 = 1/(2p - 1) (THEORY.md §1), checked by quadrature."""
+    """(1+t)^(-0.8): not in L1, but in L2 with ||.||_2^2 = 1/(2p - 1) (docs/theory.md §1), checked by quadrature."""
     rho = kernels.power_law(0.8)
     with mp.workdps(REF_DPS):
         ref = quad_logsub(lambda t: (1 + t) ** mp.mpf("-1.6"), [0, 1, 10, mp.inf], 1)

@@ -1,13 +1,17 @@
 """Numba-compiled kernels: ``rho(t, p)`` and the Laplace moments ``L[t^k rho](s)``, parameters as arguments.
 
-:func:`compile_kernel` generates one numba module per *kernel structure* (the SymPy expression with its
-parameters as symbols) from the same closed forms the float64/mpmath paths of :class:`Kernel` use, so
+This is the one float64 evaluation of Laplace moments: :meth:`Kernel.laplace <memtheory.kernels.kernel.Kernel.laplace>`
+(float64), the losses of :mod:`memtheory.losses` and the gradient flows of :mod:`memtheory.dynamics` all call the
+numba module that :func:`compile_kernel` generates per *kernel structure* (the SymPy expression with its parameters
+as symbols) from the closed forms of :mod:`memtheory.symbolic.laplace`, so
 
 * a sweep over parameter values (omega, sigma, p, ...) compiles once;
-* the gradient flows of :mod:`memtheory.dynamics` call the moments from inside their compiled right-hand side.
+* the gradient flows call the moments from inside their compiled right-hand side.
 
-Terms without a closed form (an Airy function) are integrated by the compiled adaptive Gauss-Kronrod
-quadrature of :mod:`memtheory.compile.special`, whose error estimate is returned with the values.
+Terms without a closed form (an Airy function) are integrated by the compiled adaptive Gauss-Kronrod quadrature of
+:mod:`memtheory.compile.special` (``laplace_quad`` for ``s > 0``; for ``s <= 0``, where the kernel must be
+integrable, ``gauss_kronrod`` on the pieces between the breakpoints and on the last piece mapped to ``[0, 1)``),
+whose error estimate is returned with the values.
 """
 
 from __future__ import annotations
@@ -15,18 +19,31 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 import sympy as sp
 
 from ..compile import codegen
 from ..errors import NotIntegrableError
-from .kernel import S, T, Kernel
+from ..symbolic.parse import symbol
 
-__all__ = ["CompiledKernel", "compile_kernel"]
+if TYPE_CHECKING:
+    from .kernel import Kernel
 
-#: Relative tolerance of the compiled quadrature of terms without a closed form.
+__all__ = ["CompiledKernel", "compile_kernel", "breakpoints", "QUAD_RTOL", "LAPLACE_RTOL"]
+
+#: Relative tolerance of the compiled quadrature in :meth:`CompiledKernel.moments` (losses, gradient flows).
 QUAD_RTOL = 1e-12
+#: Relative tolerance of the compiled quadrature in :meth:`CompiledKernel.laplace` (``Kernel.laplace``).
+LAPLACE_RTOL = 1e-13
+#: Most subintervals of one compiled quadrature.
+QUAD_LIMIT = 4000
+#: Error estimate of a closed form evaluated in float64, relative to its value.
+CLOSED_FORM_RTOL = 8 * float(np.finfo(float).eps)
+
+_T = symbol("t")
+_S = symbol("s")
 
 
 @dataclass(frozen=True)
@@ -36,21 +53,33 @@ class CompiledKernel:
     Attributes
     ----------
     module : module
-        The generated numba module: ``rho(t, p)``, ``moments(s, p, kmax, bps, out, err)`` (fills ``out[k]``,
-        ``err[k]`` for ``k <= kmax`` and returns a quadrature status, 0 = converged), ``moments_at(w, p, kmax,
-        bps, L, E)`` (all rates at once into ``L[k, i]``).
+        The generated numba module: ``rho(t, p)``; ``moment(s, k, p, bps, rtol)`` returning ``(value, closed
+        part, quadrature error, status)`` of one moment at one ``s`` (status 0 = converged); ``moments(s, p, kmax,
+        bps, out, err)`` (fills ``out[k]``, ``err[k]`` for ``k <= min(kmax, 2)`` and returns a quadrature status),
+        ``moments_at(w, p, kmax, bps, L, E)`` (all rates at once into ``L[k, i]``); ``laplace_at(s, k, p, bps,
+        rtol, values, errors)`` (one moment at many ``s``) and, with a residual, ``laplace_half_line`` (the same
+        for ``s <= 0``).
     param_names : tuple of str
         The order of the parameter array ``p``.
     has_residual : bool
         Whether some terms are integrated numerically.
+    kmax : int
+        The highest moment compiled (at least 2).
     """
 
     module: ModuleType
     param_names: tuple
     has_residual: bool
+    kmax: int = 2
 
     def moments(self, kernel: Kernel, w, kmax: int = 2) -> tuple[np.ndarray, np.ndarray]:
-        """``L[k, i] = L[t^k rho](w_i)`` for k <= kmax, with quadrature error estimates (float64)."""
+        """``L[k, i] = L[t^k rho](w_i)`` for k <= kmax (<= 2), with quadrature error estimates (float64).
+
+        Raises
+        ------
+        NotIntegrableError
+            If the compiled quadrature does not converge at some ``w_i``.
+        """
         w = np.ascontiguousarray(w, dtype=float)
         L = np.zeros((3, w.size))
         E = np.zeros((3, w.size))
@@ -60,33 +89,199 @@ class CompiledKernel:
                                      f"for {kernel.substituted()} at w = {w.tolist()}")
         return L, E
 
+    def laplace(self, kernel: Kernel, s, moment: int = 0,
+                rtol: float = LAPLACE_RTOL) -> tuple[np.ndarray, np.ndarray]:
+        """``L[t^moment rho](s_i)`` and absolute error estimates (float64), ``moment <= kmax``.
+
+        The error estimate is ``8 eps |closed part|`` plus the quadrature's estimate. Nothing is checked here
+        (:meth:`Kernel.laplace <memtheory.kernels.kernel.Kernel.laplace>` checks the domain first): a point where
+        the closed form divides by zero or the quadrature fails gets a non-finite value. Quadratures that stop
+        at their subinterval limit or at the roundoff floor return their value with its (larger) error estimate.
+        """
+        if not 0 <= moment <= self.kmax:
+            raise ValueError(f"moment {moment} was not compiled (kmax = {self.kmax})")
+        s = np.ascontiguousarray(s, dtype=float).reshape(-1)
+        p = kernel.param_array()
+        bps = breakpoints(kernel)
+        values = np.empty(s.shape)
+        errors = np.empty(s.shape)
+        half_line = (s <= 0) if self.has_residual else np.zeros(s.shape, bool)
+        for mask, fn in ((~half_line, "laplace_at"), (half_line, "laplace_half_line")):
+            if mask.any():
+                idx = np.flatnonzero(mask)
+                v, e = _call(getattr(self.module, fn), s[idx], moment, p, bps, rtol)
+                values[idx], errors[idx] = v, e
+        return values, errors
+
+
+def _call(fn, s: np.ndarray, k: int, p: np.ndarray, bps: np.ndarray, rtol: float):
+    """``fn(s, k, p, bps, rtol, values, errors)``; a point whose closed form raises (numba's Python error model:
+    ``1/s`` at ``s = 0``) gets ``nan`` instead of stopping the others."""
+    values = np.empty(s.shape)
+    errors = np.empty(s.shape)
+    try:
+        fn(s, k, p, bps, rtol, values, errors)
+    except (ArithmeticError, ValueError):
+        for i in range(s.size):
+            try:
+                fn(s[i:i + 1], k, p, bps, rtol, values[i:i + 1], errors[i:i + 1])
+            except (ArithmeticError, ValueError):
+                values[i] = errors[i] = np.nan
+    return values, errors
+
 
 def breakpoints(kernel: Kernel) -> np.ndarray:
     """Feature points of the residual (quadrature) part at the kernel's parameter values."""
     form = kernel.laplace_form(0)
     if form.residual == 0:
         return np.zeros(0)
-    return np.asarray(kernel._breakpoints(form), dtype=float)
+    return np.asarray(kernel.breakpoints(form), dtype=float)
 
 
-def compile_kernel(kernel: Kernel) -> CompiledKernel:
-    """Compile (or fetch from the cache) the numba functions of ``kernel``'s structure."""
-    forms = tuple(kernel.laplace_form(k) for k in range(3))
+def compile_kernel(kernel: Kernel, kmax: int = 2) -> CompiledKernel:
+    """Compile (or fetch from the cache) the numba functions of ``kernel``'s structure, moments ``0..kmax``.
+
+    Parameters
+    ----------
+    kernel : Kernel
+        The kernel; only its structure (expression and the value-dependent choices of its Laplace forms) is
+        compiled, its parameter values are arguments.
+    kmax : int
+        The highest moment ``L[t^k rho]`` the module evaluates (at least 2, the moments of the losses).
+    """
+    kmax = max(2, int(kmax))
+    forms = tuple(kernel.laplace_form(k) for k in range(kmax + 1))
     return _compile(kernel.expr, kernel.param_symbols, forms)
+
+
+def _residual_of_all_moments(forms: tuple) -> sp.Expr:
+    """The residual of ``L[rho]``; the quadratures of moment k weight it by ``t^k``, which needs the residual of
+    ``L[t^k rho]`` to be ``t^k`` times it (the rules of :mod:`memtheory.symbolic.laplace` do not depend on k)."""
+    residual = forms[0].residual
+    for k, form in enumerate(forms):
+        if sp.expand(form.residual - _T**k * residual) != 0:
+            raise NotImplementedError(f"the residual of L[t^{k} rho] is not t^{k} times that of L[rho]: "
+                                      f"{form.residual} vs {residual}")
+    return residual
+
+
+_MOMENT_CLOSED = '''
+
+@njit(cache=True)
+def moment(s, k, p, bps, rtol):
+    c = closed(k, s, p)
+    return c, c, 0.0, 0
+'''
+
+_MOMENT_RESIDUAL = '''
+
+@njit(cache=False)
+def moment(s, k, p, bps, rtol):
+    c = closed(k, s, p)
+    v, e, n, ier = _sp.laplace_quad(_residual, p, s, float(k), bps, 0.0, rtol, QUAD_LIMIT)
+    return c + v, c, e, ier
+'''
+
+_LOOPS = '''
+
+@njit(cache=CACHE)
+def moments(s, p, kmax, bps, out, err):
+    status = 0
+    for k in range(kmax + 1):
+        v, c, e, ier = moment(s, k, p, bps, QUAD_RTOL)
+        out[k] = v
+        err[k] = e
+        if ier != 0:
+            status = ier
+    return status
+
+
+@njit(cache=CACHE)
+def moments_at(w, p, kmax, bps, L, E):
+    status = 0
+    out = np.zeros(3)
+    err = np.zeros(3)
+    for i in range(w.shape[0]):
+        st = moments(w[i], p, kmax, bps, out, err)
+        if st != 0:
+            status = st
+        for k in range(kmax + 1):
+            L[k, i] = out[k]
+            E[k, i] = err[k]
+    return status
+
+
+@njit(cache=CACHE)
+def laplace_at(s, k, p, bps, rtol, values, errors):
+    for i in range(s.shape[0]):
+        v, c, e, ier = moment(s[i], k, p, bps, rtol)
+        values[i] = v
+        errors[i] = CLOSED_FORM_RTOL * abs(c) + e
+'''
+
+# s <= 0 (integrable kernels only). One integrand for all pieces (each integrand is one more specialisation of the
+# quadrature, compiled in every process): q = [mapped, a, s, k, p...] gives t^k e^{-st} residual(t) at t = x, or,
+# with mapped = 1, on the last piece [a, inf) mapped to [0, 1) by t = a + x/(1 - x).
+_HALF_LINE = '''
+
+@njit(cache=True)
+def _half_line_integrand(x, q):
+    t = x
+    jac = 1.0
+    if q[0] != 0.0:
+        v = 1.0 - x
+        t = q[1] + x / v
+        jac = 1.0 / (v * v)
+    r = _residual(t, q[4:])
+    if r == 0.0:
+        return 0.0
+    return r * t**q[3] * math.exp(-q[2] * t) * jac
+
+
+@njit(cache=False)
+def laplace_half_line(s, k, p, bps, rtol, values, errors):
+    edges = np.zeros(bps.shape[0] + 1)
+    edges[1:] = bps
+    q = np.zeros(p.shape[0] + 4)
+    q[4:] = p
+    q[3] = float(k)
+    for i in range(s.shape[0]):
+        c = closed(k, s[i], p)
+        q[2] = s[i]
+        q[0] = 0.0
+        total = 0.0
+        err = 0.0
+        for j in range(edges.shape[0] - 1):
+            v, e, n, ier = _sp.gauss_kronrod(_half_line_integrand, edges[j], edges[j + 1], q, 0.0, rtol, QUAD_LIMIT)
+            total += v
+            err += e
+        q[0] = 1.0
+        q[1] = edges[edges.shape[0] - 1]
+        v, e, n, ier = _sp.gauss_kronrod(_half_line_integrand, 0.0, 1.0, q, 0.0, rtol, QUAD_LIMIT)
+        values[i] = c + (total + v)
+        errors[i] = CLOSED_FORM_RTOL * abs(c) + (err + e)
+'''
 
 
 @functools.lru_cache(maxsize=128)
 def _compile(expr: sp.Expr, params: tuple, forms: tuple) -> CompiledKernel:
-    names = {T: sp.Symbol("_t"), S: sp.Symbol("_s"), **{sym: sp.Symbol(f"_k_{sym.name}") for sym in params}}
+    names = {_T: sp.Symbol("_t"), _S: sp.Symbol("_s"), **{sym: sp.Symbol(f"_k_{sym.name}") for sym in params}}
     printer = codegen.NumbaPrinter()
 
     def pr(e):
         return printer.doprint(sp.sympify(e).xreplace(names))
 
-    residual = forms[0].residual
+    residual = _residual_of_all_moments(forms)
     has_residual = residual != 0
+    kmax = len(forms) - 1
     unpack = "".join(f"    _k_{sym.name} = p[{i}]\n" for i, sym in enumerate(params))
     lines = [
+        f"QUAD_RTOL = {QUAD_RTOL!r}",
+        f"QUAD_LIMIT = {QUAD_LIMIT!r}",
+        f"CLOSED_FORM_RTOL = {CLOSED_FORM_RTOL!r}",
+        f"CACHE = {not has_residual}",
+        "",
+        "",
         "@njit(cache=True)",
         "def rho(_t, p):",
         unpack + f"    return {pr(expr)}",
@@ -94,56 +289,17 @@ def _compile(expr: sp.Expr, params: tuple, forms: tuple) -> CompiledKernel:
         "",
         "@njit(cache=True)",
         "def _residual(_t, p):",
-        unpack + f"    return {pr(residual) if residual != 0 else '0.0'}",
+        unpack + f"    return {pr(residual) if has_residual else '0.0'}",
         "",
     ]
     for k, form in enumerate(forms):
         lines += ["", "@njit(cache=True)", f"def closed{k}(_s, p):",
                   unpack + f"    return {pr(form.closed) if form.closed != 0 else '0.0'}", ""]
-    quad = (
-        "        v, e, n, ier = _sp.laplace_quad(_residual, p, s, float(k), bps, 0.0, QUAD_RTOL, 4000)\n"
-        "        out[k] += v\n"
-        "        err[k] += e\n"
-        "        if ier != 0:\n"
-        "            status = ier\n"
-    ) if has_residual else ""
-    lines += [
-        "",
-        f"QUAD_RTOL = {QUAD_RTOL!r}",
-        "",
-        "",
-        f"@njit(cache={not has_residual})",
-        "def moments(s, p, kmax, bps, out, err):",
-        "    status = 0",
-        "    for k in range(kmax + 1):",
-        "        if k == 0:",
-        "            out[k] = closed0(s, p)",
-        "        elif k == 1:",
-        "            out[k] = closed1(s, p)",
-        "        else:",
-        "            out[k] = closed2(s, p)",
-        "        err[k] = 0.0",
-        quad,
-        "    return status",
-        "",
-        "",
-        f"@njit(cache={not has_residual})",
-        "def moments_at(w, p, kmax, bps, L, E):",
-        "    status = 0",
-        "    out = np.zeros(3)",
-        "    err = np.zeros(3)",
-        "    for i in range(w.shape[0]):",
-        "        st = moments(w[i], p, kmax, bps, out, err)",
-        "        if st != 0:",
-        "            status = st",
-        "        for k in range(kmax + 1):",
-        "            L[k, i] = out[k]",
-        "            E[k, i] = err[k]",
-        "    return status",
-        "",
-    ]
-    body = "\n".join(lines)
+    lines += ["", "@njit(cache=True)", "def closed(k, _s, p):"]
+    lines += [f"    if k == {k}:\n        return closed{k}(_s, p)" for k in range(kmax)]
+    lines += [f"    return closed{kmax}(_s, p)"]
+    body = "\n".join(lines) + (_MOMENT_RESIDUAL if has_residual else _MOMENT_CLOSED) + _LOOPS
     if has_residual:
-        body = "import memtheory.compile.special as _sp\n\n" + body
+        body = "import memtheory.compile.special as _sp\n\n" + body + _HALF_LINE
     module = codegen.load_module(body, tag="kernel")
-    return CompiledKernel(module, tuple(sym.name for sym in params), has_residual)
+    return CompiledKernel(module, tuple(sym.name for sym in params), has_residual, kmax)

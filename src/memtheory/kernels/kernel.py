@@ -1,6 +1,6 @@
 """The :class:`Kernel`: a memory kernel rho(t) with its Laplace moments, norms and step response.
 
-A linear, causal, time-homogeneous functional is ``H_t(x) = \\int_0^\\infty rho(s) x(t - s) ds`` (THEORY.md §1);
+A linear, causal, time-homogeneous functional is ``H_t(x) = \\int_0^\\infty rho(s) x(t - s) ds`` (docs/theory.md §1);
 ``rho`` is its memory kernel. A :class:`Kernel` holds ``rho`` as a SymPy expression in ``t`` and named
 parameters, with exact parameter values (floats become exact rationals: ``0.1 -> 1/10``). Everything numeric
 is derived from that one expression:
@@ -8,9 +8,10 @@ is derived from that one expression:
 * ``rho(t)``: vectorised float64 evaluation;
 * ``laplace(s, moment=k, dps=None)``: ``\\int_0^\\infty t^k rho(t) e^{-st} dt``, closed form when the rules of
   :mod:`memtheory.symbolic.laplace` find one (quadrature with an error estimate for the rest), float64 by default
-  and mpmath at ``dps`` digits on request;
+  (through the compiled moments of :mod:`memtheory.kernels.compiled`, the same code the losses and gradient flows
+  call) and mpmath at ``dps`` digits on request;
 * ``norm(p)``: L1 (quadrature of ``|rho|``) and L2 (closed form of ``\\int rho^2`` where possible);
-* ``step_response(t)`` = ``\\int_0^t rho``; ``memory_function(t)`` = ``|rho(t)|`` (THEORY.md §5).
+* ``step_response(t)`` = ``\\int_0^t rho``; ``memory_function(t)`` = ``|rho(t)|`` (docs/theory.md §5).
 
 Float64 results that under- or overflow are never returned silently: a :class:`~memtheory.errors.PrecisionError`
 says which ``dps`` gives the value.
@@ -20,8 +21,6 @@ from __future__ import annotations
 
 import functools
 import math
-import warnings
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import mpmath as mp
@@ -30,9 +29,10 @@ import sympy as sp
 
 from .._validation import FLOAT64_TINY, as_float_array, check_dps, check_int, require_float
 from ..compile import codegen
-from ..errors import InvalidArgumentError, NotIntegrableError, PrecisionError, UnsafeExpressionError
+from ..errors import InvalidArgumentError, NotIntegrableError, UnsafeExpressionError
 from ..symbolic.laplace import LaplaceForm, laplace_form
 from ..symbolic.parse import parse_expression, symbol, to_exact
+from .compiled import compile_kernel
 
 __all__ = ["Kernel", "LaplaceResult"]
 
@@ -217,7 +217,7 @@ class Kernel:
         return np.broadcast_to(out, t_arr.shape).copy() if out.shape != t_arr.shape else out
 
     def memory_function(self, t):
-        """Memory function of the linear functional, ``M(H)(t) = |rho(t)|`` (THEORY.md §5)."""
+        """Memory function of the linear functional, ``M(H)(t) = |rho(t)|`` (docs/theory.md §5)."""
         return np.abs(self(t))
 
     def _mp_params(self) -> list:
@@ -270,12 +270,18 @@ class Kernel:
 
     def _check_conditions(self, form: LaplaceForm, s_values, moment: int) -> None:
         s_arr = np.asarray(s_values, dtype=float).reshape(-1)
-        p = self.param_array()
         ok = np.ones(s_arr.shape, bool)
-        for cond in form.conditions:
-            f = _np_callable(cond, self.param_symbols, S)
-            # scalar calls: numpy's logical_and.reduce cannot mix array and scalar operands
-            ok &= np.array([bool(f(sv, *p)) for sv in s_arr], dtype=bool)
+        if form.conditions:
+            # the parameters as arrays of the shape of s: numpy's logical_and.reduce cannot mix array and scalar
+            # operands
+            p = [np.full(s_arr.shape, v) for v in self.param_array()]
+            for cond in form.conditions:
+                f = _np_callable(cond, self.param_symbols, S)
+                try:
+                    holds = np.broadcast_to(np.asarray(f(s_arr, *p), dtype=bool), s_arr.shape)
+                except (TypeError, ValueError):  # a condition numpy cannot vectorise: one point at a time
+                    holds = np.array([bool(f(sv, *[q[0] for q in p])) for sv in s_arr], dtype=bool)
+                ok &= holds
         if not ok.all():
             bad = s_arr[~ok][0]
             conds = sp.And(*form.conditions).xreplace(self._subs())
@@ -284,24 +290,15 @@ class Kernel:
                 f"rho = {self.substituted()}; conditions: {conds}")
 
     def _laplace_float(self, s: np.ndarray, moment: int, form: LaplaceForm) -> LaplaceResult:
+        """Float64 values through the compiled moments (:mod:`memtheory.kernels.compiled`); values that are not
+        finite or below double range are decided in arbitrary precision."""
+        shape = s.shape
+        s = s.reshape(-1)
         self._check_conditions(form, s, moment)
-        p = self.param_array()
-        values = np.zeros(s.shape)
-        errors = np.zeros(s.shape)
-        method = []
-        if form.closed != 0:
-            f = _np_callable(form.closed, self.param_symbols, S)
-            with np.errstate(all="ignore"):
-                values = values + np.asarray(f(s, *p), dtype=float)
-            errors += 8 * np.finfo(float).eps * np.abs(values)
-            method.append("closed form")
         if form.residual != 0:
             self._check_residual_integrable(form, s)
-            for i, sv in enumerate(s):
-                v, e = _quad_float(form.residual, self.param_symbols, p, float(sv), self._breakpoints(form))
-                values[i] += v
-                errors[i] += e
-            method.append("quadrature")
+        values, errors = compile_kernel(self, moment).laplace(self, s, moment)
+        method = [name for name, part in (("closed form", form.closed), ("quadrature", form.residual)) if part != 0]
         bad = ~np.isfinite(values) | ((np.abs(values) < FLOAT64_TINY))
         if bad.any():
             # Decide with arbitrary precision whether the float64 value is genuinely unrepresentable.
@@ -309,7 +306,7 @@ class Kernel:
             for idx, true in zip(np.flatnonzero(bad), ref.values):
                 require_float(true, f"L[t^{moment} rho]({s[idx]:g})")
                 values[idx] = float(true)
-        return LaplaceResult(values, errors, " + ".join(method) or "closed form", None)
+        return LaplaceResult(values.reshape(shape), errors.reshape(shape), " + ".join(method) or "closed form", None)
 
     def _check_residual_integrable(self, form: LaplaceForm, s: np.ndarray) -> None:
         if np.any(s <= 0) and not self.is_integrable(1):
@@ -323,7 +320,7 @@ class Kernel:
             pv = self._mp_params()
             closed = _mp_callable(form.closed, self.param_symbols, S) if form.closed != 0 else None
             resid = _mp_callable(form.residual, self.param_symbols, T) if form.residual != 0 else None
-            pts = [mp.mpf(x) for x in self._breakpoints(form)]
+            pts = [mp.mpf(x) for x in self.breakpoints(form)]
             for sv in s_list:
                 sv = _mp_exact(to_exact(sv)) if not isinstance(sv, mp.mpf) else sv
                 val, err = mp.mpf(0), mp.mpf(0)
@@ -344,18 +341,24 @@ class Kernel:
             method.append("quadrature")
         return LaplaceResult(values, errors, " + ".join(method), dps)
 
-    def _breakpoints(self, form: LaplaceForm) -> list[float]:
-        """Points where the residual integrand has features (zeros of linear function arguments)."""
-        pts = set()
-        expr = form.residual.xreplace(self._subs())
-        for node in sp.preorder_traversal(expr):
-            if isinstance(node, sp.Function) and node.args:
-                arg = node.args[0]
-                if arg.has(T) and arg.is_polynomial(T) and sp.degree(arg, T) == 1:
-                    root = sp.solve(arg, T)
-                    if root and root[0].is_number and float(root[0]) > 0:
-                        pts.add(float(root[0]))
-        return sorted(pts)
+    def breakpoints(self, form: LaplaceForm) -> list[float]:
+        """Points ``t > 0`` where the residual of ``form`` has features (zeros of linear function arguments), at
+        this kernel's parameter values: the breakpoints of its quadrature.
+
+        Parameters
+        ----------
+        form : LaplaceForm
+            A form of this kernel (:meth:`laplace_form`); ``LaplaceForm(0, expr)`` gives the points of ``expr``.
+
+        Returns
+        -------
+        list of float
+            Sorted, distinct.
+        """
+        return list(_linear_roots(form.residual.xreplace(self._subs())))
+
+    #: Former private name, still called from outside kernels/ (use :meth:`feature_points` or :meth:`breakpoints`).
+    _breakpoints = breakpoints
 
     # ------------------------------------------------------------------ norms
     def is_integrable(self, p: int = 1) -> bool:
@@ -416,7 +419,7 @@ class Kernel:
             val = mp.mpf(0) if at_zero == 0 else codegen.mpmath_function((), at_zero)()
             if form.residual != 0:
                 resid = _mp_callable(form.residual.xreplace(self._subs()), (), T)
-                pts = [mp.mpf(x) for x in self._breakpoints(form)]
+                pts = [mp.mpf(x) for x in self.breakpoints(form)]
                 val += mp.quad(resid, [0, *pts, mp.inf])
             return +val if dps else float(val)
 
@@ -435,7 +438,7 @@ class Kernel:
     def feature_points(self) -> list[float]:
         """Points in ``t > 0`` where the expression changes character: zeros of linear function arguments
         (step edges, the turning point of an Airy function, the centre of a bump)."""
-        return self._breakpoints(LaplaceForm(0, self._expr))
+        return self.breakpoints(LaplaceForm(0, self._expr))
 
     def _sign_changes(self, f) -> list:
         """Sign changes of rho on [0, T] (T past every feature), refined by bisection in mpmath."""
@@ -514,26 +517,22 @@ def _mp_callable(expr, params, var):
     return codegen.mpmath_function((var, *params), expr)
 
 
+@functools.lru_cache(maxsize=512)
+def _linear_roots(expr: sp.Expr) -> tuple[float, ...]:
+    """Zeros ``t > 0`` of the linear arguments of the functions in ``expr`` (parameters substituted)."""
+    pts = set()
+    for node in sp.preorder_traversal(expr):
+        if isinstance(node, sp.Function) and node.args:
+            arg = node.args[0]
+            if arg.has(T) and arg.is_polynomial(T) and sp.degree(arg, T) == 1:
+                root = sp.solve(arg, T)
+                if root and root[0].is_number and float(root[0]) > 0:
+                    pts.add(float(root[0]))
+    return tuple(sorted(pts))
+
+
 #: Derived Laplace forms per (expression, moment); several when value-dependent decisions differ.
 _FORMS: dict[tuple, list[LaplaceForm]] = {}
-
-
-def _quad_float(residual, params, p, s: float, breakpoints) -> tuple[float, float]:
-    """Float64 quadrature of ``\\int residual(t) e^{-st} dt`` with an error estimate (scipy QUADPACK)."""
-    from scipy import integrate
-
-    f = _np_callable(residual, params, T)
-    g = (lambda x: float(f(x, *p)) * math.exp(-s * x))
-    pts = [0.0, *[b for b in breakpoints if b > 0]]
-    total, err = 0.0, 0.0
-    with warnings.catch_warnings():
-        # QUADPACK's roundoff warnings are reflected in its error estimate, which is returned.
-        warnings.simplefilter("ignore", integrate.IntegrationWarning)
-        for lo, hi in zip(pts[:-1], pts[1:]):
-            v, e = integrate.quad(g, lo, hi, epsabs=0, epsrel=1e-13, limit=200)
-            total, err = total + v, err + e
-        v, e = integrate.quad(g, pts[-1], np.inf, epsabs=0, epsrel=1e-13, limit=400)
-    return total + v, err + e
 
 
 @functools.lru_cache(maxsize=256)
