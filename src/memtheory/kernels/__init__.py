@@ -1,30 +1,14 @@
-"""Memory kernels: the :class:`Kernel` class and the families every user wants (THEORY.md §1)."""
+"""Memory kernels: the :class:`Kernel` class and the families every user wants (docs/theory.md §1).
+
+:mod:`~memtheory.kernels.kernel` holds the class, :mod:`~memtheory.kernels.families` the parametric families
+(its ``__all__`` is re-exported here), :mod:`~memtheory.kernels.compiled` the numba-compiled kernel and its
+Laplace moments, the one float64 evaluation of them.
+"""
 
 from __future__ import annotations
 
-from .families import (
-    REFERENCE_NAMES,
-    airy,
-    exponential,
-    gaussian_bump,
-    memory_family,
-    power_law,
-    reference,
-    sine,
-    window,
-)
+from . import families
+from .families import *  # noqa: F403 (the families' __all__, listed once, there)
 from .kernel import Kernel, LaplaceResult
 
-__all__ = [
-    "Kernel",
-    "LaplaceResult",
-    "exponential",
-    "power_law",
-    "gaussian_bump",
-    "airy",
-    "window",
-    "sine",
-    "memory_family",
-    "reference",
-    "REFERENCE_NAMES",
-]
+__all__ = ["Kernel", "LaplaceResult", *families.__all__]

@@ -1,4 +1,4 @@
-"""Kernel families of THEORY.md §1, each a parametric :class:`~memtheory.kernels.kernel.Kernel`.
+"""Kernel families of docs/theory.md §1, each a parametric :class:`~memtheory.kernels.kernel.Kernel`.
 
 Parameters stay symbols in the expression (with their values attached), so a sweep over a family parameter
 reuses the compiled code. The reference code of [IAT] (github.com/radarFudan/Curse-of-memory) names six
@@ -74,7 +74,7 @@ def sine(freq: float = 1.0) -> Kernel:
 
 
 def memory_family(bar: Kernel, spike: Kernel, omega: float) -> Kernel:
-    """The optimisation analysis' target ``rho_omega(t) = rho_bar(t) + spike(t - 1/omega)`` (THEORY.md §1, §4).
+    """The optimisation analysis' target ``rho_omega(t) = rho_bar(t) + spike(t - 1/omega)`` (docs/theory.md §1, §4).
 
     Parameters
     ----------
