@@ -62,7 +62,7 @@ _C = [[], ["-5.6688"], ["-2.430093356833875", "-0.2063599157091915"],
       ["7.496443313967647", "-10.24680431464352", "-33.99990352819905", "11.70890893206160"],
       ["8.083246795921522", "-7.981132988064893", "-31.52159432874371", "16.31930543123136",
        "-6.058818238834054"]]
-#: Curvature safeguard: (KAPPA/(gamma h)) I + hess J must be positive definite.
+#: Curvature safeguard: (KAPPA/(gamma h)) I + S must be positive definite (S = hess J for a gradient flow).
 KAPPA = 0.5
 
 
