@@ -32,7 +32,7 @@ from ..compile import codegen
 from ..errors import InvalidArgumentError, NotIntegrableError, UnsafeExpressionError
 from ..symbolic.laplace import LaplaceForm, laplace_form
 from ..symbolic.parse import parse_expression, symbol, to_exact
-from .compiled import compile_kernel
+from .compiled import CompiledKernel, compile_kernel
 
 __all__ = ["Kernel", "LaplaceResult"]
 
@@ -110,6 +110,9 @@ class Kernel:
             raise UnsafeExpressionError(f"kernel {parsed} is not a finite real expression")
         self._expr: sp.Expr = parsed
         self._values: dict[str, sp.Expr] = dict(sorted(values.items()))
+        # per instance (expression and values never change): the Laplace form of each moment, the compiled module
+        self._forms: dict[int, LaplaceForm] = {}
+        self._compiled: dict[int, CompiledKernel] = {}
 
     # ------------------------------------------------------------------ basic accessors
     @property
@@ -227,13 +230,17 @@ class Kernel:
     def laplace_form(self, moment: int = 0) -> LaplaceForm:
         """The symbolic split of ``L[t^moment rho](s)`` into closed form and residual (parameters symbolic)."""
         moment = check_int("moment", moment, lo=0)
+        if moment in self._forms:
+            return self._forms[moment]
         values = self._subs()
         forms = _FORMS.setdefault((self._expr, moment), [])
         for form in forms:
             if form.holds_for(values):
-                return form
-        form = laplace_form(self._expr, T, S, moment, values)
-        forms.append(form)
+                break
+        else:
+            form = laplace_form(self._expr, T, S, moment, values)
+            forms.append(form)
+        self._forms[moment] = form
         return form
 
     def laplace(self, s, moment: int = 0, dps: int | None = None, full_output: bool = False):
@@ -297,7 +304,10 @@ class Kernel:
         self._check_conditions(form, s, moment)
         if form.residual != 0:
             self._check_residual_integrable(form, s)
-        values, errors = compile_kernel(self, moment).laplace(self, s, moment)
+        kmax = max(2, moment)
+        if kmax not in self._compiled:
+            self._compiled[kmax] = compile_kernel(self, kmax)
+        values, errors = self._compiled[kmax].laplace(self, s, moment)
         method = [name for name, part in (("closed form", form.closed), ("quadrature", form.residual)) if part != 0]
         bad = ~np.isfinite(values) | ((np.abs(values) < FLOAT64_TINY))
         if bad.any():
