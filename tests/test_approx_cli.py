@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-import memtheory.approximation as approx
+from memtheory import approximation as approx
 from memtheory import kernels
 from memtheory.cli import build_parser, main
 
@@ -88,9 +88,9 @@ def test_help_has_runnable_examples():
 def test_help_examples_run(capsys):
     import shlex
 
-    from memtheory.clicommands.approx import _EXAMPLES
+    from memtheory.cli.commands.approx import EXAMPLES
 
-    for example in _EXAMPLES.values():
+    for example in EXAMPLES.values():
         argv = shlex.split(example)[1:]
         assert main(argv) == 0, example
         capsys.readouterr()

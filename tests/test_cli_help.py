@@ -146,7 +146,7 @@ def test_latex_kernel_and_out_file(capsys, tmp_path):
 
 def test_latex_registry_extension(monkeypatch, capsys):
     """A target registered by a sub-command module (e.g. the plateau bound) appears in `memtheory latex`."""
-    monkeypatch.setattr(cli, "LATEX_TARGETS", dict(LATEX_TARGETS))
+    monkeypatch.setattr(cli.registry, "LATEX_TARGETS", dict(LATEX_TARGETS))
 
     def args(p):
         p.add_argument("--k", type=int, default=2)

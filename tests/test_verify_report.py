@@ -166,7 +166,8 @@ def test_summary_defaults_to_shortened_details():
 
 
 def test_stem_rule():
-    assert V._stem("chk", "chk") == "chk" and V._stem("chk", "chk_b") == "chk_b" and V._stem("chk", "b") == "chk_b"
+    stem = V.artifact_stem
+    assert stem("chk", "chk") == "chk" and stem("chk", "chk_b") == "chk_b" and stem("chk", "b") == "chk_b"
 
 
 # --------------------------------------------------------------------------------------------- the real checks
@@ -174,7 +175,7 @@ def test_every_check_has_quick_mode_and_claim():
     checks = V.available_checks()
     assert len(checks) >= 9
     for name, module in checks.items():
-        assert not isinstance(module, V._BrokenCheck), f"{name} failed to import: {module._error}"
+        assert not isinstance(module, V.BrokenCheck), f"{name} failed to import: {module.error}"
         sig = inspect.signature(module.run)
         assert "quick" in sig.parameters and sig.parameters["quick"].default is False, name
         assert isinstance(module.CLAIM, str) and module.CLAIM.strip(), name

@@ -1,4 +1,4 @@
-"""Runner for the proofs checks (``memtheory verify``) and the report it writes.
+"""Runner for the proofs checks (``memtheory verify``): the check convention, discovery and running.
 
 Convention for a check (one module ``proofs_checks/<name>.py`` per theorem or paper result)
 -------------------------------------------------------------------------------------------
@@ -52,18 +52,12 @@ A sketch::
 Running a check module as a script (``python -m proofs_checks.my_check``) should call :func:`main_for` so that
 ``$MEMTHEORY_FIGURES_DIR`` keeps working there too.
 
-Report (``memtheory verify --out DIR``)
----------------------------------------
-``DIR/report.md`` (one row per check: name, what was measured, what the theory says, PASS/FAIL, seconds; then a
-section per check with the details, the measured table, the LaTeX and the figures), ``DIR/report.json``
-(``{"passed", "quick", "seconds", "checks": [CheckResult.to_dict(), ...]}``), the figures ``DIR/<stem>.png``,
-the LaTeX snippets ``DIR/<stem>.tex`` and the tables ``DIR/<NAME>.md``.
+The report written from the results is :mod:`memtheory.verify.report`.
 """
 
 from __future__ import annotations
 
 import importlib
-import json
 import os
 import pkgutil
 import shutil
@@ -75,10 +69,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import InvalidArgumentError
+from .._plotting import pyplot
+from ..errors import InvalidArgumentError
 
-__all__ = ["CheckResult", "available_checks", "kernel_latex", "main_for", "pyplot", "resolve_checks", "run_check", "run_checks",
-           "write_artifacts", "write_report"]
+__all__ = ["BrokenCheck", "CheckResult", "FIGURES_ENV", "available_checks", "main_for", "resolve_checks", "run_check", "run_checks",
+           "artifact_stem", "write_artifacts"]
 
 #: Environment variable naming a directory for the checks' figures when ``--out`` is not given.
 FIGURES_ENV = "MEMTHEORY_FIGURES_DIR"
@@ -137,16 +132,16 @@ class CheckResult:
                 "latex": {str(k): str(v) for k, v in self.latex.items()}}
 
 
-class _BrokenCheck:
+class BrokenCheck:
     """Stand-in for a check module that failed to import: running it reports the import error."""
 
     def __init__(self, name: str, error: BaseException):
         self.NAME = name
         self.CLAIM = "(module failed to import)"
-        self._error = error
+        self.error = error
 
     def run(self, quick: bool = False) -> CheckResult:
-        raise self._error
+        raise self.error
 
 
 def available_checks() -> dict[str, Any]:
@@ -160,7 +155,7 @@ def available_checks() -> dict[str, Any]:
         try:
             module = importlib.import_module(f"proofs_checks.{info.name}")
         except Exception as exc:  # reported as a failed check, not a crash of the whole run
-            checks[info.name] = _BrokenCheck(info.name, exc)
+            checks[info.name] = BrokenCheck(info.name, exc)
             continue
         if hasattr(module, "run") and hasattr(module, "NAME"):
             checks[module.NAME] = module
@@ -183,45 +178,9 @@ def resolve_checks(names: Iterable[str] | None = None) -> dict[str, Any]:
     return {n: checks[n] for n in names}
 
 
-def pyplot():
-    """``matplotlib.pyplot`` with the non-interactive Agg backend (for the checks' figure callables)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def width_axis(ax: Any, widths: Iterable[int]) -> None:
-    """Label a log-scale x axis with the integer widths ``widths`` (no minor tick labels), for figures of
-    errors against the width m."""
-    from matplotlib.ticker import NullFormatter
-
-    ticks = sorted({int(x) for x in widths})
-    ax.set_xticks(ticks)
-    ax.set_xticklabels([str(x) for x in ticks])
-    ax.xaxis.set_minor_formatter(NullFormatter())
-
-
-def kernel_latex(rho: Any, name: str = r"\rho") -> str:
-    r"""LaTeX ``\rho(t) = <expression>`` of a kernel with its parameter values, for ``CheckResult.latex``.
-
-    Parameters
-    ----------
-    rho : Kernel
-    name : str
-        LaTeX of the kernel's name.
-    """
-    import sympy as sp
-
-    names = {sym: sp.Symbol(r"\lambda") if sym.name == "lam" else sym for sym in rho.param_symbols}
-    tex = f"{name}(t) = " + sp.latex(rho.expr.xreplace(names))
-    values = ", ".join(f"{sp.latex(names[sym])} = {v:g}" for sym, v in zip(rho.param_symbols, rho.params.values()))
-    return tex + (r",\qquad " + values if values else "")
-
-
-def _stem(check: str, key: str) -> str:
+def artifact_stem(check: str, key: str) -> str:
+    """The file stem of a check's figure or LaTeX ``key``: ``key`` itself if it is ``check`` or starts with
+    ``check_``, else ``check_key``."""
     key = str(key)
     return key if key == check or key.startswith(check + "_") else f"{check}_{key}"
 
@@ -250,7 +209,7 @@ def write_artifacts(result: CheckResult, directory: str | os.PathLike) -> list[s
     written: list[str] = []
     figures: dict[str, str] = {}
     for key, value in result.figures.items():
-        stem = _stem(result.name, key)
+        stem = artifact_stem(result.name, key)
         fname = f"{stem}.png"
         try:
             if callable(value) and not hasattr(value, "savefig"):
@@ -273,7 +232,7 @@ def write_artifacts(result: CheckResult, directory: str | os.PathLike) -> list[s
         written.append(fname)
     result.figures = figures
     for key, tex in result.latex.items():
-        fname = f"{_stem(result.name, key)}.tex"
+        fname = f"{artifact_stem(result.name, key)}.tex"
         (out / fname).write_text(str(tex).rstrip() + "\n")
         written.append(fname)
     table = result.measured.get("table") if isinstance(result.measured, dict) else None
@@ -340,76 +299,6 @@ def run_checks(names: list[str] | None = None, quick: bool = False, progress: Ca
         if progress is not None:
             progress(result)
     return results
-
-
-# ------------------------------------------------------------------------------------------------ report
-def _cell(text: str) -> str:
-    return " ".join(str(text).split()).replace("|", "\\|")
-
-
-def report_markdown(results: list[CheckResult], quick: bool = False, seconds: float | None = None) -> str:
-    """The Markdown report: a summary table (one row per check) and a section per check."""
-    n_pass = sum(r.passed for r in results)
-    total = sum(r.seconds for r in results) if seconds is None else seconds
-    lines = ["# memtheory proofs checks", "",
-             f"{n_pass} of {len(results)} checks passed ({'quick' if quick else 'full'} run, {total:.1f} s).", "",
-             "| check | measured | theory | verdict | seconds |", "|---|---|---|---|---|"]
-    for r in results:
-        lines.append(f"| [{r.name}](#{r.name}) | {_cell(r.short())} | {_cell(r.claim)} | "
-                     f"{'PASS' if r.passed else '**FAIL**'} | {r.seconds:.1f} |")
-    for r in results:
-        lines += ["", f"## {r.name}", "", f"**{'PASS' if r.passed else 'FAIL'}** in {r.seconds:.1f} s.", "",
-                  f"*Theory:* {r.claim}", "", f"*Measured:* {r.details.strip() if r.details else r.short()}"]
-        if r.details and "\n" in r.details.strip():
-            lines[-1] = "*Measured:*"
-            lines += ["", "```", r.details.strip(), "```"]
-        checks = r.measured.get("checks") if isinstance(r.measured, dict) else None
-        if isinstance(checks, dict) and checks:
-            lines += ["", "| assertion | holds |", "|---|---|"]
-            lines += [f"| {_cell(k)} | {'yes' if v else '**no**'} |" for k, v in checks.items()]
-        table = r.measured.get("table") if isinstance(r.measured, dict) else None
-        if isinstance(table, str) and table.strip():
-            lines += ["", table.strip()]
-        errors = r.measured.get("artifact_errors") if isinstance(r.measured, dict) else None
-        if errors:
-            lines += ["", "Figures that failed: " + "; ".join(f"{k}: {v}" for k, v in errors.items())]
-        for key, tex in r.latex.items():
-            lines += ["", f"`{_stem(r.name, key)}.tex`:", "", "$$", str(tex).strip(), "$$"]
-        for stem, fname in r.figures.items():
-            if isinstance(fname, (str, Path)):
-                lines += ["", f"![{stem}]({fname})"]
-    return "\n".join(lines) + "\n"
-
-
-def report_dict(results: list[CheckResult], quick: bool = False, seconds: float | None = None) -> dict:
-    """The JSON report: ``{"passed", "quick", "seconds", "checks": [CheckResult.to_dict(), ...]}``."""
-    total = sum(r.seconds for r in results) if seconds is None else seconds
-    return {"passed": all(r.passed for r in results), "quick": bool(quick), "seconds": total,
-            "checks": [r.to_dict() for r in results]}
-
-
-def write_report(results: list[CheckResult], directory: str | os.PathLike, quick: bool = False,
-                 seconds: float | None = None) -> dict[str, Path]:
-    """Write ``report.md`` and ``report.json`` to ``directory`` (figures and LaTeX: :func:`write_artifacts`).
-
-    Returns
-    -------
-    dict
-        ``{"markdown": path, "json": path}``.
-    """
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
-    md, js = out / "report.md", out / "report.json"
-    md.write_text(report_markdown(results, quick, seconds))
-    js.write_text(json.dumps(report_dict(results, quick, seconds), indent=1, default=_jsonable) + "\n")
-    return {"markdown": md, "json": js}
-
-
-def _jsonable(x: Any) -> Any:
-    try:
-        return float(x)
-    except (TypeError, ValueError):
-        return str(x)
 
 
 def main_for(name: str, quick: bool | None = None) -> int:

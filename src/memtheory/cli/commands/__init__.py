@@ -1,14 +1,9 @@
-"""Sub-commands of the ``memtheory`` CLI contributed by the theory modules.
+"""The sub-commands of ``memtheory``, one module each (the order of ``--help`` is :data:`memtheory.cli.COMMANDS`).
 
-Each module here defines ``register(subparsers, common)`` which adds one sub-command whose handler returns the
-exit code. ``common`` is :class:`memtheory.cli.Common`: helpers shared by all sub-commands (``floats``,
-``params``, ``kernel``, ``UsageError``, ``target_args``, ``epilog``, ``latex_target``). Modules are discovered in
-alphabetical order.
-
-Conventions (checked by ``tests/test_cli_help.py`` for every sub-command): pass ``epilog=common.epilog(EXAMPLES)``
-to ``add_parser`` with runnable, fast examples (each ``memtheory ...`` line is executed by the tests); offer
-``--json`` (one JSON document on stdout) and ``--plot FILE`` where a figure makes sense; raise
-``common.UsageError`` for bad options (one line on stderr, exit code 2). A module can add a ``memtheory latex``
-target with ``common.latex_target(name, help, examples, arguments, render)`` (see
-:func:`memtheory.cli.register_latex_target`), e.g. ``memtheory latex plateau``.
+Each module defines ``register(subparsers)``: it adds one sub-command whose ``func`` default is the handler
+(returning the exit code), with ``epilog=common.epilog(EXAMPLES)`` listing runnable, fast examples (each
+``memtheory ...`` line is executed by the tests); at import it registers the ``memtheory latex`` targets of its
+objects with :func:`memtheory.cli.registry.register_latex_target`. Bad options raise
+:class:`memtheory.cli.common.UsageError` (one line on stderr, exit code 2); ``--json`` prints one JSON document on
+stdout and ``--plot FILE`` writes a figure where one makes sense.
 """

@@ -1,4 +1,4 @@
-"""``memtheory approx``: best exponential sums, the Jackson and universal constructions, widths (THEORY.md §3).
+"""``memtheory approx``: best exponential sums, the Jackson and universal constructions, widths (docs/theory.md §3).
 
 Examples::
 
@@ -14,7 +14,11 @@ from __future__ import annotations
 import json
 import math
 
-_EXAMPLES = {
+from ...verify.report import jsonable
+from ..common import UsageError, epilog, floats, kernel, target_args
+from ..registry import register_latex_target
+
+EXAMPLES = {
     "best": "memtheory approx best --target '(1+t)**(-1.5)' --m 1,2,4,8 --json",
     "jackson": "memtheory approx jackson --target '(1+t)*exp(-2*t)' --alpha 1 --beta 1 --m 2,4,8,16",
     "universal": "memtheory approx universal --target 'exp(-t)*(1+t)' --m 2,4,8 --scale 1",
@@ -22,16 +26,16 @@ _EXAMPLES = {
 }
 
 
-def register(sub, common) -> None:
+def register(sub) -> None:
     """Add the ``approx`` sub-command."""
     p = sub.add_parser(
         "approx", help="approximation theory: best exponential sums, Jackson/universal constructions, widths",
         description="Approximate a memory kernel by linear RNNs (sums of exponentials).",
-        epilog=common.epilog(_EXAMPLES.values()))
+        epilog=epilog(EXAMPLES.values()))
     p.add_argument("what", choices=["best", "jackson", "universal", "width"],
                    help="best: L2-best exponential sums; jackson / universal: the constructions of the proofs; "
                         "width: smallest width reaching --eps")
-    common.target_args(p)
+    target_args(p)
     p.add_argument("--m", help="widths M1,M2,... (best/jackson/universal; for width the largest width tried)")
     p.add_argument("--min-rate", type=float, default=None, help="stability margin: rates >= R (best, width)")
     p.add_argument("--alpha", type=int, default=1, help="Jackson smoothness order alpha >= 1 (default 1)")
@@ -40,27 +44,27 @@ def register(sub, common) -> None:
     p.add_argument("--eps", help="width: accuracies E1,E2,...")
     p.add_argument("--norm", default="L1", choices=["L1", "L2", "sup"], help="width: error norm (default L1)")
     p.add_argument("--plot", metavar="FILE", help="save a figure (error against width) to FILE")
-    p.set_defaults(func=lambda args: _handler(args, common))
+    p.set_defaults(func=_handler)
 
 
-def _widths(args, common, required: bool = True) -> list[int]:
+def _widths(args, required: bool = True) -> list[int]:
     if args.m is None:
         if required:
-            raise common.UsageError(f"approx {args.what} needs --m M1,M2,...")
+            raise UsageError(f"approx {args.what} needs --m M1,M2,...")
         return []
-    values = common.floats(args.m, "m")
+    values = floats(args.m, "m")
     if any(v != int(v) or v < 1 for v in values):
-        raise common.UsageError(f"--m takes positive integers, got {args.m!r}")
+        raise UsageError(f"--m takes positive integers, got {args.m!r}")
     return [int(v) for v in values]
 
 
-def _handler(args, common) -> int:
-    import memtheory.approximation as approx
-    from memtheory.errors import ConvergenceError
+def _handler(args) -> int:
+    from ... import approximation as approx
+    from ...errors import ConvergenceError
 
-    rho = common.kernel(args)
+    rho = kernel(args)
     if args.what == "best":
-        ms = _widths(args, common)
+        ms = _widths(args)
         fits = approx.best_exponential_sums(rho, ms, min_rate=args.min_rate, dps=args.dps)
         rows = [f.to_dict() for f in fits]
         out = {"target": args.target, "min_rate": args.min_rate, "rows": rows}
@@ -76,12 +80,12 @@ def _handler(args, common) -> int:
             text.append(f"fit: L2 error ~ {fit['A']:.3g} exp(-{fit['c']:.3f} sqrt(m))  (r2 = {fit['r2']:.4f})")
     elif args.what in ("jackson", "universal"):
         if args.dps is not None:
-            raise common.UsageError(f"--dps applies to 'best' and 'width'; approx {args.what} chooses the digits "
+            raise UsageError(f"--dps applies to 'best' and 'width'; approx {args.what} chooses the digits "
                                     "its exact coefficients need by itself")
-        ms = _widths(args, common)
+        ms = _widths(args)
         if args.what == "jackson":
             if args.beta is None:
-                raise common.UsageError("approx jackson needs --beta (and --alpha, default 1)")
+                raise UsageError("approx jackson needs --beta (and --alpha, default 1)")
             bound = approx.jackson_bound(rho, args.alpha, args.beta)
             cons = [approx.jackson(rho, m, args.alpha, args.beta) for m in ms]
             ratios = [c.errors.l1 / float(bound.value(c.m)) for c in cons] if math.isfinite(bound.gamma) else []
@@ -101,9 +105,9 @@ def _handler(args, common) -> int:
         series = ([c.m for c in cons], [c.errors.l1 for c in cons], f"L1 error of the {args.what} construction")
     else:
         if args.eps is None:
-            raise common.UsageError("approx width needs --eps E1,E2,...")
-        eps = common.floats(args.eps, "eps")
-        m_max = max(_widths(args, common, required=False) or [60])
+            raise UsageError("approx width needs --eps E1,E2,...")
+        eps = floats(args.eps, "eps")
+        m_max = max(_widths(args, required=False) or [60])
         rows = []
         for e in eps:
             try:
@@ -122,32 +126,57 @@ def _handler(args, common) -> int:
         _plot(args.plot, *series, args.target)
         out["plot"] = args.plot
     if args.json:
-        print(json.dumps(out, default=_jsonable))
+        print(json.dumps(out, default=jsonable))
     else:
         print("\n".join(line for line in text if line))
     return 0
 
 
-def _jsonable(x):
-    try:
-        return float(x)
-    except (TypeError, ValueError):
-        return str(x)
-
-
 def _plot(path: str, ms, errors, label: str, title: str) -> None:
-    import matplotlib
+    from ..._plotting import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 3.6))
+    fig, ax = pyplot().subplots(figsize=(5, 3.6))
     ax.semilogy(ms, errors, "o-", label=label)
     ax.set_xlabel("width m")
     ax.set_ylabel("error")
     ax.set_title(title, fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)
+
+
+def _latex_jackson_args(p) -> None:
+    p.add_argument("--target", help="kernel expression in t: compute gamma and print the bound with numbers")
+    p.add_argument("--param", action="append", metavar="NAME=VALUE", help="kernel parameter value (repeatable)")
+    p.add_argument("--alpha", type=int, default=None, help="smoothness order alpha >= 1 (with --target)")
+    p.add_argument("--beta", type=float, default=None, help="decay rate beta > 0 (with --target)")
+
+
+def _latex_jackson(args) -> dict:
+    import sympy as sp
+
+    from ... import approximation as approx
+
+    num, den = sp.fraction(approx.JacksonBound.symbolic())
+    parts = {"bound": r"\sup_t \|H_t - \hat H_t\| \le \frac{" + sp.latex(num) + "}{" + sp.latex(den) + "}",
+             "gamma": r"\gamma = \max_{k = 1, \dots, \alpha + 1} \sup_{t \ge 0} "
+                      r"\frac{\left|e^{\beta t} y^{(k)}(t)\right|}{\beta^{k}}, \qquad y^{(k)} = \rho^{(k-1)}"}
+    if args.target is None:
+        if args.alpha is not None or args.beta is not None or args.param:
+            raise UsageError("--alpha, --beta and --param go with --target EXPR")
+        return parts
+    if args.alpha is None or args.beta is None:
+        raise UsageError("latex jackson --target needs --alpha and --beta")
+    rho = kernel(args)
+    bound = approx.jackson_bound(rho, args.alpha, args.beta)
+    parts["kernel"] = r"\rho(t) = " + rho.latex()
+    parts["instance"] = bound.latex()
+    parts["hypotheses"] = (r"\text{hypotheses hold}" if bound.hypotheses_hold else
+                           r"\text{hypotheses fail: " + "; ".join(bound.violations).replace("_", r"\_") + "}")
+    return parts
+
+
+register_latex_target(
+    "jackson", "the Jackson-type bound C(alpha) gamma d/(beta m^alpha), symbolic or for a kernel",
+    ["memtheory latex jackson", "memtheory latex jackson --target '(1+t)*exp(-2*t)' --alpha 1 --beta 1"],
+    _latex_jackson_args, _latex_jackson)

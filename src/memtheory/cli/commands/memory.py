@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import json
 
-_EXAMPLES = [
+from ..common import UsageError, epilog, floats, kernel
+
+EXAMPLES = [
     "memtheory memory --target '(1+t)**(-1.5)' --t 0,1,10,100 --json",
     "memtheory memory --rnn 16 --activation tanh --seed 0 --dt 0.5 --t 0,5,10,20,40 --kind impulse --classify",
 ]
 
 
-def register(sub, common) -> None:
+def register(sub) -> None:
     """Add the ``memory`` sub-command."""
     p = sub.add_parser(
         "memory", help="memory function M(t) of a kernel (exact |rho(t)|) or of a random RNN teacher (simulated)",
-        description="Memory function of a target or model ([IAT]).", epilog=common.epilog(_EXAMPLES))
+        description="Memory function of a target or model ([IAT]).", epilog=epilog(EXAMPLES))
     p.add_argument("--target", help="kernel expression in t, e.g. 'exp(-t/2)' (exact: M(t) = |rho(t)|)")
     p.add_argument("--param", action="append", metavar="NAME=VALUE", help="kernel parameter value (repeatable)")
     p.add_argument("--rnn", type=int, metavar="WIDTH", help="instead of --target: a random residual RNN teacher "
@@ -37,45 +39,40 @@ def register(sub, common) -> None:
     p.add_argument("--classify", action="store_true", help="also fit exponential / power law and give a verdict")
     p.add_argument("--json", action="store_true", help="print JSON (values under 'values')")
     p.add_argument("--plot", metavar="FILE", help="save a semilog plot of M(t) to FILE")
-    p.set_defaults(func=lambda args: _handler(args, common))
+    p.set_defaults(func=_handler)
 
 
-def _handler(args, common) -> int:
-    from memtheory.theory.memory import memory_function
-    from memtheory.models.nonlinear import NonlinearRNN
+def _handler(args) -> int:
+    from ...theory.memory import memory_function
+    from ...models.nonlinear import NonlinearRNN
 
-    t = common.floats(args.t, "t")
+    t = floats(args.t, "t")
     if (args.target is None) == (args.rnn is None):
-        raise common.UsageError("give exactly one of --target EXPR or --rnn WIDTH")
+        raise UsageError("give exactly one of --target EXPR or --rnn WIDTH")
     if args.target is not None:
-        obj = common.kernel(args)
+        obj = kernel(args)
         label = args.target
     else:
         if args.rnn < 1:
-            raise common.UsageError(f"--rnn takes a width >= 1, got {args.rnn}")
+            raise UsageError(f"--rnn takes a width >= 1, got {args.rnn}")
         obj = NonlinearRNN.random(1, args.rnn, activation=args.activation, structure="conjugated",
                                   parameterisation="softplus", dt=args.dt, seed=args.seed)
         label = f"random {args.activation} RNN, m = {args.rnn}, seed {args.seed}"
-    levels = common.floats(args.levels, "levels") if args.levels else None
+    levels = floats(args.levels, "levels") if args.levels else None
     mf = memory_function(obj, t, kind=args.kind, levels=levels, method=args.method, seed=args.seed)
     out = {"target": label, **mf.to_dict()}
     fit = None
     if args.classify:
         if len(t) < 4:
-            raise common.UsageError("--classify needs at least 4 times")
+            raise UsageError("--classify needs at least 4 times")
         fit = mf.classify()
         out["classification"] = fit.to_dict()
     if args.plot:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        from ..._plotting import save_figure
 
         ax = mf.plot(label=label)
         ax.legend(fontsize=7)
-        ax.figure.tight_layout()
-        ax.figure.savefig(args.plot, dpi=120)
-        plt.close(ax.figure)
+        save_figure(ax.figure, args.plot)
     if args.json:
         print(json.dumps(out))
     else:

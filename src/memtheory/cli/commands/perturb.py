@@ -13,19 +13,21 @@ import json
 
 import numpy as np
 
-_EXAMPLES = [
+from ..common import UsageError, epilog, floats, kernel, target_args
+
+EXAMPLES = [
     "memtheory perturb --target '(1+t)**(-1.1)' --widths 2,4,6 --repeats 10 --json",
     "memtheory perturb --target 'exp(-t)' --a 1 --w 1 --betas 0,0.01,0.1,1",
 ]
 
 
-def register(sub, common) -> None:
+def register(sub) -> None:
     """Add the ``perturb`` sub-command."""
     p = sub.add_parser(
         "perturb", help="perturbation error E_m(beta) of linear RNNs (exact L2) and the stable-radius verdict",
         description="Perturbation error of L2-best linear RNNs (--widths) or of one diagonal model (--a, --w), "
-                    "exact through the closed-form loss.", epilog=common.epilog(_EXAMPLES))
-    common.target_args(p, dps=False)
+                    "exact through the closed-form loss.", epilog=epilog(EXAMPLES))
+    target_args(p, dps=False)
     p.add_argument("--widths", help="widths M1,M2,...: fit the L2-best exponential sums of the target")
     p.add_argument("--a", help="one model: coefficients a_1,...,a_m")
     p.add_argument("--w", help="one model: rates w_1,...,w_m (> 0)")
@@ -36,35 +38,35 @@ def register(sub, common) -> None:
     p.add_argument("--parameterisation", help="perturb raw v with eigenvalue f(v): direct, exp, softplus, best")
     p.add_argument("--tensors", help="perturb only these of W,U,c (default all)")
     p.add_argument("--plot", metavar="FILE", help="save the E_m(beta) curves to FILE")
-    p.set_defaults(func=lambda args: _handler(args, common))
+    p.set_defaults(func=_handler)
 
 
-def _handler(args, common) -> int:
-    from memtheory.models import DiagonalRNN
-    from memtheory.theory.stability import perturbation_error, stability_summary
+def _handler(args) -> int:
+    from ...models import DiagonalRNN
+    from ...theory.stability import perturbation_error, stability_summary
 
-    rho = common.kernel(args)
+    rho = kernel(args)
     if (args.widths is None) == (args.a is None and args.w is None):
-        raise common.UsageError("give either --widths or both --a and --w")
+        raise UsageError("give either --widths or both --a and --w")
     if args.repeats < 1:
-        raise common.UsageError(f"--repeats must be >= 1, got {args.repeats}")
+        raise UsageError(f"--repeats must be >= 1, got {args.repeats}")
     if args.betas:
-        betas = np.array(common.floats(args.betas, "betas"))
+        betas = np.array(floats(args.betas, "betas"))
     else:
         betas = np.concatenate([[0.0], 5e-4 * 2.0 ** (np.arange(-24, 24) / 2)])
     if args.widths is not None:
-        ws = common.floats(args.widths, "widths")
+        ws = floats(args.widths, "widths")
         if any(v != int(v) or v < 1 for v in ws):
-            raise common.UsageError(f"--widths takes positive integers, got {args.widths!r}")
-        from memtheory.theory.best_sum import best_exponential_sums
+            raise UsageError(f"--widths takes positive integers, got {args.widths!r}")
+        from ...theory.approximation import best_exponential_sums
 
         models = {f.m: f.model for f in best_exponential_sums(rho, [int(v) for v in ws])}
     else:
         if args.a is None or args.w is None:
-            raise common.UsageError("--a and --w go together")
-        a, w = common.floats(args.a, "a"), common.floats(args.w, "w")
+            raise UsageError("--a and --w go together")
+        a, w = floats(args.a, "a"), floats(args.w, "w")
         if len(a) != len(w):
-            raise common.UsageError(f"--a and --w must have the same length, got {len(a)} and {len(w)}")
+            raise UsageError(f"--a and --w must have the same length, got {len(a)} and {len(w)}")
         models = {len(a): DiagonalRNN(a, w)}
     tensors = [s.strip() for s in args.tensors.split(",")] if args.tensors else None
     results = {m: perturbation_error(model, rho, betas, repeats=args.repeats, definition=args.definition,
@@ -81,19 +83,14 @@ def _handler(args, common) -> int:
         s.pop("betas")
         out["summary"] = s
     if args.plot:
-        import matplotlib
+        from ..._plotting import pyplot, save_figure
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(figsize=(5.5, 3.8))
+        fig, ax = pyplot().subplots(figsize=(5.5, 3.8))
         for m, r in results.items():
             r.plot(ax, label=f"m = {m}")
         ax.legend(fontsize=7)
         ax.set_title(f"perturbation error, {args.target}")
-        fig.tight_layout()
-        fig.savefig(args.plot, dpi=120)
-        plt.close(fig)
+        save_figure(fig, args.plot)
     if args.json:
         print(json.dumps(out))
     else:

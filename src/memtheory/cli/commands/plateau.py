@@ -1,12 +1,15 @@
 """``memtheory plateau``: plateau hitting times over a sweep of 1/omega, the fitted exponent and the bound
-(THEORY.md §4); ``memtheory latex plateau``: the bound, J(theta_0) and the initial-gradient asymptotics."""
+(docs/theory.md §4); ``memtheory latex plateau``: the bound, J(theta_0) and the initial-gradient asymptotics."""
 
 from __future__ import annotations
 
 import json
 
+from ..common import UsageError, epilog, floats, params
+from ..registry import register_latex_target
+
 _SPIKE = "exp(-t/2) + exp(-2*(t - 1/omega)**2)"
-_EXAMPLES = [
+EXAMPLES = [
     f"memtheory plateau --target '{_SPIKE}' --a0 1,0 --w0 0.5,2 --delta 0.05 --inv-omega 4,6,8 --json",
     f"memtheory plateau --target '{_SPIKE}' --a0 1,0 --w0 0.5,2 --delta 0.05 --inv-omega 4,6,8,10 "
     "--plot plateau.png --fit-range 6,10",
@@ -15,8 +18,8 @@ _EXAMPLES = [
 ]
 
 
-def register(sub, common) -> None:
-    """Add the ``plateau`` sub-command and the ``plateau`` LaTeX target."""
+def register(sub) -> None:
+    """Add the ``plateau`` sub-command."""
     p = sub.add_parser(
         "plateau", help="plateau hitting times tau_0, tau_0' over 1/omega, exponent fit and the theorem's bound",
         description="Gradient flow of the exact L2 loss from theta_0 = (a0, w0) against a target family "
@@ -24,7 +27,7 @@ def register(sub, common) -> None:
                     "log10 |grad J(theta_0)|, the hitting times tau_0 (||theta - theta_0|| > delta) and tau_0' "
                     "(|J - J(theta_0)| > delta). float64 where it resolves the plateau, mpmath beyond "
                     "(1/omega up to thousands).",
-        epilog=common.epilog(_EXAMPLES))
+        epilog=epilog(EXAMPLES))
     p.add_argument("--target", required=True, help="kernel expression in t and omega")
     p.add_argument("--param", action="append", metavar="NAME=VALUE", help="other parameter value (repeatable)")
     p.add_argument("--a0", required=True, help="initial weights A1,A2,...")
@@ -41,12 +44,7 @@ def register(sub, common) -> None:
                    help="skip the rerun at a tighter tolerance (halves the time; rel_error is then null)")
     p.add_argument("--json", action="store_true", help="print JSON (rows and fit)")
     p.add_argument("--plot", metavar="FILE", help="save log10 tau against 1/omega with the bound to FILE")
-    p.set_defaults(func=lambda args: _handler(args, common))
-
-    common.latex_target(
-        "plateau", "the plateau bound S(omega), J(theta_0) and the initial-gradient asymptotics",
-        ["memtheory latex plateau", "memtheory latex plateau --spike 'exp(-2*t**2)' --json"],
-        _latex_args, lambda args: _latex(args, common))
+    p.set_defaults(func=_handler)
 
 
 def _latex_args(p) -> None:
@@ -54,47 +52,44 @@ def _latex_args(p) -> None:
     p.add_argument("--param", action="append", metavar="NAME=VALUE", help="spike parameter value (repeatable)")
 
 
-def _latex(args, common) -> dict:
-    from memtheory import plateau
-    from memtheory.kernels import Kernel
+def _latex(args) -> dict:
+    from ... import plateau
+    from ...kernels import Kernel
 
     parts = {"bound": plateau.latex("bound")}
     if args.spike:
-        spike = Kernel(args.spike, **common.params(args.param))
+        spike = Kernel(args.spike, **params(args.param))
         parts["J0"] = plateau.latex("J0", spike)
         parts["gradient"] = plateau.latex("gradient", spike)
     return parts
 
 
-def _handler(args, common) -> int:
-    from memtheory import plateau
-    from memtheory.kernels import Kernel
+def _handler(args) -> int:
+    from ... import plateau
+    from ...kernels import Kernel
 
-    params = common.params(args.param)
-    if "omega" in params:
-        raise common.UsageError("omega is set by --inv-omega; do not pass it with --param")
-    family = Kernel(args.target, omega=1.0, **params)
+    values = params(args.param)
+    if "omega" in values:
+        raise UsageError("omega is set by --inv-omega; do not pass it with --param")
+    family = Kernel(args.target, omega=1.0, **values)
     if "omega" not in family.params:
-        raise common.UsageError(f"--target must contain the symbol omega (the memory length 1/omega), got "
+        raise UsageError(f"--target must contain the symbol omega (the memory length 1/omega), got "
                                 f"{args.target!r}")
-    a0, w0 = common.floats(args.a0, "a0"), common.floats(args.w0, "w0")
+    a0, w0 = floats(args.a0, "a0"), floats(args.w0, "w0")
     if len(a0) != len(w0):
-        raise common.UsageError(f"--a0 and --w0 must have the same length, got {len(a0)} and {len(w0)}")
-    xs = common.floats(args.inv_omega, "inv-omega")
+        raise UsageError(f"--a0 and --w0 must have the same length, got {len(a0)} and {len(w0)}")
+    xs = floats(args.inv_omega, "inv-omega")
     fit_range = None
     if args.fit_range:
-        fit_range = common.floats(args.fit_range, "fit-range")
+        fit_range = floats(args.fit_range, "fit-range")
         if len(fit_range) != 2 or fit_range[0] >= fit_range[1]:
-            raise common.UsageError(f"--fit-range takes LO,HI with LO < HI, got {args.fit_range!r}")
+            raise UsageError(f"--fit-range takes LO,HI with LO < HI, got {args.fit_range!r}")
     if args.processes < 1:
-        raise common.UsageError(f"--processes must be >= 1, got {args.processes}")
+        raise UsageError(f"--processes must be >= 1, got {args.processes}")
     res = plateau.scan(family, a0, w0, args.delta, xs, fit_range=fit_range, processes=args.processes,
                        method=args.method, error_estimate=not args.no_error_estimate)
     out = res.to_dict()
     if args.plot:
-        import matplotlib
-
-        matplotlib.use("Agg")
         res.plot(path=args.plot)
         out["plot"] = args.plot
     if args.json:
@@ -119,3 +114,9 @@ def _fmt(value, spec: str) -> str:
     if value is None:
         return "-"
     return value if isinstance(value, str) else format(value, spec)
+
+
+register_latex_target(
+    "plateau", "the plateau bound S(omega), J(theta_0) and the initial-gradient asymptotics",
+    ["memtheory latex plateau", "memtheory latex plateau --spike 'exp(-2*t**2)' --json"],
+    _latex_args, _latex)

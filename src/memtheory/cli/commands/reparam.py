@@ -12,17 +12,20 @@ from __future__ import annotations
 import json
 import math
 
-_EXAMPLES = [
+from ..common import UsageError, epilog, floats
+from ..registry import register_latex_target
+
+EXAMPLES = [
     "memtheory reparam --maps exp,softplus,best,inverse,direct --w 0.6,1,2 --json",
     "memtheory reparam --derive --criterion 0.001,0.01,0.1",
 ]
 
 
-def register(sub, common) -> None:
+def register(sub) -> None:
     """Add the ``reparam`` sub-command."""
     p = sub.add_parser(
         "reparam", help="gradient scales |f'|/f^2 of reparameterisations, the best map, StableSSM criterion",
-        description="Stable reparameterisations lambda = f(w) in SymPy.", epilog=common.epilog(_EXAMPLES))
+        description="Stable reparameterisations lambda = f(w) in SymPy.", epilog=epilog(EXAMPLES))
     p.add_argument("--maps", default="direct,exp,softplus,best,inverse",
                    help="maps (direct, exp, softplus, best, inverse, lru, discrete_best)")
     p.add_argument("--w", help="evaluate the gradient scales at W1,W2,... (points outside a map's domain: null)")
@@ -33,19 +36,27 @@ def register(sub, common) -> None:
     p.add_argument("--latex", action="store_true", help="print LaTeX")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--plot", metavar="FILE", help="save the gradient-scale curves to FILE")
-    p.set_defaults(func=lambda args: _handler(args, common))
+    p.set_defaults(func=_handler)
 
 
-def _handler(args, common) -> int:
-    import numpy as np
+def _maps(text: str) -> list[str]:
+    """The map names of ``--maps``, checked against the registry."""
+    from ...theory import reparam as R
 
-    from memtheory.theory import reparam as R
-
-    names = [s.strip() for s in args.maps.split(",") if s.strip()]
+    names = [s.strip() for s in text.split(",") if s.strip()]
     unknown = [n for n in names if n not in R.MAPS]
     if unknown or not names:
-        raise common.UsageError(f"--maps: unknown {unknown}; available: {', '.join(R.MAPS)}")
-    ws = common.floats(args.w, "w") if args.w else None
+        raise UsageError(f"--maps: unknown {unknown}; available: {', '.join(R.MAPS)}")
+    return names
+
+
+def _handler(args) -> int:
+    import numpy as np
+
+    from ...theory import reparam as R
+
+    names = _maps(args.maps)
+    ws = floats(args.w, "w") if args.w else None
     out: dict = {"maps": {}}
     for n in names:
         gs = R.gradient_scale(n, args.a, args.b)
@@ -60,9 +71,9 @@ def _handler(args, common) -> int:
     if args.derive:
         out["best_map"] = {k: R.best_map_derivation(k).to_dict() for k in ("continuous", "discrete")}
     if args.criterion:
-        betas = common.floats(args.criterion, "criterion")
+        betas = floats(args.criterion, "criterion")
         if any(b < 0 for b in betas):
-            raise common.UsageError("--criterion takes radii >= 0")
+            raise UsageError("--criterion takes radii >= 0")
         out["criterion"] = {n: R.stability_criterion(n, betas, a=args.a, b=args.b).to_dict()
                             for n in names if n in R.MAIN_MAPS or R.MAPS[n].kind == "continuous"}
     if args.plot:
@@ -87,3 +98,35 @@ def _handler(args, common) -> int:
             vals = ", ".join("inf" if v is None else f"{v:.4g}" for v in c["values"])
             print(f"criterion g_{n}(beta) at {c['betas']}: {vals}  (stable: {c['stable']})")
     return 0
+
+
+def _latex_args(p) -> None:
+    p.add_argument("--maps", default="direct,exp,softplus,best,inverse",
+                   help="maps (direct, exp, softplus, best, inverse, lru, discrete_best)")
+    p.add_argument("--a", type=float, default=1.0, help="best-map constant a (default 1)")
+    p.add_argument("--b", type=float, default=0.5, help="best-map constant b (default 0.5)")
+    p.add_argument("--derive", action="store_true", help="also print the derivation of the best maps")
+    p.add_argument("--criterion", action="store_true", help="also print StableSSM's criterion for the best map")
+
+
+def _latex(args) -> dict:
+    import sympy as sp
+
+    from ...theory import reparam as R
+
+    names = _maps(args.maps)
+    parts = {f"scale_{n}": R.gradient_scale(n, args.a, args.b).latex for n in names}
+    if args.derive:
+        parts.update({f"best_{k}": R.best_map_derivation(k).latex() for k in ("continuous", "discrete")})
+    if args.criterion:
+        expr = R.best_criterion_expr()
+        parts["criterion_definition"] = (r"g_f(\beta) = \sup_w |f(w)| \sup_{|\tilde w - w| \le \beta} \int_0^\infty "
+                                         r"\left|e^{f(\tilde w) t} - e^{f(w) t}\right| dt")
+        parts["criterion_best"] = r"g_{\mathrm{best}}(\beta) = " + sp.latex(expr)
+    return parts
+
+
+register_latex_target(
+    "reparam", "gradient scales |f'|/f^2 of reparameterisations, the best map, StableSSM criterion",
+    ["memtheory latex reparam --maps exp,best", "memtheory latex reparam --maps best --derive --criterion"],
+    _latex_args, _latex)

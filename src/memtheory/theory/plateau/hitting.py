@@ -1,4 +1,4 @@
-r"""Plateau hitting times of the gradient flow, from ``1/omega = 2`` to ``1/omega = 2000`` (THEORY.md §4).
+r"""Plateau hitting times of the gradient flow, from ``1/omega = 2`` to ``1/omega = 2000`` (docs/theory.md §4).
 
 Target ``rho_omega = rho_bar + rho_0(. - 1/omega)``, model ``rho_hat(t; theta) = sum_i a_i e^{-w_i t}`` started at
 ``theta_0`` with ``rho_hat(theta_0) = rho_bar``, gradient flow ``theta' = -grad J``. The hitting times
@@ -492,13 +492,10 @@ class PlateauScan:
 
     def plot(self, ax=None, path: str | None = None):
         """``log10 tau_0`` and ``log10 tau_0'`` against ``1/omega`` with the bound's line and the fit."""
-        import matplotlib
-
         if ax is None:
-            matplotlib.use("Agg", force=False)
-            import matplotlib.pyplot as plt
+            from ..._plotting import pyplot
 
-            fig, ax = plt.subplots(figsize=(6.4, 4.4))
+            fig, ax = pyplot().subplots(figsize=(6.4, 4.4))
         else:
             fig = ax.figure
         x = self.inv_omegas

@@ -1,0 +1,65 @@
+"""``memtheory laplace``: Laplace moments of a kernel; ``memtheory latex kernel``: a kernel and its transform."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from ..common import epilog, floats, kernel, number, target_args
+from ..registry import register_latex_target
+
+EXAMPLES = [
+    "memtheory laplace --target '(1+t)**(-1.5)' --s 0.5,1 --moment 1",
+    "memtheory laplace --target 'exp(-(t-c)**2/2)' --param c=3 --s 0.1,4 --dps 40 --json",
+]
+
+
+def register(sub) -> None:
+    """Add the ``laplace`` sub-command."""
+    p = sub.add_parser("laplace", help="Laplace moments of a kernel",
+                       description="Laplace moments L[t^k rho](s) of a kernel (closed forms where available).",
+                       epilog=epilog(EXAMPLES))
+    target_args(p)
+    p.add_argument("--s", required=True, help="points s_1,s_2,...")
+    p.add_argument("--moment", type=int, default=0, help="k in L[t^k rho] (default 0)")
+    p.set_defaults(func=_handler)
+
+
+def _handler(args: argparse.Namespace) -> int:
+    rho = kernel(args)
+    s = floats(args.s, "s")
+    # With --dps the decimal values are taken exactly (0.1 -> 1/10), as floats in kernel expressions are.
+    res = rho.laplace(s, moment=args.moment, dps=args.dps, full_output=True)
+    values = [number(v, res.dps) for v in res.values]
+    if args.json:
+        print(json.dumps({"s": s, "values": values, "moment": args.moment, "method": res.method,
+                          "errors": [number(e, 5) for e in res.errors], "dps": res.dps}))
+    else:
+        for sv, v in zip(s, values):
+            print(f"L[t^{args.moment} rho]({sv:g}) = {v}")
+    return 0
+
+
+def _latex_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--target", required=True, help="kernel expression in t, e.g. 'exp(-t/2)'")
+    p.add_argument("--param", action="append", metavar="NAME=VALUE", help="parameter value (repeatable)")
+    p.add_argument("--laplace", action="store_true", help="also print the closed form of its Laplace transform")
+
+
+def _latex(args: argparse.Namespace) -> dict:
+    import sympy as sp
+
+    rho = kernel(args)
+    parts = {"kernel": r"\rho(t) = " + rho.latex()}
+    if args.laplace:
+        form = rho.laplace_form(0)
+        tex = sp.latex(form.closed)
+        if form.residual != 0:
+            tex += r" + \int_0^\infty \left(" + sp.latex(form.residual) + r"\right) e^{-s t}\,dt"
+        parts["laplace"] = r"\mathcal{L}[\rho](s) = " + tex
+    return parts
+
+
+register_latex_target("kernel", "a kernel rho(t) (and its Laplace transform)",
+                      ["memtheory latex kernel --target 'exp(-lam*t)*(1+t)' --param lam=2 --laplace"],
+                      _latex_args, _latex)

@@ -1,0 +1,52 @@
+"""``memtheory latex OBJECT``: the LaTeX of every target in :data:`memtheory.cli.registry.LATEX_TARGETS`.
+
+The sub-command is created first (so that it leads ``memtheory --help``) and filled by :func:`finish` once the
+other sub-commands are added.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from .. import registry
+from ..common import UsageError, epilog
+
+
+def register(sub) -> argparse.ArgumentParser:
+    """Add the (still empty) ``latex`` sub-command; :func:`finish` adds its targets."""
+    p = sub.add_parser("latex", help="print LaTeX of symbolic objects (loss, jackson, reparam, kernel, ...)",
+                       description="Print the LaTeX of a symbolic object.")
+    p.set_defaults(func=_handler)
+    return p
+
+
+def finish(latex: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add one sub-command per registered target; returns the parser of the targets' sub-commands."""
+    targets = registry.LATEX_TARGETS
+    latex.epilog = epilog([t.examples[0] for t in targets.values()])
+    objects = latex.add_subparsers(dest="latex_object", metavar="OBJECT", required=True)
+    for target in targets.values():
+        q = objects.add_parser(target.name, help=target.help, description=f"LaTeX of {target.help}.",
+                               epilog=epilog(target.examples))
+        target.arguments(q)
+        q.add_argument("--json", action="store_true", help="print JSON {object, parts}")
+        q.add_argument("--out", metavar="FILE", help="also write the LaTeX to FILE")
+        q.set_defaults(_prog=q.prog)
+    return objects
+
+
+def _handler(args: argparse.Namespace) -> int:
+    parts = registry.LATEX_TARGETS[args.latex_object].render(args)
+    text = "\n\n".join(parts.values())
+    if args.out:
+        try:
+            with open(args.out, "w") as fh:
+                fh.write(text + "\n")
+        except OSError as exc:
+            raise UsageError(f"--out: cannot write {args.out!r} ({exc.strerror})") from None
+    if args.json:
+        print(json.dumps({"object": args.latex_object, "parts": parts, **({"out": args.out} if args.out else {})}))
+    else:
+        print(text)
+    return 0

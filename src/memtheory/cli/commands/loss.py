@@ -1,0 +1,91 @@
+"""``memtheory loss``: the exact L2 loss and its gradient; ``memtheory latex loss``: J, its gradient, flow, Hessian."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from ..common import UsageError, epilog, floats, kernel, number, target_args
+from ..registry import register_latex_target
+
+EXAMPLES = [
+    "memtheory loss --target 'exp(-t)' --a 1,0.5 --w 0.5,2 --json",
+    "memtheory loss --target '(1+t)**(-1.5)' --a 1 --w 0.5 --dps 30 --plot loss.png",
+]
+
+
+def register(sub) -> None:
+    """Add the ``loss`` sub-command."""
+    p = sub.add_parser("loss", help="exact L2 loss and gradient of a diagonal RNN against a kernel",
+                       description="Exact L2 loss J = ||rho_hat - rho||_2^2 of rho_hat(t) = sum_i a_i exp(-w_i t) "
+                                   "and its gradient (closed form).",
+                       epilog=epilog(EXAMPLES))
+    target_args(p)
+    p.add_argument("--a", required=True, help="coefficients a_1,...,a_m")
+    p.add_argument("--w", required=True, help="rates w_1,...,w_m (> 0)")
+    p.add_argument("--plot", metavar="FILE", help="save the target and the model kernel to FILE")
+    p.set_defaults(func=_handler)
+
+
+def _handler(args: argparse.Namespace) -> int:
+    from ...losses import l2_loss
+    from ...models import DiagonalRNN
+
+    a, w = floats(args.a, "a"), floats(args.w, "w")
+    if len(a) != len(w):
+        raise UsageError(f"--a and --w must have the same length, got {len(a)} and {len(w)}")
+    model, rho = DiagonalRNN(a, w), kernel(args)
+    res = l2_loss(model, rho, gradient=True, dps=args.dps)
+    if args.plot:
+        _plot(args.plot, model, rho, args.target)
+    if args.json:
+        print(json.dumps({**res.to_dict(), **({"plot": args.plot} if args.plot else {})}))
+    else:
+        print(f"J      = {res.loss}")
+        print(f"dJ/da  = {[number(x, res.dps) for x in res.grad_a]}")
+        print(f"dJ/dw  = {[number(x, res.dps) for x in res.grad_w]}")
+    return 0
+
+
+def _plot(path: str, model, rho, label: str) -> None:
+    import numpy as np
+
+    from ..._plotting import pyplot, save_figure
+
+    rates = np.asarray(model.w, float)
+    t_end = max(10.0, 8.0 / float(np.min(rates)))
+    t = np.linspace(0.0, t_end, 600)
+    fig, ax = pyplot().subplots(figsize=(5.5, 3.6))
+    ax.plot(t, rho(t), label=f"target {label}")
+    ax.plot(t, model.kernel(t), "--", label="model sum_i a_i exp(-w_i t)")
+    ax.set_xlabel("t")
+    ax.set_ylabel("kernel")
+    ax.legend(fontsize=7)
+    save_figure(fig, path)
+
+
+def _latex_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--m", type=int, default=2, help="model width (default 2)")
+    p.add_argument("--gradient", action="store_true", help="also print the gradient")
+    p.add_argument("--flow", action="store_true", help="also print the gradient-flow equations")
+    p.add_argument("--hessian", action="store_true", help="also print the Hessian")
+    p.add_argument("--general", action="store_true", help="also print J for general width m (sums)")
+
+
+def _latex(args: argparse.Namespace) -> dict:
+    from ...symbolic.loss import general_loss_latex, l2_loss
+
+    loss = l2_loss(args.m)
+    parts = {"loss": loss.latex("loss")}
+    for what in ("gradient", "flow", "hessian"):
+        if getattr(args, what):
+            parts[what] = loss.latex(what)
+    if args.general:
+        parts["general"] = general_loss_latex()
+    return parts
+
+
+register_latex_target(
+    "loss", "the exact L2 loss J(theta) of width m, its gradient, gradient flow and Hessian",
+    ["memtheory latex loss --m 2 --flow", "memtheory latex loss --m 1 --gradient --hessian --json"],
+    _latex_args, _latex)

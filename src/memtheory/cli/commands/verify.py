@@ -1,0 +1,80 @@
+"""``memtheory verify``: run the proofs checks and print what each measured against what the theory says."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+from ..common import UsageError, epilog
+
+EXAMPLES = [
+    "memtheory verify universal_approximation --quick --json",
+    "memtheory verify jackson_rate --quick --out report",
+    "memtheory verify --list",
+]
+
+
+def register(sub) -> None:
+    """Add the ``verify`` sub-command."""
+    p = sub.add_parser("verify", help="run the proofs checks and print what was measured against the theory",
+                       description="Run the proofs checks (proofs_checks/), with a progress bar on stderr. With "
+                                   "--out DIR, write DIR/report.md, DIR/report.json, the figures (.png) and the "
+                                   "LaTeX (.tex). Exit code 1 if a check fails.",
+                       epilog=epilog(EXAMPLES))
+    p.add_argument("names", nargs="*", help="checks to run (default: all)")
+    p.add_argument("--quick", action="store_true", help="reduced sizes (the whole run takes about a minute)")
+    p.add_argument("--out", metavar="DIR", help="write report.md, report.json, figures and LaTeX to DIR")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--list", action="store_true", help="list the checks and their claims, run nothing")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_handler)
+
+
+def _handler(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from ...verify import FIGURES_ENV, report_dict, resolve_checks, run_check, write_report
+
+    checks = resolve_checks(args.names)
+    if args.list:
+        rows = {n: getattr(m, "CLAIM", "") for n, m in checks.items()}
+        print(json.dumps(rows) if args.json else "\n".join(f"{n:28s} {c}" for n, c in rows.items()))
+        return 0
+    directory = args.out or os.environ.get(FIGURES_ENV) or None
+    if directory is not None:
+        try:
+            os.makedirs(directory, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"--out: cannot create directory {directory!r} ({exc.strerror})") from None
+    if not args.json:
+        print(f"{'check':28s} {'':5s} {'time':>8s}  measured", flush=True)
+    results = []
+    start = time.perf_counter()
+    bar = tqdm(total=len(checks), file=sys.stderr, unit="check", disable=args.no_progress, dynamic_ncols=True)
+    try:
+        for name, module in checks.items():
+            bar.set_description(name)
+            result = run_check(name, module, quick=args.quick, directory=directory)
+            results.append(result)
+            if not args.json:
+                verdict = "PASS" if result.passed else "FAIL"
+                bar.write(f"{result.name:28s} {verdict:5s} {result.seconds:7.1f}s  {result.short()}", file=sys.stdout)
+            bar.update(1)
+    finally:
+        bar.close()
+    seconds = time.perf_counter() - start
+    passed = all(r.passed for r in results)
+    out = report_dict(results, args.quick, seconds)
+    if args.out:
+        paths = write_report(results, args.out, args.quick, seconds)
+        out["report"] = str(paths["markdown"])
+    if args.json:
+        print(json.dumps(out, default=str))
+    else:
+        print(f"\n{sum(r.passed for r in results)} of {len(results)} checks passed in {seconds:.1f} s")
+        if args.out:
+            print(f"report: {out['report']}")
+    return 0 if passed else 1

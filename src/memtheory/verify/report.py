@@ -1,0 +1,90 @@
+"""The report of a ``memtheory verify`` run: Markdown, JSON and the files beside them.
+
+Report (``memtheory verify --out DIR``)
+---------------------------------------
+``DIR/report.md`` (one row per check: name, what was measured, what the theory says, PASS/FAIL, seconds; then a
+section per check with the details, the measured table, the LaTeX and the figures), ``DIR/report.json``
+(``{"passed", "quick", "seconds", "checks": [CheckResult.to_dict(), ...]}``), the figures ``DIR/<stem>.png``,
+the LaTeX snippets ``DIR/<stem>.tex`` and the tables ``DIR/<NAME>.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from .runner import CheckResult, artifact_stem
+
+__all__ = ["report_markdown", "report_dict", "write_report", "jsonable"]
+
+
+def _cell(text: str) -> str:
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def report_markdown(results: list[CheckResult], quick: bool = False, seconds: float | None = None) -> str:
+    """The Markdown report: a summary table (one row per check) and a section per check."""
+    n_pass = sum(r.passed for r in results)
+    total = sum(r.seconds for r in results) if seconds is None else seconds
+    lines = ["# memtheory proofs checks", "",
+             f"{n_pass} of {len(results)} checks passed ({'quick' if quick else 'full'} run, {total:.1f} s).", "",
+             "| check | measured | theory | verdict | seconds |", "|---|---|---|---|---|"]
+    for r in results:
+        lines.append(f"| [{r.name}](#{r.name}) | {_cell(r.short())} | {_cell(r.claim)} | "
+                     f"{'PASS' if r.passed else '**FAIL**'} | {r.seconds:.1f} |")
+    for r in results:
+        lines += ["", f"## {r.name}", "", f"**{'PASS' if r.passed else 'FAIL'}** in {r.seconds:.1f} s.", "",
+                  f"*Theory:* {r.claim}", "", f"*Measured:* {r.details.strip() if r.details else r.short()}"]
+        if r.details and "\n" in r.details.strip():
+            lines[-1] = "*Measured:*"
+            lines += ["", "```", r.details.strip(), "```"]
+        checks = r.measured.get("checks") if isinstance(r.measured, dict) else None
+        if isinstance(checks, dict) and checks:
+            lines += ["", "| assertion | holds |", "|---|---|"]
+            lines += [f"| {_cell(k)} | {'yes' if v else '**no**'} |" for k, v in checks.items()]
+        table = r.measured.get("table") if isinstance(r.measured, dict) else None
+        if isinstance(table, str) and table.strip():
+            lines += ["", table.strip()]
+        errors = r.measured.get("artifact_errors") if isinstance(r.measured, dict) else None
+        if errors:
+            lines += ["", "Figures that failed: " + "; ".join(f"{k}: {v}" for k, v in errors.items())]
+        for key, tex in r.latex.items():
+            lines += ["", f"`{artifact_stem(r.name, key)}.tex`:", "", "$$", str(tex).strip(), "$$"]
+        for stem, fname in r.figures.items():
+            if isinstance(fname, (str, Path)):
+                lines += ["", f"![{stem}]({fname})"]
+    return "\n".join(lines) + "\n"
+
+
+def report_dict(results: list[CheckResult], quick: bool = False, seconds: float | None = None) -> dict:
+    """The JSON report: ``{"passed", "quick", "seconds", "checks": [CheckResult.to_dict(), ...]}``."""
+    total = sum(r.seconds for r in results) if seconds is None else seconds
+    return {"passed": all(r.passed for r in results), "quick": bool(quick), "seconds": total,
+            "checks": [r.to_dict() for r in results]}
+
+
+def write_report(results: list[CheckResult], directory: str | os.PathLike, quick: bool = False,
+                 seconds: float | None = None) -> dict[str, Path]:
+    """Write ``report.md`` and ``report.json`` to ``directory`` (figures and LaTeX: :func:`write_artifacts`).
+
+    Returns
+    -------
+    dict
+        ``{"markdown": path, "json": path}``.
+    """
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    md, js = out / "report.md", out / "report.json"
+    md.write_text(report_markdown(results, quick, seconds))
+    js.write_text(json.dumps(report_dict(results, quick, seconds), indent=1, default=jsonable) + "\n")
+    return {"markdown": md, "json": js}
+
+
+def jsonable(x: Any) -> Any:
+    """``json.dumps`` default for what JSON lacks: numbers (mpmath, numpy) as floats, anything else as text."""
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return str(x)
