@@ -367,9 +367,6 @@ class Kernel:
         """
         return list(_linear_roots(form.residual.xreplace(self._subs())))
 
-    #: Former private name, still called from outside kernels/ (use :meth:`feature_points` or :meth:`breakpoints`).
-    _breakpoints = breakpoints
-
     # ------------------------------------------------------------------ norms
     def is_integrable(self, p: int = 1) -> bool:
         """Whether ``\\int_0^\\infty |rho|^p < infinity`` (tail analysis of the expression; p = 1 or 2)."""

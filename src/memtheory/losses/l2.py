@@ -1,10 +1,10 @@
-r"""The exact L2 kernel loss ``J = ||rho_hat - rho||_2^2`` with gradient and Hessian (THEORY.md §4).
+r"""The exact L2 kernel loss ``J = ||rho_hat - rho||_2^2`` with gradient and Hessian (docs/theory.md §4).
 
 For a :class:`~memtheory.models.linear.DiagonalRNN` the Laplace closed form
 ``J = sum_ij a_i a_j/(w_i+w_j) - 2 sum_i a_i L[rho](w_i) + ||rho||^2`` is evaluated by code generated from the
 SymPy element formulas (:mod:`memtheory.losses.assembly`): numba in float64, plain Python over mpmath numbers
 with ``dps``. The float64 path carries a rounding-error bound; when an output has no correct digits (the
-exponentially small plateau gradients of THEORY.md §4) the computation is redone in mpmath with enough digits,
+exponentially small plateau gradients of docs/theory.md §4) the computation is redone in mpmath with enough digits,
 and a value outside float64 range raises :class:`~memtheory.errors.PrecisionError` instead of returning 0.
 
 For a general :class:`~memtheory.models.linear.LinearRNN`: ``||rho_hat||^2 = c^T P c`` (Lyapunov), the cross term
@@ -310,7 +310,9 @@ def _linear_rnn_loss(model: LinearRNN, rho: Kernel, gradient: bool, hessian: boo
     from scipy import integrate
 
     hat2 = model.kernel_square_integral()
-    pts = [0.0, *rho._breakpoints(rho.laplace_form(0).__class__(0, rho.substituted()))]
+    from ..symbolic.laplace import LaplaceForm
+
+    pts = [0.0, *rho.breakpoints(LaplaceForm(0, rho.substituted()))]
     f = (lambda t: float(rho(t)) * float(model.kernel(t, method="modal")))
     cross, err = 0.0, 0.0
     for lo, hi in zip(pts, pts[1:] + [np.inf]):

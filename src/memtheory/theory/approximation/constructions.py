@@ -365,7 +365,7 @@ def kernel_breakpoints(rho: Kernel) -> list[float]:
     from ...symbolic.laplace import LaplaceForm
 
     try:
-        return list(rho._breakpoints(LaplaceForm(0, rho.substituted())))
+        return list(rho.breakpoints(LaplaceForm(0, rho.substituted())))
     except Exception:  # breakpoints are an optimisation; a kernel without them is integrated on the mesh
         return []
 
