@@ -35,7 +35,7 @@ def problem(m: int, inv_omega: float = 6.0):
 
 
 def numpy_rhs(rho: mt.Kernel, m: int):
-    """The closed-form gradient in plain numpy (what a user would write from THEORY.md §4)."""
+    """The closed-form gradient in plain numpy (what a user would write from docs/theory.md §4)."""
     lap0 = mt.compile.codegen.numpy_function((mt.kernels.kernel.S, *rho.param_symbols), rho.laplace_form(0).closed)
     lap1 = mt.compile.codegen.numpy_function((mt.kernels.kernel.S, *rho.param_symbols), rho.laplace_form(1).closed)
     p = rho.param_array()

@@ -1,6 +1,6 @@
 """Check ``curse_width``: how the width needed grows with the memory exponent, with and without a margin.
 
-THEORY.md §3 recalls from [CoM] that for ``rho(t) ~ t^{-(1+omega)}`` the width needed for accuracy ``eps`` grows
+docs/theory.md §3 recalls from [CoM] that for ``rho(t) ~ t^{-(1+omega)}`` the width needed for accuracy ``eps`` grows
 like ``m ~ omega eps^{-1/omega}`` (not confirmed: measure it). For ``rho_omega = (1+t)^{-(1+omega)}`` the check
 computes the smallest width whose L2-best exponential sum is within ``eps`` in L1 (the bound on
 ``sup_t |H_t - Ĥ_t|``), (a) with free rates and (b) with rates ``>= r = 0.1`` (a stability margin), and fits

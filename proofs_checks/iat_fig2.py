@@ -8,7 +8,7 @@ horizon long enough to resolve radii down to about ``5/T`` -- with the paper's p
 ``(W_+, U, b, c)`` in the spectral-norm ball, Gaussian boundary points plus ``W_+ - beta I``, error = test MSE,
 ``beta in {0} U {5e-4 * 2^(k/2)}``.
 
-Trained series (ours; the paper trains, its exact recipe is not in THEORY.md): diagonal ``W_+`` with the direct
+Trained series (ours; the paper trains, a recipe of our own, not the Appendix D recipe of docs/theory.md §8): diagonal ``W_+`` with the direct
 (unconstrained) parameterisation, so training may move an eigenvalue anywhere, widths 2, 4, 8, 16, 32, 64
 (quick: 2, 8); initial ``U, b ~ U(-1, 1)``, ``c ~ U(-1, 1)/sqrt(m)`` (the reference code's scales) and rates
 log-spaced on ``[1e-3, 1]``; trained by :func:`memtheory.training.train` (BPTT, Adam, lr 1e-2 with 10 warm-up

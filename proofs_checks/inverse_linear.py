@@ -1,6 +1,6 @@
 """Check ``inverse_linear``: stability margins of the best approximants (the inverse, Bernstein-type side).
 
-THEORY.md §3 [CoM, JMLR]: if width-``m`` linear RNNs approximate the target with spectra bounded away from the
+docs/theory.md §3 [CoM, JMLR]: if width-``m`` linear RNNs approximate the target with spectra bounded away from the
 imaginary axis, ``max Re lambda(W_m) < -beta`` for all ``m``, then the memory decays like ``e^{-beta t}``. So
 efficient approximation of a power-law memory *forces* the margin ``min_i w_i`` of the rates to 0, while for
 exponentially decaying memory it can stay bounded away from 0.

@@ -1,6 +1,6 @@
 """Check ``jackson_rate``: the Jackson-type rate ``C(alpha) gamma d / (beta m^alpha)`` of [CoM] on two kernels.
 
-THEORY.md §3. For ``rho = (1 + t) e^{-2t}`` with ``alpha = beta = 1`` the hypotheses hold and
+docs/theory.md §3. For ``rho = (1 + t) e^{-2t}`` with ``alpha = beta = 1`` the hypotheses hold and
 ``gamma = max(sup (1+t) e^{-t}, sup (1+2t) e^{-t}) = 2 e^{-1/2}`` (at ``t = 1/2``, from ``y'' = rho'``): the check
 compares the computed ``gamma`` and maximiser with this closed form. For a kernel that is ``C^1`` but not
 ``C^2``, ``rho = e^{-2t} (1 + 1{t > 1} (t - 1)^2)``, the hypotheses hold for ``alpha = 1`` and must be reported

@@ -1,6 +1,6 @@
 """Check ``loss_closed_form``: the Laplace closed form of the L2 loss equals quadrature of its definition.
 
-THEORY.md §4: ``J(theta) = sum_ij a_i a_j/(w_i+w_j) - 2 sum_i a_i L[rho](w_i) + ||rho||^2``. For every reference
+docs/theory.md §4: ``J(theta) = sum_ij a_i a_j/(w_i+w_j) - 2 sum_i a_i L[rho](w_i) + ||rho||^2``. For every reference
 kernel of [IAT]'s code (exp, pol, shift, twoparts, airy; sin is not square-integrable and must be refused) and a
 fixed 3-mode model, the closed form (float64 and mpmath at 40 digits) is compared with mpmath quadrature of
 ``\\int_0^\\infty (rho_hat - rho)^2 dt``, and the gradient with central finite differences of the closed form

@@ -1,6 +1,6 @@
 """Check ``plateau_timescale``: the plateau of [CoM] / JMLR §6 lasts exponentially long in the memory length.
 
-Setting (JMLR-style, THEORY.md §4): width m = 10, ``rho_omega = e^{-t/2} + exp(-(t - 1/omega)^2/(2 sigma^2))`` with
+Setting (JMLR-style, docs/theory.md §4): width m = 10, ``rho_omega = e^{-t/2} + exp(-(t - 1/omega)^2/(2 sigma^2))`` with
 ``sigma = 0.5``, ``theta_0 = (a_0, w_0)`` with ``a_0 = (1, 0, ..., 0)`` and ``w_0`` geometric on [0.5, 4] (so
 ``rho_hat(theta_0) = rho_bar`` and ``w_l = 0.5``), ``delta = 0.05``, gradient flow of the exact L2 loss.
 Companion series (same target, m = 2, ``w_0 = (0.5, 2)``): a width where the float64 range is already in the

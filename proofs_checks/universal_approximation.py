@@ -1,6 +1,6 @@
 """Check ``universal_approximation``: the construction of the universal approximation theorem converges.
 
-THEORY.md §3 [CoM]: with ``s = e^{-t}`` the polynomials ``p(s)``, ``p(0) = 0``, are dense, and
+docs/theory.md §3 [CoM]: with ``s = e^{-t}`` the polynomials ``p(s)``, ``p(0) = 0``, are dense, and
 ``p(e^{-t}) = sum_j a_j e^{-j t}`` is a linear RNN with ``W = -diag(1, ..., m)``; so every target of §1 is
 approximated to any accuracy. The check builds the construction (L2-projected coefficients, rates ``1..m``) for a
 smooth exponentially decaying kernel, the reference ``twoparts`` kernel (a bump at lag 9) and a power law, and

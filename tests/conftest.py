@@ -5,7 +5,7 @@ Nothing here calls memtheory. Every reference is a quadrature (mpmath tanh-sinh 
 checked, and each quadrature asserts that its own error estimate is far below the tolerance it serves.
 
 Parameter conventions mirror the library's documented ones: kernel parameters and Laplace points given as
-Python floats are exact *decimals* (``0.1 -> 1/10``, THEORY/issue: "floats become exact Rationals"), so the
+Python floats are exact *decimals* (``0.1 -> 1/10``, numbers users type stay exact), so the
 references build them with :func:`dec`; model parameters ``(a, w)`` are float64 arrays, i.e. exact *binary*
 values, built with :func:`binf`.
 """

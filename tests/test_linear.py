@@ -1,4 +1,4 @@
-"""Linear RNNs and linear functionals (THEORY.md §1-2) against independent computations.
+"""Linear RNNs and linear functionals (docs/theory.md §1-2) against independent computations.
 
 * ``LinearRNN.kernel`` = c^T e^{Wt} U is compared with integrating the ODE dh/dt = W h, h(0) = U (scipy solve_ivp)
   and with mpmath's matrix exponential;

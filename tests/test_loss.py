@@ -1,4 +1,4 @@
-"""The exact L2 loss J(theta) = int_0^inf (rho_hat - rho)^2 dt, its gradient and Hessian (THEORY.md §4).
+"""The exact L2 loss J(theta) = int_0^inf (rho_hat - rho)^2 dt, its gradient and Hessian (docs/theory.md §4).
 
 References come from the definition only: J by mpmath quadrature of (sum_i a_i e^{-w_i t} - rho(t))^2; the
 gradient and Hessian by quadrature of the derivatives taken under the integral sign
@@ -229,7 +229,7 @@ def test_loss_random_models_and_targets(modes, rate, center, width):
 
 # ------------------------------------------------------------------------------------------ three backends
 def _theory_formula(a, w, L0, L1, norm):
-    """THEORY.md §4 written out in mpmath: J and grad J from the Laplace moments."""
+    """docs/theory.md §4 written out in mpmath: J and grad J from the Laplace moments."""
     m = len(a)
     J = mp.fsum(a[i] * a[j] / (w[i] + w[j]) for i in range(m) for j in range(m)) - 2 * mp.fsum(
         a[i] * L0[i] for i in range(m)) + norm
@@ -243,7 +243,7 @@ def _theory_formula(a, w, L0, L1, norm):
                 min_size=1, max_size=4), st.floats(0.5, 3))
 def test_three_backends_agree(elements, norm):
     """numba (compiled), the same generated source run as plain numpy/Python float64 (``py_func``), and the mpmath
-    backend agree with each other and with the THEORY formula evaluated in mpmath, for the same inputs."""
+    backend agree with each other and with the docs/theory.md §4 formula evaluated in mpmath, for the same inputs."""
     a = np.array([e[0] for e in elements])
     w = np.array([e[1] for e in elements])
     L0 = np.array([e[2] for e in elements])
@@ -292,7 +292,7 @@ def test_public_float64_and_mpmath_paths_agree(target):
 def _plateau(inv_omega):
     """rho = e^{-t/2} + exp(-(t - 1/omega)^2/(2 * 0.25)); model a = (1, 0, 0), w = (0.5, 1.5, 3): rho_hat equals
     the representable part exactly (0.5 is exact in binary and decimal), so J ~ ||spike||^2 while the gradient is
-    O(e^{-w/omega}) -- the plateau of THEORY.md §4."""
+    O(e^{-w/omega}) -- the plateau of docs/theory.md §4."""
     rho = kernels.memory_family(kernels.exponential(0.5), kernels.gaussian_bump(0.0, 0.5), 1 / inv_omega)
     return DiagonalRNN([1.0, 0.0, 0.0], [0.5, 1.5, 3.0]), rho
 
@@ -434,7 +434,7 @@ def test_symbolic_loss_structure():
     expected = (a1**2 / (2 * w1) + 2 * a1 * a2 / (w1 + w2) + a2**2 / (2 * w2)
                 - 2 * a1 * L(0, w1) - 2 * a2 * L(0, w2) + NORM_SYMBOL)
     assert sp.simplify(sl.loss - expected) == 0
-    # THEORY.md §4: dJ/da_i = 2(sum_j a_j/(w_i+w_j) - L[rho](w_i)), dJ/dw_i = -2 a_i(sum_j a_j/(w_i+w_j)^2 - L[t rho](w_i))
+    # docs/theory.md §4: dJ/da_i = 2(sum_j a_j/(w_i+w_j) - L[rho](w_i)), dJ/dw_i = -2 a_i(sum_j a_j/(w_i+w_j)^2 - L[t rho](w_i))
     grad = [2 * (a1 / (2 * w1) + a2 / (w1 + w2) - L(0, w1)), 2 * (a1 / (w1 + w2) + a2 / (2 * w2) - L(0, w2)),
             -2 * a1 * (a1 / (2 * w1) ** 2 + a2 / (w1 + w2) ** 2 - L(1, w1)),
             -2 * a2 * (a1 / (w1 + w2) ** 2 + a2 / (2 * w2) ** 2 - L(1, w2))]

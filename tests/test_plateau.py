@@ -1,4 +1,4 @@
-"""Plateau hitting times (memtheory.theory.plateau, THEORY.md §4) against independent computations.
+"""Plateau hitting times (memtheory.theory.plateau, docs/theory.md §4) against independent computations.
 
 References: scipy's solve_ivp (Radau, tight tolerances) on the flow theta' = -grad J with grad/hess from
 l2_loss (a different integrator, dense-output root finding by brentq); numpy.polyfit for the exponent fit;

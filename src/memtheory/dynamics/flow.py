@@ -1,4 +1,4 @@
-r"""Gradient flows ``d theta / d tau = -grad J(theta)`` compiled from SymPy (THEORY.md §4).
+r"""Gradient flows ``d theta / d tau = -grad J(theta)`` compiled from SymPy (docs/theory.md §4).
 
 :class:`GradientFlow` builds the flow of the exact L2 loss of the diagonal model against a kernel: its
 right-hand side ``-grad J`` and Jacobian ``-hess J`` come from the SymPy element formulas of
@@ -13,7 +13,7 @@ The parameter array ``p`` of the compiled functions is laid out as::
 
 so that a sweep over kernel parameters, initial conditions or thresholds reuses the compiled code.
 Two events are always available: ``"distance"`` (``||theta - theta0||_2 = delta``, the hitting time ``tau_0``
-of THEORY.md §4) and ``"loss"`` (``|J(theta) - J(theta0)| = delta``, ``tau_0'``). For the diagonal flow the
+of docs/theory.md §4) and ``"loss"`` (``|J(theta) - J(theta0)| = delta``, ``tau_0'``). For the diagonal flow the
 domain is ``min_i w_i > 0``: a rate reaching 0 stops the run with ``status = -2``.
 """
 

@@ -9,7 +9,7 @@ accumulates the loss, gradient and Hessian. The same source is loaded twice:
 
 A second routine accumulates the same sums with every term replaced by its absolute value (the *magnitude*
 of each output). Rounding error in float64 is at most a small multiple of ``eps * magnitude``; comparing the
-result with that bound detects cancellation (THEORY.md §4: at a plateau the gradient is exponentially smaller
+result with that bound detects cancellation (docs/theory.md §4: at a plateau the gradient is exponentially smaller
 than its O(1) terms) so that the caller can switch to mpmath instead of returning noise.
 """
 

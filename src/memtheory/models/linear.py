@@ -1,9 +1,9 @@
-"""Continuous-time linear RNNs and their memory kernels (THEORY.md §2).
+"""Continuous-time linear RNNs and their memory kernels (docs/theory.md §2).
 
 ``dh/dt = W h + U x``, ``y = c^T h``, ``h(-inf) = 0``. When ``W`` is Hurwitz the model is the linear functional
 with kernel ``rho_hat(t) = [c^T e^{Wt} U]^T``. :class:`LinearRNN` holds ``(W, U, c)``; :class:`DiagonalRNN` is the
 diagonal case ``rho_hat(t) = sum_i a_i e^{-w_i t}`` with ``theta = (a, w)``, the parameterisation of the
-optimisation analysis (THEORY.md §4). Complex conjugate pairs are allowed in a DiagonalRNN (the modal form of a
+optimisation analysis (docs/theory.md §4). Complex conjugate pairs are allowed in a DiagonalRNN (the modal form of a
 real W); the exact L2 loss (:func:`memtheory.l2_loss`) needs real ``w_i > 0``.
 """
 

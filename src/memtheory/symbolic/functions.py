@@ -1,6 +1,6 @@
 """Special functions that SymPy lacks but our stable closed forms need.
 
-Two functions appear in the numerically stable Laplace transforms of THEORY.md §1:
+Two functions appear in the numerically stable Laplace transforms of docs/theory.md §1:
 
 * :class:`erfcx` -- the scaled complementary error function ``erfcx(x) = exp(x**2) * erfc(x)``. It keeps the
   Gaussian-bump transform accurate when ``erfc`` alone would underflow.

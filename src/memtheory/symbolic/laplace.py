@@ -2,7 +2,7 @@
 
 ``L[t^k f](s) = \\int_0^\\infty t^k f(t) e^{-st} dt`` is derived term by term. SymPy's own ``laplace_transform``
 is general but slow and unpredictable; kernels in this field are sums of a few shapes, each with a known,
-numerically stable transform (THEORY.md §1):
+numerically stable transform (docs/theory.md §1):
 
 =====================================  ==========================================================================
 shape of a term (times ``t**n``)        transform

@@ -1,4 +1,4 @@
-r"""The exact L2 kernel loss of the diagonal model, symbolically (THEORY.md §4).
+r"""The exact L2 kernel loss of the diagonal model, symbolically (docs/theory.md §4).
 
 For ``rho_hat(t; theta) = sum_i a_i e^{-w_i t}`` and a target kernel ``rho``,
 

@@ -1,4 +1,4 @@
-r"""Memory functions of targets and models, and the classification of their decay ([IAT] §3, THEORY.md §5).
+r"""Memory functions of targets and models, and the classification of their decay ([IAT] §3, docs/theory.md §5).
 
 The memory function of a causal, time-homogeneous functional family ``H = {H_t}`` probes it with inputs that
 switch at time 0 and measures how strongly the output still moves a time ``t`` later:
@@ -233,7 +233,7 @@ def memory_function(
     seed: int = 0,
     check_stability: bool = True,
 ) -> MemoryFunction:
-    """Memory function ``M(H)(t)`` of a functional or a model ([IAT], THEORY.md §5).
+    """Memory function ``M(H)(t)`` of a functional or a model ([IAT], docs/theory.md §5).
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-r"""Perturbation error ``E_m(beta)`` and the stable-approximation diagnostics of [IAT] (THEORY.md §5).
+r"""Perturbation error ``E_m(beta)`` and the stable-approximation diagnostics of [IAT] (docs/theory.md §5).
 
 Definitions
 -----------
