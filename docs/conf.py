@@ -7,7 +7,6 @@ Both run in the test suite (tests/test_docs.py). No network access is needed (no
 
 from __future__ import annotations
 
-import importlib
 import sys
 from pathlib import Path
 
@@ -53,7 +52,7 @@ optional_docs = ["plateau"]
 code_math_setup = """
 import sympy as sp
 import memtheory as mt
-import memtheory.approximation as approx
+from memtheory import approximation as approx
 from memtheory.theory import reparam
 """
 
@@ -69,15 +68,7 @@ napoleon_use_rtype = False
 suppress_warnings = ["ref.python"]
 
 
-def _importable(name: str) -> bool:
-    try:
-        importlib.import_module(name)
-    except Exception:  # noqa: BLE001 - a module that does not import is left out, whatever the reason
-        return False
-    return True
-
-
-# (module, "members" | "summary"): the sections of api.rst, in order. memtheory.theory.plateau is listed once it exists.
+# (module, "members" | "summary"): the sections of api.rst, in order.
 api_modules = [
     ("memtheory", "summary"),
     ("memtheory.kernels", "members"),
@@ -86,14 +77,14 @@ api_modules = [
     ("memtheory.models.nonlinear", "members"),
     ("memtheory.losses", "members"),
     ("memtheory.dynamics.flow", "members"),
-    ("memtheory.approximation", "members"),
+    ("memtheory.theory.approximation", "members"),
+    ("memtheory.theory.plateau", "members"),
     ("memtheory.theory.memory", "members"),
     ("memtheory.theory.stability", "members"),
     ("memtheory.training", "members"),
+    ("memtheory.verify", "members"),
+    ("memtheory.errors", "members"),
 ]
-if _importable("memtheory.theory.plateau"):
-    api_modules.append(("memtheory.theory.plateau", "members"))
-api_modules.append(("memtheory.errors", "members"))
 
 # -- doctest builder (tutorials) ---------------------------------------------------------------------------------
 doctest_global_setup = """
