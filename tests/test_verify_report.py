@@ -45,7 +45,7 @@ def _module(name: str, passed: bool = True, crash: bool = False, figure=None, qu
 def fake_checks(monkeypatch):
     """Install fake checks; returns the dict to fill."""
     checks: dict = {}
-    monkeypatch.setattr(V, "available_checks", lambda: dict(checks))
+    monkeypatch.setattr(V.runner, "available_checks", lambda: dict(checks))
     monkeypatch.delenv(V.FIGURES_ENV, raising=False)
     return checks
 

@@ -66,7 +66,3 @@ def main(argv: list[str] | None = None) -> int:
         usage = isinstance(exc, ValueError)
         print(f"{prog}: error: {exc}" + (f" (see '{prog} --help')" if usage else ""), file=sys.stderr)
         return 2 if usage else 1
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
