@@ -18,46 +18,36 @@ _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __version__ = "0.1.0"
 
-from . import kernels, symbolic  # noqa: F401
-from .theory import approximation  # noqa: F401
-from .errors import (  # noqa: F401
-    ConvergenceError,
-    InvalidArgumentError,
-    MemtheoryError,
-    NotHurwitzError,
-    NotIntegrableError,
-    PrecisionError,
-    PrecisionWarning,
-    UnsafeExpressionError,
-)
+from . import errors, kernels, symbolic  # noqa: F401
+from .errors import *  # noqa: F401,F403 - the exception hierarchy is part of the top-level API
 from .kernels import Kernel  # noqa: F401
 from .losses import LossResult, l2_loss  # noqa: F401
-from .models import DiagonalRNN, LinearFunctional, LinearRNN  # noqa: F401
-from .dynamics import FlowSolution, GradientFlow  # noqa: F401
-from .theory import memory, plateau, stability  # noqa: F401,E402
+from .models import DiagonalRNN, LinearFunctional, LinearRNN, NonlinearRNN  # noqa: F401
+from .dynamics import FlowSolution, GradientFlow, ODEResult, integrate  # noqa: F401
+from .theory import approximation, memory, plateau, stability  # noqa: F401
+from . import training  # noqa: F401,E402
 
 __all__ = [
     "__version__",
+    # the objects of the theory
     "Kernel",
-    "kernels",
-    "approximation",
-    "memory",
-    "stability",
-    "plateau",
-    "symbolic",
     "LinearRNN",
     "DiagonalRNN",
+    "NonlinearRNN",
     "LinearFunctional",
     "l2_loss",
+    "LossResult",
     "GradientFlow",
     "FlowSolution",
-    "LossResult",
-    "MemtheoryError",
-    "InvalidArgumentError",
-    "UnsafeExpressionError",
-    "NotHurwitzError",
-    "NotIntegrableError",
-    "PrecisionError",
-    "PrecisionWarning",
-    "ConvergenceError",
+    "integrate",
+    "ODEResult",
+    # the subpackages a user reaches through mt.<name>
+    "kernels",
+    "symbolic",
+    "approximation",
+    "plateau",
+    "memory",
+    "stability",
+    "training",
+    *errors.__all__,
 ]

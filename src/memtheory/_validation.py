@@ -26,6 +26,7 @@ __all__ = [
     "check_positive",
     "check_choice",
     "as_float_array",
+    "as_grid",
     "require_float",
     "FLOAT64_TINY",
 ]
@@ -103,6 +104,23 @@ def as_float_array(x: Any, name: str) -> np.ndarray:
         raise InvalidArgumentError(f"{name} must be real numbers, got {x!r}") from None
     if not np.all(np.isfinite(arr)):
         raise InvalidArgumentError(f"{name} must be finite, got {x!r}")
+    return arr
+
+
+def as_grid(values: Any, name: str, what: str = "array") -> np.ndarray:
+    """``values`` as a non-empty, finite, 1-D float64 array (a scalar becomes one point).
+
+    Messages read ``"<name>: must be ..."``; ``what`` names the expected thing in the shape error
+    (``"array of times"``, ``"list"``). Range checks (``>= 0``, ...) stay with the caller, which knows their meaning.
+    """
+    try:
+        arr = np.atleast_1d(np.asarray(values, dtype=float))
+    except (TypeError, ValueError):
+        raise InvalidArgumentError(f"{name}: must be numbers, got {values!r}") from None
+    if arr.ndim != 1 or arr.size == 0:
+        raise InvalidArgumentError(f"{name}: must be a non-empty 1-D {what}, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise InvalidArgumentError(f"{name}: must be finite")
     return arr
 
 

@@ -9,5 +9,7 @@ from __future__ import annotations
 
 from .flow import EVENTS, FlowSolution, GradientFlow, LossFlow
 from .integrators import integrate, integrate_batch
+from .results import BatchResult, DenseSolution, ODEResult
 
-__all__ = ["GradientFlow", "LossFlow", "FlowSolution", "EVENTS", "integrate", "integrate_batch"]
+__all__ = ["GradientFlow", "LossFlow", "FlowSolution", "EVENTS", "integrate", "integrate_batch", "ODEResult",
+           "BatchResult", "DenseSolution"]

@@ -55,6 +55,7 @@ from typing import Any
 
 import numpy as np
 
+from .._validation import as_grid
 from ..errors import InvalidArgumentError, NotHurwitzError
 from ..kernels.kernel import Kernel
 from ..models.functional import LinearFunctional
@@ -135,10 +136,10 @@ class MemoryFunction:
 
     def plot(self, ax=None, label: str | None = None, **kwargs: Any):
         """Semilog plot of ``M(t)`` (returns the axes)."""
-        import matplotlib.pyplot as plt
-
         if ax is None:
-            _, ax = plt.subplots(figsize=(5, 3.5))
+            from .._plotting import pyplot
+
+            _, ax = pyplot().subplots(figsize=(5, 3.5))
         pos = self.values > 0
         ax.semilogy(self.t[pos], self.values[pos], label=label or f"{self.kind} ({self.method})", **kwargs)
         ax.set_xlabel("t")
@@ -486,13 +487,8 @@ def _reference(forward, d, dt, t, kind, T, seed):
 
 
 def _times(t: Any) -> np.ndarray:
-    try:
-        tt = np.atleast_1d(np.asarray(t, dtype=float))
-    except (TypeError, ValueError):
-        raise InvalidArgumentError(f"t: must be numbers, got {t!r}") from None
-    if tt.ndim != 1 or tt.size == 0:
-        raise InvalidArgumentError(f"t: must be a non-empty 1-D array of times, got shape {tt.shape}")
-    if not np.all(np.isfinite(tt)) or np.any(tt < 0):
+    tt = as_grid(t, "t", "array of times")
+    if np.any(tt < 0):
         raise InvalidArgumentError("t: times must be finite and >= 0")
     return tt
 

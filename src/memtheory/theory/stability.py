@@ -56,6 +56,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import brentq
 
+from .._validation import as_grid
 from ..errors import InvalidArgumentError, NotHurwitzError, PrecisionError
 from ..kernels.kernel import Kernel
 from ..losses import l2_loss
@@ -155,10 +156,10 @@ class PerturbationResult:
 
     def plot(self, ax=None, label: str | None = None, **kwargs: Any):
         """Log-log plot of ``E(beta)``; unstable radii are drawn at the top of the axes as crosses."""
-        import matplotlib.pyplot as plt
-
         if ax is None:
-            _, ax = plt.subplots(figsize=(5, 3.5))
+            from .._plotting import pyplot
+
+            _, ax = pyplot().subplots(figsize=(5, 3.5))
         b = np.where(self.betas > 0, self.betas, np.nan)
         e = np.where(np.isfinite(self.errors) & (self.errors > 0), self.errors, np.nan)
         line, = ax.loglog(b, e, marker=".", label=label or f"m = {self.width}", **kwargs)
@@ -372,14 +373,7 @@ def perturbation_error(
 
 
 def _betas(betas: Any) -> np.ndarray:
-    try:
-        bs = np.atleast_1d(np.asarray(betas, dtype=float))
-    except (TypeError, ValueError):
-        raise InvalidArgumentError(f"betas: must be numbers, got {betas!r}") from None
-    if bs.ndim != 1 or bs.size == 0:
-        raise InvalidArgumentError(f"betas: must be a non-empty 1-D list, got shape {bs.shape}")
-    if not np.all(np.isfinite(bs)):
-        raise InvalidArgumentError("betas: must be finite")
+    bs = as_grid(betas, "betas", "list")
     if np.any(bs < 0):
         raise InvalidArgumentError(f"beta: a perturbation radius must be >= 0, got {float(bs[bs < 0][0])!r}")
     return np.unique(bs)
