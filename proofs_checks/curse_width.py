@@ -21,7 +21,8 @@ from __future__ import annotations
 import numpy as np
 
 from memtheory.theory.approximation import width_sweep
-from memtheory.verify import CheckResult, main_for, pyplot
+from memtheory.verify import CheckResult, main_for
+from memtheory.verify.figures import Series, log_figure
 
 NAME = "curse_width"
 CLAIM = "width for (1+t)^-(1+omega) at L1 accuracy eps: ~eps^(-1/omega) with a rate margin, far slower without"
@@ -92,8 +93,7 @@ def _free_width(om, eps, free):
 
 def _figure(measured):
     """The check's figure (made only when the runner writes figures)."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(5.8, 4.0))
+    series = []
     for kind, style in (("free", "o-"), ("margin", "s--")):
         for om, v in measured[kind].items():
             pts = [(r["eps"], r["m"]) for r in v["rows"] if r["m"] is not None]
@@ -101,17 +101,13 @@ def _figure(measured):
                 continue
             e, m = zip(*pts)
             label = f"omega={om:g}, {'free rates' if kind == 'free' else f'rates >= {MARGIN:g}'} (p={v['p']:.2f})"
-            ax.loglog(1 / np.array(e), m, style, label=label)
-    for om in sorted(set(measured["margin"])):
-        e = np.geomspace(1e1, 1e4, 20)
-        ax.loglog(e, MARGIN * (om / e) ** (-1 / om), ":", color="gray", lw=0.8)
-    ax.set_xlabel("1 / eps (L1 accuracy)")
-    ax.set_ylabel("width needed m")
-    ax.set_title("Curse of memory: width law (dotted: r (omega eps)^(-1/omega))", fontsize=9)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=6)
-    fig.tight_layout()
-    return fig
+            series.append(Series(1 / np.array(e), m, style, label))
+    e = np.geomspace(1e1, 1e4, 20)
+    series += [Series(e, MARGIN * (om / e) ** (-1 / om), ":", options={"color": "gray", "lw": 0.8})
+               for om in sorted(set(measured["margin"]))]
+    return log_figure(series, xlabel="1 / eps (L1 accuracy)", ylabel="width needed m",
+                      title="Curse of memory: width law (dotted: r (omega eps)^(-1/omega))", figsize=(5.8, 4.0),
+                      title_size=9)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -30,7 +30,8 @@ import numpy as np
 
 from memtheory import Kernel, kernels
 from memtheory.theory.stability import perturbation_error, stability_summary
-from memtheory.verify import CheckResult, kernel_latex, main_for, pyplot
+from memtheory.verify import CheckResult, kernel_latex, main_for
+from memtheory.verify.figures import perturbation_figure
 
 NAME = "iat_fig1"
 CLAIM = ("[IAT] Fig. 1: least-squares linear RNNs on exponential memory share a stable radius; on polynomial "
@@ -127,16 +128,8 @@ def _cross(c) -> str:
 
 def _figure(all_curves: dict, table: str):
     """The check's figure (made only when the runner writes figures)."""
-    plt = pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-    for ax, (label, res) in zip(axes, all_curves.items()):
-        for m, r in sorted(res.items()):
-            r.plot(ax, label=f"m = {m}")
-        ax.set_title(f"{label} memory")
-        ax.legend(fontsize=7)
-    fig.suptitle("[IAT] Fig. 1: perturbation error of L2-best linear RNNs (x = unstable)")
-    fig.tight_layout()
-    return fig
+    return perturbation_figure({f"{label} memory": res for label, res in all_curves.items()}, figsize=(10, 3.8),
+                               suptitle="[IAT] Fig. 1: perturbation error of L2-best linear RNNs (x = unstable)")
 
 
 if __name__ == "__main__":  # pragma: no cover

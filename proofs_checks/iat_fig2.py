@@ -47,7 +47,8 @@ from memtheory import Kernel
 from memtheory.models.nonlinear import NonlinearRNN
 from memtheory.theory.stability import perturbation_error, stability_summary
 from memtheory.training import lf_dataset
-from memtheory.verify import CheckResult, kernel_latex, main_for, pyplot
+from memtheory.verify import CheckResult, kernel_latex, main_for
+from memtheory.verify.figures import perturbation_figure
 
 NAME = "iat_fig2"
 CLAIM = ("[IAT] Fig. 2: tanh RNNs, trained or constructed, approximate (t+1)^-1.5 (E_m(0) -> 0) without "
@@ -208,18 +209,8 @@ def _falls(values: list[float], factor: float) -> bool:
 
 def _figure(res: dict, trained: dict):
     """The check's figure (made only when the runner writes figures)."""
-    plt = pyplot()
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 3.8))
-    for m, r in sorted(res.items()):
-        r.plot(ax, label=f"m = {m}")
-    ax.set_title("tanh RNNs from L2-best sums on (t+1)^-1.5 (paper def.)", fontsize=9)
-    ax.legend(fontsize=7)
-    for m, r in sorted(trained.items()):
-        r.plot(bx, label=f"m = {m}")
-    bx.set_title("trained tanh RNNs, T = 1000 (paper def.)", fontsize=9)
-    bx.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
+    return perturbation_figure({"tanh RNNs from L2-best sums on (t+1)^-1.5 (paper def.)": res,
+                                "trained tanh RNNs, T = 1000 (paper def.)": trained}, figsize=(11, 3.8), title_size=9)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -32,7 +32,8 @@ from memtheory import kernels
 from memtheory.models.reparam import get_parameterisation
 from memtheory.theory.stability import perturbation_error, stability_summary
 from memtheory.theory import reparam as R
-from memtheory.verify import CheckResult, main_for, pyplot
+from memtheory.verify import CheckResult, main_for
+from memtheory.verify.figures import perturbation_figure
 
 NAME = "iat_reparam"
 CLAIM = ("[IAT] Figs. 4/7/8, [SSSM]: exp/softplus/best reparameterisations keep E_m(beta) stable on polynomial "
@@ -174,16 +175,9 @@ def _table(perturb: dict, widths, crit: dict) -> str:
 
 def _figure(curves: dict):
     """The check's figure (made only when the runner writes figures)."""
-    plt = pyplot()
-    fig, axes = plt.subplots(1, len(curves), figsize=(4 * len(curves), 3.6), sharey=True)
-    for ax, (label, res) in zip(axes, curves.items()):
-        for m, r in sorted(res.items()):
-            r.plot(ax, label=f"m = {m}")
-        ax.set_title(f"{label}")
-        ax.legend(fontsize=7)
-    fig.suptitle("Perturbation of the recurrent parameters of L2-best fits of (1+t)^-1.1 (x = unstable)")
-    fig.tight_layout()
-    return fig
+    return perturbation_figure(curves, figsize=(4 * len(curves), 3.6), sharey=True,
+                               suptitle="Perturbation of the recurrent parameters of L2-best fits of (1+t)^-1.1 "
+                                        "(x = unstable)")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -18,7 +18,8 @@ import numpy as np
 
 from memtheory import Kernel, kernels
 from memtheory.theory.approximation import stability_margins
-from memtheory.verify import CheckResult, kernel_latex, main_for, pyplot
+from memtheory.verify import CheckResult, kernel_latex, main_for
+from memtheory.verify.figures import Series, log_figure
 
 NAME = "inverse_linear"
 CLAIM = "best approximants' margin min_i w_i -> 0 for power-law memory, stays >= beta/2 for e^{-beta t} decay"
@@ -59,17 +60,10 @@ def run(quick: bool = False) -> CheckResult:
 
 def _figure(rows):
     """The check's figure (made only when the runner writes figures)."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    for name, r in rows.items():
-        ax.semilogy(np.sqrt(r["m"]), r["margin"], "o-" if r["kind"] == "power law" else "s--", label=name)
-    ax.set_xlabel("sqrt(width m)")
-    ax.set_ylabel("margin min_i w_i of the L2-best sum")
-    ax.set_title("Inverse side: margins -> 0 only for slow memory", fontsize=10)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
+    series = [Series(np.sqrt(r["m"]), r["margin"], "o-" if r["kind"] == "power law" else "s--", name)
+              for name, r in rows.items()]
+    return log_figure(series, xlabel="sqrt(width m)", ylabel="margin min_i w_i of the L2-best sum",
+                      title="Inverse side: margins -> 0 only for slow memory", scale="semilogy", legend_size=7)
 
 
 if __name__ == "__main__":  # pragma: no cover

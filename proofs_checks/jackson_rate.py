@@ -21,7 +21,8 @@ import numpy as np
 
 from memtheory import Kernel
 from memtheory.theory.approximation import jackson_bound
-from memtheory.verify import CheckResult, kernel_latex, main_for, pyplot, width_axis
+from memtheory.verify import CheckResult, kernel_latex, main_for
+from memtheory.verify.figures import Series, log_figure
 
 NAME = "jackson_rate"
 CLAIM = "Jackson construction: sup_t|H_t - Ĥ_t| <= C(alpha) gamma/(beta m^alpha); measured rate >= alpha"
@@ -79,22 +80,17 @@ def _latex(rows) -> dict:
 
 
 def _figure(rows):
-    """The check's figure (made only when the runner writes figures)."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    for name, r in rows.items():
+    """The check's figure (made only when the runner writes figures): each case's errors and its bound in one
+    colour."""
+    series = []
+    for i, (name, r) in enumerate(rows.items()):
         m = np.array(r["m"], float)
-        line, = ax.loglog(m, r["l1"], "o-", label=f"{name}: ~m^-{r['measured_rate']:.1f}")
-        ax.loglog(m, r["c_empirical"] * r["gamma"] / (r["beta"] * m ** r["alpha"]), ":", color=line.get_color(),
-                  label=f"bound C_emp gamma/(beta m^{r['alpha']})")
-    ax.set_xlabel("width m (rates j beta/(alpha+1))")
-    ax.set_ylabel("L1 error of the Jackson construction")
-    ax.set_title("Jackson-type rate: construction vs bound", fontsize=10)
-    width_axis(ax, (x for r in rows.values() for x in r["m"]))
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=6)
-    fig.tight_layout()
-    return fig
+        color = {"color": f"C{i}"}
+        series.append(Series(m, r["l1"], "o-", f"{name}: ~m^-{r['measured_rate']:.1f}", color))
+        series.append(Series(m, r["c_empirical"] * r["gamma"] / (r["beta"] * m ** r["alpha"]), ":",
+                             f"bound C_emp gamma/(beta m^{r['alpha']})", color))
+    return log_figure(series, xlabel="width m (rates j beta/(alpha+1))", ylabel="L1 error of the Jackson construction",
+                      title="Jackson-type rate: construction vs bound", widths=[x for r in rows.values() for x in r["m"]])
 
 
 if __name__ == "__main__":  # pragma: no cover

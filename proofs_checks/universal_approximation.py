@@ -18,7 +18,8 @@ import numpy as np
 
 from memtheory import Kernel, kernels
 from memtheory.theory.approximation import universal
-from memtheory.verify import CheckResult, kernel_latex, main_for, pyplot, width_axis
+from memtheory.verify import CheckResult, kernel_latex, main_for
+from memtheory.verify.figures import Series, log_figure
 
 NAME = "universal_approximation"
 CLAIM = "universal construction (rates 1..m, L2 projection): errors -> 0 as m grows, for every kernel"
@@ -64,19 +65,13 @@ def run(quick: bool = False) -> CheckResult:
 
 def _figure(rows):
     """The check's figure (made only when the runner writes figures)."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    series = []
     for name, r in rows.items():
-        ax.loglog(r["m"], r["l1"], "o-", label=f"{name} (L1)")
-        ax.loglog(r["m"], r["l2"], "s--", alpha=0.5, label=f"{name} (L2)")
-    ax.set_xlabel("width m (rates scale x (1, ..., m))")
-    ax.set_ylabel("error of the universal construction")
-    ax.set_title("Universal approximation construction", fontsize=10)
-    width_axis(ax, (x for r in rows.values() for x in r["m"]))
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=6)
-    fig.tight_layout()
-    return fig
+        series.append(Series(r["m"], r["l1"], "o-", f"{name} (L1)"))
+        series.append(Series(r["m"], r["l2"], "s--", f"{name} (L2)", {"alpha": 0.5}))
+    return log_figure(series, xlabel="width m (rates scale x (1, ..., m))",
+                      ylabel="error of the universal construction", title="Universal approximation construction",
+                      widths=[x for r in rows.values() for x in r["m"]])
 
 
 if __name__ == "__main__":  # pragma: no cover
