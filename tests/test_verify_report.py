@@ -170,6 +170,45 @@ def test_stem_rule():
     assert stem("chk", "chk") == "chk" and stem("chk", "chk_b") == "chk_b" and stem("chk", "b") == "chk_b"
 
 
+# --------------------------------------------------------------------------------------------- figure helpers
+def test_log_figure_draws_series_on_log_axes():
+    from matplotlib.colors import to_rgba
+
+    from memtheory.verify.figures import Series, log_figure
+
+    fig = log_figure([Series([2, 4, 8], [1.0, 0.1, 0.01], "o-", "errors"),
+                      Series([2, 8], [1.0, 0.01], ":", options={"color": "gray"})],
+                     xlabel="width m", ylabel="error", title="t", widths=[2, 4, 8], title_size=9)
+    (ax,) = fig.axes
+    assert (ax.get_xscale(), ax.get_yscale()) == ("log", "log")
+    assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title(), ax.title.get_fontsize()) == ("width m", "error", "t", 9)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["2", "4", "8"]
+    assert list(ax.lines[0].get_ydata()) == [1.0, 0.1, 0.01] and ax.lines[0].get_marker() == "o"
+    assert to_rgba(ax.lines[1].get_color()) == to_rgba("gray")
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["errors"]  # unlabelled series stay out
+    V.pyplot().close(fig)
+
+
+def test_perturbation_figure_one_panel_per_key_curves_in_width_order():
+    from memtheory.verify.figures import perturbation_figure
+
+    class Curve:
+        def __init__(self, drawn):
+            self.drawn = drawn
+
+        def plot(self, ax, label=None):
+            self.drawn.append(label)
+            ax.loglog([1e-3, 1e-2], [1.0, 2.0], label=label)
+
+    drawn: list = []
+    fig = perturbation_figure({"a": {4: Curve(drawn), 2: Curve(drawn)}, "b": {3: Curve(drawn)}}, figsize=(6, 3),
+                              suptitle="E", sharey=True)
+    assert [ax.get_title() for ax in fig.axes] == ["a", "b"] and fig.get_suptitle() == "E"
+    assert drawn == ["m = 2", "m = 4", "m = 3"]
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["m = 2", "m = 4"]
+    V.pyplot().close(fig)
+
+
 # --------------------------------------------------------------------------------------------- the real checks
 def test_every_check_has_quick_mode_and_claim():
     checks = V.available_checks()
