@@ -22,6 +22,8 @@ Modules
     ``gauss_kronrod`` and ``laplace_quad`` (adaptive Gauss-Kronrod 10/21) and their ``IER_*`` status codes.
 :mod:`~memtheory.compile.special.doubledouble`
     Double-double arithmetic, used by the Airy functions and by ``erfcx``.
+:mod:`~memtheory.compile.special.compilation`
+    The decorator that compiles the public functions and fills their shared docstring fragments.
 :mod:`~memtheory.compile.special.constants`
     Floating-point constants shared by the modules above.
 :mod:`~memtheory.compile.special.tables`
@@ -39,6 +41,7 @@ absolute near the zeros for Airy, and 1e-10 for the quadratures.
 
 from __future__ import annotations
 
+from . import quadrature
 from .airy import airy_ai, airy_ai_prime
 from .erf import erfcx, log_erfc
 from .gamma import log_upper_gamma, scaled_upper_gamma, upper_gamma
@@ -66,10 +69,5 @@ __all__ = [
     "finite_laplace",
     "gauss_kronrod",
     "laplace_quad",
-    "IER_OK",
-    "IER_LIMIT",
-    "IER_ROUNDOFF",
-    "IER_TAIL",
-    "IER_NONFINITE",
-    "IER_INVALID",
+    *(name for name in quadrature.__all__ if name.startswith("IER_")),  # the quadrature status codes
 ]

@@ -34,6 +34,8 @@ import math
 
 import numba
 
+from ..docstrings import fill_doc
+from .compilation import REAL_ARGUMENT, real_function
 from .constants import INF, INV_SQRT_PI, NAN
 from .doubledouble import dd_add, dd_div_d, dd_mul, dd_mul_d, quick_two_sum, two_prod
 
@@ -243,16 +245,14 @@ def _airy_neg_asym(X: float) -> tuple[float, float]:
 
 
 @numba.njit(cache=True)
+@fill_doc(parameters=REAL_ARGUMENT)
 def _airy(x: float) -> tuple[float, float]:
     """Dispatch ``Ai`` and ``Ai'`` to the Maclaurin or the asymptotic branches.
 
     Both are always computed together: the extra series costs less than a second compiled
     specialisation per flag would (numba types a constant flag as a literal and recompiles the chain).
 
-    Parameters
-    ----------
-    x : float
-        Real argument.
+    {parameters}
 
     Returns
     -------
@@ -270,14 +270,11 @@ def _airy(x: float) -> tuple[float, float]:
     return _airy_maclaurin(x)
 
 
-@numba.njit("float64(float64)", cache=True)
+@real_function
 def airy_ai(x: float) -> float:
     """Airy function ``Ai(x)``.
 
-    Parameters
-    ----------
-    x : float
-        Real argument.
+    {parameters}
 
     Returns
     -------
@@ -292,14 +289,11 @@ def airy_ai(x: float) -> float:
     return _airy(x)[0]
 
 
-@numba.njit("float64(float64)", cache=True)
+@real_function
 def airy_ai_prime(x: float) -> float:
     """Derivative of the Airy function, ``Ai'(x)``.
 
-    Parameters
-    ----------
-    x : float
-        Real argument.
+    {parameters}
 
     Returns
     -------

@@ -26,6 +26,7 @@ import math
 import numba
 import numpy as np
 
+from .compilation import real_function
 from .constants import INF, INV_SQRT_PI, NAN
 from .doubledouble import two_prod
 
@@ -139,14 +140,11 @@ def _exp_square(x: float) -> float:
     return e + e * l
 
 
-@numba.njit("float64(float64)", cache=True)
+@real_function
 def erfcx(x: float) -> float:
     """Scaled complementary error function ``exp(x^2) erfc(x)``.
 
-    Parameters
-    ----------
-    x : float
-        Real argument.
+    {parameters}
 
     Returns
     -------
@@ -193,14 +191,11 @@ def _erf_taylor(x: float) -> float:
     return 2.0 * INV_SQRT_PI * total
 
 
-@numba.njit("float64(float64)", cache=True)
+@real_function
 def log_erfc(x: float) -> float:
     """Logarithm of the complementary error function, ``log(erfc(x))``.
 
-    Parameters
-    ----------
-    x : float
-        Real argument.
+    {parameters}
 
     Returns
     -------

@@ -38,6 +38,7 @@ import math
 import numba
 import numpy as np
 
+from .compilation import special_function
 from .constants import EPS, INF, NAN, TINY
 
 __all__ = ["upper_gamma", "scaled_upper_gamma", "log_upper_gamma", "LGAMMA1P_COEF"]
@@ -81,24 +82,26 @@ LGAMMA1P_COEF = np.array(
     ]
 )
 
+#: Decorator of the three public functions, ``f(a, x)`` compiled for float64 with their Parameters section.
+_incomplete_gamma = special_function(
+    "float64(float64, float64)",
+    parameters="""
+    Parameters
+    ----------
+    a : float
+        Real order (negative, zero, non-integer and integer values are all allowed).
+    x : float
+        Argument, ``x > 0``.
+    """,
+)
+
 _GAMMA_MAXIT = 100000
 _GAMMA_CF_X = 1.5  # for a <= 1/2, the continued fraction is used for x >= this
 
 
 @numba.njit(cache=True)
 def _lgamma1p_small(a: float) -> float:
-    """``log Gamma(1 + a)`` for ``|a| <= 1/2``, with full relative accuracy near ``a = 0``.
-
-    Parameters
-    ----------
-    a : float
-        Argument, ``|a| <= 1/2``.
-
-    Returns
-    -------
-    float
-        ``log Gamma(1 + a)``.
-    """
+    """``log Gamma(1 + a)`` for ``|a| <= 1/2``, with full relative accuracy near ``a = 0``."""
     c = LGAMMA1P_COEF
     p = 0.0
     for i in range(c.shape[0] - 1, -1, -1):
@@ -108,18 +111,7 @@ def _lgamma1p_small(a: float) -> float:
 
 @numba.njit(cache=True)
 def _gamma1pm1_over_a(a: float) -> float:
-    """``(Gamma(1 + a) - 1)/a`` for ``|a| <= 1/2`` (``-euler`` at ``a = 0``).
-
-    Parameters
-    ----------
-    a : float
-        Argument, ``|a| <= 1/2``.
-
-    Returns
-    -------
-    float
-        ``(Gamma(1 + a) - 1)/a``.
-    """
+    """``(Gamma(1 + a) - 1)/a`` for ``|a| <= 1/2`` (``-euler`` at ``a = 0``)."""
     if a == 0.0:
         return -_EULER
     return math.expm1(_lgamma1p_small(a)) / a
@@ -335,16 +327,11 @@ def _upper_gamma_core_impl(a: float, x: float) -> tuple[float, float]:
     return s * _powexp(x, a, -x), s
 
 
-@numba.njit("float64(float64, float64)", cache=True)
+@_incomplete_gamma
 def upper_gamma(a: float, x: float) -> float:
     """Non-regularised upper incomplete gamma function ``Gamma(a, x) = int_x^inf t^(a-1) e^-t dt``.
 
-    Parameters
-    ----------
-    a : float
-        Real order (negative, zero, non-integer and integer values are all allowed).
-    x : float
-        Argument, ``x > 0``.
+    {parameters}
 
     Returns
     -------
@@ -360,7 +347,7 @@ def upper_gamma(a: float, x: float) -> float:
     return _upper_gamma_core(a, x)[0]
 
 
-@numba.njit("float64(float64, float64)", cache=True)
+@_incomplete_gamma
 def scaled_upper_gamma(a: float, x: float) -> float:
     """Scaled upper incomplete gamma function ``e^x x^(-a) Gamma(a, x)``.
 
@@ -368,12 +355,7 @@ def scaled_upper_gamma(a: float, x: float) -> float:
     underflows. The Laplace transform of the power law ``(1 + t)^(-p)`` is
     ``L(s) = e^s s^(p-1) Gamma(1-p, s) = scaled_upper_gamma(1 - p, s)``.
 
-    Parameters
-    ----------
-    a : float
-        Real order.
-    x : float
-        Argument, ``x > 0``.
+    {parameters}
 
     Returns
     -------
@@ -383,16 +365,11 @@ def scaled_upper_gamma(a: float, x: float) -> float:
     return _upper_gamma_core(a, x)[1]
 
 
-@numba.njit("float64(float64, float64)", cache=True)
+@_incomplete_gamma
 def log_upper_gamma(a: float, x: float) -> float:
     """Logarithm of the upper incomplete gamma function, ``log Gamma(a, x)``.
 
-    Parameters
-    ----------
-    a : float
-        Real order.
-    x : float
-        Argument, ``x > 0``.
+    {parameters}
 
     Returns
     -------
