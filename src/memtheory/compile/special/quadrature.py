@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 import numba
 import numpy as np
 
+from ..docstrings import fill_doc
 from .constants import EPS, INF, NAN, TINY
 from .gamma import scaled_upper_gamma
 
@@ -104,6 +105,48 @@ IER_TAIL = 3  #: laplace_quad: the tail bound did not become negligible before t
 IER_NONFINITE = 4  #: the integrand returned nan or inf
 IER_INVALID = 6  #: invalid input (non-finite limits, s <= 0, k <= -1, bad tolerances or breakpoints)
 
+# Docstring fragments (memtheory.compile.docstrings.fill_doc): the integrand of the internal routines, the
+# heap of subintervals, and what the two public quadratures share.
+_INTEGRAND_DOC = """
+f : numba dispatcher
+    Integrand ``f(t, args) -> float``.
+args : ndarray of float64
+    Extra parameters passed to ``f``.
+"""
+_HEAP_DOC = """
+heap : ndarray of int64
+    Heap storage.
+size : int
+    Current number of elements.
+key : ndarray of float64
+    Error estimates indexed by interval.
+"""
+_PUBLIC_DOC = {
+    "integrand": """
+        f : numba dispatcher
+            Integrand, an ``@numba.njit`` function ``f(t: float, args: ndarray) -> float``.
+        """,
+    "args": """
+        args : ndarray of float64
+            1-D array of extra parameters passed to ``f``.
+        """,
+    "tolerances": """
+        epsabs : float, default 0.0
+            Absolute tolerance.
+        epsrel : float, default 1e-10
+            Relative tolerance; with ``epsabs <= 0`` it must be at least ``50 eps`` (~1.1e-14).
+        """,
+    "neval": """
+        neval : int
+            Number of evaluations of ``f``.
+        """,
+    "notes": """
+        Notes
+        -----
+        Not cached on disk: numba compiles it once per integrand and process (numba issue #9237).
+        """,
+}
+
 
 @numba.njit(cache=True)
 def _laplace_weight(t: float, s: float, k: float) -> float:
@@ -132,17 +175,13 @@ def _laplace_weight(t: float, s: float, k: float) -> float:
 
 
 @numba.njit
+@fill_doc(integrand=_INTEGRAND_DOC)
 def _qk21(
     f: Integrand, args: np.ndarray, a: float, b: float, s: float, k: float, weighted: bool
 ) -> tuple[float, float, float, float]:
     """Gauss-Kronrod 21-point rule on ``[a, b]`` with the QUADPACK error estimate.
 
-    Parameters
-    ----------
-    f : numba dispatcher
-        Integrand ``f(t, args) -> float``.
-    args : ndarray of float64
-        Extra parameters passed to ``f``.
+    {integrand}
     a, b : float
         Interval.
     s, k : float
@@ -208,17 +247,11 @@ def _qk21(
 
 
 @numba.njit(cache=True)
+@fill_doc(heap=_HEAP_DOC)
 def _heap_push(heap: np.ndarray, size: int, key: np.ndarray, idx: int) -> int:
     """Push interval ``idx`` on a binary max-heap ordered by ``key``.
 
-    Parameters
-    ----------
-    heap : ndarray of int64
-        Heap storage.
-    size : int
-        Current number of elements.
-    key : ndarray of float64
-        Error estimates indexed by interval.
+    {heap}
     idx : int
         Interval to push.
 
@@ -239,17 +272,11 @@ def _heap_push(heap: np.ndarray, size: int, key: np.ndarray, idx: int) -> int:
 
 
 @numba.njit(cache=True)
+@fill_doc(heap=_HEAP_DOC)
 def _heap_pop(heap: np.ndarray, size: int, key: np.ndarray) -> tuple[int, int]:
-    """Pop the interval with the largest ``key`` from a binary max-heap.
+    """Pop the interval with the largest ``key`` from a non-empty binary max-heap.
 
-    Parameters
-    ----------
-    heap : ndarray of int64
-        Heap storage.
-    size : int
-        Current number of elements (> 0).
-    key : ndarray of float64
-        Error estimates indexed by interval.
+    {heap}
 
     Returns
     -------
@@ -272,6 +299,53 @@ def _heap_pop(heap: np.ndarray, size: int, key: np.ndarray) -> tuple[int, int]:
         heap[i], heap[child] = heap[child], heap[i]
         i = child
     return top, size
+
+
+@numba.njit(cache=True)
+def _store_interval(
+    lists: tuple[np.ndarray, ...],
+    heap: np.ndarray,
+    size: int,
+    i: int,
+    a: float,
+    b: float,
+    result: float,
+    err: float,
+    floor: float,
+) -> int:
+    """Record subinterval ``i`` and push it on the heap of :func:`_adaptive`.
+
+    Parameters
+    ----------
+    lists : tuple of ndarray of float64
+        ``(alist, blist, rlist, elist, floors)``: ends, results, error estimates and roundoff floors by index.
+    heap : ndarray of int64
+        Heap of the indices, ordered by ``elist``.
+    size : int
+        Current number of elements of the heap.
+    i : int
+        Index of the subinterval (a new one, or one being replaced by its left half).
+    a, b, result, err, floor : float
+        Its ends and its :func:`_qk21` result, error estimate and roundoff floor.
+
+    Returns
+    -------
+    int
+        New size of the heap.
+    """
+    alist, blist, rlist, elist, floors = lists
+    alist[i] = a
+    blist[i] = b
+    rlist[i] = result
+    elist[i] = err
+    floors[i] = floor
+    return _heap_push(heap, size, elist, i)
+
+
+@numba.njit(cache=True)
+def _invalid_budget(epsabs: float, epsrel: float, limit: int) -> bool:
+    """Whether ``limit < 1``, or ``epsabs <= 0`` with ``epsrel`` below the roundoff floor ``50 eps``."""
+    return limit < 1 or (epsabs <= 0.0 and epsrel < 50.0 * EPS)
 
 
 @numba.njit(cache=True)
@@ -302,6 +376,7 @@ def _laplace_tail(t_end: float, s: float, k: float, fmax: float) -> float:
 
 
 @numba.njit
+@fill_doc(integrand=_INTEGRAND_DOC)
 def _adaptive(
     f: Integrand,
     args: np.ndarray,
@@ -316,12 +391,7 @@ def _adaptive(
 ) -> tuple[float, float, int, int]:
     """Globally adaptive GK21 over the segments ``edges``, optionally with a lazily extended tail.
 
-    Parameters
-    ----------
-    f : numba dispatcher
-        Integrand ``f(t, args) -> float``.
-    args : ndarray of float64
-        Extra parameters of ``f``.
+    {integrand}
     edges : ndarray of float64
         Increasing finite points; the initial intervals are ``[edges[i], edges[i+1]]``.
     s, k : float
@@ -354,6 +424,7 @@ def _adaptive(
     elist = np.empty(cap)
     floors = np.empty(cap)
     heap = np.empty(cap, dtype=np.int64)
+    lists = (alist, blist, rlist, elist, floors)
     size = 0
     n = 0
     area = 0.0
@@ -361,12 +432,7 @@ def _adaptive(
     fmax_last = 0.0
     for i in range(nseg):
         r, e, fm, fl = _qk21(f, args, edges[i], edges[i + 1], s, k, weighted)
-        alist[n] = edges[i]
-        blist[n] = edges[i + 1]
-        rlist[n] = r
-        elist[n] = e
-        floors[n] = fl
-        size = _heap_push(heap, size, elist, n)
+        size = _store_interval(lists, heap, size, n, edges[i], edges[i + 1], r, e, fl)
         n += 1
         area += r
         errsum += e
@@ -400,12 +466,7 @@ def _adaptive(
             t_new = 2.0 * t_end
             r, e, fm, fl = _qk21(f, args, t_end, t_new, s, k, weighted)
             neval += 21
-            alist[n] = t_end
-            blist[n] = t_new
-            rlist[n] = r
-            elist[n] = e
-            floors[n] = fl
-            size = _heap_push(heap, size, elist, n)
+            size = _store_interval(lists, heap, size, n, t_end, t_new, r, e, fl)
             n += 1
             area += r
             errsum += e
@@ -426,17 +487,8 @@ def _adaptive(
         neval += 42
         area += r1 + r2 - rlist[i]
         errsum += e1 + e2 - elist[i]
-        blist[i] = mid
-        rlist[i] = r1
-        elist[i] = e1
-        floors[i] = fl1
-        alist[n] = mid
-        blist[n] = b2
-        rlist[n] = r2
-        elist[n] = e2
-        floors[n] = fl2
-        size = _heap_push(heap, size, elist, i)
-        size = _heap_push(heap, size, elist, n)
+        size = _store_interval(lists, heap, size, i, a1, mid, r1, e1, fl1)  # the left half replaces i
+        size = _store_interval(lists, heap, size, n, mid, b2, r2, e2, fl2)
         n += 1
     # re-sum to remove the drift of the incremental updates
     area = 0.0
@@ -448,6 +500,7 @@ def _adaptive(
 
 
 @numba.njit
+@fill_doc(**_PUBLIC_DOC)
 def gauss_kronrod(
     f: Integrand,
     a: float,
@@ -461,16 +514,11 @@ def gauss_kronrod(
 
     Parameters
     ----------
-    f : numba dispatcher
-        Integrand, an ``@numba.njit`` function ``f(t: float, args: ndarray) -> float``.
+    {integrand}
     a, b : float
         Finite integration limits (``b < a`` gives the negated integral over ``[b, a]``).
-    args : ndarray of float64
-        1-D array of extra parameters passed to ``f``.
-    epsabs : float, default 0.0
-        Absolute tolerance.
-    epsrel : float, default 1e-10
-        Relative tolerance; with ``epsabs <= 0`` it must be at least ``50 eps`` (~1.1e-14).
+    {args}
+    {tolerances}
     limit : int, default 500
         Maximum number of subintervals.
 
@@ -480,8 +528,7 @@ def gauss_kronrod(
         Estimate of ``int_a^b f(t, args) dt``.
     abserr : float
         Error estimate (QUADPACK ``qk21`` estimate, summed over the subintervals).
-    neval : int
-        Number of evaluations of ``f``.
+    {neval}
     ier : int
         0 converged; 1 ``limit`` reached; 2 roundoff: the subintervals whose error is at its roundoff
         floor ``50 eps int|f|`` (or that are too narrow to bisect) already exceed the tolerance, which
@@ -489,11 +536,9 @@ def gauss_kronrod(
         returned ``nan``/``inf``; 6 invalid input (non-finite limits, bad tolerances, ``limit < 1``),
         with ``value = nan``. The value and error estimate are meaningful for ``ier`` 1 and 2.
 
-    Notes
-    -----
-    Not cached on disk: numba compiles it once per integrand and process (numba issue #9237).
+    {notes}
     """
-    if not (abs(a) < INF and abs(b) < INF) or limit < 1 or (epsabs <= 0.0 and epsrel < 50.0 * EPS):
+    if not (abs(a) < INF and abs(b) < INF) or _invalid_budget(epsabs, epsrel, limit):
         return NAN, NAN, 0, IER_INVALID
     if a == b:
         return 0.0, 0.0, 0, IER_OK
@@ -547,6 +592,7 @@ def _laplace_edges(s: float, breakpoints: np.ndarray) -> np.ndarray:
 
 
 @numba.njit
+@fill_doc(**_PUBLIC_DOC)
 def laplace_quad(
     f: Integrand,
     args: np.ndarray,
@@ -566,12 +612,10 @@ def laplace_quad(
 
     Parameters
     ----------
-    f : numba dispatcher
-        Integrand, an ``@numba.njit`` function ``f(t: float, args: ndarray) -> float``. It should not
-        grow faster than ``e^(s t)``. It is only evaluated at interior Gauss-Kronrod nodes (never at
-        ``t = 0`` or at a breakpoint), so integrable endpoint singularities are allowed.
-    args : ndarray of float64
-        1-D array of extra parameters passed to ``f``.
+    {integrand}
+        It should not grow faster than ``e^(s t)``. It is only evaluated at interior Gauss-Kronrod nodes
+        (never at ``t = 0`` or at a breakpoint), so integrable endpoint singularities are allowed.
+    {args}
     s : float
         Laplace variable, ``s > 0``.
     k : float, default 0.0
@@ -580,10 +624,7 @@ def laplace_quad(
         Points where ``f`` changes character (location and edges of narrow features, e.g.
         ``[49, 50, 51]`` for a bump of width 0.5 at 50). Features beyond the breakpoints that are
         narrower than the current interval can be missed, as with any quadrature.
-    epsabs : float, default 0.0
-        Absolute tolerance.
-    epsrel : float, default 1e-10
-        Relative tolerance; with ``epsabs <= 0`` it must be at least ``50 eps`` (~1.1e-14).
+    {tolerances}
     limit : int, default 2000
         Maximum number of subintervals (tail intervals included). Oscillatory ``f`` needs about
         ``(number of periods within ~40/s)`` subintervals.
@@ -594,21 +635,16 @@ def laplace_quad(
         Estimate of the integral.
     abserr : float
         Error estimate (quadrature estimate plus the tail bound).
-    neval : int
-        Number of evaluations of ``f``.
+    {neval}
     ier : int
         0 converged; 1 ``limit`` reached; 2 roundoff (see :func:`gauss_kronrod`); 3 the tail bound did
         not become negligible before ``T ~ 1e300``; 4 non-finite integrand values; 6 invalid input
         (``s <= 0``, ``k <= -1``, non-finite or negative breakpoints, bad tolerances), with
         ``value = nan``.
 
-    Notes
-    -----
-    Not cached on disk: numba compiles it once per integrand and process (numba issue #9237).
+    {notes}
     """
-    if not (s > 0.0 and s < INF and k > -1.0 and k < INF) or limit < 1:
-        return NAN, NAN, 0, IER_INVALID
-    if epsabs <= 0.0 and epsrel < 50.0 * EPS:
+    if not (s > 0.0 and s < INF and k > -1.0 and k < INF) or _invalid_budget(epsabs, epsrel, limit):
         return NAN, NAN, 0, IER_INVALID
     if breakpoints is None:
         bp = np.empty(0)
