@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import mpmath as mp
 
+from .docstrings import fill_doc
+
 __all__ = [
     "mp_erfc",
     "mp_erfcx",
@@ -15,10 +17,20 @@ __all__ = [
     "mp_gauss_moment",
     "mp_finite_laplace",
     "mp_heaviside",
-    "mp_airyai",
 ]
 
+#: Decorator writing the Parameters section (its ``{parameters}`` line) of a function of one real argument.
+_real_argument = fill_doc(
+    parameters="""
+    Parameters
+    ----------
+    x : real
+        Argument.
+    """
+)
 
+
+@_real_argument
 def mp_erfc(x) -> mp.mpf:
     """``erfc(x)`` at the current mpmath precision; ``2 - erfc(-x)`` for ``x < 0``.
 
@@ -26,10 +38,7 @@ def mp_erfc(x) -> mp.mpf:
     slower than the positive side); ``2 - erfc(-x)`` has no cancellation (``erfc(-x) < 1``), and is exactly 2
     at the working precision once ``erfc(-x) < e^{-x^2}`` is below it.
 
-    Parameters
-    ----------
-    x : real
-        Argument.
+    {parameters}
 
     Returns
     -------
@@ -44,13 +53,11 @@ def mp_erfc(x) -> mp.mpf:
     return 2 - mp.erfc(-x)
 
 
+@_real_argument
 def mp_erfcx(x) -> mp.mpf:
     """``exp(x^2) erfc(x)`` at the current mpmath precision (no overflow in arbitrary precision).
 
-    Parameters
-    ----------
-    x : real
-        Argument.
+    {parameters}
 
     Returns
     -------
@@ -154,19 +161,3 @@ def mp_heaviside(x, h0=0.5) -> mp.mpf:
     if x < 0:
         return mp.mpf(0)
     return mp.mpf(h0)
-
-
-def mp_airyai(x) -> mp.mpf:
-    """Airy function ``Ai(x)`` at the current mpmath precision (``mpmath.airyai``).
-
-    Parameters
-    ----------
-    x : real
-        Argument.
-
-    Returns
-    -------
-    mpmath.mpf
-        ``Ai(x)``.
-    """
-    return mp.airyai(x)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import mpmath as mp
 import scipy.special
 
 from . import mpmath_special as mps
@@ -85,7 +86,7 @@ SPECIAL_FUNCTIONS: tuple[SpecialFunction, ...] = (
                     int_args=(0,)),
     SpecialFunction("finite_laplace", "_sp.finite_laplace", 3, mps.mp_finite_laplace, nps.np_finite_laplace,
                     int_args=(0,)),
-    SpecialFunction("airyai", "_sp.airy_ai", 1, mps.mp_airyai, nps.np_airyai),
+    SpecialFunction("airyai", "_sp.airy_ai", 1, mp.airyai, nps.np_airyai),
     SpecialFunction("Heaviside", "_heaviside", 1, mps.mp_heaviside, nps.np_heaviside),
     SpecialFunction("uppergamma", "_sp.upper_gamma", 2),
     SpecialFunction("gamma", "math.gamma", 1),
@@ -117,23 +118,27 @@ def special_function(name: str) -> SpecialFunction:
     return _BY_NAME[name]
 
 
-def mpmath_namespace() -> dict[str, Callable]:
-    """The lambdify namespace of the mpmath backend: SymPy name -> mpmath implementation.
+def _namespace(backend: str) -> dict[str, Callable]:
+    """The lambdify namespace of one backend: SymPy name -> that backend's implementation.
+
+    Parameters
+    ----------
+    backend : {"mpmath", "numpy"}
+        The :class:`SpecialFunction` field that holds the backend's implementations.
 
     Returns
     -------
     dict
-        One item per entry with an mpmath implementation.
+        One item per entry with an implementation for ``backend`` (the others keep lambdify's own translation).
     """
-    return {fn.sympy: fn.mpmath for fn in SPECIAL_FUNCTIONS if fn.mpmath is not None}
+    return {fn.sympy: getattr(fn, backend) for fn in SPECIAL_FUNCTIONS if getattr(fn, backend) is not None}
+
+
+def mpmath_namespace() -> dict[str, Callable]:
+    """The lambdify namespace of the mpmath backend: SymPy name -> :attr:`SpecialFunction.mpmath`, where set."""
+    return _namespace("mpmath")
 
 
 def numpy_namespace() -> dict[str, Callable]:
-    """The lambdify namespace of the numpy backend: SymPy name -> vectorised implementation.
-
-    Returns
-    -------
-    dict
-        One item per entry with a numpy implementation.
-    """
-    return {fn.sympy: fn.numpy for fn in SPECIAL_FUNCTIONS if fn.numpy is not None}
+    """The lambdify namespace of the numpy backend: SymPy name -> :attr:`SpecialFunction.numpy`, where set."""
+    return _namespace("numpy")
