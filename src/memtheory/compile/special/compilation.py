@@ -1,9 +1,9 @@
 """How the public special functions are compiled: eagerly for one float64 signature, cached on disk.
 
-:func:`special_function` is the decorator of every public function of a family that shares a signature, and it
-fills the family's shared docstring fragments in (:func:`memtheory.compile.docstrings.fill_doc`);
-:data:`real_function` is the one for the functions of one real argument (``erfcx``, ``log_erfc``, ``airy_ai``,
-``airy_ai_prime``).
+:func:`special_function` compiles the public functions of a family that share a signature and fills the family's
+shared docstring fragments in (:func:`memtheory.compile.docstrings.fill_doc`); :data:`real_function` is the one
+for the functions of one real argument (``erfcx``, ``log_erfc``, ``airy_ai``, ``airy_ai_prime``), the incomplete
+gamma functions have theirs in :mod:`~memtheory.compile.special.gamma`.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ def special_function(signature: str, **fragments: str) -> Callable[[Callable], C
     signature : str
         numba signature, e.g. ``"float64(float64)"`` (integer arguments are then converted by the dispatcher).
     **fragments : str
-        Docstring fragments by placeholder name, filled in before compiling (:func:`~memtheory.compile.docstrings.fill_doc`).
+        Docstring fragments by placeholder name, filled in before compiling
+        (:func:`~memtheory.compile.docstrings.fill_doc`).
 
     Returns
     -------
