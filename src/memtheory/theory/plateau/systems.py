@@ -345,19 +345,9 @@ def integrate_rodas(objective: MPObjective, theta0, delta: float, rtol: float = 
         Initial ``(a, w)`` (converted at ``dps``).
     delta : float
         Threshold of both events (> 0).
-    rtol : float
-        Relative local tolerance, component-wise on ``theta - theta_0`` (see the module notes), in
-        ``[1e-14, 1e-2]``.
-    tau_max : number, optional
-        Stop at this training time.
-    max_steps : int
-        Maximum number of accepted steps.
-    after_event_steps : int
-        Accepted steps allowed after the first hitting time to find the second.
-    max_growth : float
-        Largest step-size growth factor per step.
-    record : bool
-        Keep samples of the trajectory.
+    rtol, tau_max, max_steps, after_event_steps, max_growth, record
+        As in :func:`memtheory.dynamics.rodas.integrate_system`; ``rtol`` applies component-wise to
+        ``theta - theta_0`` (see the module notes) and ``tau_max`` is a training time.
     reduced : bool
         Integrate the slow-manifold flow of the rates (:class:`ReducedSystem`) instead of the full flow; valid
         when the hitting times are long compared with the weights' relaxation time (``model_error`` of the
