@@ -302,47 +302,6 @@ def _heap_pop(heap: np.ndarray, size: int, key: np.ndarray) -> tuple[int, int]:
 
 
 @numba.njit(cache=True)
-def _store_interval(
-    lists: tuple[np.ndarray, ...],
-    heap: np.ndarray,
-    size: int,
-    i: int,
-    a: float,
-    b: float,
-    result: float,
-    err: float,
-    floor: float,
-) -> int:
-    """Record subinterval ``i`` and push it on the heap of :func:`_adaptive`.
-
-    Parameters
-    ----------
-    lists : tuple of ndarray of float64
-        ``(alist, blist, rlist, elist, floors)``: ends, results, error estimates and roundoff floors by index.
-    heap : ndarray of int64
-        Heap of the indices, ordered by ``elist``.
-    size : int
-        Current number of elements of the heap.
-    i : int
-        Index of the subinterval (a new one, or one being replaced by its left half).
-    a, b, result, err, floor : float
-        Its ends and its :func:`_qk21` result, error estimate and roundoff floor.
-
-    Returns
-    -------
-    int
-        New size of the heap.
-    """
-    alist, blist, rlist, elist, floors = lists
-    alist[i] = a
-    blist[i] = b
-    rlist[i] = result
-    elist[i] = err
-    floors[i] = floor
-    return _heap_push(heap, size, elist, i)
-
-
-@numba.njit(cache=True)
 def _invalid_budget(epsabs: float, epsrel: float, limit: int) -> bool:
     """Whether ``limit < 1``, or ``epsabs <= 0`` with ``epsrel`` below the roundoff floor ``50 eps``."""
     return limit < 1 or (epsabs <= 0.0 and epsrel < 50.0 * EPS)
@@ -424,7 +383,6 @@ def _adaptive(
     elist = np.empty(cap)
     floors = np.empty(cap)
     heap = np.empty(cap, dtype=np.int64)
-    lists = (alist, blist, rlist, elist, floors)
     size = 0
     n = 0
     area = 0.0
@@ -432,7 +390,12 @@ def _adaptive(
     fmax_last = 0.0
     for i in range(nseg):
         r, e, fm, fl = _qk21(f, args, edges[i], edges[i + 1], s, k, weighted)
-        size = _store_interval(lists, heap, size, n, edges[i], edges[i + 1], r, e, fl)
+        alist[n] = edges[i]
+        blist[n] = edges[i + 1]
+        rlist[n] = r
+        elist[n] = e
+        floors[n] = fl
+        size = _heap_push(heap, size, elist, n)
         n += 1
         area += r
         errsum += e
@@ -466,7 +429,12 @@ def _adaptive(
             t_new = 2.0 * t_end
             r, e, fm, fl = _qk21(f, args, t_end, t_new, s, k, weighted)
             neval += 21
-            size = _store_interval(lists, heap, size, n, t_end, t_new, r, e, fl)
+            alist[n] = t_end
+            blist[n] = t_new
+            rlist[n] = r
+            elist[n] = e
+            floors[n] = fl
+            size = _heap_push(heap, size, elist, n)
             n += 1
             area += r
             errsum += e
@@ -487,8 +455,17 @@ def _adaptive(
         neval += 42
         area += r1 + r2 - rlist[i]
         errsum += e1 + e2 - elist[i]
-        size = _store_interval(lists, heap, size, i, a1, mid, r1, e1, fl1)  # the left half replaces i
-        size = _store_interval(lists, heap, size, n, mid, b2, r2, e2, fl2)
+        blist[i] = mid
+        rlist[i] = r1
+        elist[i] = e1
+        floors[i] = fl1
+        alist[n] = mid
+        blist[n] = b2
+        rlist[n] = r2
+        elist[n] = e2
+        floors[n] = fl2
+        size = _heap_push(heap, size, elist, i)
+        size = _heap_push(heap, size, elist, n)
         n += 1
     # re-sum to remove the drift of the incremental updates
     area = 0.0
