@@ -686,3 +686,31 @@ def test_float64_laplace_and_compiled_moments_agree_with_mpmath(name):
         assert np.all(np.isfinite(res.errors)) and np.all(res.errors >= 0)
         assert np.all(res.errors <= RTOL64 * np.abs(res.values))
         assert np.all(np.isfinite(E[k])) and np.all(E[k] >= 0)
+
+
+def test_kernel_pickles_and_copies_after_float64_use():
+    """A kernel whose compiled caches are filled still pickles and deep-copies (process pools of scans pickle it),
+    and the copy computes the same transform."""
+    import copy
+    import pickle
+
+    rho = mt.Kernel("exp(-t/2) + exp(-2*(t - c)**2)", c=3)
+    before = rho.laplace([0.5, 2.0])
+    for clone in (pickle.loads(pickle.dumps(rho)), copy.deepcopy(rho)):
+        assert clone.expr == rho.expr and clone.exact_params == rho.exact_params
+        np.testing.assert_array_equal(clone.laplace([0.5, 2.0]), before)
+
+
+@pytest.mark.parametrize("dps", [None, 30])
+def test_moment_at_s_le_0_needs_an_integrable_moment(dps):
+    """``1/(1 + t^2)`` has a transform at s = 0 (pi/2) but no first moment there: both arithmetics refuse it
+    instead of returning a finite number; a decaying ``t rho(t) e^{-s t}`` at s < 0 is computed."""
+    rho = mt.Kernel("1/(1+t**2)")
+    assert float(np.atleast_1d(rho.laplace(0.0, dps=dps))[0]) == pytest.approx(math.pi / 2, rel=1e-12)
+    with pytest.raises(mt.NotIntegrableError, match="diverges at s = 0"):
+        rho.laplace(0.0, moment=1, dps=dps)
+    growing = mt.Kernel("exp(-t)*log(1+t)")
+    with mp.workdps(30):
+        ref = mp.quad(lambda t: t * mp.exp(-t / 2) * mp.log(1 + t), [0, mp.inf])
+    got = float(np.atleast_1d(growing.laplace(-0.5, moment=1, dps=dps))[0])
+    assert got == pytest.approx(float(ref), rel=1e-10)

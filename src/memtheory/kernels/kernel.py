@@ -114,6 +114,17 @@ class Kernel:
         self._forms: dict[int, LaplaceForm] = {}
         self._compiled: dict[int, CompiledKernel] = {}
 
+    def __getstate__(self) -> dict:
+        # The caches hold compiled modules, which neither pickle nor deep-copy: a copy (another process of a
+        # sweep, copy.deepcopy) starts with empty caches and rebuilds what it uses.
+        return {"_expr": self._expr, "_values": self._values}
+
+    def __setstate__(self, state: dict) -> None:
+        self._expr = state["_expr"]
+        self._values = state["_values"]
+        self._forms = {}
+        self._compiled = {}
+
     # ------------------------------------------------------------------ basic accessors
     @property
     def expr(self) -> sp.Expr:
@@ -303,7 +314,7 @@ class Kernel:
         s = s.reshape(-1)
         self._check_conditions(form, s, moment)
         if form.residual != 0:
-            self._check_residual_integrable(form, s)
+            self._check_residual_integrable(form, s, moment)
         kmax = max(2, moment)
         if kmax not in self._compiled:
             self._compiled[kmax] = compile_kernel(self, kmax)
@@ -318,13 +329,22 @@ class Kernel:
                 values[idx] = float(true)
         return LaplaceResult(values.reshape(shape), errors.reshape(shape), " + ".join(method) or "closed form", None)
 
-    def _check_residual_integrable(self, form: LaplaceForm, s: np.ndarray) -> None:
-        if np.any(s <= 0) and not self.is_integrable(1):
-            raise NotIntegrableError(f"L[rho](s) for s <= 0 needs an integrable kernel; {self.substituted()} is not")
+    def _check_residual_integrable(self, form: LaplaceForm, s: np.ndarray, moment: int) -> None:
+        """For ``s <= 0`` the quadrature of the residual needs ``t^k r(t) e^{-s t}`` integrable (``t^k rho``, not
+        only ``rho``: ``1/(1 + t^2)`` has a transform at 0 but no first moment there)."""
+        residual = form.residual.xreplace(self._subs())
+        for sv in sorted({float(x) for x in s if x <= 0}):
+            if not _integrable(residual * sp.exp(-to_exact(sv) * T), 1):
+                raise NotIntegrableError(
+                    f"L[t^{moment} rho](s) diverges at s = {sv:g}: t^{moment} rho(t) e^(-s t) is not integrable for "
+                    f"rho = {self.substituted()}")
 
     def _laplace_mp(self, s, moment: int, form: LaplaceForm, dps: int) -> LaplaceResult:
         s_list = list(np.atleast_1d(s)) if not isinstance(s, (list, tuple)) else list(s)
-        self._check_conditions(form, np.array([float(x) for x in s_list]), moment)
+        s_float = np.array([float(x) for x in s_list])
+        self._check_conditions(form, s_float, moment)
+        if form.residual != 0:
+            self._check_residual_integrable(form, s_float, moment)
         values, errors, method = [], [], []
         with mp.workdps(dps):
             pv = self._mp_params()
