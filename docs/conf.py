@@ -44,8 +44,7 @@ myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence"]
 myst_heading_anchors = 3
 myst_dmath_double_inline = True
 
-# -- pages that may not exist yet ---------------------------------------------------------------------------------
-# docs/plateau.md (the plateau-exponent findings) is being written; optional-toctree lists it once it exists.
+# -- pages listed by optional-toctree only when they exist --------------------------------------------------------
 optional_docs = ["plateau"]
 
 # -- formulas from the code (code-math / code-latex): the namespace their expressions run in ---------------------

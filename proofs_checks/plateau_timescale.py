@@ -12,7 +12,7 @@ Measured:
   ``tau_0'``; the full flow in mpmath (RODAS4) at 12 and 16 on the overlap; the full flow at 30 and 45;
 * the extended scan 1/omega = 100, 200, 500, 1000, 2000 (``|grad J_0|`` down to 1e-431, ``tau_0`` up to 1e852):
   ``method="auto"`` picks the slow-manifold flow of the rates in mpmath
-  (:class:`memtheory.theory.plateau_rodas.ReducedSystem`), each point with its error estimate (30x tighter
+  (:class:`memtheory.theory.plateau.systems.ReducedSystem`), each point with its error estimate (30x tighter
   tolerance) and slaving error; 1/omega = 500 again at twice the digits;
 * the asymptotic law ``tau_0 = K omega^2 e^{2 w_l/omega}``: ``z = ln tau_0 + 2 ln(1/omega) - 2 w_l/omega`` tends
   to ``ln K`` (fitted with its first correction, ``z = ln K + c omega``).

@@ -1,9 +1,9 @@
-"""matplotlib for the package's figures: one place that chooses the backend.
+"""matplotlib for the figures the package writes to files: one place that chooses the backend.
 
-Figures are made by library functions (``plot()`` methods, the proofs checks, ``--plot FILE`` on the command line)
-that save to files or return a ``Figure``. They need no window: :func:`pyplot` selects the non-interactive Agg
-backend *unless* ``matplotlib.pyplot`` is already imported, i.e. unless the user (a notebook, a script with
-its own backend) has chosen one, which is then kept.
+The command line (``--plot FILE``) and the proofs checks write figures and need no window: :func:`pyplot`
+selects the non-interactive Agg backend *unless* ``matplotlib.pyplot`` is already imported, i.e. unless the
+user (a notebook, a script with its own backend) has chosen one, which is then kept. The ``plot()`` methods of
+the library's results import ``matplotlib.pyplot`` themselves and leave the backend to matplotlib and the user.
 """
 
 from __future__ import annotations

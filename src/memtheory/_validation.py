@@ -107,11 +107,12 @@ def as_float_array(x: Any, name: str) -> np.ndarray:
     return arr
 
 
-def as_grid(values: Any, name: str, what: str = "array") -> np.ndarray:
-    """``values`` as a non-empty, finite, 1-D float64 array (a scalar becomes one point).
+def as_grid(values: Any, name: str, what: str = "array", finite: bool = True) -> np.ndarray:
+    """``values`` as a non-empty 1-D float64 array (a scalar becomes one point), finite if ``finite``.
 
     Messages read ``"<name>: must be ..."``; ``what`` names the expected thing in the shape error
-    (``"array of times"``, ``"list"``). Range checks (``>= 0``, ...) stay with the caller, which knows their meaning.
+    (``"array of times"``, ``"list"``). Range checks (``>= 0``, ...) stay with the caller, which knows their meaning
+    (pass ``finite=False`` to word the finiteness check with them).
     """
     try:
         arr = np.atleast_1d(np.asarray(values, dtype=float))
@@ -119,7 +120,7 @@ def as_grid(values: Any, name: str, what: str = "array") -> np.ndarray:
         raise InvalidArgumentError(f"{name}: must be numbers, got {values!r}") from None
     if arr.ndim != 1 or arr.size == 0:
         raise InvalidArgumentError(f"{name}: must be a non-empty 1-D {what}, got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
+    if finite and not np.all(np.isfinite(arr)):
         raise InvalidArgumentError(f"{name}: must be finite")
     return arr
 

@@ -117,7 +117,7 @@ class DenseSolution:
 
 @dataclass(frozen=True, eq=False)
 class ODEResult:
-    """Result of :func:`integrate` (fields follow :class:`scipy.integrate.OdeResult`, but ``y`` is
+    """Result of :func:`~memtheory.dynamics.integrators.integrate` (fields follow :class:`scipy.integrate.OdeResult`, but ``y`` is
     time-major).
 
     Attributes
@@ -186,7 +186,7 @@ class ODEResult:
 
 @dataclass(frozen=True, eq=False)
 class BatchResult:
-    """Result of :func:`integrate_batch` for ``m`` trajectories.
+    """Result of :func:`~memtheory.dynamics.integrators.integrate_batch` for ``m`` trajectories.
 
     Attributes
     ----------

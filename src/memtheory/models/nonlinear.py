@@ -38,7 +38,7 @@ Its gradient is computed by backpropagation through time in one compiled pass (t
 
 Performance notes: each thread steps blocks of samples through time together, so the recurrent products
 are small GEMMs (BLAS, forced single-threaded while the kernels run) and the elementwise work vectorises
-(``tanh`` is a branch-free polynomial version accurate to a few ulp, :func:`fast_tanh`). On 2 cores with
+(``tanh`` is a branch-free polynomial version accurate to a few ulp, :func:`~memtheory.models.rnn_kernels.fast_tanh`). On 2 cores with
 other processes competing, GNU OpenMP's spinning threads can cost up to 2x; ``OMP_WAIT_POLICY=passive`` or
 ``NUMBA_THREADING_LAYER=workqueue`` (set before the first parallel call) avoids it. With a discrete
 parameterisation ``W_+`` depends on ``dt`` (``r = (1 - f(w))/dt``); :meth:`NonlinearRNN.simulate_continuous`

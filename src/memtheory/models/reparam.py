@@ -43,7 +43,7 @@ comes from the one table, and the test suite checks each kernel against its expr
 
 The gradient scale (how strongly a loss gradient in ``lambda`` is amplified in ``w`` near the stability
 boundary) is ``|f'(w)| / f(w)^2`` for continuous maps and ``|f'(w)| / (1 - f(w))^2`` for discrete maps
-([SSSM]; docs/nonlinear.md, "Stable reparameterisations"); the "best" map keeps it equal to ``2 a |w|``.
+([SSSM]; docs/theory.md §6); the "best" map keeps it equal to ``2 a |w|``.
 
 References
 ----------

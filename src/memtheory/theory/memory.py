@@ -137,9 +137,9 @@ class MemoryFunction:
     def plot(self, ax=None, label: str | None = None, **kwargs: Any):
         """Semilog plot of ``M(t)`` (returns the axes)."""
         if ax is None:
-            from .._plotting import pyplot
+            import matplotlib.pyplot as plt
 
-            _, ax = pyplot().subplots(figsize=(5, 3.5))
+            _, ax = plt.subplots(figsize=(5, 3.5))
         pos = self.values > 0
         ax.semilogy(self.t[pos], self.values[pos], label=label or f"{self.kind} ({self.method})", **kwargs)
         ax.set_xlabel("t")
@@ -487,8 +487,8 @@ def _reference(forward, d, dt, t, kind, T, seed):
 
 
 def _times(t: Any) -> np.ndarray:
-    tt = as_grid(t, "t", "array of times")
-    if np.any(tt < 0):
+    tt = as_grid(t, "t", "array of times", finite=False)
+    if not np.all(np.isfinite(tt)) or np.any(tt < 0):
         raise InvalidArgumentError("t: times must be finite and >= 0")
     return tt
 

@@ -570,9 +570,7 @@ def _quadrature_check(spec, f, wg, bs, n, lo, hi) -> float:
 def plot_gradient_scales(path: str | None = None, names: Any = None, a: float = 1.0, b: float = 0.5,
                          w_range: tuple[float, float] = (-6.0, 6.0)):
     """Gradient scales of the continuous and the discrete maps (log axis); saved to ``path`` if given."""
-    from .._plotting import pyplot
-
-    plt = pyplot()
+    import matplotlib.pyplot as plt
     names = list(names) if names is not None else list(MAPS)
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
     for name in names:
@@ -600,9 +598,7 @@ def plot_gradient_scales(path: str | None = None, names: Any = None, a: float = 
 
 def plot_criterion(results: list[CriterionResult], path: str | None = None):
     """``g_f(beta)`` of several maps on log axes (``inf`` drawn at the top); saved to ``path`` if given."""
-    from .._plotting import pyplot
-
-    plt = pyplot()
+    import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(5, 3.6))
     for r in results:
         pos = r.betas > 0

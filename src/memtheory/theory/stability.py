@@ -157,9 +157,9 @@ class PerturbationResult:
     def plot(self, ax=None, label: str | None = None, **kwargs: Any):
         """Log-log plot of ``E(beta)``; unstable radii are drawn at the top of the axes as crosses."""
         if ax is None:
-            from .._plotting import pyplot
+            import matplotlib.pyplot as plt
 
-            _, ax = pyplot().subplots(figsize=(5, 3.5))
+            _, ax = plt.subplots(figsize=(5, 3.5))
         b = np.where(self.betas > 0, self.betas, np.nan)
         e = np.where(np.isfinite(self.errors) & (self.errors > 0), self.errors, np.nan)
         line, = ax.loglog(b, e, marker=".", label=label or f"m = {self.width}", **kwargs)

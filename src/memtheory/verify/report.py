@@ -67,7 +67,7 @@ def report_dict(results: list[CheckResult], quick: bool = False, seconds: float 
 
 def write_report(results: list[CheckResult], directory: str | os.PathLike, quick: bool = False,
                  seconds: float | None = None) -> dict[str, Path]:
-    """Write ``report.md`` and ``report.json`` to ``directory`` (figures and LaTeX: :func:`write_artifacts`).
+    """Write ``report.md`` and ``report.json`` to ``directory`` (figures and LaTeX: :func:`~memtheory.verify.runner.write_artifacts`).
 
     Returns
     -------

@@ -21,9 +21,14 @@ def register(sub) -> argparse.ArgumentParser:
     return p
 
 
+#: The targets shown first by ``memtheory latex --help``, in this order (others follow in registration order).
+ORDER = ("loss", "jackson", "reparam", "kernel", "plateau")
+
+
 def finish(latex: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Add one sub-command per registered target; returns the parser of the targets' sub-commands."""
-    targets = registry.LATEX_TARGETS
+    names = sorted(registry.LATEX_TARGETS, key=lambda n: ORDER.index(n) if n in ORDER else len(ORDER))
+    targets = {n: registry.LATEX_TARGETS[n] for n in names}
     latex.epilog = epilog([t.examples[0] for t in targets.values()])
     objects = latex.add_subparsers(dest="latex_object", metavar="OBJECT", required=True)
     for target in targets.values():

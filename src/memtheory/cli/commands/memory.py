@@ -68,8 +68,9 @@ def _handler(args) -> int:
         fit = mf.classify()
         out["classification"] = fit.to_dict()
     if args.plot:
-        from ..._plotting import save_figure
+        from ..._plotting import pyplot, save_figure
 
+        pyplot()  # the figure goes to a file: Agg, no window
         ax = mf.plot(label=label)
         ax.legend(fontsize=7)
         save_figure(ax.figure, args.plot)

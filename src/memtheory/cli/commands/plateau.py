@@ -90,6 +90,9 @@ def _handler(args) -> int:
                        method=args.method, error_estimate=not args.no_error_estimate)
     out = res.to_dict()
     if args.plot:
+        from ..._plotting import pyplot
+
+        pyplot()  # the figure goes to a file: Agg, no window
         res.plot(path=args.plot)
         out["plot"] = args.plot
     if args.json:

@@ -77,6 +77,9 @@ def _handler(args) -> int:
         out["criterion"] = {n: R.stability_criterion(n, betas, a=args.a, b=args.b).to_dict()
                             for n in names if n in R.MAIN_MAPS or R.MAPS[n].kind == "continuous"}
     if args.plot:
+        from ..._plotting import pyplot
+
+        pyplot()  # the figure goes to a file: Agg, no window
         R.plot_gradient_scales(args.plot, names, args.a, args.b)
     if args.json:
         print(json.dumps(out))

@@ -248,7 +248,7 @@ def check_min_rate(min_rate: object) -> float | None:
 def _check_norm(norm) -> None:
     if norm not in ("L2", "l2", 2):
         raise InvalidArgumentError(f"norm must be 'L2' (the L2-best sum is computed; its L1 and sup errors are "
-                                   f"available from memtheory.approximation.errors), got {norm!r}")
+                                   f"available from memtheory.approximation.approximation_errors), got {norm!r}")
 
 
 #: Continuation paths, keyed by (kernel, min_rate, dps, rtol, starts): {m: BestSum}.

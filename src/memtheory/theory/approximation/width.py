@@ -155,7 +155,7 @@ def width_needed(rho: Kernel, eps: float, norm: str = "L1", min_rate: float | No
     rtol : float
         Stopping tolerance of the fits (relative loss decrease). The default 1e-7 resolves the error to about
         7 digits, far more than deciding ``error <= eps`` needs, and is cheaper than the 1e-10 of
-        :func:`~memtheory.approximation.best_exponential_sums`.
+        :func:`~memtheory.theory.approximation.best_exponential_sums`.
 
     Returns
     -------
@@ -283,7 +283,7 @@ def stability_margins(rho: Kernel, ms, min_rate: float | None = None, dps: int |
     ms : sequence of int
         Widths.
     min_rate, dps
-        As in :func:`~memtheory.approximation.best_exponential_sums`.
+        As in :func:`~memtheory.theory.approximation.best_exponential_sums`.
 
     Returns
     -------

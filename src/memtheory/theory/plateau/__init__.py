@@ -1,7 +1,7 @@
 """Plateaus of the gradient flow: hitting times from ``1/omega = 2`` to the thousands, scans and bounds.
 
 :mod:`~memtheory.theory.plateau.hitting` holds the hitting times, the theorem's bound and the scans over the
-memory length; :mod:`~memtheory.theory.plateau_rodas` the arbitrary-precision flows they integrate beyond
+memory length; :mod:`~memtheory.theory.plateau.systems` the arbitrary-precision flows they integrate beyond
 float64 (docs/theory.md §4).
 """
 

@@ -22,7 +22,7 @@ Three integrations, chosen per point (:func:`hitting_times`, ``method="auto"``):
   relaxation time ``tau_a = 1/(2 lambda_min(C))``, is reported (``model_error``) and must be below 1e-8 for
   "auto" to keep the result. This is what reaches ``1/omega = 2000`` (``tau_0 ~ 1e852``) in under a minute.
 * **mpmath** (otherwise): the full flow in ``(a, w)`` over ``mpf``, RODAS4 with the exact Hessian
-  (:mod:`memtheory.theory.plateau_rodas`); 40-50 steps per decade of ``tau`` for ten rates.
+  (:mod:`memtheory.theory.plateau.systems` over :mod:`memtheory.dynamics.rodas`); 40-50 steps per decade of ``tau`` for ten rates.
 
 Each reports an error estimate (the difference to a rerun at a 30x tighter tolerance, and the modelling error)
 and they agree to ``1e-6`` where two apply.
@@ -295,13 +295,13 @@ def hitting_times(rho: Kernel, a0, w0, delta: float, *, method: str = "auto", dp
         ``"float64"``: the compiled flow (forcing it past ``|grad J(theta_0)|^2 >= FLOAT64_MIN_FORCE`` raises
         :class:`~memtheory.errors.PrecisionError`). ``"mpmath"``: the full flow in arbitrary precision.
         ``"reduced"``: the slow-manifold flow of the rates in arbitrary precision (weights slaved to the rates,
-        :class:`memtheory.theory.plateau_rodas.ReducedSystem`; a warning when its slaving error exceeds 1e-6).
+        :class:`memtheory.theory.plateau.systems.ReducedSystem`; a warning when its slaving error exceeds 1e-6).
         ``"auto"``: float64 where it is trusted; beyond, ``"reduced"`` when the initial weights are within
         ``1e-3 delta`` of the slow manifold (:func:`slow_manifold_offset`) and its slaving error at ``tau_0``
         is below 1e-8, else ``"mpmath"``.
     dps : int, optional
         mpmath digits (default: ``-2 log10 |grad J(theta_0)| + 40``, see
-        :func:`memtheory.theory.plateau_rodas.flow_precision`).
+        :func:`memtheory.theory.plateau.systems.flow_precision`).
     rtol : float, optional
         Integration tolerance (float64: relative, default 1e-11 with atol 1e-14; mpmath: component-wise
         relative on ``theta - theta_0``, default 1e-6).
@@ -493,9 +493,9 @@ class PlateauScan:
     def plot(self, ax=None, path: str | None = None):
         """``log10 tau_0`` and ``log10 tau_0'`` against ``1/omega`` with the bound's line and the fit."""
         if ax is None:
-            from ..._plotting import pyplot
+            import matplotlib.pyplot as plt
 
-            fig, ax = pyplot().subplots(figsize=(6.4, 4.4))
+            fig, ax = plt.subplots(figsize=(6.4, 4.4))
         else:
             fig = ax.figure
         x = self.inv_omegas
