@@ -15,11 +15,22 @@ wherever the weight matters. The bound assumes ``|f|`` does not grow beyond the 
 it. Features much narrower than the interval containing them (a bump of width 0.5 at ``t = 50``
 inside ``[32, 64]``) may be missed or resolved slowly: announce them as breakpoints.
 
-The integrand ``f(t, args)`` is a compiled (``@numba.njit``) function with a 1-D float64 ``args``
-array; numba specialises the quadrature for each integrand. Because the specialisation is keyed on
-the integrand's identity, the quadrature routines themselves are *not* cached on disk (numba issue
-#9237: with ``cache=True`` every new process would miss and add a new cache file); the
-f-independent helpers are cached.
+Compilation and caching
+-----------------------
+The integrand ``f(t, args)`` is a compiled (``@numba.njit``) function with the signature
+:data:`INTEGRAND_SIGNATURE`, ``float64(float64, float64[::1])``. The algorithm (``_adaptive``, with the rule and
+the heap) receives it as a numba *first-class function* of type :data:`INTEGRAND_T` and calls it through a
+function pointer, so it is compiled once, for that one type, and cached on disk, whatever the integrand (on first
+use, not at import: closed forms that never integrate do not pay for it). ``gauss_kronrod`` and
+``laplace_quad`` are thin wrappers (argument checks, defaults, conversion of ``f`` by :func:`as_integrand` and of
+the arguments to the algorithm's one set of types) that numba specialises per argument types; they are not cached
+on disk, because a specialisation on a dispatcher argument would miss the cache in every new process (numba issue
+#9237).
+
+Compiled code that should itself be cached (``@njit(cache=True)``) passes ``as_integrand(f)`` instead of the
+dispatcher ``f``: the wrapper then sees the type :data:`INTEGRAND_T`, the same for every integrand, and the
+caller does not embed the address of a Python object (passing a dispatcher as a value does, and numba refuses to
+cache such code).
 """
 
 from __future__ import annotations
@@ -29,6 +40,9 @@ from typing import TYPE_CHECKING
 
 import numba
 import numpy as np
+from numba import types
+from numba.core import cgutils, errors
+from numba.extending import intrinsic, overload
 
 from ..docstrings import fill_doc
 from .constants import EPS, INF, NAN, TINY
@@ -43,6 +57,9 @@ if TYPE_CHECKING:
 __all__ = [
     "gauss_kronrod",
     "laplace_quad",
+    "as_integrand",
+    "INTEGRAND_SIGNATURE",
+    "INTEGRAND_T",
     "IER_OK",
     "IER_LIMIT",
     "IER_ROUNDOFF",
@@ -105,11 +122,85 @@ IER_TAIL = 3  #: laplace_quad: the tail bound did not become negligible before t
 IER_NONFINITE = 4  #: the integrand returned nan or inf
 IER_INVALID = 6  #: invalid input (non-finite limits, s <= 0, k <= -1, bad tolerances or breakpoints)
 
+_F8 = types.float64
+_VECTOR = types.float64[::1]
+#: numba signature of an integrand: ``f(t, args) -> float`` with ``args`` a C-contiguous float64 vector.
+INTEGRAND_SIGNATURE = _F8(_F8, _VECTOR)
+#: First-class function type of the integrands, the one type the adaptive algorithm is compiled for.
+INTEGRAND_T = types.FunctionType(INTEGRAND_SIGNATURE)
+
+
+@intrinsic
+def as_integrand(typingctx, f):
+    """The integrand ``f`` as a first-class function of type :data:`INTEGRAND_T` (compiled code only).
+
+    A dispatcher is compiled for :data:`INTEGRAND_SIGNATURE` and referred to by its symbol, not by the address
+    of its Python object, so that compiled code calling ``laplace_quad(as_integrand(f), ...)`` can be cached
+    on disk; a value of type :data:`INTEGRAND_T` is returned unchanged.
+
+    Parameters
+    ----------
+    f : numba dispatcher or INTEGRAND_T
+        An ``@numba.njit`` function ``f(t: float, args: ndarray) -> float``.
+
+    Returns
+    -------
+    INTEGRAND_T
+        The function value (calls go to the compiled function directly; it cannot be returned to Python).
+
+    Raises
+    ------
+    numba.core.errors.TypingError
+        At compile time, if ``f`` is neither, or does not compile for :data:`INTEGRAND_SIGNATURE`.
+    """
+    if isinstance(f, types.FunctionType):
+        if f.get_precise() != INTEGRAND_T:
+            raise errors.TypingError(f"the integrand has type {f}, not {INTEGRAND_T}")
+        return INTEGRAND_T(f), lambda context, builder, signature, args: args[0]
+    if not isinstance(f, types.Dispatcher):
+        raise errors.TypingError(f"the integrand must be an @numba.njit function, got {f}")
+    try:
+        f.dispatcher.get_compile_result(INTEGRAND_SIGNATURE)
+    except errors.NumbaError as exc:
+        raise errors.TypingError(f"the integrand does not compile for {INTEGRAND_SIGNATURE}: {exc}") from exc
+
+    def codegen(context, builder, signature, args):
+        # numba's own cast of a dispatcher to a function type, without the Python object (py_addr stays NULL,
+        # calls use jit_addr): that object's address would be a "dynamic global", which disables caching
+        cres = f.dispatcher.get_compile_result(INTEGRAND_SIGNATURE)
+        fnty = INTEGRAND_T.get_precise()
+        value = cgutils.create_struct_proxy(fnty)(context, builder)
+        voidptr = context.get_value_type(types.voidptr)
+        wrapper = cgutils.get_or_insert_function(builder.module, context.get_value_type(fnty.ftype).pointee,
+                                                 cres.fndesc.llvm_cfunc_wrapper_name)
+        value.c_addr = builder.bitcast(wrapper, voidptr)
+        value.py_addr = voidptr(None)
+        value.jit_addr = builder.bitcast(context.declare_function(builder.module, cres.fndesc), voidptr)
+        context.active_code_library.add_linking_library(cres.library)
+        return value._getvalue()
+
+    return INTEGRAND_T(f), codegen
+
+
+def _float_vector(a):  # pragma: no cover - replaced by the overload below in compiled code
+    """``a`` as a C-contiguous float64 vector (compiled code only)."""
+    raise NotImplementedError
+
+
+@overload(_float_vector)
+def _float_vector_impl(a):
+    if not (isinstance(a, types.Array) and a.ndim == 1):
+        raise errors.TypingError(f"expected a 1-D array, got {a}")
+    if a.dtype == types.float64:
+        return lambda a: np.ascontiguousarray(a)  # no copy when already contiguous
+    return lambda a: np.ascontiguousarray(a).astype(np.float64)
+
+
 # Docstring fragments (memtheory.compile.docstrings.fill_doc): the integrand of the internal routines, the
 # heap of subintervals, and what the two public quadratures share.
 _INTEGRAND_DOC = """
-f : numba dispatcher
-    Integrand ``f(t, args) -> float``.
+f : INTEGRAND_T
+    Integrand ``f(t, args) -> float`` (a first-class function, see :func:`as_integrand`).
 args : ndarray of float64
     Extra parameters passed to ``f``.
 """
@@ -123,8 +214,9 @@ key : ndarray of float64
 """
 _PUBLIC_DOC = {
     "integrand": """
-        f : numba dispatcher
-            Integrand, an ``@numba.njit`` function ``f(t: float, args: ndarray) -> float``.
+        f : numba dispatcher or INTEGRAND_T
+            Integrand, an ``@numba.njit`` function ``f(t: float, args: ndarray) -> float`` (compiled for
+            :data:`INTEGRAND_SIGNATURE`), or in compiled code the first-class function ``as_integrand(f)``.
         """,
     "args": """
         args : ndarray of float64
@@ -143,7 +235,9 @@ _PUBLIC_DOC = {
     "notes": """
         Notes
         -----
-        Not cached on disk: numba compiles it once per integrand and process (numba issue #9237).
+        The adaptive algorithm is compiled once for every integrand and cached on disk; this wrapper is compiled
+        per argument types and not cached (numba issue #9237). Compiled code meant to be cached passes
+        :func:`as_integrand` ``(f)``: the wrapper's specialisation is then the same for every integrand.
         """,
 }
 
@@ -174,7 +268,7 @@ def _laplace_weight(t: float, s: float, k: float) -> float:
     return math.exp(k * math.log(t) - s * t)
 
 
-@numba.njit
+@numba.njit(cache=True)
 @fill_doc(integrand=_INTEGRAND_DOC)
 def _qk21(
     f: Integrand, args: np.ndarray, a: float, b: float, s: float, k: float, weighted: bool
@@ -334,7 +428,7 @@ def _laplace_tail(t_end: float, s: float, k: float, fmax: float) -> float:
     return fmax * scaled * math.exp((k + 1.0) * math.log(t_end) - x)
 
 
-@numba.njit
+@numba.njit(cache=True)
 @fill_doc(integrand=_INTEGRAND_DOC)
 def _adaptive(
     f: Integrand,
@@ -529,10 +623,11 @@ def gauss_kronrod(
     edges = np.empty(2)
     edges[0] = lo
     edges[1] = hi
-    # a runtime flag, not the constant False: numba would specialise _adaptive on the literal value and
-    # compile it twice per integrand (once here, once for laplace_quad)
+    # runtime flags, not the constant False: numba would specialise _adaptive on the literal value
     flag = limit < 0
-    value, err, neval, ier = _adaptive(f, args, edges, 0.0, 0.0, flag, flag, epsabs, epsrel, limit)
+    value, err, neval, ier = _adaptive(
+        as_integrand(f), _float_vector(args), edges, 0.0, 0.0, flag, flag, float(epsabs), float(epsrel), int(limit)
+    )
     return sign * value, err, neval, ier
 
 
@@ -626,10 +721,13 @@ def laplace_quad(
     if breakpoints is None:
         bp = np.empty(0)
     else:
-        bp = breakpoints
+        bp = _float_vector(breakpoints)
     for v in bp:
         if not (v >= 0.0 and v < INF):
             return NAN, NAN, 0, IER_INVALID
-    edges = _laplace_edges(s, bp)
+    edges = _laplace_edges(float(s), bp)
     flag = s > 0.0  # runtime True (see gauss_kronrod)
-    return _adaptive(f, args, edges, s, k, flag, flag, epsabs, epsrel, limit)
+    return _adaptive(
+        as_integrand(f), _float_vector(args), edges, float(s), float(k), flag, flag, float(epsabs), float(epsrel),
+        int(limit)
+    )
