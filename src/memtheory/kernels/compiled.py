@@ -12,12 +12,19 @@ Terms without a closed form (an Airy function) are integrated by the compiled ad
 :mod:`memtheory.compile.special` (``laplace_quad`` for ``s > 0``; for ``s <= 0``, where the kernel must be
 integrable, ``gauss_kronrod`` on the pieces between the breakpoints and on the last piece mapped to ``[0, 1)``),
 whose error estimate is returned with the values.
+
+Every function of a generated module is cached on disk (``@njit(cache=True)``), those with a quadrature included:
+they pass the integrand as a first-class function (:func:`~memtheory.compile.special.quadrature.as_integrand`), so
+the quadrature's algorithm is compiled once for all kernels and a kernel structure seen before costs no compilation
+in a new process.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
@@ -175,16 +182,16 @@ def moment(s, k, p, bps, rtol):
 
 _MOMENT_RESIDUAL = '''
 
-@njit(cache=False)
+@njit(cache=True)
 def moment(s, k, p, bps, rtol):
     c = closed(k, s, p)
-    v, e, n, ier = _sp.laplace_quad(_residual, p, s, float(k), bps, 0.0, rtol, QUAD_LIMIT)
+    v, e, n, ier = _sp.laplace_quad(as_integrand(_residual), p, s, float(k), bps, 0.0, rtol, QUAD_LIMIT)
     return c + v, c, e, ier
 '''
 
 _LOOPS = '''
 
-@njit(cache=CACHE)
+@njit(cache=True)
 def moments(s, p, kmax, bps, out, err):
     status = 0
     for k in range(kmax + 1):
@@ -196,7 +203,7 @@ def moments(s, p, kmax, bps, out, err):
     return status
 
 
-@njit(cache=CACHE)
+@njit(cache=True)
 def moments_at(w, p, kmax, bps, L, E):
     status = 0
     out = np.zeros(3)
@@ -211,7 +218,7 @@ def moments_at(w, p, kmax, bps, L, E):
     return status
 
 
-@njit(cache=CACHE)
+@njit(cache=True)
 def laplace_at(s, k, p, bps, rtol, values, errors):
     for i in range(s.shape[0]):
         v, c, e, ier = moment(s[i], k, p, bps, rtol)
@@ -219,9 +226,9 @@ def laplace_at(s, k, p, bps, rtol, values, errors):
         errors[i] = CLOSED_FORM_RTOL * abs(c) + e
 '''
 
-# s <= 0 (integrable kernels only). One integrand for all pieces (each integrand is one more specialisation of the
-# quadrature, compiled in every process): q = [mapped, a, s, k, p...] gives t^k e^{-st} residual(t) at t = x, or,
-# with mapped = 1, on the last piece [a, inf) mapped to [0, 1) by t = a + x/(1 - x).
+# s <= 0 (integrable kernels only). One integrand for all pieces: q = [mapped, a, s, k, p...] gives
+# t^k e^{-st} residual(t) at t = x, or, with mapped = 1, on the last piece [a, inf) mapped to [0, 1) by
+# t = a + x/(1 - x).
 _HALF_LINE = '''
 
 @njit(cache=True)
@@ -238,13 +245,17 @@ def _half_line_integrand(x, q):
     return r * t**q[3] * math.exp(-q[2] * t) * jac
 
 
-@njit(cache=False)
+@njit(cache=True)
 def laplace_half_line(s, k, p, bps, rtol, values, errors):
+    # element loops, not slice assignments: those compile numba's shape-mismatch error message (~2 s)
     edges = np.zeros(bps.shape[0] + 1)
-    edges[1:] = bps
+    for j in range(bps.shape[0]):
+        edges[j + 1] = bps[j]
     q = np.zeros(p.shape[0] + 4)
-    q[4:] = p
+    for j in range(p.shape[0]):
+        q[j + 4] = p[j]
     q[3] = float(k)
+    half_line = as_integrand(_half_line_integrand)
     for i in range(s.shape[0]):
         c = closed(k, s[i], p)
         q[2] = s[i]
@@ -252,15 +263,25 @@ def laplace_half_line(s, k, p, bps, rtol, values, errors):
         total = 0.0
         err = 0.0
         for j in range(edges.shape[0] - 1):
-            v, e, n, ier = _sp.gauss_kronrod(_half_line_integrand, edges[j], edges[j + 1], q, 0.0, rtol, QUAD_LIMIT)
+            v, e, n, ier = _sp.gauss_kronrod(half_line, edges[j], edges[j + 1], q, 0.0, rtol, QUAD_LIMIT)
             total += v
             err += e
         q[0] = 1.0
         q[1] = edges[edges.shape[0] - 1]
-        v, e, n, ier = _sp.gauss_kronrod(_half_line_integrand, 0.0, 1.0, q, 0.0, rtol, QUAD_LIMIT)
+        v, e, n, ier = _sp.gauss_kronrod(half_line, 0.0, 1.0, q, 0.0, rtol, QUAD_LIMIT)
         values[i] = c + (total + v)
         errors[i] = CLOSED_FORM_RTOL * abs(c) + (err + e)
 '''
+
+
+@functools.cache
+def _special_sources_stamp() -> str:
+    """SHA-256 (first 16 hex digits) of the source files of :mod:`memtheory.compile.special` (not imported here:
+    importing it compiles or loads its functions, which closed forms without special functions do not need)."""
+    digest = hashlib.sha256()
+    for path in sorted((Path(codegen.__file__).parent / "special").glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 @functools.lru_cache(maxsize=128)
@@ -276,10 +297,12 @@ def _compile(expr: sp.Expr, params: tuple, forms: tuple) -> CompiledKernel:
     kmax = len(forms) - 1
     unpack = "".join(f"    _k_{sym.name} = p[{i}]\n" for i, sym in enumerate(params))
     lines = [
+        # numba's cache of this module holds the machine code of the compiled special functions and quadrature it
+        # calls; the stamp of their sources makes an edit of them give a new module (a fresh cache), not stale code
+        f"SPECIAL_SOURCES = {_special_sources_stamp()!r}",
         f"QUAD_RTOL = {QUAD_RTOL!r}",
         f"QUAD_LIMIT = {QUAD_LIMIT!r}",
         f"CLOSED_FORM_RTOL = {CLOSED_FORM_RTOL!r}",
-        f"CACHE = {not has_residual}",
         "",
         "",
         "@njit(cache=True)",
@@ -300,6 +323,7 @@ def _compile(expr: sp.Expr, params: tuple, forms: tuple) -> CompiledKernel:
     lines += [f"    return closed{kmax}(_s, p)"]
     body = "\n".join(lines) + (_MOMENT_RESIDUAL if has_residual else _MOMENT_CLOSED) + _LOOPS
     if has_residual:
-        body = "import memtheory.compile.special as _sp\n\n" + body + _HALF_LINE
+        body = ("import memtheory.compile.special as _sp\n"
+                "from memtheory.compile.special.quadrature import as_integrand\n\n" + body + _HALF_LINE)
     module = codegen.load_module(body, tag="kernel")
     return CompiledKernel(module, tuple(sym.name for sym in params), has_residual, kmax)
