@@ -398,8 +398,10 @@ def events(t, y, p):
 
 @functools.lru_cache(maxsize=64)
 def _diagonal_flow_module(kernel_module: str, nk: int, has_residual: bool) -> ModuleType:
+    # every kernel module is cached on disk (its quadrature takes the integrand as a first-class function), so the
+    # flow module is too; ``has_residual`` stays in the key of this cache only
     loss_mod = loss_module("numba").__name__
-    cache = "False" if has_residual else "True"
+    cache = "True"
     body = f'''import {kernel_module} as _ker
 import {loss_mod} as _loss
 
