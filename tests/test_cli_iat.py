@@ -65,6 +65,15 @@ def test_perturb_single_model_and_widths(capsys, tmp_path):
     assert code == 0 and "verdict" in out
 
 
+def test_perturb_text_names_the_radius_it_reports(capsys):
+    """The text line shows the error at the smallest radius asked for, labelled with that radius: with
+    --betas 0.1 it is E(0.1) (the exact L2 error of e^{-t} perturbed by 0.1), not E(0)."""
+    code, out, _ = _run(capsys, "perturb", "--target", "exp(-t)", "--a", "1", "--w", "1", "--betas", "0.1")
+    assert code == 0 and "E(0.1) = " in out and "E(0) =" not in out
+    code, out, _ = _run(capsys, "perturb", "--target", "exp(-t)", "--a", "1", "--w", "1", "--betas", "0,0.1")
+    assert code == 0 and "E(0) = 0.0000e+00" in out
+
+
 def test_perturb_errors(capsys):
     code, _, err = _run(capsys, "perturb", "--target", "exp(-t)", "--a", "1", "--w", "1", "--betas", "0,-0.1")
     assert code == 2 and "beta" in err

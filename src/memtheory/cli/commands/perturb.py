@@ -95,7 +95,8 @@ def _handler(args) -> int:
         print(json.dumps(out))
     else:
         for m, r in results.items():
-            print(f"m = {m}: E(0) = {r.errors[0]:.4e}, stable radius {r.stable_radius():.4g}"
+            # the radii are sorted; the first need not be 0 (--betas 0.1 gives E(0.1), not E(0))
+            print(f"m = {m}: E({r.betas[0]:g}) = {r.errors[0]:.4e}, stable radius {r.stable_radius():.4g}"
                   f"{' (lower bound)' if r.radius_is_lower_bound() else ''}")
         if summary is not None:
             print(f"verdict: {summary.verdict} ({summary.reason})")
