@@ -1,9 +1,10 @@
 """The ``memtheory`` command line: :func:`build_parser` and :func:`main`.
 
 Every sub-command is a module of :mod:`memtheory.cli.commands` with a ``register(subparsers)`` function that adds
-its parser (whose ``func`` default is the handler, returning the exit code); on import it registers the
-``memtheory latex`` targets of its objects (:func:`memtheory.cli.registry.register_latex_target`). :data:`COMMANDS` lists them in the order of
-``memtheory --help``.
+its parser (whose ``func`` default is the handler, returning the exit code); on import the module registers the
+``memtheory latex`` targets of its objects (:func:`memtheory.cli.registry.register_latex_target`).
+:data:`COMMANDS` lists the modules in the order of ``memtheory --help``; ``latex`` is filled last, once every
+target is known.
 """
 
 from __future__ import annotations
