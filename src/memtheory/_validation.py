@@ -89,7 +89,7 @@ def check_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
     choices = tuple(choices)
     try:
         ok = value in choices
-    except TypeError:  # unhashable / incomparable values
+    except (TypeError, ValueError):  # incomparable values (an array's truth value is ambiguous)
         ok = False
     if not ok:
         raise InvalidArgumentError(f"{name} must be one of {', '.join(map(str, choices))}, got {value!r}")

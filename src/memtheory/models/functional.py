@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import fftconvolve
 
+from .._validation import check_choice
 from ..errors import InvalidArgumentError
 from ..kernels.kernel import Kernel
 
@@ -100,8 +101,7 @@ class LinearFunctional:
 
     def weights(self, n: int, dt: float, convention: str = "quadrature") -> np.ndarray:
         """The convolution weights ``g_j``, ``j = 0..n-1``, so that ``y_k = sum_j g_j x_{k-j}``."""
-        if convention not in CONVENTIONS:
-            raise InvalidArgumentError(f"convention must be one of {', '.join(CONVENTIONS)}, got {convention!r}")
+        check_choice("convention", convention, CONVENTIONS)
         if not (np.isfinite(dt) and dt > 0):
             raise InvalidArgumentError(f"dt must be a finite number > 0, got {dt!r}")
         lags = np.arange(n) * dt

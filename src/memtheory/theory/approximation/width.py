@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..._validation import check_choice, check_int, check_positive
 from ...errors import ConvergenceError, InvalidArgumentError
 from ...kernels.families import power_law
 from ...kernels.kernel import Kernel
@@ -115,18 +116,6 @@ class StabilityMargins:
         return {"rows": [dict(r) for r in self.rows], "fit": dict(self.fit)}
 
 
-def _check_eps(eps) -> float:
-    if isinstance(eps, bool) or not isinstance(eps, (int, float, np.floating)) or not math.isfinite(eps) or eps <= 0:
-        raise InvalidArgumentError(f"eps must be a finite number > 0, got {eps!r}")
-    return float(eps)
-
-
-def _check_norm(norm) -> str:
-    if norm not in _NORMS:
-        raise InvalidArgumentError(f"norm must be one of {', '.join(_NORMS)}, got {norm!r}")
-    return norm
-
-
 def _error(rho: Kernel, fit, norm: str) -> float:
     if norm == "L2":
         return fit.l2_error
@@ -180,11 +169,10 @@ def width_needed(rho: Kernel, eps: float, norm: str = "L1", min_rate: float | No
     """
     if not isinstance(rho, Kernel):
         raise InvalidArgumentError(f"rho must be a Kernel, got {type(rho).__name__}")
-    eps = _check_eps(eps)
-    norm = _check_norm(norm)
+    eps = check_positive("eps", eps)
+    norm = check_choice("norm", norm, _NORMS)
     min_rate = check_min_rate(min_rate)
-    if isinstance(m_max, bool) or not isinstance(m_max, (int, np.integer)) or not 1 <= m_max <= 200:
-        raise InvalidArgumentError(f"m_max must be an integer in [1, 200], got {m_max!r}")
+    m_max = check_int("m_max", m_max, 1, 200)
     seen: dict[int, float] = {}
 
     def err(m: int) -> float:
@@ -241,7 +229,7 @@ def width_sweep(omegas, epsilons, norm: str = "L1", min_rate: float | None = Non
     [3, 5]
     """
     omegas = [float(o) for o in omegas]
-    epsilons = [_check_eps(e) for e in epsilons]
+    epsilons = [check_positive("eps", e) for e in epsilons]
     if not omegas or not epsilons:
         raise InvalidArgumentError("omegas and epsilons must be non-empty")
     for o in omegas:
