@@ -714,3 +714,22 @@ def test_moment_at_s_le_0_needs_an_integrable_moment(dps):
         ref = mp.quad(lambda t: t * mp.exp(-t / 2) * mp.log(1 + t), [0, mp.inf])
     got = float(np.atleast_1d(growing.laplace(-0.5, moment=1, dps=dps))[0])
     assert got == pytest.approx(float(ref), rel=1e-10)
+
+
+def test_shift_kernel_is_zero_at_its_edges():
+    """``reference("shift") = 1{9 < t < 11}``: 0 at t = 9 and 11 on every backend (not SymPy's H(0) = 1/2)."""
+    shift = kernels.reference("shift")
+    t = np.array([9.0, 10.0, 11.0])
+    np.testing.assert_array_equal(shift(t), [0.0, 1.0, 0.0])
+    assert [float(v) for v in shift(t, dps=30)] == [0.0, 1.0, 0.0]
+    assert [float(v) for v in shift(np.array([9, 10, 11]), dps=30)] == [0.0, 1.0, 0.0]  # integer times too
+    src = ["@njit(cache=True)", "def rho(t):", f"    return {codegen.print_numba(shift.substituted())}", ""]
+    compiled_rho = codegen.load_module("\n".join(src), tag="shift_edges_test").rho
+    assert [compiled_rho(v) for v in t] == [0.0, 1.0, 0.0]
+    np.testing.assert_array_equal(kernels.window(1.0, 2.5)(np.array([1.0, 2.0, 2.5])), [0.0, 1.0, 0.0])
+    # LF data at integer times (dt = 1): only rho(10) = 1 is non-zero, so y_k = x_{k-10} (to FFT rounding).
+    data = mt.training.lf_dataset(shift, n_samples=3, T=30, seed=1)
+    np.testing.assert_array_equal(data.kernel, (np.arange(30) == 10).astype(float))
+    np.testing.assert_allclose(data.y[:, 10:], data.x[:, :20, 0] if data.x.ndim == 3 else data.x[:, :20],
+                               rtol=0, atol=1e-15)
+    np.testing.assert_allclose(data.y[:, :10], 0.0, atol=1e-15)  # by FFT: zero to rounding

@@ -108,7 +108,8 @@ def test_generated_source_is_unchanged():
     cases = {
         functions.erfcx(x) * sp.exp(-(x**2)): "math.exp(-((x)*(x)))*_sp.erfcx(x)",
         functions.scaled_uppergamma(1 - a, s): "_sp.scaled_upper_gamma(1.0 - a, s)",
-        x * sp.Heaviside(x - 1): "x*_heaviside(x - 1.0)",
+        x * sp.Heaviside(x - 1): "x*_heaviside(x - 1.0, 0.5)",
+        sp.Heaviside(x - 1, 0) - sp.Heaviside(x - 2, 1): "-_heaviside(x - 2.0, 1.0) + _heaviside(x - 1.0, 0.0)",
         sp.airyai(-x): "_sp.airy_ai(-x)",
         functions.gauss_moment(3, x) - 2 * functions.gauss_moment(0, y / 2):
             "-2.0*_sp.gauss_moment(0, (0.5)*y) + _sp.gauss_moment(3, x)",

@@ -130,12 +130,12 @@ from numba import njit
 
 
 @njit(cache=True, inline="always")
-def _heaviside(x):
+def _heaviside(x, h0):
     if x > 0.0:
         return 1.0
     if x < 0.0:
         return 0.0
-    return 0.5
+    return h0
 
 '''
 

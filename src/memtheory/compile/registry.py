@@ -36,7 +36,7 @@ class SpecialFunction:
         Callee in generated numba source: ``_sp.<name>`` for a function of :mod:`memtheory.compile.special`,
         ``math.<name>``, or a helper defined by the generated module's header (``_heaviside``).
     nargs : int
-        Number of leading arguments passed to the numba callee (SymPy's ``Heaviside(x, H0)`` passes only ``x``).
+        Number of leading arguments passed to the numba callee (an entry may pass fewer than SymPy holds).
     mpmath : callable or None, default None
         Arbitrary-precision implementation; None keeps lambdify's own mpmath translation.
     numpy : callable or None, default None
@@ -87,7 +87,7 @@ SPECIAL_FUNCTIONS: tuple[SpecialFunction, ...] = (
     SpecialFunction("finite_laplace", "_sp.finite_laplace", 3, mps.mp_finite_laplace, nps.np_finite_laplace,
                     int_args=(0,)),
     SpecialFunction("airyai", "_sp.airy_ai", 1, mp.airyai, nps.np_airyai),
-    SpecialFunction("Heaviside", "_heaviside", 1, mps.mp_heaviside, nps.np_heaviside),
+    SpecialFunction("Heaviside", "_heaviside", 2, mps.mp_heaviside, nps.np_heaviside),
     SpecialFunction("uppergamma", "_sp.upper_gamma", 2),
     SpecialFunction("gamma", "math.gamma", 1),
     SpecialFunction("loggamma", "math.lgamma", 1),

@@ -60,12 +60,16 @@ def airy(shift: float = 6.0, scale: float = 1.0) -> Kernel:
 
 
 def window(a: float, b: float) -> Kernel:
-    """``rho(t) = 1{a < t < b}`` with ``0 <= a < b``, written ``Heaviside(t - a) - Heaviside(t - b)``."""
+    """``rho(t) = 1{a < t < b}`` with ``0 <= a < b``, written ``Heaviside(t - a, 0) - Heaviside(t - b, 1)``.
+
+    The second arguments are the steps' values at their edges, so ``rho(a) = rho(b) = 0`` (SymPy's default
+    ``Heaviside(0) = 1/2`` would give 1/2 there, which matters for data sampled on a grid through the edges).
+    """
     _finite("a", a)
     _finite("b", b)
     if not 0 <= a < b:
         raise InvalidArgumentError(f"window needs 0 <= a < b, got a={a!r}, b={b!r}")
-    return Kernel("Heaviside(t - a) - Heaviside(t - b)", a=a, b=b)
+    return Kernel("Heaviside(t - a, 0) - Heaviside(t - b, 1)", a=a, b=b)
 
 
 def sine(freq: float = 1.0) -> Kernel:
@@ -101,7 +105,7 @@ REFERENCE_NAMES = ("exp", "pol", "shift", "twoparts", "airy", "sin")
 _REFERENCE = {
     "exp": "exp(-t)",
     "pol": "(1 + 0.1*t)**(-1.1)",
-    "shift": "Heaviside(t - 9) - Heaviside(t - 11)",
+    "shift": "Heaviside(t - 9, 0) - Heaviside(t - 11, 1)",  # 0 at t = 9 and 11, like the reference
     "twoparts": "exp(-t) + exp(-(t - 9)**2)",
     "airy": "airyai(t - 6)",
     "sin": "sin(t)",

@@ -224,7 +224,8 @@ class Kernel:
             f = _mp_callable(self._expr, self.param_symbols, T)
             with mp.workdps(check_dps(dps)):
                 pv = self._mp_params()
-                return [f(mp.mpf(x) if not isinstance(x, mp.mpf) else x, *pv) for x in np.atleast_1d(t)]
+                return [f(x if isinstance(x, mp.mpf) else mp.mpf(x.item() if isinstance(x, np.generic) else x), *pv)
+                        for x in np.atleast_1d(t)]
         t_arr = as_float_array(t, "t")
         f = _np_callable(self._expr, self.param_symbols, T)
         out = np.asarray(f(t_arr, *self.param_array()), dtype=float)
