@@ -4,10 +4,10 @@ Nothing here calls memtheory. Every reference is a quadrature (mpmath tanh-sinh 
 ``quadosc`` for undamped oscillations) of the mathematical definition, at more digits than the accuracy
 checked, and each quadrature asserts that its own error estimate is far below the tolerance it serves.
 
-Parameter conventions mirror the library's documented ones: kernel parameters and Laplace points given as
-Python floats are exact *decimals* (``0.1 -> 1/10``, numbers users type stay exact), so the
-references build them with :func:`dec`; model parameters ``(a, w)`` are float64 arrays, i.e. exact *binary*
-values, built with :func:`binf`.
+Parameter conventions mirror the library's documented ones (``memtheory.exact``): a Python float given to the API
+is its exact *binary* value, whether it is a kernel parameter, a Laplace point or a model parameter ``(a, w)``, so
+the references build it with :func:`dec` (which is :func:`binf` for floats and the decimal for strings); numbers
+typed on the command line are exact *decimals* (``0.1 -> 1/10``), built with :func:`dec_text`.
 """
 
 from __future__ import annotations
@@ -32,7 +32,14 @@ REF_DPS = 50
 
 
 def dec(x) -> mp.mpf:
-    """The exact decimal value of a Python float's shortest repr (the library's float -> Rational rule)."""
+    """The exact value the library takes for ``x``: a float's binary value, a string's decimal."""
+    if isinstance(x, mp.mpf):
+        return x
+    return mp.mpf(float(x)) if isinstance(x, (float, np.floating)) else mp.mpf(x)
+
+
+def dec_text(x) -> mp.mpf:
+    """The exact decimal a float's shortest repr spells (what the command line reads ``0.1`` as: ``1/10``)."""
     if isinstance(x, mp.mpf):
         return x
     return mp.mpf(repr(float(x))) if isinstance(x, (float, np.floating)) else mp.mpf(x)

@@ -9,7 +9,7 @@ import sys
 
 import mpmath as mp
 import pytest
-from conftest import RTOL40, RTOL64, assert_rel, binf, dec, quad, quad_logsub
+from conftest import RTOL40, RTOL64, assert_rel, binf, dec_text, quad, quad_logsub
 
 import memtheory
 from memtheory.cli import main
@@ -58,7 +58,7 @@ def test_latex_loss_flow(capsys):
 # ------------------------------------------------------------------------------------------ loss
 def _loss_reference(a, w, rho, pts, dps=30):
     with mp.workdps(dps):
-        am, wm = [binf(x) for x in a], [binf(x) for x in w]
+        am, wm = [dec_text(x) for x in a], [dec_text(x) for x in w]
 
         def diff(t):
             return mp.fsum(ai * mp.exp(-wi * t) for ai, wi in zip(am, wm)) - rho(t)
@@ -73,7 +73,7 @@ ISSUE_TARGET = "exp(-t/2) + exp(-(t - 1/omega)**2/(2*sigma**2))"
 
 
 def _issue_rho(t):
-    return mp.exp(-t / 2) + mp.exp(-((t - 1 / dec(0.1)) ** 2) / (2 * dec(0.5) ** 2))
+    return mp.exp(-t / 2) + mp.exp(-((t - 1 / dec_text(0.1)) ** 2) / (2 * dec_text(0.5) ** 2))
 
 
 def test_loss_json(capsys):
@@ -121,8 +121,8 @@ def test_laplace_json(capsys):
     assert {"s", "values"} <= set(data)
     assert data["s"] == [0.5, 1.0, 2.0]
     with mp.workdps(30):
-        ref = [quad_logsub(lambda t: t * (1 + t) ** mp.mpf("-1.5") * mp.exp(-dec(s) * t),
-                           [0, 1, 1 / dec(s), 10 / dec(s), mp.inf], 1) for s in data["s"]]
+        ref = [quad_logsub(lambda t: t * (1 + t) ** mp.mpf("-1.5") * mp.exp(-dec_text(s) * t),
+                           [0, 1, 1 / dec_text(s), 10 / dec_text(s), mp.inf], 1) for s in data["s"]]
     assert_rel(data["values"], ref, RTOL64, "laplace --json")
 
 
@@ -133,7 +133,7 @@ def test_laplace_json_dps(capsys):
     data = json.loads(out)
     with mp.workdps(50):
         vals = [mp.mpf(v) for v in data["values"]]
-        ref = [quad(lambda t: t**2 * mp.exp(-((t - 3) ** 2) / 2 - dec(s) * t), [0, 1, 3, 5, 10, mp.inf])
+        ref = [quad(lambda t: t**2 * mp.exp(-((t - 3) ** 2) / 2 - dec_text(s) * t), [0, 1, 3, 5, 10, mp.inf])
                for s in (0.1, 4)]
         assert_rel(vals, ref, RTOL40, "laplace --dps 40")
 

@@ -163,7 +163,7 @@ def test_laplace_sine(freq, s, k):
 @given(omega=log_uniform(0.02, 1), rate=nice(0.1, 3), sigma=nice(0.2, 1.5), s=log_uniform(0.05, 5),
        k=st.integers(0, 2))
 def test_laplace_memory_family(omega, rate, sigma, s, k):
-    rho = kernels.memory_family(kernels.exponential(rate), kernels.gaussian_bump(0.0, sigma), omega)
+    rho = kernels.memory_family(kernels.exponential(rate), kernels.gaussian_bump("0.0", sigma), omega)
     lag = 1 / dec(omega)
 
     def f(t):
@@ -180,7 +180,7 @@ def test_laplace_memory_family(omega, rate, sigma, s, k):
 
 REFERENCE_DEFS = {
     "exp": ref_exponential(1),
-    "pol": ref_power_law(1.1, 0.1),
+    "pol": ref_power_law("1.1", "0.1"),  # the expression's decimals, exactly
     "twoparts": ref_generic(lambda t: mp.exp(-t) + mp.exp(-((t - 9) ** 2)),
                             lambda s: [0, 3, 6, 8, 9, 10, 12, 20, mp.inf, *s_points(s)]),
     "airy": ref_airy(6, 1),
@@ -231,9 +231,9 @@ def test_laplace_airy_dps40(shift, scale, s, k):
 @pytest.mark.parametrize("k", [0, 2])
 def test_laplace_window_sine_dps40(k):
     s_list = [0.3, 2.0]
-    assert_rel(kernels.window(1.5, 4.25).laplace(s_list, moment=k, dps=40),
+    assert_rel(kernels.window("1.5", "4.25").laplace(s_list, moment=k, dps=40),
                [laplace_window(1.5, 4.25, s, k) for s in s_list], RTOL40, "window")
-    assert_rel(kernels.sine(1.5).laplace(s_list, moment=k, dps=40),
+    assert_rel(kernels.sine("1.5").laplace(s_list, moment=k, dps=40),
                [laplace_sine(1.5, s, k) for s in s_list], RTOL40, "sine")
 
 
@@ -244,7 +244,7 @@ def test_laplace_reference_kernels_dps40(name):
 
 
 def test_laplace_memory_family_dps40():
-    rho = kernels.memory_family(kernels.exponential(0.4), kernels.gaussian_bump(0.0, 0.7), 0.05)
+    rho = kernels.memory_family(kernels.exponential("0.4"), kernels.gaussian_bump("0.0", "0.7"), "0.05")
 
     def f(t):
         return mp.exp(-mp.mpf("0.4") * t) + mp.exp(-((t - 20) ** 2) / (2 * mp.mpf("0.49")))
@@ -267,7 +267,7 @@ def test_gaussian_laplace_near_bottom_of_double_range(center, width, k):
 
 @pytest.mark.parametrize("center, s", [(800.0, 1.0), (2000.0, 0.5), (60.0, 20.0)])
 def test_gaussian_laplace_below_double_range(center, s):
-    rho = kernels.gaussian_bump(center, 1.0)
+    rho = kernels.gaussian_bump(center, "1.0")
     with pytest.raises(mt.PrecisionError) as info:
         rho.laplace([s])
     assert isinstance(info.value, ArithmeticError)
@@ -278,7 +278,7 @@ def test_gaussian_laplace_below_double_range(center, s):
 
 
 def test_precision_error_suggests_working_dps():
-    rho = kernels.gaussian_bump(2000.0, 1.0)
+    rho = kernels.gaussian_bump("2000.0", "1.0")
     with pytest.raises(mt.PrecisionError) as info:
         rho.laplace([2.0])
     found = re.search(r"dps=(\d+)", str(info.value))
@@ -301,13 +301,13 @@ def test_gaussian_laplace_negative_s_and_negative_center():
     for center, s in [(2.0, -2.0), (-1.5, 0.7), (-1.5, -0.5), (0.0, 0.0)]:
         for k in (0, 1, 2):
             ref = ref_gaussian(center, 0.5)(s, k)
-            assert_rel(kernels.gaussian_bump(center, 0.5).laplace([s], moment=k), [ref], RTOL64,
+            assert_rel(kernels.gaussian_bump(center, "0.5").laplace([s], moment=k), [ref], RTOL64,
                        f"gaussian_bump({center}, 0.5) at s={s}")
 
 
 def test_exponential_laplace_for_negative_s_inside_the_domain():
     ref = ref_exponential(2.0)(-1.0, 1)
-    assert_rel(kernels.exponential(2.0).laplace([-1.0], moment=1), [ref], RTOL64)
+    assert_rel(kernels.exponential("2.0").laplace([-1.0], moment=1), [ref], RTOL64)
 
 
 def test_power_law_integral_at_s_zero():
@@ -319,7 +319,7 @@ def test_power_law_integral_at_s_zero():
 
 # --------------------------------------------------------------------------- result types
 def test_laplace_output_types_and_full_output():
-    rho = kernels.airy(6.0, 1.0)
+    rho = kernels.airy("6.0", "1.0")
     res = rho.laplace([0.5, 1.0], full_output=True)
     assert isinstance(res, LaplaceResult)
     assert res.dps is None and "quadrature" in res.method
@@ -330,20 +330,20 @@ def test_laplace_output_types_and_full_output():
     assert all(e <= RTOL40 * abs(v) for v, e in zip(res40.values, res40.errors))
     d = res.to_dict()
     assert set(d) >= {"values", "errors", "method", "dps"}
-    closed = kernels.exponential(1.0).laplace([1.0], full_output=True)
+    closed = kernels.exponential("1.0").laplace([1.0], full_output=True)
     assert closed.method == "closed form"
-    assert np.asarray(kernels.exponential(1.0).laplace(0.5)).shape == (1,)
+    assert np.asarray(kernels.exponential("1.0").laplace(0.5)).shape == (1,)
 
 
 # --------------------------------------------------------------------------- pointwise values
 CASES = {
-    "exponential": (lambda: kernels.exponential(0.7), lambda t: mp.exp(-mp.mpf("0.7") * t)),
-    "power_law": (lambda: kernels.power_law(1.3, 0.5), lambda t: (1 + t / 2) ** mp.mpf("-1.3")),
-    "gaussian_bump": (lambda: kernels.gaussian_bump(3.0, 0.8),
+    "exponential": (lambda: kernels.exponential("0.7"), lambda t: mp.exp(-mp.mpf("0.7") * t)),
+    "power_law": (lambda: kernels.power_law("1.3", "0.5"), lambda t: (1 + t / 2) ** mp.mpf("-1.3")),
+    "gaussian_bump": (lambda: kernels.gaussian_bump("3.0", "0.8"),
                       lambda t: mp.exp(-((t - 3) ** 2) / (2 * mp.mpf("0.64")))),
-    "airy": (lambda: kernels.airy(4.0, 1.5), lambda t: mp.airyai(mp.mpf("1.5") * (t - 4))),
-    "sine": (lambda: kernels.sine(2.5), lambda t: mp.sin(mp.mpf("2.5") * t)),
-    "window": (lambda: kernels.window(1.0, 2.5), lambda t: mp.mpf(1) if 1 < t < 2.5 else mp.mpf(0)),
+    "airy": (lambda: kernels.airy("4.0", "1.5"), lambda t: mp.airyai(mp.mpf("1.5") * (t - 4))),
+    "sine": (lambda: kernels.sine("2.5"), lambda t: mp.sin(mp.mpf("2.5") * t)),
+    "window": (lambda: kernels.window("1.0", "2.5"), lambda t: mp.mpf(1) if 1 < t < 2.5 else mp.mpf(0)),
 }
 
 
@@ -367,14 +367,14 @@ def test_pointwise_values_vectorised(name):
 
 def test_pointwise_rejects_non_finite_t():
     with pytest.raises(mt.InvalidArgumentError):
-        kernels.exponential(1.0)([0.0, float("nan")])
+        kernels.exponential("1.0")([0.0, float("nan")])
     with pytest.raises(mt.InvalidArgumentError):
-        kernels.exponential(1.0)(float("inf"))
+        kernels.exponential("1.0")(float("inf"))
 
 
 # --------------------------------------------------------------------------- arithmetic
 def test_kernels_add_and_scale():
-    rho = 2 * kernels.exponential(1.0) + kernels.gaussian_bump(3.0, 0.5) - kernels.exponential(2.0) / 4
+    rho = 2 * kernels.exponential("1.0") + kernels.gaussian_bump("3.0", "0.5") - kernels.exponential("2.0") / 4
     assert set(rho.params) == {"rate", "rate_2", "center", "width"}
 
     def f(t):
@@ -391,33 +391,35 @@ def test_kernels_add_and_scale():
         ref2 = quad(lambda t: f(t) ** 2, pts(1.0))
     assert_rel([rho.norm(2, squared=True)], [ref2], RTOL64)
     # same parameter with the same value is shared, with different values renamed
-    assert set((kernels.exponential(1.0) + kernels.exponential(1.0)).params) == {"rate"}
-    assert float((kernels.exponential(1.0) + kernels.exponential(1.0))(0.0)) == 2.0
+    assert set((kernels.exponential("1.0") + kernels.exponential("1.0")).params) == {"rate"}
+    assert float((kernels.exponential("1.0") + kernels.exponential("1.0"))(0.0)) == 2.0
 
 
 def test_kernel_scaling_is_exact():
-    rho = 0.1 * kernels.exponential(1.0)
-    assert sp.Rational(1, 10) in rho.expr.atoms(sp.Rational)
+    binary = 0.1 * kernels.exponential("1.0")  # a float factor is its binary value, and says so
+    assert sp.Rational(*(0.1).as_integer_ratio()) in binary.expr.atoms(sp.Rational) and not binary.inputs_exact
+    rho = "0.1" * kernels.exponential("1.0")
+    assert sp.Rational(1, 10) in rho.expr.atoms(sp.Rational) and rho.inputs_exact
     with mp.workdps(REF_DPS):
         ref = mp.mpf(1) / 10 / (1 + mp.mpf(3) / 10)
-    assert_rel(rho.laplace([0.3], dps=40), [ref], RTOL40)
+    assert_rel(rho.laplace(["0.3"], dps=40), [ref], RTOL40)
 
 
 # --------------------------------------------------------------------------- norms
 NORM_CASES = {
-    "exponential": (lambda: kernels.exponential(0.35), lambda t: mp.exp(-mp.mpf("0.35") * t),
+    "exponential": (lambda: kernels.exponential("0.35"), lambda t: mp.exp(-mp.mpf("0.35") * t),
                     [0, 3, 10, 30, mp.inf]),
-    "power_law_l1": (lambda: kernels.power_law(1.7, 0.3), lambda t: (1 + mp.mpf("0.3") * t) ** mp.mpf("-1.7"),
+    "power_law_l1": (lambda: kernels.power_law("1.7", "0.3"), lambda t: (1 + mp.mpf("0.3") * t) ** mp.mpf("-1.7"),
                      ("logsub", 0.3)),
-    "gaussian": (lambda: kernels.gaussian_bump(2.0, 1.3),
+    "gaussian": (lambda: kernels.gaussian_bump("2.0", "1.3"),
                  lambda t: mp.exp(-((t - 2) ** 2) / (2 * mp.mpf("1.69"))), gaussian_points(2.0, 1.3)),
-    "gaussian_negative_center": (lambda: kernels.gaussian_bump(-1.0, 0.6),
+    "gaussian_negative_center": (lambda: kernels.gaussian_bump("-1.0", "0.6"),
                                  lambda t: mp.exp(-((t + 1) ** 2) / (2 * mp.mpf("0.36"))), [0, 1, 3, mp.inf]),
-    "window": (lambda: kernels.window(0.5, 3.25), lambda t: mp.mpf(1), [mp.mpf("0.5"), mp.mpf("3.25")]),
-    "airy": (lambda: kernels.airy(6.0, 1.0), lambda t: mp.airyai(t - 6), lambda: airy_points(6, 1, zeros=True)),
+    "window": (lambda: kernels.window("0.5", "3.25"), lambda t: mp.mpf(1), [mp.mpf("0.5"), mp.mpf("3.25")]),
+    "airy": (lambda: kernels.airy("6.0", "1.0"), lambda t: mp.airyai(t - 6), lambda: airy_points(6, 1, zeros=True)),
     "twoparts": (lambda: kernels.reference("twoparts"), lambda t: mp.exp(-t) + mp.exp(-((t - 9) ** 2)),
                  [0, 3, 6, 9, 12, 20, mp.inf]),
-    "memory_family": (lambda: kernels.memory_family(kernels.exponential(0.4), kernels.gaussian_bump(0, 0.7), 0.1),
+    "memory_family": (lambda: kernels.memory_family(kernels.exponential("0.4"), kernels.gaussian_bump(0, "0.7"), "0.1"),
                       lambda t: mp.exp(-mp.mpf("0.4") * t) + mp.exp(-((t - 10) ** 2) / (2 * mp.mpf("0.49"))),
                       [0, 5, 8, 10, 12, 15, 30, mp.inf]),
     "pol": (lambda: kernels.reference("pol"), lambda t: (1 + t / 10) ** mp.mpf("-1.1"), ("logsub", 0.1)),
@@ -470,12 +472,12 @@ def test_norms_random_parameters(rate, p, scale):
 
 
 @pytest.mark.parametrize("make, p", [
-    (lambda: kernels.sine(1.0), 1),
-    (lambda: kernels.sine(1.0), 2),
+    (lambda: kernels.sine("1.0"), 1),
+    (lambda: kernels.sine("1.0"), 2),
     (lambda: kernels.reference("sin"), 2),
-    (lambda: kernels.power_law(1.0), 1),
-    (lambda: kernels.power_law(0.8), 1),
-    (lambda: kernels.power_law(0.5), 2),
+    (lambda: kernels.power_law("1.0"), 1),
+    (lambda: kernels.power_law("0.8"), 1),
+    (lambda: kernels.power_law("0.5"), 2),
     (lambda: mt.Kernel("exp(t/3)"), 2),
     (lambda: mt.Kernel("1/sqrt(t)*exp(-t)"), 2),
 ])
@@ -487,7 +489,7 @@ def test_not_integrable_kernels_refuse_norms(make, p):
 
 def test_power_law_between_l1_and_l2():
     """(1+t)^(-0.8): not in L1, but in L2 with ||.||_2^2 = 1/(2p - 1) (docs/theory.md §1), checked by quadrature."""
-    rho = kernels.power_law(0.8)
+    rho = kernels.power_law("0.8")
     with mp.workdps(REF_DPS):
         ref = quad_logsub(lambda t: (1 + t) ** mp.mpf("-1.6"), [0, 1, 10, mp.inf], 1)
     assert_rel([rho.norm(2, squared=True)], [ref], RTOL64)
@@ -496,7 +498,7 @@ def test_power_law_between_l1_and_l2():
 
 
 def test_norm_argument_checks():
-    rho = kernels.exponential(1.0)
+    rho = kernels.exponential("1.0")
     with pytest.raises(mt.InvalidArgumentError):
         rho.norm(3)
     with pytest.raises(mt.InvalidArgumentError):
@@ -505,18 +507,18 @@ def test_norm_argument_checks():
 
 # --------------------------------------------------------------------------- step response
 STEP_CASES = {
-    "exponential": (lambda: kernels.exponential(0.7), lambda t: mp.exp(-mp.mpf("0.7") * t), []),
-    "power_law": (lambda: kernels.power_law(1.3, 0.5), lambda t: (1 + t / 2) ** mp.mpf("-1.3"), []),
-    "gaussian": (lambda: kernels.gaussian_bump(3.0, 0.8), lambda t: mp.exp(-((t - 3) ** 2) / (2 * mp.mpf("0.64"))),
+    "exponential": (lambda: kernels.exponential("0.7"), lambda t: mp.exp(-mp.mpf("0.7") * t), []),
+    "power_law": (lambda: kernels.power_law("1.3", "0.5"), lambda t: (1 + t / 2) ** mp.mpf("-1.3"), []),
+    "gaussian": (lambda: kernels.gaussian_bump("3.0", "0.8"), lambda t: mp.exp(-((t - 3) ** 2) / (2 * mp.mpf("0.64"))),
                  [3]),
-    "airy": (lambda: kernels.airy(4.0, 1.5), lambda t: mp.airyai(mp.mpf("1.5") * (t - 4)),
+    "airy": (lambda: kernels.airy("4.0", "1.5"), lambda t: mp.airyai(mp.mpf("1.5") * (t - 4)),
              lambda: airy_points(4, 1.5)),
-    "sine": (lambda: kernels.sine(2.5), lambda t: mp.sin(mp.mpf("2.5") * t), []),
-    "window": (lambda: kernels.window(1.0, 2.5), lambda t: mp.mpf(1) if 1 < t < 2.5 else mp.mpf(0),
+    "sine": (lambda: kernels.sine("2.5"), lambda t: mp.sin(mp.mpf("2.5") * t), []),
+    "window": (lambda: kernels.window("1.0", "2.5"), lambda t: mp.mpf(1) if 1 < t < 2.5 else mp.mpf(0),
                [1, mp.mpf("2.5")]),
     "shift": (lambda: kernels.reference("shift"), lambda t: mp.mpf(1) if 9 < t < 11 else mp.mpf(0), [9, 11]),
     "twoparts": (lambda: kernels.reference("twoparts"), lambda t: mp.exp(-t) + mp.exp(-((t - 9) ** 2)), [9]),
-    "memory_family": (lambda: kernels.memory_family(kernels.exponential(0.4), kernels.gaussian_bump(0, 0.7), 0.1),
+    "memory_family": (lambda: kernels.memory_family(kernels.exponential("0.4"), kernels.gaussian_bump(0, "0.7"), "0.1"),
                       lambda t: mp.exp(-mp.mpf("0.4") * t) + mp.exp(-((t - 10) ** 2) / (2 * mp.mpf("0.49"))), [10]),
 }
 STEP_T = [0.05, 0.5, 1.7, 2.4, 4.0, 9.5, 10.5, 13.0, 25.0]
@@ -554,20 +556,20 @@ def test_step_response_power_law_random(p, scale, t):
 
 # --------------------------------------------------------------------------- family constructors: bad input
 @pytest.mark.parametrize("call", [
-    lambda: kernels.exponential(0.0),
-    lambda: kernels.exponential(-1.0),
+    lambda: kernels.exponential("0.0"),
+    lambda: kernels.exponential("-1.0"),
     lambda: kernels.exponential(float("nan")),
     lambda: kernels.exponential(float("inf")),
-    lambda: kernels.power_law(0.0),
-    lambda: kernels.power_law(1.5, scale=-1.0),
-    lambda: kernels.gaussian_bump(1.0, 0.0),
-    lambda: kernels.gaussian_bump(float("nan"), 1.0),
-    lambda: kernels.airy(6.0, -1.0),
-    lambda: kernels.window(2.0, 1.0),
-    lambda: kernels.window(-1.0, 1.0),
-    lambda: kernels.sine(0.0),
-    lambda: kernels.memory_family(kernels.exponential(1.0), kernels.gaussian_bump(0, 1), 0.0),
-    lambda: kernels.memory_family(kernels.exponential(1.0), "spike", 0.5),
+    lambda: kernels.power_law("0.0"),
+    lambda: kernels.power_law("1.5", scale="-1.0"),
+    lambda: kernels.gaussian_bump("1.0", "0.0"),
+    lambda: kernels.gaussian_bump(float("nan"), "1.0"),
+    lambda: kernels.airy("6.0", "-1.0"),
+    lambda: kernels.window("2.0", "1.0"),
+    lambda: kernels.window("-1.0", "1.0"),
+    lambda: kernels.sine("0.0"),
+    lambda: kernels.memory_family(kernels.exponential("1.0"), kernels.gaussian_bump(0, 1), "0.0"),
+    lambda: kernels.memory_family(kernels.exponential("1.0"), "spike", "0.5"),
     lambda: kernels.reference("nope"),
 ])
 def test_family_constructors_reject_bad_input(call):
@@ -584,16 +586,16 @@ def test_reference_names():
 
 
 @pytest.mark.parametrize("call, err", [
-    (lambda: kernels.sine(1.0).laplace([0.0]), mt.NotIntegrableError),
-    (lambda: kernels.sine(1.0).laplace([-0.5]), mt.NotIntegrableError),
-    (lambda: kernels.exponential(2.0).laplace([-2.0]), mt.NotIntegrableError),
-    (lambda: kernels.exponential(2.0).laplace([-3.0], dps=30), mt.NotIntegrableError),
-    (lambda: kernels.power_law(0.5).laplace([0.0]), mt.NotIntegrableError),
+    (lambda: kernels.sine("1.0").laplace([0.0]), mt.NotIntegrableError),
+    (lambda: kernels.sine("1.0").laplace([-0.5]), mt.NotIntegrableError),
+    (lambda: kernels.exponential("2.0").laplace([-2.0]), mt.NotIntegrableError),
+    (lambda: kernels.exponential("2.0").laplace([-3.0], dps=30), mt.NotIntegrableError),
+    (lambda: kernels.power_law("0.5").laplace([0.0]), mt.NotIntegrableError),
     (lambda: mt.Kernel("exp(t)").laplace([0.5]), mt.NotIntegrableError),
-    (lambda: kernels.exponential(1.0).laplace([float("nan")]), mt.InvalidArgumentError),
-    (lambda: kernels.exponential(1.0).laplace([1.0], moment=-1), mt.InvalidArgumentError),
-    (lambda: kernels.exponential(1.0).laplace([1.0], moment=1.5), mt.InvalidArgumentError),
-    (lambda: kernels.exponential(1.0).laplace([1.0], dps=2), mt.InvalidArgumentError),
+    (lambda: kernels.exponential("1.0").laplace([float("nan")]), mt.InvalidArgumentError),
+    (lambda: kernels.exponential("1.0").laplace([1.0], moment=-1), mt.InvalidArgumentError),
+    (lambda: kernels.exponential("1.0").laplace([1.0], moment=1.5), mt.InvalidArgumentError),
+    (lambda: kernels.exponential("1.0").laplace([1.0], dps=2), mt.InvalidArgumentError),
 ])
 def test_laplace_bad_input(call, err):
     with pytest.raises(err):
@@ -602,10 +604,10 @@ def test_laplace_bad_input(call, err):
 
 # --------------------------------------------------------------------------- codegen: one formula, three backends
 @pytest.mark.parametrize("make, s_values", [
-    (lambda: kernels.gaussian_bump(4.0, 0.6), [0.01, 0.5, 3.0, 11.2, 40.0]),
-    (lambda: kernels.power_law(1.7, 0.4), [0.02, 0.5, 3.0, 40.0]),
-    (lambda: kernels.memory_family(kernels.exponential(0.4), kernels.gaussian_bump(0, 0.7), 0.1), [0.1, 1.0, 5.0]),
-    (lambda: kernels.sine(2.0), [0.1, 1.0, 5.0]),
+    (lambda: kernels.gaussian_bump("4.0", "0.6"), [0.01, 0.5, 3.0, 11.2, 40.0]),
+    (lambda: kernels.power_law("1.7", "0.4"), [0.02, 0.5, 3.0, 40.0]),
+    (lambda: kernels.memory_family(kernels.exponential("0.4"), kernels.gaussian_bump(0, "0.7"), "0.1"), [0.1, 1.0, 5.0]),
+    (lambda: kernels.sine("2.0"), [0.1, 1.0, 5.0]),
 ])
 def test_codegen_backends_agree_on_closed_forms(make, s_values):
     """The same closed form printed for numba, numpy and mpmath gives the same numbers (mpmath at 40 digits)."""
@@ -650,18 +652,18 @@ def _window_ref(a, b):
 
 #: The kernel zoo of the float64 agreement test: (kernel, independent mpmath reference ``ref(s, k, dps)``).
 FLOAT64_ZOO = {
-    "exponential": (lambda: kernels.exponential(0.7), ref_exponential(0.7)),
-    "power_law": (lambda: kernels.power_law(1.5, 1.0), ref_power_law(1.5, 1.0)),
-    "power_law_slow": (lambda: kernels.power_law(0.6, 0.3), ref_power_law(0.6, 0.3)),
-    "gaussian_moderate_lag": (lambda: kernels.gaussian_bump(3.0, 0.5), ref_gaussian(3.0, 0.5)),
-    "gaussian_large_lag": (lambda: kernels.gaussian_bump(60.0, 1.5), ref_gaussian(60.0, 1.5)),
-    "airy": (lambda: kernels.airy(6.0, 1.0), ref_airy(6.0, 1.0)),
-    "window": (lambda: kernels.window(1.0, 2.5), _window_ref(1.0, 2.5)),
-    "sine_exp": (lambda: mt.Kernel("sin(freq*t)*exp(-rate*t)", freq=2.0, rate=0.5), _sin_exp_ref(2.0, 0.5)),
+    "exponential": (lambda: kernels.exponential("0.7"), ref_exponential(0.7)),
+    "power_law": (lambda: kernels.power_law("1.5", "1.0"), ref_power_law(1.5, 1.0)),
+    "power_law_slow": (lambda: kernels.power_law("0.6", "0.3"), ref_power_law(0.6, 0.3)),
+    "gaussian_moderate_lag": (lambda: kernels.gaussian_bump("3.0", "0.5"), ref_gaussian(3.0, 0.5)),
+    "gaussian_large_lag": (lambda: kernels.gaussian_bump("60.0", "1.5"), ref_gaussian(60.0, 1.5)),
+    "airy": (lambda: kernels.airy("6.0", "1.0"), ref_airy(6.0, 1.0)),
+    "window": (lambda: kernels.window("1.0", "2.5"), _window_ref(1.0, 2.5)),
+    "sine_exp": (lambda: mt.Kernel("sin(freq*t)*exp(-rate*t)", freq="2.0", rate="0.5"), _sin_exp_ref(2.0, 0.5)),
     "twoparts": (lambda: kernels.reference("twoparts"), REFERENCE_DEFS["twoparts"]),
-    "memory_family": (lambda: kernels.memory_family(kernels.exponential(0.4), kernels.gaussian_bump(0.0, 0.7), 0.1),
+    "memory_family": (lambda: kernels.memory_family(kernels.exponential("0.4"), kernels.gaussian_bump("0.0", "0.7"), "0.1"),
                       _sum_ref(ref_exponential(0.4), ref_gaussian(10.0, 0.7))),
-    "airy_plus_exponential": (lambda: kernels.airy(4.0, 1.5) + kernels.exponential(2.0),
+    "airy_plus_exponential": (lambda: kernels.airy("4.0", "1.5") + kernels.exponential("2.0"),
                               _sum_ref(ref_airy(4.0, 1.5), ref_exponential(2.0))),
 }
 FLOAT64_S = [0.05, 0.3, 1.0, 3.5, 10.0]

@@ -48,14 +48,14 @@ TARGETS = {
     "twoparts": (lambda: kernels.reference("twoparts"), lambda t: mp.exp(-t) + mp.exp(-((t - 9) ** 2)),
                  [0, 3, 6, 8, 9, 10, 12, 20], None),
     "airy": (lambda: kernels.reference("airy"), lambda t: airy_cut(t - 6), [0, 6, 46, 60], None),
-    "gaussian": (lambda: kernels.gaussian_bump(5.0, 0.8), lambda t: mp.exp(-((t - 5) ** 2) / mp.mpf("1.28")),
+    "gaussian": (lambda: kernels.gaussian_bump("5.0", "0.8"), lambda t: mp.exp(-((t - 5) ** 2) / mp.mpf("1.28")),
                  [0, 2, 5, 8, 12, 20], None),
-    "power_law": (lambda: kernels.power_law(1.5, 0.5), lambda t: (1 + t / 2) ** mp.mpf("-1.5"), [0, 2, 20, 200],
+    "power_law": (lambda: kernels.power_law("1.5", "0.5"), lambda t: (1 + t / 2) ** mp.mpf("-1.5"), [0, 2, 20, 200],
                   0.5),
-    "memory_family": (lambda: kernels.memory_family(kernels.exponential(0.4), kernels.gaussian_bump(0.0, 0.7), 0.1),
+    "memory_family": (lambda: kernels.memory_family(kernels.exponential("0.4"), kernels.gaussian_bump("0.0", "0.7"), "0.1"),
                       lambda t: mp.exp(-mp.mpf("0.4") * t) + mp.exp(-((t - 10) ** 2) / mp.mpf("0.98")),
                       [0, 5, 8, 10, 12, 15, 30], None),
-    "window": (lambda: kernels.window(0.5, 2.0), lambda t: mp.mpf(1) if mp.mpf("0.5") < t < 2 else mp.mpf(0),
+    "window": (lambda: kernels.window("0.5", "2.0"), lambda t: mp.mpf(1) if mp.mpf("0.5") < t < 2 else mp.mpf(0),
                [0, mp.mpf("0.5"), 2, 10], None),
 }
 
@@ -293,7 +293,7 @@ def _plateau(inv_omega):
     """rho = e^{-t/2} + exp(-(t - 1/omega)^2/(2 * 0.25)); model a = (1, 0, 0), w = (0.5, 1.5, 3): rho_hat equals
     the representable part exactly (0.5 is exact in binary and decimal), so J ~ ||spike||^2 while the gradient is
     O(e^{-w/omega}) -- the plateau of docs/theory.md §4."""
-    rho = kernels.memory_family(kernels.exponential(0.5), kernels.gaussian_bump(0.0, 0.5), 1 / inv_omega)
+    rho = kernels.memory_family(kernels.exponential("0.5"), kernels.gaussian_bump("0.0", "0.5"), 1 / inv_omega)
     return DiagonalRNN([1.0, 0.0, 0.0], [0.5, 1.5, 3.0]), rho
 
 
@@ -370,7 +370,7 @@ def test_linear_rnn_with_real_modes_equals_diagonal():
     U = np.array([1.0, 1.0])
     c = np.array([1.0, -0.5])
     # e^{Wt} U = (e^{-t} + 0.5 (e^{-t} - e^{-2t}), e^{-2t}) => rho_hat = 1.5 e^{-t} - e^{-2t}
-    rho = kernels.gaussian_bump(2.0, 0.5)
+    rho = kernels.gaussian_bump("2.0", "0.5")
     got = l2_loss(LinearRNN(W, U, c), rho).loss
     with mp.workdps(30):
         ref = quad(lambda t: (mp.mpf("1.5") * mp.exp(-t) - mp.exp(-2 * t) - mp.exp(-2 * (t - 2) ** 2)) ** 2,
@@ -390,9 +390,9 @@ def test_loss_result_interface():
     assert {"loss", "grad_a", "grad_w", "hess"} <= set(d)
     assert d["grad_a"] == [float(x) for x in res.grad_a]
     json.dumps(d)
-    only = l2_loss(DiagonalRNN([1.0], [1.0]), kernels.exponential(2.0))
+    only = l2_loss(DiagonalRNN([1.0], [1.0]), kernels.exponential("2.0"))
     assert only.grad is None and only.hess is None and only.grad_a is None
-    d40 = l2_loss(DiagonalRNN([1.0], [1.0]), kernels.exponential(2.0), gradient=True, dps=40).to_dict()
+    d40 = l2_loss(DiagonalRNN([1.0], [1.0]), kernels.exponential("2.0"), gradient=True, dps=40).to_dict()
     json.dumps(d40)
     with mp.workdps(50):
         exact = mp.mpf(1) / 2 - 2 * mp.mpf(1) / 3 + mp.mpf(1) / 4  # 1/(2w) - 2/(w + 2) + 1/4 at w = 1
@@ -407,16 +407,16 @@ def test_exact_fit_has_zero_loss_and_gradient():
 
 
 @pytest.mark.parametrize("call, err", [
-    (lambda: l2_loss(DiagonalRNN([1.0], [1.0]), kernels.sine(1.0)), mt.NotIntegrableError),
+    (lambda: l2_loss(DiagonalRNN([1.0], [1.0]), kernels.sine("1.0")), mt.NotIntegrableError),
     (lambda: l2_loss(DiagonalRNN([1.0], [1.0]), kernels.reference("sin")), mt.NotIntegrableError),
-    (lambda: l2_loss(DiagonalRNN([1.0], [1.0]), kernels.power_law(0.5)), mt.NotIntegrableError),
+    (lambda: l2_loss(DiagonalRNN([1.0], [1.0]), kernels.power_law("0.5")), mt.NotIntegrableError),
     (lambda: l2_loss(DiagonalRNN([1.0], [1.0]), "exp(-t)"), mt.InvalidArgumentError),
-    (lambda: l2_loss("model", kernels.exponential(1.0)), mt.InvalidArgumentError),
-    (lambda: l2_loss(DiagonalRNN([1.0], [1.0]), kernels.exponential(1.0), dps=1), mt.InvalidArgumentError),
-    (lambda: l2_loss(DiagonalRNN([1.0], [-1.0]), kernels.exponential(1.0)), mt.NotHurwitzError),
-    (lambda: l2_loss(LinearRNN(np.eye(2) * 0.1, np.ones(2), np.ones(2)), kernels.exponential(1.0)),
+    (lambda: l2_loss("model", kernels.exponential("1.0")), mt.InvalidArgumentError),
+    (lambda: l2_loss(DiagonalRNN([1.0], [1.0]), kernels.exponential("1.0"), dps=1), mt.InvalidArgumentError),
+    (lambda: l2_loss(DiagonalRNN([1.0], [-1.0]), kernels.exponential("1.0")), mt.NotHurwitzError),
+    (lambda: l2_loss(LinearRNN(np.eye(2) * 0.1, np.ones(2), np.ones(2)), kernels.exponential("1.0")),
      mt.NotHurwitzError),
-    (lambda: l2_loss(LinearRNN(-np.eye(2), np.ones(2), np.ones(2)), kernels.exponential(1.0), gradient=True),
+    (lambda: l2_loss(LinearRNN(-np.eye(2), np.ones(2), np.ones(2)), kernels.exponential("1.0"), gradient=True),
      mt.InvalidArgumentError),
 ])
 def test_loss_bad_input(call, err):
@@ -495,7 +495,7 @@ def test_explicit_dps_too_small_for_the_cancellation_warns():
     up to e^{-640^2 2}), about -2.7e-139."""
     import warnings
 
-    rho = kernels.memory_family(kernels.exponential(0.5), kernels.gaussian_bump(0, 0.5), omega=1 / 640)
+    rho = kernels.memory_family(kernels.exponential("0.5"), kernels.gaussian_bump(0, "0.5"), omega=1 / 640)
     model = DiagonalRNN([1.0, 0.0], [0.5, 2.0])
     with pytest.warns(mt.PrecisionWarning, match="dps=30"):
         low = l2_loss(model, rho, gradient=True, dps=30)

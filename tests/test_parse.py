@@ -3,7 +3,7 @@
 The contract (issue "safe expressions"): strings are parsed without eval; only the whitelisted functions
 (exp, log, sqrt, sin, cos, erf, erfc, gamma, airyai, Heaviside, Piecewise, Abs, Min, Max), the symbol ``t`` and
 named parameters are accepted; anything else raises ``memtheory.UnsafeExpressionError`` (a ValueError) with a
-one-line message naming the offending token; floats become exact Rationals.
+one-line message naming the offending token; decimal literals become the exact Rationals their text spells.
 """
 
 from __future__ import annotations
@@ -257,8 +257,11 @@ def test_short_expression_cannot_exhaust_resources(text):
 
 # ------------------------------------------------------------------------------------------------ Kernel front end
 def test_kernel_parameters_and_exact_values():
-    rho = mt.Kernel("exp(-t/2) + exp(-(t - 1/omega)**2/(2*sigma**2))", omega=0.1, sigma=0.5)
+    rho = mt.Kernel("exp(-t/2) + exp(-(t - 1/omega)**2/(2*sigma**2))", omega="0.1", sigma=0.5)
     assert rho.exact_params == {"omega": sp.Rational(1, 10), "sigma": sp.Rational(1, 2)}
+    assert rho.inputs_exact
+    binary = rho.with_params(omega=0.1)  # a float is its exact binary value, flagged
+    assert binary.exact_params["omega"] == sp.Rational(*(0.1).as_integer_ratio()) and not binary.inputs_exact
     assert {s.name for s in rho.expr.free_symbols} == {"t", "omega", "sigma"}
     with mp.workdps(30):
         ref = mp.exp(-mp.mpf(3) / 2) + mp.exp(-(3 - 10) ** 2 / (2 * mp.mpf("0.25")))

@@ -18,7 +18,7 @@ _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __version__ = "0.1.0"
 
-from . import errors, kernels, symbolic  # noqa: F401
+from . import errors, exact, kernels, symbolic  # noqa: F401
 from .errors import *  # noqa: F401,F403 - the exception hierarchy is part of the top-level API
 from .kernels import Kernel  # noqa: F401
 from .losses import LossResult, l2_loss  # noqa: F401
@@ -42,6 +42,7 @@ __all__ = [
     "integrate",
     "ODEResult",
     # the subpackages a user reaches through mt.<name>
+    "exact",
     "kernels",
     "symbolic",
     "approximation",

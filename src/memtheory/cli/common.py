@@ -13,7 +13,8 @@ import argparse
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["UsageError", "Parser", "floats", "params", "kernel", "number", "epilog", "examples_of", "target_args"]
+__all__ = ["UsageError", "Parser", "floats", "exacts", "exact_option", "params", "kernel", "number", "epilog",
+           "examples_of", "target_args"]
 
 
 class UsageError(Exception):
@@ -35,27 +36,42 @@ class Parser(argparse.ArgumentParser):
 
 
 def floats(text: str, name: str) -> list[float]:
-    """The comma-separated numbers of option ``--name``."""
-    try:
-        values = [float(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise UsageError(f"--{name} takes comma-separated numbers, got {text!r}") from None
-    if not values:
+    """The comma-separated numbers of option ``--name`` as float64 (options that are float64 by nature: time
+    grids, radii, tolerances). Weights, rates, parameters and the like are read by :func:`exacts`."""
+    return [float(x) for x in exacts(text, name)]
+
+
+def exacts(text: str, name: str) -> list[Any]:
+    """The comma-separated numbers of option ``--name``, each the exact number its text spells (``0.4`` is
+    ``2/5``, ``1/3`` a third; see :mod:`memtheory.exact`)."""
+    from ..errors import InvalidArgumentError
+    from ..exact import exact
+
+    items = [x for x in text.split(",") if x.strip()]
+    if not items:
         raise UsageError(f"--{name} needs at least one number")
-    return values
+    try:
+        return [exact(x.strip(), f"--{name}") for x in items]
+    except InvalidArgumentError as exc:
+        raise UsageError(f"--{name} takes comma-separated numbers, got {text!r} ({exc})") from None
 
 
-def params(items: list[str] | None) -> dict[str, float]:
-    """The ``--param NAME=VALUE`` options as a dict."""
+def exact_option(text: str, name: str) -> Any:
+    """The one exact number of option ``--name``."""
+    values = exacts(text, name)
+    if len(values) != 1:
+        raise UsageError(f"--{name} takes one number, got {text!r}")
+    return values[0]
+
+
+def params(items: list[str] | None) -> dict[str, Any]:
+    """The ``--param NAME=VALUE`` options as a dict of exact numbers."""
     out = {}
     for item in items or []:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
             raise UsageError(f"--param takes NAME=VALUE, got {item!r}")
-        try:
-            out[name.strip()] = float(value)
-        except ValueError:
-            raise UsageError(f"--param {name}: {value!r} is not a number") from None
+        out[name.strip()] = exact_option(value, f"param {name.strip()}")
     return out
 
 

@@ -7,9 +7,9 @@ kernels; :func:`reference` builds them.
 
 from __future__ import annotations
 
-import math
 
 from ..errors import InvalidArgumentError
+from ..exact import exact
 from ..symbolic.parse import symbol
 from .kernel import Kernel
 
@@ -26,15 +26,23 @@ __all__ = [
 ]
 
 
-def _positive(name: str, value: float) -> float:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value <= 0:
-        raise InvalidArgumentError(f"{name} must be a finite number > 0, got {value!r}")
+def _finite(name: str, value: object) -> object:
+    """Check a family parameter (any exact or binary number, see :mod:`memtheory.exact`); returned as given, so
+    the kernel records whether it was typed exactly."""
+    _exact_of(name, value)
     return value
 
 
-def _finite(name: str, value: float) -> float:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
-        raise InvalidArgumentError(f"{name} must be a finite number, got {value!r}")
+def _exact_of(name: str, value: object):
+    try:
+        return exact(value, name)
+    except InvalidArgumentError:
+        raise InvalidArgumentError(f"{name} must be a finite number, got {value!r}") from None
+
+
+def _positive(name: str, value: object) -> object:
+    if not _exact_of(name, value) > 0:
+        raise InvalidArgumentError(f"{name} must be a finite number > 0, got {value!r}")
     return value
 
 
@@ -65,9 +73,7 @@ def window(a: float, b: float) -> Kernel:
     The second arguments are the steps' values at their edges, so ``rho(a) = rho(b) = 0`` (SymPy's default
     ``Heaviside(0) = 1/2`` would give 1/2 there, which matters for data sampled on a grid through the edges).
     """
-    _finite("a", a)
-    _finite("b", b)
-    if not 0 <= a < b:
+    if not 0 <= _exact_of("a", a) < _exact_of("b", b):
         raise InvalidArgumentError(f"window needs 0 <= a < b, got a={a!r}, b={b!r}")
     return Kernel("Heaviside(t - a, 0) - Heaviside(t - b, 1)", a=a, b=b)
 

@@ -2,8 +2,8 @@
 
 A linear, causal, time-homogeneous functional is ``H_t(x) = \\int_0^\\infty rho(s) x(t - s) ds`` (docs/theory.md §1);
 ``rho`` is its memory kernel. A :class:`Kernel` holds ``rho`` as a SymPy expression in ``t`` and named
-parameters, with exact parameter values (floats become exact rationals: ``0.1 -> 1/10``). Everything numeric
-is derived from that one expression:
+parameters, with exact parameter values (:mod:`memtheory.exact`: ``"0.1"`` is ``1/10``, a float ``0.1`` its
+binary value, flagged by :attr:`Kernel.inputs_exact`). Everything numeric is derived from that one expression:
 
 * ``rho(t)``: vectorised float64 evaluation;
 * ``laplace(s, moment=k, dps=None)``: ``\\int_0^\\infty t^k rho(t) e^{-st} dt``, closed form when the rules of
@@ -19,8 +19,10 @@ says which ``dps`` gives the value.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import mpmath as mp
@@ -31,7 +33,8 @@ from .._validation import FLOAT64_TINY, as_float_array, check_dps, check_int, re
 from ..compile import codegen
 from ..errors import InvalidArgumentError, NotIntegrableError, UnsafeExpressionError
 from ..symbolic.laplace import LaplaceForm, laplace_form
-from ..symbolic.parse import parse_expression, symbol, to_exact
+from ..exact import as_float64, exact, exact_number, float64_exactly, is_float64, to_mpf, typed_exactly
+from ..symbolic.parse import parse_expression, symbol
 from .compiled import CompiledKernel, compile_kernel
 
 __all__ = ["Kernel", "LaplaceResult"]
@@ -54,17 +57,23 @@ class LaplaceResult:
         ``"closed form"``, ``"quadrature"`` or ``"closed form + quadrature"``.
     dps : int or None
         mpmath digits used (None for float64).
+    inputs_exact : bool
+        Whether the values are those of the numbers as typed: ``False`` when a parameter or an ``s`` was a binary
+        float such as ``0.3`` (its binary value was used), or when the float64 path rounded an input that is not
+        a float64 (``"0.3"`` at ``dps=None``). See :mod:`memtheory.exact`.
     """
 
     values: object
     errors: object
     method: str
     dps: int | None
+    inputs_exact: bool = True
 
     def to_dict(self) -> dict:
         """JSON-ready dictionary."""
         conv = (lambda v: [mp.nstr(x, self.dps) for x in v]) if self.dps else (lambda v: [float(x) for x in v])
-        return {"values": conv(self.values), "errors": conv(self.errors), "method": self.method, "dps": self.dps}
+        return {"values": conv(self.values), "errors": conv(self.errors), "method": self.method, "dps": self.dps,
+                "inputs_exact": self.inputs_exact}
 
 
 class Kernel:
@@ -75,8 +84,9 @@ class Kernel:
     expr : str or sympy.Expr
         The kernel in the variable ``t``, e.g. ``"exp(-t/2) + exp(-(t - 1/omega)**2/(2*sigma**2))"``. Strings are
         parsed safely (:func:`memtheory.symbolic.parse.parse_expression`).
-    **params : float
-        Values of the parameters the expression uses. Every free symbol other than ``t`` needs a value.
+    **params : int, str, Fraction, Rational, float, mpf
+        Values of the parameters the expression uses. Every free symbol other than ``t`` needs a value. Each is
+        kept exact (:mod:`memtheory.exact`): ``"0.3"`` is ``3/10``, a float ``0.3`` its binary value.
 
     Examples
     --------
@@ -96,7 +106,8 @@ class Kernel:
             parsed = sp.sympify(expr)
         else:
             raise InvalidArgumentError(f"expr must be a string or SymPy expression, got {type(expr).__name__}")
-        values = {name: to_exact(value) for name, value in params.items()}
+        numbers = {name: exact_number(value, name) for name, value in params.items()}
+        values = {name: num.value for name, num in numbers.items()}
         free = {sym.name for sym in parsed.free_symbols} - {"t"}
         missing = free - set(values)
         if missing:
@@ -110,6 +121,8 @@ class Kernel:
             raise UnsafeExpressionError(f"kernel {parsed} is not a finite real expression")
         self._expr: sp.Expr = parsed
         self._values: dict[str, sp.Expr] = dict(sorted(values.items()))
+        # parameters given as binary floats that are not the decimal they print as (0.3, not 0.5)
+        self._inexact: frozenset[str] = frozenset(n for n in values if not numbers[n].typed_exact)
         # per instance (expression and values never change): the Laplace form of each moment, the compiled module
         self._forms: dict[int, LaplaceForm] = {}
         self._compiled: dict[int, CompiledKernel] = {}
@@ -117,11 +130,12 @@ class Kernel:
     def __getstate__(self) -> dict:
         # The caches hold compiled modules, which neither pickle nor deep-copy: a copy (another process of a
         # sweep, copy.deepcopy) starts with empty caches and rebuilds what it uses.
-        return {"_expr": self._expr, "_values": self._values}
+        return {"_expr": self._expr, "_values": self._values, "_inexact": self._inexact}
 
     def __setstate__(self, state: dict) -> None:
         self._expr = state["_expr"]
         self._values = state["_values"]
+        self._inexact = state.get("_inexact", frozenset())
         self._forms = {}
         self._compiled = {}
 
@@ -140,6 +154,26 @@ class Kernel:
     def exact_params(self) -> dict[str, sp.Expr]:
         """Parameter values as exact SymPy numbers."""
         return dict(self._values)
+
+    @property
+    def inputs_exact(self) -> bool:
+        """Whether every parameter is the number typed (``False`` if one was a binary float such as ``0.3``;
+        see :mod:`memtheory.exact`)."""
+        return not self._inexact
+
+    def float64_exact(self) -> bool:
+        """Whether the float64 paths use the parameters unchanged (each typed exactly and a float64)."""
+        return self.inputs_exact and all(is_float64(v) for v in self._values.values())
+
+    def _carrying(self, kernel: Kernel, *others: Kernel, replaced: Iterable[str] = (),
+                  inexact_factor: bool = False) -> Kernel:
+        """``kernel`` remembering which parameters of ``self`` (and ``others``) were inexact, and whether a
+        binary-float factor (``0.3 * rho``) went into its expression."""
+        inexact = set(kernel._inexact) | (set(self._inexact) - set(replaced)) | ({_FACTOR} if inexact_factor else set())
+        for other in others:
+            inexact |= set(other._inexact)
+        kernel._inexact = frozenset(n for n in inexact if n in kernel._values or n == _FACTOR)
+        return kernel
 
     @property
     def param_symbols(self) -> tuple[sp.Symbol, ...]:
@@ -163,7 +197,7 @@ class Kernel:
         if unknown:
             raise InvalidArgumentError(f"unknown parameter(s) {', '.join(sorted(unknown))}; kernel has "
                                        f"{', '.join(self._values) or 'none'}")
-        return Kernel(self._expr, **{**self._values, **params})
+        return self._carrying(Kernel(self._expr, **{**self._values, **params}), replaced=params)
 
     def latex(self) -> str:
         r"""LaTeX of ``rho(t)`` (parameters symbolic), e.g. ``e^{- \frac{t}{2}}``."""
@@ -192,7 +226,7 @@ class Kernel:
     def __add__(self, other: Kernel | float) -> Kernel:
         if isinstance(other, Kernel):
             a, b, values = self._merged(other)
-            return Kernel(a + b, **values)
+            return self._carrying(Kernel(a + b, **values), other)
         if isinstance(other, (int, float)) and other == 0:
             return self
         return NotImplemented
@@ -200,7 +234,7 @@ class Kernel:
     __radd__ = __add__
 
     def __neg__(self) -> Kernel:
-        return Kernel(-self._expr, **self._values)
+        return self._carrying(Kernel(-self._expr, **self._values))
 
     def __sub__(self, other: Kernel) -> Kernel:
         if isinstance(other, Kernel):
@@ -210,12 +244,18 @@ class Kernel:
     def __mul__(self, other: float) -> Kernel:
         if isinstance(other, Kernel):
             return NotImplemented
-        return Kernel(to_exact(other) * self._expr, **self._values)
+        factor = exact_number(other, "factor")
+        out = self._carrying(Kernel(factor.value * self._expr, **self._values))
+        return out if factor.typed_exact else self._carrying(out, inexact_factor=True)
 
     __rmul__ = __mul__
 
     def __truediv__(self, other: float) -> Kernel:
-        return Kernel(self._expr / to_exact(other), **self._values)
+        divisor = exact_number(other, "divisor")
+        if divisor.value == 0:
+            raise InvalidArgumentError("cannot divide a kernel by zero")
+        out = self._carrying(Kernel(self._expr / divisor.value, **self._values))
+        return out if divisor.typed_exact else self._carrying(out, inexact_factor=True)
 
     # ------------------------------------------------------------------ evaluation
     def __call__(self, t, dps: int | None = None):
@@ -236,7 +276,7 @@ class Kernel:
         return np.abs(self(t))
 
     def _mp_params(self) -> list:
-        return [_mp_exact(v) for v in self._values.values()]
+        return [to_mpf(v) for v in self._values.values()]
 
     # ------------------------------------------------------------------ Laplace transforms
     def laplace_form(self, moment: int = 0) -> LaplaceForm:
@@ -282,9 +322,12 @@ class Kernel:
         """
         form = self.laplace_form(moment)
         if dps is None:
-            result = self._laplace_float(np.atleast_1d(as_float_array(s, "s")), moment, form)
+            result = self._laplace_float(np.atleast_1d(as_float_array(as_float64(s, "s"), "s")), moment, form)
+            inputs_exact = self.float64_exact() and float64_exactly(s)
         else:
             result = self._laplace_mp(s, moment, form, check_dps(dps))
+            inputs_exact = self.inputs_exact and typed_exactly(s)
+        result = dataclasses.replace(result, inputs_exact=inputs_exact)
         return result if full_output else result.values
 
     def _check_conditions(self, form: LaplaceForm, s_values, moment: int) -> None:
@@ -335,14 +378,14 @@ class Kernel:
         only ``rho``: ``1/(1 + t^2)`` has a transform at 0 but no first moment there)."""
         residual = form.residual.xreplace(self._subs())
         for sv in sorted({float(x) for x in s if x <= 0}):
-            if not _integrable(residual * sp.exp(-to_exact(sv) * T), 1):
+            if not _integrable(residual * sp.exp(-exact(sv) * T), 1):
                 raise NotIntegrableError(
                     f"L[t^{moment} rho](s) diverges at s = {sv:g}: t^{moment} rho(t) e^(-s t) is not integrable for "
                     f"rho = {self.substituted()}")
 
     def _laplace_mp(self, s, moment: int, form: LaplaceForm, dps: int) -> LaplaceResult:
         s_list = list(np.atleast_1d(s)) if not isinstance(s, (list, tuple)) else list(s)
-        s_float = np.array([float(x) for x in s_list])
+        s_float = as_float64(np.array(s_list, dtype=object), "s")
         self._check_conditions(form, s_float, moment)
         if form.residual != 0:
             self._check_residual_integrable(form, s_float, moment)
@@ -353,7 +396,7 @@ class Kernel:
             resid = _mp_callable(form.residual, self.param_symbols, T) if form.residual != 0 else None
             pts = [mp.mpf(x) for x in self.breakpoints(form)]
             for sv in s_list:
-                sv = _mp_exact(to_exact(sv)) if not isinstance(sv, mp.mpf) else sv
+                sv = to_mpf(exact(sv, "s"))
                 val, err = mp.mpf(0), mp.mpf(0)
                 if closed is not None:
                     try:
@@ -528,11 +571,7 @@ class Kernel:
 
 
 # ---------------------------------------------------------------------------------------------- helpers
-def _mp_exact(value) -> mp.mpf:
-    value = sp.nsimplify(value) if not isinstance(value, sp.Basic) else value
-    if value.is_Rational:
-        return mp.mpf(int(value.p)) / int(value.q)
-    return mp.mpf(sp.N(value, mp.mp.dps + 10))
+_FACTOR = "(a binary-float factor)"  # the mark, among the inexact parameter names, of such a factor
 
 
 @functools.lru_cache(maxsize=512)

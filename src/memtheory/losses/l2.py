@@ -14,11 +14,13 @@ For a general :class:`~memtheory.models.linear.LinearRNN`: ``||rho_hat||^2 = c^T
 from __future__ import annotations
 
 import math
+import dataclasses
 from dataclasses import dataclass
 
 import mpmath as mp
 import numpy as np
 
+from ..exact import to_mpf
 from ..errors import InvalidArgumentError, NotHurwitzError, PrecisionError, PrecisionWarning
 from .._validation import check_dps, require_float
 from ..kernels.kernel import Kernel
@@ -46,6 +48,10 @@ class LossResult:
         mpmath digits used (None: float64 throughout).
     loss_error, grad_error : float or array
         Estimated absolute errors (rounding and quadrature).
+    inputs_exact : bool
+        Whether the numbers computed with are the ones typed: ``False`` when a weight, rate or kernel parameter was
+        a binary float such as ``0.3`` (its binary value was used), or when the float64 path rounded an input that
+        is not a float64 (``"0.3"`` with ``dps=None``). See :mod:`memtheory.exact`.
     """
 
     loss: object
@@ -54,6 +60,7 @@ class LossResult:
     dps: int | None = None
     loss_error: object = 0.0
     grad_error: object = None
+    inputs_exact: bool = True
 
     @property
     def grad_a(self):
@@ -68,7 +75,8 @@ class LossResult:
     def to_dict(self) -> dict:
         """JSON-ready dict with keys ``loss``, ``grad_a``, ``grad_w`` (and ``hess``, ``dps``, ``loss_error``)."""
         conv = (lambda x: mp.nstr(x, self.dps)) if self.dps else float
-        out = {"loss": conv(self.loss), "dps": self.dps, "loss_error": float(self.loss_error)}
+        out = {"loss": conv(self.loss), "dps": self.dps, "loss_error": float(self.loss_error),
+               "inputs_exact": self.inputs_exact}
         if self.grad is not None:
             out["grad_a"] = [conv(x) for x in self.grad_a]
             out["grad_w"] = [conv(x) for x in self.grad_w]
@@ -141,8 +149,9 @@ def l2_loss(model, rho: Kernel, gradient: bool = False, hessian: bool = False, d
     if dps is not None:
         res = _diagonal_mp(model, rho, gradient, hessian, check_dps(dps))
         _warn_unresolved(res, dps)
-        return res
-    return _diagonal_float(model, rho, gradient, hessian, check)
+        return dataclasses.replace(res, inputs_exact=model.inputs_exact and rho.inputs_exact)
+    res = _diagonal_float(model, rho, gradient, hessian, check)
+    return dataclasses.replace(res, inputs_exact=model.float64_exact and rho.float64_exact())
 
 
 def _warn_unresolved(res: LossResult, dps: int) -> None:
@@ -265,8 +274,9 @@ def _diagonal_mp(model: DiagonalRNN, rho: Kernel, gradient: bool, hessian: bool,
     m = model.m
     kmax = 2 if hessian else (1 if gradient else 0)
     with mp.workdps(dps):
-        a = np.array([mp.mpf(float(x)) for x in model.a], dtype=object)
-        w = np.array([mp.mpf(float(x)) for x in model.w], dtype=object)
+        # the exact weights and rates, rounded once at the working precision
+        a = np.array([to_mpf(x) for x in model.exact_a], dtype=object)
+        w = np.array([to_mpf(x) for x in model.exact_w], dtype=object)
         moments, qerr = [], mp.mpf(0)
         for k in range(3):
             if k <= kmax:

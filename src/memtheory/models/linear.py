@@ -15,6 +15,7 @@ import numpy as np
 import scipy.linalg as sla
 
 from ..errors import InvalidArgumentError, NotHurwitzError
+from ..exact import exact_values, float64_exactly, to_float, typed_exactly
 
 __all__ = ["LinearRNN", "DiagonalRNN", "discretize"]
 
@@ -56,10 +57,15 @@ class DiagonalRNN:
     w: np.ndarray
 
     def __post_init__(self):
+        # What the caller passed, kept when it is not already a float array: the exact values of the
+        # arbitrary-precision paths come from it (the float64 arrays below are its one rounding).
+        raw = {name: (None if isinstance(v, np.ndarray) and v.dtype.kind in "fc" or np.isscalar(v)
+                      or np.asarray(v, dtype=object).ndim != 1 else tuple(np.asarray(v, dtype=object)))
+               for name, v in (("a", self.a), ("w", self.w))}
         is_complex = np.iscomplexobj(self.a) or np.iscomplexobj(self.w)
         dtype = complex if is_complex else float
-        a = _finite_array(self.a, "a", 1, dtype)
-        w = _finite_array(self.w, "w", 1, dtype)
+        a = _finite_array(self._rounded(raw["a"], "a", is_complex) or self.a, "a", 1, dtype)
+        w = _finite_array(self._rounded(raw["w"], "w", is_complex) or self.w, "w", 1, dtype)
         if a.shape != w.shape or a.size == 0:
             raise InvalidArgumentError(f"a and w must have the same non-zero length, got {a.shape} and {w.shape}")
         if np.any(w.real <= 0):
@@ -71,6 +77,47 @@ class DiagonalRNN:
         w.setflags(write=False)
         object.__setattr__(self, "a", a)
         object.__setattr__(self, "w", w)
+        object.__setattr__(self, "_raw", raw)
+
+    @staticmethod
+    def _rounded(raw, name: str, is_complex: bool) -> list[float] | None:
+        """The float64 values of exact inputs (strings such as ``"3/10"`` included), rounded once, correctly."""
+        if raw is None or is_complex or np.asarray(raw, dtype=object).ndim != 1:
+            return None
+        return [to_float(v) for v in exact_values(list(raw), name)[0]]
+
+    def _exact(self, name: str) -> tuple[tuple, bool]:
+        if not self.is_real:
+            raise InvalidArgumentError("exact values exist for real models only (complex modal form given)")
+        raw = self._raw.get(name) if hasattr(self, "_raw") else None
+        return exact_values(list(getattr(self, name)) if raw is None else list(raw), name)
+
+    @property
+    def exact_a(self) -> tuple:
+        """The weights as exact SymPy numbers (a binary float is its exact value; see :mod:`memtheory.exact`)."""
+        return self._exact("a")[0]
+
+    @property
+    def exact_w(self) -> tuple:
+        """The rates as exact SymPy numbers."""
+        return self._exact("w")[0]
+
+    @property
+    def inputs_exact(self) -> bool:
+        """Whether the weights and rates are the numbers typed: ``False`` if one was a binary float such as
+        ``0.3`` (use ``"0.3"`` or ``Fraction(3, 10)`` for three tenths)."""
+        if not self.is_real:
+            return typed_exactly(self.a.real) and typed_exactly(self.a.imag) and typed_exactly(
+                self.w.real) and typed_exactly(self.w.imag)
+        raw = self._raw if hasattr(self, "_raw") else {}
+        return all(typed_exactly(getattr(self, n) if raw.get(n) is None else list(raw[n])) for n in ("a", "w"))
+
+    @property
+    def float64_exact(self) -> bool:
+        """Whether the float64 arrays :attr:`a`, :attr:`w` are the typed numbers unchanged."""
+        return self.inputs_exact and (not self.is_real or all(
+            float64_exactly(list(self._raw[n]) if getattr(self, "_raw", {}).get(n) is not None else getattr(self, n))
+            for n in ("a", "w")))
 
     @property
     def m(self) -> int:

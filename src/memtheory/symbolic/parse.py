@@ -3,7 +3,8 @@
 User strings are never passed to ``eval``. The text is parsed by Python's :mod:`ast` into a syntax tree, every
 node is checked against a whitelist, and the SymPy expression is built node by node. Allowed:
 
-* numbers (floats become exact :class:`sympy.Rational` from their decimal text, so ``0.1`` is ``1/10``);
+* numbers (a decimal literal is the exact :class:`sympy.Rational` its text spells, so ``0.1`` is ``1/10`` and
+  ``1.0000000000000000000001`` keeps all its digits);
 * the operators ``+ - * / **`` and unary ``+ -``; comparisons and ``&``/``|``/``~`` inside ``Piecewise`` conditions;
 * the symbol ``t`` (or whatever variables the caller allows), the parameters the caller names, and the
   constants ``pi`` and ``E``;
@@ -21,10 +22,11 @@ from collections.abc import Iterable, Mapping
 
 import sympy as sp
 
-from ..errors import UnsafeExpressionError
+from ..errors import InvalidArgumentError, UnsafeExpressionError
+from ..exact import exact
 from .functions import erfcx
 
-__all__ = ["FUNCTIONS", "CONSTANTS", "parse_expression", "to_exact", "symbol"]
+__all__ = ["FUNCTIONS", "CONSTANTS", "parse_expression", "symbol"]
 
 #: Whitelisted function names and the SymPy callables they map to.
 FUNCTIONS: dict[str, object] = {
@@ -76,35 +78,6 @@ def symbol(name: str) -> sp.Symbol:
     return sp.Symbol(name, real=True)
 
 
-def to_exact(value: object) -> sp.Expr:
-    """Convert a number to an exact SymPy number: floats via their shortest decimal text (``0.1 -> 1/10``).
-
-    Raises
-    ------
-    UnsafeExpressionError
-        If ``value`` is not a finite real number.
-    """
-    if isinstance(value, sp.Basic):
-        expr = sp.sympify(value)
-    elif isinstance(value, bool):
-        raise UnsafeExpressionError(f"expected a number, got the boolean {value!r}")
-    elif isinstance(value, int):
-        expr = sp.Integer(value)
-    elif isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            raise UnsafeExpressionError(f"expected a finite number, got {value!r}")
-        expr = sp.Rational(repr(float(value)))
-    else:
-        try:
-            as_float = float(value)  # numpy scalars, mpmath mpf, Fraction ...
-        except (TypeError, ValueError):
-            raise UnsafeExpressionError(f"expected a number, got {type(value).__name__} {value!r}") from None
-        return to_exact(as_float if not hasattr(value, "numerator") else sp.Rational(value.numerator, value.denominator))
-    if not expr.is_number or not expr.is_finite or expr.is_real is False:
-        raise UnsafeExpressionError(f"expected a finite real number, got {value!r}")
-    return expr
-
-
 def parse_expression(
     text: str,
     params: Iterable[str] = (),
@@ -148,7 +121,7 @@ def parse_expression(
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
         raise UnsafeExpressionError(f"cannot parse {text!r}: {exc.msg} at column {exc.offset}") from None
-    result = _Builder(names).build(tree.body)
+    result = _Builder(names, text.strip()).build(tree.body)
     if isinstance(result, tuple) or not isinstance(result, sp.Basic):
         raise UnsafeExpressionError(f"{text!r} is not a scalar expression")
     return result
@@ -157,8 +130,9 @@ def parse_expression(
 class _Builder:
     """Walk a checked :mod:`ast` tree and build the SymPy expression."""
 
-    def __init__(self, names: Mapping[str, sp.Symbol]):
+    def __init__(self, names: Mapping[str, sp.Symbol], source: str = ""):
         self.names = names
+        self.source = source
 
     def build(self, node: ast.AST):
         method = getattr(self, "_" + type(node).__name__, None)
@@ -172,7 +146,14 @@ class _Builder:
             return sp.true
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise UnsafeExpressionError(f"unsupported literal {value!r}")
-        return to_exact(value)
+        if isinstance(value, int):
+            return sp.Integer(value)
+        # the literal's own text, not the float Python read it as: "0.1" is 1/10, every typed digit counts
+        text = ast.get_source_segment(self.source, node) if self.source else None
+        try:
+            return exact(text if text else repr(value))
+        except InvalidArgumentError as exc:
+            raise UnsafeExpressionError(str(exc)) from None
 
     def _Name(self, node: ast.Name):
         name = node.id

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..common import epilog, floats, kernel, number, target_args
+from ..common import epilog, exacts, kernel, number, target_args
 from ..registry import register_latex_target
 
 EXAMPLES = [
@@ -27,16 +27,16 @@ def register(sub) -> None:
 
 def _handler(args: argparse.Namespace) -> int:
     rho = kernel(args)
-    s = floats(args.s, "s")
-    # With --dps the decimal values are taken exactly (0.1 -> 1/10), as floats in kernel expressions are.
+    s = exacts(args.s, "s")  # exact decimals (0.1 is 1/10), rounded once by the float64 path
     res = rho.laplace(s, moment=args.moment, dps=args.dps, full_output=True)
     values = [number(v, res.dps) for v in res.values]
     if args.json:
-        print(json.dumps({"s": s, "values": values, "moment": args.moment, "method": res.method,
-                          "errors": [number(e, 5) for e in res.errors], "dps": res.dps}))
+        print(json.dumps({"s": [float(x) for x in s], "values": values, "moment": args.moment,
+                          "method": res.method, "errors": [number(e, 5) for e in res.errors], "dps": res.dps,
+                          "inputs_exact": res.inputs_exact}))
     else:
-        for sv, v in zip(s, values):
-            print(f"L[t^{args.moment} rho]({sv:g}) = {v}")
+        for text, v in zip([x.strip() for x in args.s.split(",") if x.strip()], values):
+            print(f"L[t^{args.moment} rho]({text}) = {v}")
     return 0
 
 

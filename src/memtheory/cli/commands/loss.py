@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..common import UsageError, epilog, floats, kernel, number, target_args
+from ..common import UsageError, epilog, exacts, kernel, number, target_args
 from ..registry import register_latex_target
 
 EXAMPLES = [
@@ -31,7 +31,7 @@ def _handler(args: argparse.Namespace) -> int:
     from ...losses import l2_loss
     from ...models import DiagonalRNN
 
-    a, w = floats(args.a, "a"), floats(args.w, "w")
+    a, w = exacts(args.a, "a"), exacts(args.w, "w")  # exact decimals, rounded once by the float64 path
     if len(a) != len(w):
         raise UsageError(f"--a and --w must have the same length, got {len(a)} and {len(w)}")
     model, rho = DiagonalRNN(a, w), kernel(args)

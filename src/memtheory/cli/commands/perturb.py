@@ -13,7 +13,7 @@ import json
 
 import numpy as np
 
-from ..common import UsageError, epilog, floats, kernel, target_args
+from ..common import UsageError, epilog, exacts, floats, kernel, target_args
 
 EXAMPLES = [
     "memtheory perturb --target '(1+t)**(-1.1)' --widths 2,4,6 --repeats 10 --json",
@@ -64,7 +64,7 @@ def _handler(args) -> int:
     else:
         if args.a is None or args.w is None:
             raise UsageError("--a and --w go together")
-        a, w = floats(args.a, "a"), floats(args.w, "w")
+        a, w = exacts(args.a, "a"), exacts(args.w, "w")
         if len(a) != len(w):
             raise UsageError(f"--a and --w must have the same length, got {len(a)} and {len(w)}")
         models = {len(a): DiagonalRNN(a, w)}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from ..common import UsageError, epilog, floats, params
+from ..common import UsageError, epilog, exact_option, exacts, floats, params
 from ..registry import register_latex_target
 
 _SPIKE = "exp(-t/2) + exp(-2*(t - 1/omega)**2)"
@@ -32,7 +32,7 @@ def register(sub) -> None:
     p.add_argument("--param", action="append", metavar="NAME=VALUE", help="other parameter value (repeatable)")
     p.add_argument("--a0", required=True, help="initial weights A1,A2,...")
     p.add_argument("--w0", required=True, help="initial rates W1,W2,... (> 0, distinct)")
-    p.add_argument("--delta", type=float, required=True, help="threshold of both hitting times (> 0)")
+    p.add_argument("--delta", required=True, help="threshold of both hitting times (> 0)")
     p.add_argument("--inv-omega", required=True, help="values of 1/omega X1,X2,... (> 0)")
     p.add_argument("--method", default="auto", choices=["auto", "float64", "mpmath", "reduced"],
                    help="flow and arithmetic (default auto: float64 while it resolves the escape forces, then "
@@ -75,10 +75,12 @@ def _handler(args) -> int:
     if "omega" not in family.params:
         raise UsageError(f"--target must contain the symbol omega (the memory length 1/omega), got "
                                 f"{args.target!r}")
-    a0, w0 = floats(args.a0, "a0"), floats(args.w0, "w0")
+    # exact decimals: w0 = 0.4 is 2/5, so theta_0 reproduces a target rate 2/5 exactly
+    a0, w0 = exacts(args.a0, "a0"), exacts(args.w0, "w0")
     if len(a0) != len(w0):
         raise UsageError(f"--a0 and --w0 must have the same length, got {len(a0)} and {len(w0)}")
-    xs = floats(args.inv_omega, "inv-omega")
+    xs = exacts(args.inv_omega, "inv-omega")
+    delta = exact_option(args.delta, "delta")
     fit_range = None
     if args.fit_range:
         fit_range = floats(args.fit_range, "fit-range")
@@ -86,7 +88,7 @@ def _handler(args) -> int:
             raise UsageError(f"--fit-range takes LO,HI with LO < HI, got {args.fit_range!r}")
     if args.processes < 1:
         raise UsageError(f"--processes must be >= 1, got {args.processes}")
-    res = plateau.scan(family, a0, w0, args.delta, xs, fit_range=fit_range, processes=args.processes,
+    res = plateau.scan(family, a0, w0, delta, xs, fit_range=fit_range, processes=args.processes,
                        method=args.method, error_estimate=not args.no_error_estimate)
     out = res.to_dict()
     if args.plot:

@@ -40,6 +40,7 @@ import numpy as np
 import sympy as sp
 
 from ...errors import InvalidArgumentError, PrecisionError
+from ...exact import exact, exact_values, to_float
 from ...kernels.kernel import Kernel
 from ...models.linear import DiagonalRNN
 from ...symbolic.parse import symbol
@@ -158,8 +159,11 @@ def _log10(x) -> float:
 def _validate(rho, a0, w0, delta):
     if not isinstance(rho, Kernel):
         raise InvalidArgumentError(f"rho must be a Kernel, got {type(rho).__name__}")
-    if isinstance(delta, bool) or not isinstance(delta, (int, float, np.floating)) or not math.isfinite(delta) \
-            or delta <= 0:
+    try:
+        delta = to_float(exact(delta, "delta"))
+    except InvalidArgumentError:
+        raise InvalidArgumentError(f"delta must be a finite number > 0, got {delta!r}") from None
+    if not delta > 0:
         raise InvalidArgumentError(f"delta must be a finite number > 0, got {delta!r}")
     a0 = np.asarray(a0, dtype=float).reshape(-1)
     w0 = np.asarray(w0, dtype=float).reshape(-1)
@@ -546,9 +550,7 @@ def _family(family, inv_omega: float) -> Kernel:
     if isinstance(family, Kernel):
         if "omega" not in family.params:
             raise InvalidArgumentError(f"the target family must contain the symbol omega: {family.expr}")
-        from ...symbolic.parse import to_exact
-
-        return family.with_params(omega=1 / to_exact(float(inv_omega)))
+        return family.with_params(omega=1 / exact(inv_omega, "1/omega"))
     if callable(family):
         rho = family(1.0 / inv_omega)
         if not isinstance(rho, Kernel):
@@ -591,11 +593,12 @@ def scan(family, a0, w0, delta: float, inv_omegas, *, fit_range=None, processes:
     """
     from tqdm.auto import tqdm
 
-    xs = np.asarray(inv_omegas, dtype=float).reshape(-1)
+    exact_xs, _ = exact_values(inv_omegas, "inv_omegas")  # the family's omega is 1/x exactly
+    xs = np.array([to_float(x) for x in exact_xs], dtype=float)
     if xs.size == 0 or not np.all(np.isfinite(xs)) or np.any(xs <= 0):
         raise InvalidArgumentError("inv_omegas must be finite numbers > 0")
-    a0, w0, delta = _validate(_family(family, float(xs[0])), a0, w0, delta)
-    jobs = [(family, float(x), a0, w0, delta, kwargs) for x in xs]
+    a0, w0, delta = _validate(_family(family, exact_xs[0]), a0, w0, delta)
+    jobs = [(family, x, a0, w0, delta, kwargs) for x in exact_xs]
     if processes > 1 and len(jobs) > 1:
         import concurrent.futures as cf
         import multiprocessing
