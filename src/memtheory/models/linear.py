@@ -84,6 +84,8 @@ class DiagonalRNN:
         """The float64 values of exact inputs (strings such as ``"3/10"`` included), rounded once, correctly."""
         if raw is None or is_complex or np.asarray(raw, dtype=object).ndim != 1:
             return None
+        if all(isinstance(v, (float, int, np.floating, np.integer)) and not isinstance(v, bool) for v in raw):
+            return None  # already binary numbers: numpy's conversion is exact (ints) or the identity (floats)
         return [to_float(v) for v in exact_values(list(raw), name)[0]]
 
     def _exact(self, name: str) -> tuple[tuple, bool]:
