@@ -118,7 +118,7 @@ def test_latex_loss_parts(capsys):
 def test_latex_jackson(capsys):
     parts = _latex_json(capsys, "jackson")
     assert set(parts) == {"bound", "gamma"}
-    assert r"\beta m^{\alpha}" in parts["bound"] and r"C{\left(\alpha \right)}" in parts["bound"]
+    assert r"\beta m^{\alpha}" in parts["bound"] and r"C(\alpha)" in parts["bound"]
     parts = _latex_json(capsys, "jackson", "--target", "(1+t)*exp(-2*t)", "--alpha", "1", "--beta", "1")
     gamma = 2 * math.exp(-0.5)  # sup_t (1 + 2t) e^{-t}, at t = 1/2
     assert f"{gamma:.7f}" in parts["instance"] and "C_{1}" in parts["instance"]

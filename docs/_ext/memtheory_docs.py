@@ -63,7 +63,9 @@ def evaluate_latex(env, source: str) -> str:
 
 
 def _align(latex: str) -> str:
-    """Put an alignment point before the first top-level ``=`` of every line."""
+    """Put an alignment point before the first top-level ``=`` of every line (an ``aligned`` block is kept)."""
+    if "\\begin{aligned}" in latex:
+        return latex
     lines = [line.strip() for line in re.split(r"\\\\\s*", latex) if line.strip()]
     out = []
     for line in lines:

@@ -26,6 +26,8 @@ from types import ModuleType
 import numpy as np
 import sympy as sp
 
+from ..symbolic.latex import aligned, to_latex
+from ..display import Displayable
 from ..compile import codegen
 from ..errors import InvalidArgumentError
 from ..kernels.compiled import breakpoints, compile_kernel
@@ -43,8 +45,8 @@ EVENTS = ("distance", "loss")
 _NEVER = 1e300
 
 
-@dataclass(frozen=True, eq=False)
-class FlowSolution:
+@dataclass(frozen=True, eq=False, repr=False)
+class FlowSolution(Displayable):
     """A computed trajectory, with scipy-OdeResult-like fields (``theta`` is time-major).
 
     Attributes
@@ -87,6 +89,12 @@ class FlowSolution:
         """``status >= 0``."""
         return self.status >= 0
 
+    def _display_rows(self) -> list[tuple[str, object]]:
+        last = [("theta_final", self.theta[-1]), ("loss_final", self.loss[-1])] if self.t.size else []
+        return [("status", self.status), ("message", self.message), ("method_used", self.method_used),
+                ("t", self.t), ("theta", self.theta), *last, ("t_events", self.t_events), ("nsteps", self.nsteps),
+                ("nfev", self.nfev), ("njev", self.njev)]
+
     def to_dict(self) -> dict:
         """JSON-ready dict."""
         return {"t": self.t.tolist(), "theta": self.theta.tolist(), "loss": self.loss.tolist(),
@@ -96,7 +104,7 @@ class FlowSolution:
                 "method_used": self.method_used, "nsteps": self.nsteps}
 
 
-class _FlowBase:
+class _FlowBase(Displayable):
     """Shared solve/ensemble machinery; subclasses provide the compiled module and the parameter layout."""
 
     module: ModuleType
@@ -105,6 +113,13 @@ class _FlowBase:
 
     def _base_params(self) -> np.ndarray:
         raise NotImplementedError
+
+    def _display_rows(self) -> list[tuple[str, object]]:
+        rows = [("n", self.n), ("has_domain", self.has_domain)]
+        for name in ("rho", "m", "expr"):
+            if name in vars(self):
+                rows.insert(0, (name, getattr(self, name)))
+        return rows
 
     def _extra(self) -> np.ndarray:
         return np.zeros(0)
@@ -376,8 +391,8 @@ class LossFlow(_FlowBase):
     def latex(self) -> str:
         """The flow equations as LaTeX."""
         grad = [sp.diff(self.expr, v) for v in self.state_symbols]
-        return ",\\\\\n".join(f"\\frac{{d {sp.latex(v)}}}{{d\\tau}} = {sp.latex(sp.simplify(-g))}"
-                              for v, g in zip(self.state_symbols, grad))
+        return aligned([(f"\\frac{{d {to_latex(v)}}}{{d\\tau}}", to_latex(sp.simplify(-g)))
+                        for v, g in zip(self.state_symbols, grad)])
 
 
 _GLUE_COMMON = '''

@@ -33,6 +33,8 @@ from memtheory.dynamics.events import KIND_DOPRI
 from memtheory.dynamics.radau import NFEV, NJEV, NLU
 from memtheory.errors import InvalidArgumentError
 
+from ..display import Displayable
+
 __all__ = ["MESSAGES", "DenseSolution", "ODEResult", "BatchResult", "method_used", "ode_result",
            "batch_result"]
 
@@ -71,7 +73,7 @@ def method_used(method_code: int, final_mode: int, t_switch: float) -> str:
     return "radau" if final_mode == M_RADAU else "dopri5"
 
 
-class DenseSolution:
+class DenseSolution(Displayable):
     """Piecewise-polynomial continuous solution built from the stored step interpolants.
 
     Calling ``sol(t)`` with a scalar returns the state (shape ``(n,)``); with a 1-D array of times it
@@ -92,6 +94,9 @@ class DenseSolution:
     def n_steps(self) -> int:
         """Number of stored steps."""
         return int(self.t_start.shape[0])
+
+    def _display_rows(self) -> list[tuple[str, object]]:
+        return [("t_min", self.t_min), ("t_max", self.t_max), ("n_steps", self.n_steps)]
 
     def __call__(self, t: float | np.ndarray) -> np.ndarray:
         tt = np.asarray(t, dtype=np.float64)
@@ -115,8 +120,8 @@ class DenseSolution:
         return out[0] if scalar else out
 
 
-@dataclass(frozen=True, eq=False)
-class ODEResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class ODEResult(Displayable):
     """Result of :func:`~memtheory.dynamics.integrators.integrate` (fields follow :class:`scipy.integrate.OdeResult`, but ``y`` is
     time-major).
 
@@ -184,8 +189,8 @@ class ODEResult:
         }
 
 
-@dataclass(frozen=True, eq=False)
-class BatchResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class BatchResult(Displayable):
     """Result of :func:`~memtheory.dynamics.integrators.integrate_batch` for ``m`` trajectories.
 
     Attributes

@@ -44,6 +44,7 @@ from typing import Any
 
 import mpmath as mp
 
+from ..display import Displayable
 from .._validation import check_positive
 from ..errors import ConvergenceError, InvalidArgumentError
 from .mplinalg import ldl, lu, lu_solve
@@ -206,8 +207,8 @@ class _Rodas:
         return [y5[k] + g[5][k] for k in range(n)], g[5]
 
 
-@dataclass
-class RodasRun:
+@dataclass(repr=False)
+class RodasRun(Displayable):
     """Outcome of :func:`integrate_system` (and of :func:`memtheory.theory.plateau.systems.integrate_rodas`).
 
     Attributes

@@ -29,6 +29,8 @@ import mpmath as mp
 import numpy as np
 import sympy as sp
 
+from ..symbolic.latex import to_latex
+from ..display import MAX_REPR, Displayable, latex_repr
 from .._validation import FLOAT64_TINY, as_float_array, check_dps, check_int, require_float
 from ..compile import codegen
 from ..errors import InvalidArgumentError, NotIntegrableError, UnsafeExpressionError
@@ -43,8 +45,8 @@ T = symbol("t")
 S = symbol("s")
 
 
-@dataclass(frozen=True)
-class LaplaceResult:
+@dataclass(frozen=True, repr=False)
+class LaplaceResult(Displayable):
     """Values of a Laplace moment with an error estimate.
 
     Attributes
@@ -76,7 +78,7 @@ class LaplaceResult:
                 "inputs_exact": self.inputs_exact}
 
 
-class Kernel:
+class Kernel(Displayable):
     """A memory kernel rho(t), t >= 0, given by a safe expression and named parameters.
 
     Parameters
@@ -201,11 +203,21 @@ class Kernel:
 
     def latex(self) -> str:
         r"""LaTeX of ``rho(t)`` (parameters symbolic), e.g. ``e^{- \frac{t}{2}}``."""
-        return sp.latex(self._expr)
+        return to_latex(self._expr)
 
     def __repr__(self) -> str:
         vals = ", ".join(f"{k}={v}" for k, v in self._values.items())
-        return f"Kernel({str(self._expr)!r}{', ' if vals else ''}{vals})"
+        text = f"Kernel({str(self._expr)!r}{', ' if vals else ''}{vals})"
+        return text if len(text) <= MAX_REPR else text[: MAX_REPR - 20] + f"... ({len(text)} chars)"
+
+    def _display_rows(self) -> list[tuple[str, object]]:
+        return [("rho(t)", str(self._expr)), *self._values.items()]
+
+    def _display_headline(self) -> str:
+        return repr(self)
+
+    def _repr_latex_(self) -> str:
+        return latex_repr(r"\rho(t) = " + self.latex())
 
     # ------------------------------------------------------------------ arithmetic
     def _merged(self, other: Kernel) -> tuple[sp.Expr, sp.Expr, dict]:

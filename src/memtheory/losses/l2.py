@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import mpmath as mp
 import numpy as np
 
+from ..display import Displayable
 from ..exact import to_mpf
 from ..errors import InvalidArgumentError, NotHurwitzError, PrecisionError, PrecisionWarning
 from .._validation import check_dps, require_float
@@ -33,8 +34,8 @@ __all__ = ["LossResult", "l2_loss"]
 _EPS = np.finfo(float).eps
 
 
-@dataclass(frozen=True)
-class LossResult:
+@dataclass(frozen=True, repr=False)
+class LossResult(Displayable):
     """Loss value with optional gradient and Hessian in ``theta = (a_1..a_m, w_1..w_m)``.
 
     Attributes

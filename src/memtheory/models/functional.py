@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import fftconvolve
 
+from ..display import Displayable
 from .._validation import check_choice
 from ..errors import InvalidArgumentError
 from ..kernels.kernel import Kernel
@@ -78,7 +79,7 @@ def causal_convolution(x: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return fftconvolve(x, kernel, axes=-1)[..., :T]
 
 
-class LinearFunctional:
+class LinearFunctional(Displayable):
     """The functional with memory kernel ``rho``: ``y = H(x)``.
 
     Parameters
@@ -98,6 +99,9 @@ class LinearFunctional:
         if not callable(rho):
             raise InvalidArgumentError(f"rho must be a Kernel or a callable, got {type(rho).__name__}")
         self.rho = rho
+
+    def _display_rows(self) -> list[tuple[str, object]]:
+        return [("rho", self.rho)]
 
     def weights(self, n: int, dt: float, convention: str = "quadrature") -> np.ndarray:
         """The convolution weights ``g_j``, ``j = 0..n-1``, so that ``y_k = sum_j g_j x_{k-j}``."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg as sla
 
+from ..display import Displayable
 from ..errors import InvalidArgumentError, NotHurwitzError
 from ..exact import exact_values, float64_exactly, to_float, typed_exactly
 
@@ -34,8 +35,8 @@ def _finite_array(x, name: str, ndim: int | tuple[int, ...], dtype=float) -> np.
     return arr
 
 
-@dataclass(frozen=True, eq=False)
-class DiagonalRNN:
+@dataclass(frozen=True, eq=False, repr=False)
+class DiagonalRNN(Displayable):
     """Diagonal linear RNN with kernel ``rho_hat(t) = sum_i a_i exp(-w_i t)``.
 
     Parameters
@@ -184,8 +185,8 @@ class DiagonalRNN:
             i += 1
         return LinearRNN(W, U, c)
 
-    def __repr__(self) -> str:
-        return f"DiagonalRNN(a={self.a.tolist()}, w={self.w.tolist()})"
+    def _display_rows(self) -> list[tuple[str, object]]:
+        return [("m", self.a.size), ("a", self.a), ("w", self.w)]
 
 
 def _conjugate_partner(w: np.ndarray, a: np.ndarray, i: int, used: np.ndarray) -> int:
@@ -197,8 +198,8 @@ def _conjugate_partner(w: np.ndarray, a: np.ndarray, i: int, used: np.ndarray) -
     raise InvalidArgumentError(f"complex mode w={w[i]} has no conjugate partner: the kernel would not be real")
 
 
-@dataclass(frozen=True, eq=False)
-class LinearRNN:
+@dataclass(frozen=True, eq=False, repr=False)
+class LinearRNN(Displayable):
     """Continuous-time linear RNN ``dh/dt = W h + U x``, ``y = c^T h`` with kernel ``[c^T e^{Wt} U]^T``.
 
     Parameters
@@ -236,6 +237,9 @@ class LinearRNN:
     def m(self) -> int:
         """Width."""
         return self.W.shape[0]
+
+    def _display_rows(self) -> list[tuple[str, object]]:
+        return [("m", self.m), ("d", self.d), ("W", self.W), ("U", self.U), ("c", self.c)]
 
     @property
     def d(self) -> int:

@@ -57,6 +57,7 @@ from typing import Any
 
 import numpy as np
 
+from ..display import Displayable
 from .._runtime import single_threaded_blas
 from ..errors import InvalidArgumentError
 from .reparam import Parameterisation, get_parameterisation
@@ -123,7 +124,7 @@ def _as_array(value: Any, name: str, shape: tuple[int, ...] | None = None, ndim:
 # =========================================================================== model
 
 
-class NonlinearRNN:
+class NonlinearRNN(Displayable):
     """Residual nonlinear RNN ``h_k = h_{k-1} + dt sigma(U x_k + b - W_+ h_{k-1})``, ``y_k = c^T h_k + c_0``.
 
     Parameters
@@ -267,10 +268,10 @@ class NonlinearRNN:
         """Model of ``dh/dt = sigma(W h + U x + b)``: structure ``"full"`` with ``W_+ = -W``."""
         return cls(U, b, c, W=-_as_array(W, "W", ndim=2), activation=activation, dt=dt, output_bias=output_bias)
 
-    def __repr__(self) -> str:
-        par = "" if self.structure == "full" else f", parameterisation={self.parameterisation.name!r}"
-        return (f"NonlinearRNN(input_dim={self.input_dim}, width={self.width}, activation={self.activation!r}, "
-                f"structure={self.structure!r}{par}, dt={self.dt})")
+    def _display_rows(self) -> list[tuple[str, object]]:
+        par = [] if self.structure == "full" else [("parameterisation", self.parameterisation.name)]
+        return [("input_dim", self.input_dim), ("width", self.width), ("activation", self.activation),
+                ("structure", self.structure), *par, ("dt", self.dt)]
 
     def copy(self) -> NonlinearRNN:
         """Deep copy."""

@@ -62,6 +62,8 @@ import numpy as np
 import sympy as sp
 from numba import njit
 
+from ..symbolic.latex import to_latex
+from ..display import Displayable, latex_repr
 from ..errors import InvalidArgumentError
 
 __all__ = [
@@ -169,8 +171,8 @@ def map_array(code: int, w: np.ndarray, a: float, b: float, value: np.ndarray, d
 # --------------------------------------------------------------------------- registry
 
 
-@dataclass(frozen=True)
-class ParameterisationSpec:
+@dataclass(frozen=True, repr=False)
+class ParameterisationSpec(Displayable):
     """Static description of one registered map: its definition and how compiled code reaches it.
 
     Attributes
@@ -204,6 +206,13 @@ class ParameterisationSpec:
     stable_domain: tuple[float, float]
     parameters: dict[str, float] = field(default_factory=dict)
     source: str = ""
+
+    def _display_rows(self) -> list[tuple[str, object]]:
+        return [("name", self.name), ("kind", self.kind), ("f(w)", self.formula), ("domain", self.domain),
+                ("stable_domain", self.stable_domain), ("source", self.source)]
+
+    def _repr_latex_(self) -> str:
+        return latex_repr(r"\lambda = f(w) = " + to_latex(self.expr))
 
 
 _INF = math.inf
@@ -240,8 +249,8 @@ PARAMETERISATIONS: dict[str, ParameterisationSpec] = {
 }
 
 
-@dataclass(frozen=True)
-class Parameterisation:
+@dataclass(frozen=True, repr=False)
+class Parameterisation(Displayable):
     """A registered map with its constants bound; vectorised over numpy arrays.
 
     Create with :func:`get_parameterisation`. Calling the object evaluates ``f`` elementwise.
@@ -257,6 +266,9 @@ class Parameterisation:
     spec: ParameterisationSpec
     a: float = 1.0
     b: float = 0.5
+
+    def _display_rows(self) -> list[tuple[str, object]]:
+        return [("name", self.spec.name), ("f(w)", self.spec.formula), ("a", self.a), ("b", self.b)]
 
     @property
     def name(self) -> str:

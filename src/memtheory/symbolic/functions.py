@@ -67,8 +67,9 @@ class scaled_uppergamma(sp.Function):  # noqa: N801 - mathematical name
         return sp.exp(x) * x ** (-a) * sp.uppergamma(a, x)
 
     def _latex(self, printer, exp=None):
-        a, x = (printer._print(arg) for arg in self.args)
-        base = r"e^{%s} \left(%s\right)^{-\left(%s\right)} \Gamma\left(%s, %s\right)" % (x, x, a, a, x)
+        # the definition e^x x^{-a} Gamma(a, x), simplified as a product (x^{1/2}, not x^{-(-1/2)})
+        a, x = self.args
+        base = printer._print(sp.exp(x) * x ** (-a) * sp.uppergamma(a, x, evaluate=False))
         return base if exp is None else r"\left(%s\right)^{%s}" % (base, exp)
 
 

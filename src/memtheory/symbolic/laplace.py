@@ -29,13 +29,15 @@ from collections.abc import Mapping
 
 import sympy as sp
 
+from .latex import to_latex
+from ..display import Displayable, latex_repr
 from .functions import erfcx, finite_laplace, gauss_moment, scaled_uppergamma
 
 __all__ = ["LaplaceForm", "laplace_form", "gaussian_laplace"]
 
 
-@dataclass(frozen=True)
-class LaplaceForm:
+@dataclass(frozen=True, repr=False)
+class LaplaceForm(Displayable):
     """A Laplace transform split into a closed form and a residual for quadrature.
 
     Attributes
@@ -65,6 +67,13 @@ class LaplaceForm:
     def is_closed(self) -> bool:
         """True when the whole transform has a closed form."""
         return self.residual == 0
+
+    def _repr_latex_(self) -> str:
+        closed = to_latex(self.closed)
+        if self.is_closed:
+            return latex_repr(r"\mathcal{L}[\rho](s) = " + closed)
+        rest = r"\int_0^\infty \left(" + to_latex(self.residual) + r"\right) e^{-st}\,dt"
+        return latex_repr(r"\mathcal{L}[\rho](s) = " + (closed + " + " if self.closed != 0 else "") + rest)
 
 
 class _NoRule(Exception):

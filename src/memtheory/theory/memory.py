@@ -55,6 +55,7 @@ from typing import Any
 
 import numpy as np
 
+from ..display import Displayable
 from .._validation import as_grid
 from ..errors import InvalidArgumentError, NotHurwitzError
 from ..kernels.kernel import Kernel
@@ -85,8 +86,8 @@ _MAX_SIGN_VECTORS = 64
 # =========================================================================== results
 
 
-@dataclass(frozen=True)
-class MemoryFunction:
+@dataclass(frozen=True, repr=False)
+class MemoryFunction(Displayable):
     """A memory function sampled at times ``t``.
 
     Attributes
@@ -147,8 +148,8 @@ class MemoryFunction:
         return ax
 
 
-@dataclass(frozen=True)
-class DecayFit:
+@dataclass(frozen=True, repr=False)
+class DecayFit(Displayable):
     """Exponential and power-law fits of a memory function and the verdict.
 
     Attributes

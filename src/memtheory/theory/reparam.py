@@ -42,6 +42,8 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
+from ..symbolic.latex import to_latex
+from ..display import Displayable, latex_repr
 from ..errors import InvalidArgumentError
 from ..models.reparam import PARAMETERISATIONS, A, B, W, get_parameterisation
 
@@ -70,8 +72,8 @@ T = sp.Symbol("t", nonnegative=True)
 BETA = sp.Symbol("beta", nonnegative=True)
 
 
-@dataclass(frozen=True)
-class MapSpec:
+@dataclass(frozen=True, repr=False)
+class MapSpec(Displayable):
     """A reparameterisation ``lambda = f(w)`` as the symbolic analysis sees it (a view of the registry entry).
 
     Attributes
@@ -93,6 +95,9 @@ class MapSpec:
     expr: sp.Expr
     domain: tuple[float, float]
     note: str = ""
+
+    def _repr_latex_(self) -> str:
+        return latex_repr(r"\lambda = f(w) = " + to_latex(self.expr))
 
     @classmethod
     def from_registry(cls, name: str) -> MapSpec:
@@ -132,8 +137,8 @@ def map_expression(name: str) -> sp.Expr:
 # =========================================================================== gradient scales
 
 
-@dataclass(frozen=True)
-class GradientScale:
+@dataclass(frozen=True, repr=False)
+class GradientScale(Displayable):
     """Gradient scale of one map.
 
     Attributes
@@ -158,6 +163,12 @@ class GradientScale:
     _a: float = 1.0
     _b: float = 0.5
     _fn: Any = field(default=None, repr=False, compare=False)
+
+    def _display_rows(self) -> list[tuple[str, object]]:
+        return [("name", self.name), ("kind", self.kind), ("f", self.f), ("scale", self.expr)]
+
+    def _repr_latex_(self) -> str:
+        return latex_repr(self.latex)
 
     def __call__(self, w: Any) -> np.ndarray:
         """Numeric values (constants as given to :func:`gradient_scale`)."""
@@ -204,15 +215,15 @@ def gradient_scale(name: str, a: float = 1.0, b: float = 0.5) -> GradientScale:
     consts = _constants(a, b)
     fn = sp.lambdify(W, expr.xreplace(consts), modules="numpy")
     lhs = r"\frac{|f'(w)|}{f(w)^2}" if spec.kind == "continuous" else r"\frac{|f'(w)|}{(1 - f(w))^2}"
-    latex = f"f(w) = {sp.latex(spec.expr)},\\quad {lhs} = {sp.latex(expr)}"
+    latex = f"f(w) = {to_latex(spec.expr)},\\quad {lhs} = {to_latex(expr)}"
     return GradientScale(name, spec.kind, spec.expr, definition, expr, latex, float(a), float(b), fn)
 
 
 # =========================================================================== the best map
 
 
-@dataclass(frozen=True)
-class BestDerivation:
+@dataclass(frozen=True, repr=False)
+class BestDerivation(Displayable):
     """SymPy derivation of the best reparameterisation.
 
     Attributes
@@ -238,6 +249,13 @@ class BestDerivation:
     stability_condition: str
     scale: sp.Expr
     steps: list
+
+    def _display_rows(self) -> list[tuple[str, object]]:
+        return [("kind", self.kind), ("ode", self.ode), ("f", self.f), ("scale", self.scale),
+                ("stability_condition", self.stability_condition), ("steps", len(self.steps))]
+
+    def _repr_latex_(self) -> str:
+        return latex_repr(self.latex())
 
     def latex(self) -> str:
         """The steps as an ``aligned`` block."""
@@ -266,10 +284,10 @@ def best_map_derivation(kind: str = "continuous") -> BestDerivation:
         cond = "f(w) < 0 for all real w  <=>  C1 < 0; C1 = -b with b > 0"
         steps = [
             ("gradient scale", r"\frac{|f'|}{f^2} = \left|\frac{d}{dw}\frac{1}{f}\right| = 2a|w|"),
-            ("ODE for g = 1/f", sp.latex(ode)),
-            ("dsolve", f"g(w) = {sp.latex(sol)}"),
+            ("ODE for g = 1/f", to_latex(ode)),
+            ("dsolve", f"g(w) = {to_latex(sol)}"),
             ("stability for all w", r"C_1 = -b,\ b > 0"),
-            ("best map", f"f(w) = {sp.latex(f)}"),
+            ("best map", f"f(w) = {to_latex(f)}"),
         ]
         check = sp.Abs(sp.diff(f, W)) / f**2
     else:
@@ -279,14 +297,14 @@ def best_map_derivation(kind: str = "continuous") -> BestDerivation:
         cond = "|f(w)| < 1 for all real w  <=>  1/(1-f) = a w^2 + b > 1/2 for all w  <=>  b > 1/2"
         steps = [
             ("gradient scale", r"\frac{|f'|}{(1-f)^2} = \left|\frac{d}{dw}\frac{1}{1-f}\right| = 2a|w|"),
-            ("ODE for g = 1/(1-f)", sp.latex(ode)),
-            ("dsolve", f"g(w) = {sp.latex(sol)}"),
+            ("ODE for g = 1/(1-f)", to_latex(ode)),
+            ("dsolve", f"g(w) = {to_latex(sol)}"),
             ("stability for all w", r"C_1 = b > \tfrac12"),
-            ("best map", f"f(w) = {sp.latex(f)}"),
+            ("best map", f"f(w) = {to_latex(f)}"),
         ]
         check = sp.Abs(sp.diff(f, W)) / (1 - f) ** 2
     scale = sp.simplify(check)
-    steps.append(("check", f"{sp.latex(scale)}"))
+    steps.append(("check", f"{to_latex(scale)}"))
     return BestDerivation(kind, ode, sol, f, cond, scale, steps)
 
 
@@ -331,8 +349,8 @@ def _discrete_sum(lam: Any, mu: Any, kmax: int = 200000) -> np.ndarray:
     return out.reshape(shape)
 
 
-@dataclass(frozen=True)
-class CriterionResult:
+@dataclass(frozen=True, repr=False)
+class CriterionResult(Displayable):
     """StableSSM criterion ``g_f(beta)`` of one map.
 
     Attributes
@@ -582,7 +600,7 @@ def plot_gradient_scales(path: str | None = None, names: Any = None, a: float = 
         with np.errstate(all="ignore"):
             v = gs(w)
         ax = axes[0] if gs.kind == "continuous" else axes[1]
-        tex = sp.latex(gs.expr).replace(r"\left|", "|").replace(r"\right|", "|")  # mathtext has no \left|
+        tex = to_latex(gs.expr).replace(r"\left|", "|").replace(r"\right|", "|")  # mathtext has no \left|
         ax.semilogy(w, v, label=f"{name}: ${tex}$")
     for ax, title in zip(axes, ("continuous: $|f'|/f^2$", "discrete: $|f'|/(1-f)^2$")):
         ax.set_title(title)

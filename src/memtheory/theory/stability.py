@@ -56,6 +56,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import brentq
 
+from ..display import Displayable
 from .._validation import as_grid
 from ..errors import InvalidArgumentError, NotHurwitzError, PrecisionError
 from ..kernels.kernel import Kernel
@@ -91,8 +92,8 @@ def reference_betas(n: int = 21, interval: float = 0.5, include_zero: bool = Tru
 # =========================================================================== results
 
 
-@dataclass(frozen=True)
-class PerturbationResult:
+@dataclass(frozen=True, repr=False)
+class PerturbationResult(Displayable):
     """Perturbation-error curve of one model.
 
     Attributes
@@ -172,8 +173,8 @@ class PerturbationResult:
         return ax
 
 
-@dataclass(frozen=True)
-class StabilitySummary:
+@dataclass(frozen=True, repr=False)
+class StabilitySummary(Displayable):
     """Diagnostics of perturbation-error curves over widths (see :func:`stability_summary`).
 
     Attributes

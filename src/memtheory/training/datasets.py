@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from ..display import Displayable
 from ..errors import InvalidArgumentError
 from ..models.functional import SAMPLED_CONVENTIONS, causal_convolution
 from .checks import as_generator, positive_float, positive_int
@@ -43,8 +44,8 @@ from .checks import as_generator, positive_float, positive_int
 __all__ = ["LFDataset", "lf_dataset", "reference_time_weights"]
 
 
-@dataclass(frozen=True)
-class LFDataset:
+@dataclass(frozen=True, repr=False)
+class LFDataset(Displayable):
     """Inputs and targets of a linear-functional task.
 
     Attributes
@@ -66,6 +67,8 @@ class LFDataset:
     dt: float
     convention: str
     kernel: np.ndarray = field(repr=False)
+
+    _display_fields = ("x", "y", "dt", "convention", "kernel")
 
     def __len__(self) -> int:
         return self.x.shape[0]

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..display import Displayable
 from .._runtime import numba_threads
 from ..errors import ConvergenceError, InvalidArgumentError
 from ..models.nonlinear import NonlinearRNN
@@ -25,8 +26,8 @@ from .optim import Adam, clip_grad_norm, step_size_schedule
 __all__ = ["TrainResult", "train"]
 
 
-@dataclass(frozen=True)
-class TrainResult:
+@dataclass(frozen=True, repr=False)
+class TrainResult(Displayable):
     """Outcome of :func:`train`.
 
     Attributes

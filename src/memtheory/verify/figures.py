@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..symbolic.latex import to_latex
 from .._plotting import pyplot
 
 __all__ = ["pyplot", "width_axis", "kernel_latex", "Series", "log_figure", "perturbation_figure"]
@@ -142,6 +143,6 @@ def kernel_latex(rho: Any, name: str = r"\rho") -> str:
     import sympy as sp
 
     names = {sym: sp.Symbol(r"\lambda") if sym.name == "lam" else sym for sym in rho.param_symbols}
-    tex = f"{name}(t) = " + sp.latex(rho.expr.xreplace(names))
-    values = ", ".join(f"{sp.latex(names[sym])} = {v:g}" for sym, v in zip(rho.param_symbols, rho.params.values()))
+    tex = f"{name}(t) = " + to_latex(rho.expr.xreplace(names))
+    values = ", ".join(f"{to_latex(names[sym])} = {v:g}" for sym, v in zip(rho.param_symbols, rho.params.values()))
     return tex + (r",\qquad " + values if values else "")

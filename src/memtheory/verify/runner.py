@@ -69,6 +69,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..display import Displayable
 from .._plotting import pyplot
 from ..errors import InvalidArgumentError
 
@@ -81,8 +82,8 @@ FIGURES_ENV = "MEMTHEORY_FIGURES_DIR"
 _SUMMARY_CHARS = 110
 
 
-@dataclass
-class CheckResult:
+@dataclass(repr=False)
+class CheckResult(Displayable):
     """Outcome of one proofs check.
 
     Attributes
@@ -115,6 +116,8 @@ class CheckResult:
     summary: str = ""
     figures: dict = field(default_factory=dict)
     latex: dict = field(default_factory=dict)
+
+    _display_fields = ("name", "passed", "seconds", "claim", "details")
 
     def short(self) -> str:
         """The one-line "what was measured" of the report table."""

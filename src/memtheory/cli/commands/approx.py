@@ -155,10 +155,15 @@ def _latex_jackson_args(p) -> None:
 def _latex_jackson(args) -> dict:
     import sympy as sp
 
+    from ...symbolic.latex import to_latex
+
     from ... import approximation as approx
 
     num, den = sp.fraction(approx.JacksonBound.symbolic())
-    parts = {"bound": r"\sup_t \|H_t - \hat H_t\| \le \frac{" + sp.latex(num) + "}{" + sp.latex(den) + "}",
+    # the paper's order C(alpha) gamma d: the constant, then the kernel's gamma, then the dimension
+    factors = sorted(sp.Mul.make_args(num), key=lambda f: (not f.is_Function, -ord(str(f)[0])))
+    numerator = r"\, ".join(to_latex(f) for f in factors)
+    parts = {"bound": r"\sup_t \|H_t - \hat H_t\| \le \frac{" + numerator + "}{" + to_latex(den) + "}",
              "gamma": r"\gamma = \max_{k = 1, \dots, \alpha + 1} \sup_{t \ge 0} "
                       r"\frac{\left|e^{\beta t} y^{(k)}(t)\right|}{\beta^{k}}, \qquad y^{(k)} = \rho^{(k-1)}"}
     if args.target is None:

@@ -47,15 +47,15 @@ def _latex_args(p: argparse.ArgumentParser) -> None:
 
 
 def _latex(args: argparse.Namespace) -> dict:
-    import sympy as sp
+    from ...symbolic.latex import to_latex
 
     rho = kernel(args)
     parts = {"kernel": r"\rho(t) = " + rho.latex()}
     if args.laplace:
         form = rho.laplace_form(0)
-        tex = sp.latex(form.closed)
+        tex = to_latex(form.closed)
         if form.residual != 0:
-            tex += r" + \int_0^\infty \left(" + sp.latex(form.residual) + r"\right) e^{-s t}\,dt"
+            tex += r" + \int_0^\infty \left(" + to_latex(form.residual) + r"\right) e^{-s t}\,dt"
         parts["laplace"] = r"\mathcal{L}[\rho](s) = " + tex
     return parts
 

@@ -36,14 +36,21 @@ def finish(latex: argparse.ArgumentParser) -> argparse.ArgumentParser:
                                epilog=epilog(target.examples))
         target.arguments(q)
         q.add_argument("--json", action="store_true", help="print JSON {object, parts}")
+        q.add_argument("--document", action="store_true",
+                       help="print a complete LaTeX document (amsmath) instead of the bare formulas")
         q.add_argument("--out", metavar="FILE", help="also write the LaTeX to FILE")
         q.set_defaults(_prog=q.prog)
     return objects
 
 
 def _handler(args: argparse.Namespace) -> int:
+    from ...symbolic.latex import document
+
     parts = registry.LATEX_TARGETS[args.latex_object].render(args)
-    text = "\n\n".join(parts.values())
+    if args.document:
+        text = document(parts, title=f"memtheory latex {args.latex_object}").rstrip("\n")
+    else:
+        text = "\n\n".join(parts.values())
     if args.out:
         try:
             with open(args.out, "w") as fh:
@@ -51,7 +58,8 @@ def _handler(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise UsageError(f"--out: cannot write {args.out!r} ({exc.strerror})") from None
     if args.json:
-        print(json.dumps({"object": args.latex_object, "parts": parts, **({"out": args.out} if args.out else {})}))
+        extra = {**({"document": text} if args.document else {}), **({"out": args.out} if args.out else {})}
+        print(json.dumps({"object": args.latex_object, "parts": parts, **extra}))
     else:
         print(text)
     return 0

@@ -64,28 +64,46 @@ def _plot(path: str, model, rho, label: str) -> None:
     save_figure(fig, path)
 
 
+#: Widths printed with explicit entries by default; wider losses print in index notation (sums over j).
+EXPLICIT_WIDTH = 6
+
+
 def _latex_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--m", type=int, default=2, help="model width (default 2)")
+    p.add_argument("--m", type=int, default=2,
+                   help=f"model width (default 2); widths above {EXPLICIT_WIDTH} print in index notation")
     p.add_argument("--gradient", action="store_true", help="also print the gradient")
     p.add_argument("--flow", action="store_true", help="also print the gradient-flow equations")
     p.add_argument("--hessian", action="store_true", help="also print the Hessian")
     p.add_argument("--general", action="store_true", help="also print J for general width m (sums)")
+    p.add_argument("--explicit", action="store_true",
+                   help="explicit entries also for widths above 6 (at most 12: the Hessian has (2m)^2 entries)")
 
 
 def _latex(args: argparse.Namespace) -> dict:
-    from ...symbolic.loss import general_loss_latex, l2_loss
+    from ...errors import InvalidArgumentError
+    from ...symbolic.loss import MAX_EXPLICIT_WIDTH, general_latex, l2_loss
 
-    loss = l2_loss(args.m)
-    parts = {"loss": loss.latex("loss")}
-    for what in ("gradient", "flow", "hessian"):
-        if getattr(args, what):
-            parts[what] = loss.latex(what)
+    m = args.m
+    if m < 1:
+        raise UsageError(f"--m must be an integer >= 1, got {m}")
+    whats = ["loss"] + [w for w in ("gradient", "flow", "hessian") if getattr(args, w)]
+    if m > EXPLICIT_WIDTH and not args.explicit:
+        parts = {w: general_latex(w, m) for w in whats}
+    else:
+        try:
+            loss = l2_loss(m)
+        except InvalidArgumentError:
+            raise UsageError(f"--m {m} --explicit: explicit entries are printed for m <= {MAX_EXPLICIT_WIDTH} "
+                             f"(the Hessian would have {(2 * m) ** 2} entries); without --explicit the width is "
+                             "printed in index notation") from None
+        parts = {w: loss.latex(w) for w in whats}
     if args.general:
-        parts["general"] = general_loss_latex()
+        parts["general"] = general_latex("loss")
     return parts
 
 
 register_latex_target(
     "loss", "the exact L2 loss J(theta) of width m, its gradient, gradient flow and Hessian",
-    ["memtheory latex loss --m 2 --flow", "memtheory latex loss --m 1 --gradient --hessian --json"],
+    ["memtheory latex loss --m 2 --flow", "memtheory latex loss --m 1 --gradient --hessian --json",
+     "memtheory latex loss --m 100 --flow --hessian --document"],
     _latex_args, _latex)

@@ -113,7 +113,7 @@ def _latex_args(p) -> None:
 
 
 def _latex(args) -> dict:
-    import sympy as sp
+    from ...symbolic.latex import to_latex
 
     from ...theory import reparam as R
 
@@ -125,7 +125,7 @@ def _latex(args) -> dict:
         expr = R.best_criterion_expr()
         parts["criterion_definition"] = (r"g_f(\beta) = \sup_w |f(w)| \sup_{|\tilde w - w| \le \beta} \int_0^\infty "
                                          r"\left|e^{f(\tilde w) t} - e^{f(w) t}\right| dt")
-        parts["criterion_best"] = r"g_{\mathrm{best}}(\beta) = " + sp.latex(expr)
+        parts["criterion_best"] = r"g_{\mathrm{best}}(\beta) = " + to_latex(expr)
     return parts
 
 

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 import mpmath as mp
 import numpy as np
 
+from ...display import Displayable
 from ..._validation import check_dps
 from ...errors import ConvergenceError, InvalidArgumentError, NotIntegrableError
 from ...kernels.kernel import Kernel
@@ -63,8 +64,8 @@ __all__ = [
 
 
 # ============================================================================================ results
-@dataclass(frozen=True)
-class BestSum:
+@dataclass(frozen=True, repr=False)
+class BestSum(Displayable):
     """An L2-best exponential sum ``rho_hat(t) = sum_i a_i exp(-w_i t)`` and the precision it was found with.
 
     Attributes
@@ -144,8 +145,8 @@ class BestSum:
         }
 
 
-@dataclass(frozen=True)
-class RootExponentialFit:
+@dataclass(frozen=True, repr=False)
+class RootExponentialFit(Displayable):
     """Least-squares fit ``log(error) = log(A) - c sqrt(m)`` (Braess-Hackbusch: ``error ~ A exp(-c sqrt(m))``).
 
     Attributes

@@ -26,6 +26,7 @@ import mpmath as mp
 import numpy as np
 from numpy.polynomial import chebyshev as C
 
+from ...display import Displayable
 from ..._validation import check_positive
 from ...errors import InvalidArgumentError, NotIntegrableError, PrecisionError
 from ...kernels.kernel import Kernel
@@ -49,8 +50,8 @@ _GL_X10, _GL_W10 = np.polynomial.legendre.leggauss(10)
 
 
 # ================================================================================================= results
-@dataclass(frozen=True)
-class ApproximationErrors:
+@dataclass(frozen=True, repr=False)
+class ApproximationErrors(Displayable):
     """Errors ``rho - rho_hat`` of an approximant in three norms.
 
     Attributes
@@ -89,8 +90,8 @@ class ApproximationErrors:
                 "functional_bound": self.functional_bound, "evaluation": self.evaluation}
 
 
-@dataclass(frozen=True)
-class Construction:
+@dataclass(frozen=True, repr=False)
+class Construction(Displayable):
     """A constructive approximant ``rho_hat(t) = p(e^{-kappa t}) = sum_{j=1}^m a_j e^{-j kappa t}``.
 
     Attributes

@@ -27,6 +27,8 @@ import numpy as np
 import sympy as sp
 from numpy.polynomial import chebyshev as C
 
+from ...symbolic.latex import to_latex
+from ...display import Displayable, latex_repr, rows_table
 from ..._validation import check_positive
 from ...compile import codegen
 from ...errors import InvalidArgumentError
@@ -48,8 +50,8 @@ T = symbol("t")
 
 
 # ================================================================================================= result
-@dataclass(frozen=True)
-class JacksonBound:
+@dataclass(frozen=True, repr=False)
+class JacksonBound(Displayable):
     """The Jackson-type bound ``C(alpha) gamma d / (beta m^alpha)`` for one kernel and ``(alpha, beta)``.
 
     Attributes
@@ -107,7 +109,18 @@ class JacksonBound:
 
     def latex(self) -> str:
         r"""LaTeX of ``sup_t ||H_t - Ĥ_t|| <= bound``."""
-        return r"\sup_t \|H_t - \hat H_t\| \le " + sp.latex(self.expr)
+        return r"\sup_t \|H_t - \hat H_t\| \le " + to_latex(self.expr)
+
+    def _display_rows(self) -> list[tuple[str, object]]:
+        return [("alpha", self.alpha), ("beta", self.beta), ("d", self.d), ("gamma", self.gamma),
+                ("argmax_k", self.argmax_k), ("argmax_t", self.argmax_t), ("hypotheses_hold", self.hypotheses_hold),
+                ("violations", self.violations), ("c_empirical", self.c_empirical)]
+
+    def _display_table(self) -> tuple[list[str], list[list]] | None:
+        return rows_table(self.table)
+
+    def _repr_latex_(self) -> str:
+        return latex_repr(self.latex())
 
     def value(self, m, C: float = 1.0) -> np.ndarray:
         """Numeric bound at widths ``m`` for a given constant ``C(alpha)``."""

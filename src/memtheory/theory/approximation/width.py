@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ...display import Displayable, rows_table
 from ..._validation import check_choice, check_int, check_positive
 from ...errors import ConvergenceError, InvalidArgumentError
 from ...kernels.families import power_law
@@ -31,8 +32,8 @@ __all__ = ["WidthResult", "WidthSweep", "StabilityMargins", "width_needed", "wid
 _NORMS = ("L1", "L2", "sup")
 
 
-@dataclass(frozen=True)
-class WidthResult:
+@dataclass(frozen=True, repr=False)
+class WidthResult(Displayable):
     """The smallest width reaching an accuracy.
 
     Attributes
@@ -58,14 +59,19 @@ class WidthResult:
     error: float
     history: tuple
 
+    _display_fields = ("eps", "norm", "min_rate", "m", "error")
+
+    def _display_table(self) -> tuple[list[str], list[list]] | None:
+        return ["m", "error"], [list(h) for h in self.history]
+
     def to_dict(self) -> dict:
         """JSON-ready dict."""
         return {"eps": self.eps, "norm": self.norm, "min_rate": self.min_rate, "m": self.m, "error": self.error,
                 "history": [list(h) for h in self.history]}
 
 
-@dataclass(frozen=True)
-class WidthSweep:
+@dataclass(frozen=True, repr=False)
+class WidthSweep(Displayable):
     """Widths for ``(1+t)^{-(1+omega)}`` over ``omega`` and ``eps``, with fitted growth exponents.
 
     Attributes
@@ -84,14 +90,19 @@ class WidthSweep:
     rows: tuple
     exponents: dict
 
+    _display_fields = ("norm", "min_rate", "exponents")
+
+    def _display_table(self) -> tuple[list[str], list[list]] | None:
+        return rows_table(self.rows)
+
     def to_dict(self) -> dict:
         """JSON-ready dict."""
         return {"norm": self.norm, "min_rate": self.min_rate, "rows": [dict(r) for r in self.rows],
                 "exponents": {str(k): v for k, v in self.exponents.items()}}
 
 
-@dataclass(frozen=True)
-class StabilityMargins:
+@dataclass(frozen=True, repr=False)
+class StabilityMargins(Displayable):
     """Margins ``min_i w_i`` of the L2-best sums against the width.
 
     Attributes
@@ -105,6 +116,11 @@ class StabilityMargins:
 
     rows: tuple
     fit: dict
+
+    _display_fields = ("fit",)
+
+    def _display_table(self) -> tuple[list[str], list[list]] | None:
+        return rows_table(self.rows)
 
     @property
     def margins(self) -> np.ndarray:

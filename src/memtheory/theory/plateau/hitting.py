@@ -39,6 +39,8 @@ import mpmath as mp
 import numpy as np
 import sympy as sp
 
+from ...symbolic.latex import to_latex
+from ...display import Displayable
 from ...errors import InvalidArgumentError, PrecisionError
 from ...exact import exact, exact_values, to_float
 from ...kernels.kernel import Kernel
@@ -68,8 +70,8 @@ _FLOAT_MAX_LOG10 = math.log10(np.finfo(float).max)
 
 
 # ============================================================================================ result types
-@dataclass
-class HittingTimes:
+@dataclass(repr=False)
+class HittingTimes(Displayable):
     """Hitting times of one plateau run.
 
     Attributes
@@ -437,22 +439,22 @@ def latex(what: str = "bound", spike: Kernel | None = None) -> str:
     --------
     >>> import memtheory as mt
     >>> print(mt.plateau.latex("bound"))
-    \\tau_0 \\gtrsim \\omega^{2} e^{\\frac{w_{l}}{\\omega}} \\min\\left(\\frac{\\delta}{\\sqrt{m}}, \\log{\\left(\\delta + 1 \\right)}\\right)
+    \\tau_0 \\gtrsim \\omega^{2} e^{\\frac{w_{l}}{\\omega}} \\min\\left(\\frac{\\delta}{m^{1/2}}, \\log{\\left(\\delta + 1 \\right)}\\right)
     """
     if what == "bound":
-        return r"\tau_0 \gtrsim " + sp.latex(bound_expr())
+        return r"\tau_0 \gtrsim " + to_latex(bound_expr())
     if what in ("J0", "gradient"):
         if not isinstance(spike, Kernel):
             raise InvalidArgumentError(f"latex({what!r}) needs the spike rho_0 as a Kernel")
         if what == "J0":
-            return r"J(\theta_0) = " + sp.latex(initial_loss_expr(spike))
-        return r"\frac{\partial J}{\partial a_k}(\theta_0) \simeq " + sp.latex(initial_gradient_expr(spike))
+            return r"J(\theta_0) = " + to_latex(initial_loss_expr(spike))
+        return r"\frac{\partial J}{\partial a_k}(\theta_0) \simeq " + to_latex(initial_gradient_expr(spike))
     raise InvalidArgumentError(f"latex() knows 'bound', 'J0' and 'gradient', got {what!r}")
 
 
 # ============================================================================================ scans
-@dataclass
-class PlateauScan:
+@dataclass(repr=False)
+class PlateauScan(Displayable):
     """A sweep over ``1/omega`` (see :func:`scan`).
 
     Attributes
@@ -477,6 +479,18 @@ class PlateauScan:
     w_l: float
     delta: float
     m: int
+
+    _COLUMNS = ("inv_omega", "J0", "log10_grad_norm", "log10_tau0", "log10_tau0_prime", "log10_bound",
+                "log10_ratio", "method", "status", "seconds")
+
+    def _display_rows(self) -> list[tuple[str, object]]:
+        fit = self.fit or {}
+        return [("m", self.m), ("w_l", self.w_l), ("delta", self.delta), ("points", len(self.rows)),
+                ("fit_slope", fit.get("slope")), ("fit_stderr", fit.get("stderr")), ("fit_r2", fit.get("r2")),
+                ("fit_range", fit.get("range"))]
+
+    def _display_table(self) -> tuple[list[str], list[list]]:
+        return list(self._COLUMNS), [[d.get(k) for k in self._COLUMNS] for d in self.table()]
 
     def table(self) -> list[dict]:
         """One JSON-ready dict per ``1/omega`` (keys of the CLI's ``rows``)."""
