@@ -29,7 +29,13 @@ The error ``||H - H_hat||`` is
   :func:`memtheory.l2_loss`), the expected squared output error under white noise (Ito isometry); ``inf`` for a
   perturbed model that is not Hurwitz;
 * ``norm="mse"`` / ``"twe_mse"``: the mean squared error on a test set (the reference's time-weighted
-  ``twe_MSE`` for the latter), with non-finite outputs counted as ``inf``.
+  ``twe_MSE`` for the latter), with non-finite outputs counted as ``inf``;
+* ``norm="sup"`` / ``"w1"``: the paper's norms (:mod:`memtheory.theory.error_norms`): the functional sup-norm
+  ``sup_{|x|_inf <= 1} sup_t |H_t - H_hat_t|`` of [IAT] Definition 3.5 and the W^1 norm of its Theorem 3.9.
+  Exact for a linear model and a Kernel target (``||e||_1`` and ``||e||_1 + |e(0)| + ||e'||_1`` of the error
+  kernel ``e``, by quadrature); otherwise sampled on a test set whose inputs have ``|x|_inf <= 1`` (data of a
+  linear functional, generated white noise or an ``LFDataset``, have every sequence rescaled to ``|x|_inf = 1``
+  with its targets, exact by linearity; an ``(x, y)`` pair must already satisfy it).
 
 Parameters of linear models: a :class:`~memtheory.models.DiagonalRNN` ``(a, w)`` is read as ``W = -diag(w)``,
 ``U = u``, ``c`` with the balanced split ``u_i = sqrt|a_i|``, ``c_i = sign(a_i) sqrt|a_i|``; with a
@@ -66,6 +72,7 @@ from ..models.linear import DiagonalRNN, LinearRNN
 from ..models.nonlinear import NonlinearRNN
 from ..models.reparam import Parameterisation, get_parameterisation
 from ..training import LFDataset, lf_dataset, reference_time_weights
+from .error_norms import PAPER_NORMS, linear_error_norm, sampled_error_norm
 
 __all__ = [
     "DEFINITIONS",
@@ -78,7 +85,7 @@ __all__ = [
 ]
 
 DEFINITIONS = ("paper", "reference")
-NORMS = ("auto", "l2", "mse", "twe_mse")
+NORMS = ("auto", "l2", "mse", "twe_mse", *PAPER_NORMS)
 _REFERENCE_SMALL_BETA = 1e-5  # the reference code draws one repeat at or below this perturbation
 _TINY = 1e-300
 
@@ -272,9 +279,10 @@ def perturbation_error(
         Radii ``>= 0`` (sorted internally; include 0 for the unperturbed error).
     repeats : int
         Random draws per radius.
-    norm : {"auto", "l2", "mse", "twe_mse"}
+    norm : {"auto", "l2", "mse", "twe_mse", "sup", "w1"}
         ``"auto"``: ``"l2"`` for a linear model and a Kernel target, else ``"twe_mse"`` for the reference
-        definition and ``"mse"`` for the paper's.
+        definition and ``"mse"`` for the paper's. ``"sup"`` and ``"w1"`` are the paper's norms (exact for a
+        linear model and a Kernel target without ``test_data``, else sampled; module docstring).
     definition : {"paper", "reference"}
         Spectral-norm ball (sampled, plus the eigenvalue shift) or the reference code's max-abs noise with
         running maximum.
@@ -296,7 +304,7 @@ def perturbation_error(
         Test set for the sampled norms: given, or ``lf_dataset(target, n_test, T, dt, test_seed, convention)``
         (``dt`` defaults to the model's for a NonlinearRNN, else 1).
     time_weights : array (T,), optional
-        Loss weights of ``"mse"`` (``"twe_mse"`` uses the reference's).
+        Loss weights of ``"mse"`` (``"twe_mse"`` uses the reference's; not for ``"sup"`` / ``"w1"``).
 
     Returns
     -------
@@ -306,7 +314,7 @@ def perturbation_error(
     ------
     InvalidArgumentError
         Negative or non-finite ``beta``, unknown definition / norm / structure, mismatched shapes, a norm that
-        does not apply to the model.
+        does not apply to the model, test inputs beyond ``|x|_inf <= 1`` for ``"sup"`` / ``"w1"``.
     NotHurwitzError
         The unperturbed linear model is unstable.
 
@@ -398,6 +406,17 @@ class _Evaluator:
         self.norm = norm
         self.linear = isinstance(model, (DiagonalRNN, LinearRNN))
         self.details: dict = {}
+        self.exact = False
+        if norm in PAPER_NORMS and self.linear and test_data is None and _kernel_of(target) is not None:
+            if isinstance(model, LinearRNN) and model.d != 1:
+                raise InvalidArgumentError(f"norm: the exact {norm!r} needs a scalar input (d = 1)")
+            if time_weights is not None:
+                raise InvalidArgumentError(f"time_weights: not used by the {norm!r} norm")
+            self.rho = _kernel_of(target)
+            self.exact = True
+            self.trivial = _zero_model_norm(self.rho, norm)
+            self.details = {"evaluation": "exact (quadrature of the error kernel)"}
+            return
         if norm == "l2":
             rho = _kernel_of(target)
             if not self.linear or rho is None:
@@ -411,8 +430,19 @@ class _Evaluator:
         if isinstance(model, NonlinearRNN) and dt is not None and not math.isclose(dt, model.dt):
             raise InvalidArgumentError(f"dt: the model's step is {model.dt}, got {dt!r}")
         x, y = self._test_set(target, test_data, n_test, T, step, convention, test_seed, _input_dim(model))
+        if norm in PAPER_NORMS:
+            data = test_data if test_data is not None else target
+            x, y = _unit_inputs(x, y, linear_data=not isinstance(data, (tuple, list)), norm=norm)
+            if time_weights is not None:
+                raise InvalidArgumentError(f"time_weights: not used by the {norm!r} norm")
         self.x, self.y, self.dt, self.convention = x, y, float(step), convention
         Tn = x.shape[1]
+        if norm in PAPER_NORMS:
+            self.tw = None
+            self.trivial = sampled_error_norm(np.zeros_like(y), y, float(step), norm)
+            self.details = {"evaluation": "sampled on the test set (|x|_inf <= 1)", "n_test": int(x.shape[0]),
+                            "T": int(Tn), "dt": float(step), "convention": convention}
+            return
         if norm == "twe_mse":
             if time_weights is not None:
                 raise InvalidArgumentError("time_weights: 'twe_mse' uses the reference weights; use norm='mse'")
@@ -450,6 +480,14 @@ class _Evaluator:
     def __call__(self, cand) -> float:
         if cand is None:
             return math.inf
+        if self.exact:
+            try:
+                return linear_error_norm(cand, self.rho, self.norm).value
+            except NotHurwitzError:
+                return math.inf
+        if self.norm in PAPER_NORMS:
+            out = self._outputs(cand)
+            return math.inf if out is None else sampled_error_norm(out, self.y, self.dt, self.norm)
         if self.norm == "l2":
             try:
                 J = float(l2_loss(cand, self.rho).loss)
@@ -478,6 +516,25 @@ class _Evaluator:
             kern = cand.kernel(lags).reshape(lags.size, -1)
         g = kern * self.dt if self.convention == "quadrature" else kern
         return causal_convolution(self.x, g)
+
+
+def _zero_model_norm(rho: Kernel, norm: str) -> float:
+    """``sup`` / ``w1`` norm of the target itself (the error of the zero model)."""
+    zero = DiagonalRNN([0.0], [1.0])
+    return float(linear_error_norm(zero, rho, norm).value)
+
+
+def _unit_inputs(x: np.ndarray, y: np.ndarray, linear_data: bool, norm: str) -> tuple[np.ndarray, np.ndarray]:
+    """Test inputs in the unit ball of the sup-norm: data of a linear functional (generated, or an LFDataset) are
+    rescaled per sequence, an ``(x, y)`` pair must already lie in it (a nonlinear target cannot be rescaled)."""
+    peak = np.max(np.abs(x), axis=(1, 2))
+    if linear_data:
+        scale = np.where(peak > 0, peak, 1.0)
+        return x / scale[:, None, None], y / scale[:, None]
+    if np.any(peak > 1.0 + 1e-12):
+        raise InvalidArgumentError(f"test_data: the {norm!r} norm is defined over inputs with |x|_inf <= 1, got an "
+                                   f"input of sup-norm {float(np.max(peak)):.6g}")
+    return x, y
 
 
 def _input_dim(model) -> int:

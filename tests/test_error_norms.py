@@ -1,0 +1,159 @@
+"""The paper's error norms (memtheory.theory.error_norms, perturbation_error(norm="sup" / "w1")).
+
+Exact norms of linear models are checked against an mpmath quadrature of the definitions (``||e||_1``,
+``|e(0)| + ||e'||_1`` with ``e = rho - rho_hat``, split at sign changes found by an independent scan), and against
+the sampled norms on the worst-case inputs of the definition (``x(t - s) = sign e(s)`` and ``sign e'(s)``), whose
+values differ from the exact ones only by the Riemann-sum error of the time grid.
+"""
+
+from __future__ import annotations
+
+import math
+
+import mpmath as mp
+import numpy as np
+import pytest
+
+import memtheory as mt
+from memtheory.errors import InvalidArgumentError, NotHurwitzError
+from memtheory.theory.error_norms import linear_error_norm, sampled_error_norm
+from memtheory.theory.stability import perturbation_error
+
+MODEL = mt.DiagonalRNN([0.8, -0.3], [0.5, 2.0])  # e(0) = rho(0) - 0.5, one sign change for the targets below
+
+
+def _mp_targets():
+    return {
+        "exp": (mt.kernels.exponential(0.7), lambda t: mp.exp(-mp.mpf(7) / 10 * t),
+                lambda t: -mp.mpf(7) / 10 * mp.exp(-mp.mpf(7) / 10 * t)),
+        "pol": (mt.kernels.power_law(1.1), lambda t: (1 + t) ** (-mp.mpf(11) / 10),
+                lambda t: -mp.mpf(11) / 10 * (1 + t) ** (-mp.mpf(21) / 10)),
+    }
+
+
+def _mp_l1(f) -> mp.mpf:
+    """int_0^inf |f| by mpmath, split at the sign changes of a dense scan of [0, 40] (refined by bisection)."""
+    grid = [mp.mpf(k) / 50 for k in range(0, 2001)]
+    pts = [mp.mpf(0)]
+    vals = [f(x) for x in grid]
+    for i in range(len(grid) - 1):
+        if vals[i] * vals[i + 1] < 0:
+            lo, hi = grid[i], grid[i + 1]
+            for _ in range(110):  # bisection to ~1e-33
+                mid = (lo + hi) / 2
+                lo, hi = (mid, hi) if f(mid) * vals[i] > 0 else (lo, mid)
+            pts.append((lo + hi) / 2)
+    pts += [mp.mpf(40)]
+    total = mp.fsum(abs(mp.quad(f, [a, b])) for a, b in zip(pts[:-1], pts[1:]))
+    # the tail past 40 (of one sign for these targets) as int f(40 e^u) 40 e^u du, where a power-law tail decays
+    # exponentially; past u = 700 (t = 1e306) less than 1e-29 of (1 + t)^-1.1 remains
+    tail = mp.quad(lambda u: f(40 * mp.exp(u)) * 40 * mp.exp(u), [0, 10, 100, 700])
+    return total + abs(tail)
+
+
+@pytest.mark.parametrize("name", ["exp", "pol"])
+def test_exact_norms_match_an_mpmath_quadrature_of_the_definition(name):
+    rho, rho_mp, drho_mp = _mp_targets()[name]
+    a = [mp.mpf(8) / 10, -mp.mpf(3) / 10]
+    w = [mp.mpf(1) / 2, mp.mpf(2)]
+    with mp.workdps(30):
+        e = lambda t: rho_mp(t) - mp.fsum(ai * mp.exp(-wi * t) for ai, wi in zip(a, w))  # noqa: E731
+        de = lambda t: drho_mp(t) + mp.fsum(ai * wi * mp.exp(-wi * t) for ai, wi in zip(a, w))  # noqa: E731
+        sup_ref = _mp_l1(e)
+        w1_ref = sup_ref + abs(e(mp.mpf(0))) + _mp_l1(de)
+    sup = linear_error_norm(MODEL, rho, "sup")
+    w1 = linear_error_norm(MODEL, rho, "w1")
+    assert abs(sup.value - float(sup_ref)) <= 1e-10 * float(sup_ref)
+    assert abs(w1.value - float(w1_ref)) <= 1e-10 * float(w1_ref)
+    assert sup.error <= 1e-8 * sup.value and w1.error <= 1e-8 * w1.value
+    # the same through a LinearRNN (modal form) and through perturbation_error at beta = 0
+    assert linear_error_norm(MODEL.to_linear(), rho, "sup").value == pytest.approx(sup.value, rel=1e-10)
+    res = perturbation_error(MODEL, rho, [0.0], norm="w1")
+    assert res.errors[0] == pytest.approx(w1.value, rel=1e-12)
+    assert res.details["evaluation"].startswith("exact")
+
+
+def test_zero_model_error_is_the_norm_of_the_target():
+    rho = mt.kernels.exponential(0.7)  # ||rho||_1 = 1/0.7, rho(0) = 1, ||rho'||_1 = 1
+    assert perturbation_error(MODEL, rho, [0.0], norm="sup").trivial_error == pytest.approx(1 / 0.7, rel=1e-12)
+    assert perturbation_error(MODEL, rho, [0.0], norm="w1").trivial_error == pytest.approx(1 / 0.7 + 2, rel=1e-12)
+
+
+def _worst_case_data(rho: mt.Kernel, dt: float, T: int):
+    """Inputs reaching the definition's suprema at the last step, targets by a direct sum (quadrature rule)."""
+    s = dt * np.arange(T)
+    g = rho(s) - MODEL.kernel(s)
+    dg = np.diff(g, prepend=0.0)
+    x = np.stack([np.sign(g)[::-1], np.sign(dg)[::-1]])
+    x[x == 0] = 1.0
+    y = np.stack([dt * np.convolve(seq, rho(s))[:T] for seq in x])
+    return x, y, g
+
+
+def test_sampled_norms_agree_with_exact_ones_within_the_time_grid_error():
+    rho = mt.kernels.exponential(0.7)
+    dt, T = 0.01, 6000  # horizon 60: the slowest rate 0.5 leaves e^{-30} of the tail
+    x, y, g = _worst_case_data(rho, dt, T)
+    exact_sup = linear_error_norm(MODEL, rho, "sup").value
+    exact_w1 = linear_error_norm(MODEL, rho, "w1").value
+    kw = dict(test_data=(x, y), dt=dt, convention="quadrature")
+    sup = perturbation_error(MODEL, rho, [0.0], norm="sup", **kw)
+    w1 = perturbation_error(MODEL, rho, [0.0], norm="w1", **kw)
+    assert sup.details["evaluation"].startswith("sampled")
+    # left Riemann sums of |e| and of the variation of e: error <= dt * (variation of |e|) <= dt * w1, and > 0
+    assert abs(sup.errors[0] - exact_sup) <= dt * exact_w1
+    assert abs(w1.errors[0] - exact_w1) <= 2 * dt * exact_w1
+    assert sup.errors[0] == pytest.approx(dt * np.sum(np.abs(g)), rel=1e-9)
+    assert abs(w1.errors[0] - exact_w1) > 0  # a sampled, not an exact, value
+    # random (non worst-case) inputs of the unit ball only bound the norm from below
+    data = mt.training.lf_dataset(rho, 50, T, dt, seed=2, convention="quadrature")  # rescaled to |x|_inf = 1
+    rnd = perturbation_error(MODEL, rho, [0.0], norm="sup", test_data=data, dt=dt, convention="quadrature")
+    assert rnd.errors[0] < exact_sup
+
+
+def test_sampled_norm_formulas_by_direct_loops():
+    rng = np.random.default_rng(3)
+    out, y, dt = rng.standard_normal((4, 9)), rng.standard_normal((4, 9)), 0.3
+    e = out - y
+    sup = max(abs(e[n, k]) for n in range(4) for k in range(9))
+    w1 = max(max(abs(e[n, k]) for n in range(4)) + max(abs(e[n, k] - (e[n, k - 1] if k else 0.0)) / dt
+                                                         for n in range(4)) for k in range(9))
+    assert sampled_error_norm(out, y, dt, "sup") == sup
+    assert sampled_error_norm(out, y, dt, "w1") == pytest.approx(w1, rel=1e-15)
+    out[0, 3] = np.nan
+    assert sampled_error_norm(out, y, dt, "sup") == math.inf
+
+
+def test_unstable_candidates_and_nonlinear_models():
+    rho = mt.kernels.exponential(0.7)
+    res = perturbation_error(MODEL, rho, [0.0, 0.6], repeats=2, norm="sup")
+    assert res.errors[-1] == math.inf  # the shift W + 0.6 I makes the rate 0.5 unstable
+    with pytest.raises(NotHurwitzError):
+        linear_error_norm(mt.LinearRNN([[0.1]], [[1.0]], [1.0]), rho, "sup")
+    net = mt.NonlinearRNN.random(1, 4, seed=0)
+    r = perturbation_error(net, rho, [0.0, 1e-3], repeats=2, norm="w1", n_test=20, T=30)
+    assert r.details["evaluation"].startswith("sampled") and np.all(np.isfinite(r.errors))
+    x, y = mt.training.lf_dataset(rho, 20, 30, seed=1).x, None
+    peak = np.max(np.abs(x), axis=(1, 2))
+    xs = x / peak[:, None, None]
+    direct = sampled_error_norm(net.forward(xs), mt.training.lf_dataset(rho, 20, 30, seed=1).y / peak[:, None],
+                                net.dt, "w1")
+    r1 = perturbation_error(net, rho, [0.0], norm="w1", n_test=20, T=30, test_seed=1)
+    assert r1.errors[0] == pytest.approx(direct, rel=1e-12)  # generated data: each sequence rescaled to |x| = 1
+
+
+def test_bad_input_gives_clear_errors():
+    rho = mt.kernels.exponential(0.7)
+    with pytest.raises(InvalidArgumentError, match="norm: unknown 'W1'"):
+        perturbation_error(MODEL, rho, [0.0], norm="W1")
+    with pytest.raises(InvalidArgumentError, match="norm: unknown 'l1'"):
+        linear_error_norm(MODEL, rho, "l1")
+    with pytest.raises(InvalidArgumentError, match="differentiable kernel"):
+        linear_error_norm(MODEL, mt.kernels.reference("shift"), "w1")
+    x = np.full((2, 5), 2.0)
+    with pytest.raises(InvalidArgumentError, match=r"\|x\|_inf <= 1"):
+        perturbation_error(MODEL, rho, [0.0], norm="sup", test_data=(x, np.zeros((2, 5))))
+    with pytest.raises(InvalidArgumentError, match="time_weights"):
+        perturbation_error(MODEL, rho, [0.0], norm="sup", time_weights=np.ones(100))
+    with pytest.raises(InvalidArgumentError, match="same shape|one shape"):
+        sampled_error_norm(np.zeros((2, 3)), np.zeros((3, 2)), 1.0)
