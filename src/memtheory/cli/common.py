@@ -2,7 +2,10 @@
 
 Conventions for every sub-command (checked by the tests for each one): ``--help`` ends with runnable examples
 (the parser's ``epilog``, built with :func:`epilog`; each ``memtheory ...`` line is executed by the tests),
-``--json`` prints one JSON document on stdout, ``--plot FILE`` / ``--out`` write files, usage errors
+``--json`` prints one JSON document on stdout (always valid JSON, written by :func:`dumps`: a non-finite value is
+``null`` and its path is listed under ``"nonfinite"`` with the reason; mpmath values are decimal strings with all
+their digits), ``--plot FILE`` / ``--out`` write files (checked by :func:`plot_path` before any computation), usage
+errors
 (:class:`UsageError`) are one line on stderr with a hint and exit with code 2, a failed check or a numerical
 failure exits with 1.
 """
@@ -10,11 +13,13 @@ failure exits with 1.
 from __future__ import annotations
 
 import argparse
+import json
+import math
 from collections.abc import Iterable
 from typing import Any
 
 __all__ = ["UsageError", "Parser", "floats", "exacts", "exact_option", "params", "kernel", "number", "epilog",
-           "examples_of", "target_args"]
+           "examples_of", "target_args", "dumps", "plot_path"]
 
 
 class UsageError(Exception):
@@ -83,10 +88,112 @@ def kernel(args: argparse.Namespace) -> Any:
 
 
 def number(x: Any, dps: int | None = None) -> Any:
-    """JSON number for floats, decimal string for mpmath values (``dps`` significant digits)."""
+    """JSON number for floats, decimal string for mpmath values (``dps`` significant digits).
+
+    With ``dps`` every value is a decimal string of ``dps`` significant digits (floats included, so that one
+    document holds one type per field); without, a float.
+    """
     import mpmath as mp
 
-    return mp.nstr(x, dps or mp.mp.dps) if isinstance(x, mp.mpf) else float(x)
+    if dps:
+        if not _finite(x):
+            return _nonfinite_text(x)
+        with mp.workdps(dps + 5):  # convert at the value's precision, not at the default 15 digits
+            return mp.nstr(mp.mpf(x), dps, strip_zeros=False)
+    return mp.nstr(x, mp.mp.dps) if isinstance(x, mp.mpf) else float(x)
+
+
+def _finite(x: Any) -> bool:
+    import mpmath as mp
+
+    try:
+        return bool(mp.isfinite(x if isinstance(x, mp.mpf) else mp.mpf(x)))
+    except (TypeError, ValueError):
+        return False
+
+
+def _nonfinite_text(x: Any) -> str:
+    """``'inf'``, ``'-inf'`` or ``'nan'`` for a non-finite number."""
+    import mpmath as mp
+
+    v = mp.mpf(x)
+    return "nan" if mp.isnan(v) else ("inf" if v > 0 else "-inf")
+
+
+_NONFINITE_TEXT = {"inf": "inf", "+inf": "inf", "infinity": "inf", "-inf": "-inf", "-infinity": "-inf", "nan": "nan"}
+
+
+def _plain(x: Any, path: str, nonfinite: dict[str, str]) -> Any:
+    """``x`` with JSON's types only; non-finite numbers become ``None`` and are recorded in ``nonfinite``."""
+    import mpmath as mp
+    import numpy as np
+
+    if isinstance(x, dict):
+        return {str(k): _plain(v, f"{path}.{k}" if path else str(k), nonfinite) for k, v in x.items()}
+    if isinstance(x, (list, tuple, np.ndarray)):
+        return [_plain(v, f"{path}[{i}]", nonfinite) for i, v in enumerate(list(x))]
+    if x is None or isinstance(x, (bool, np.bool_)):
+        return None if x is None else bool(x)
+    if isinstance(x, str):
+        if x.strip().lower() in _NONFINITE_TEXT:
+            nonfinite[path] = _NONFINITE_TEXT[x.strip().lower()]
+            return None
+        return x
+    if isinstance(x, (int, np.integer)):
+        return int(x)
+    if isinstance(x, mp.mpf):
+        if not mp.isfinite(x):
+            nonfinite[path] = _nonfinite_text(x)
+            return None
+        return mp.nstr(x, mp.mp.dps, strip_zeros=False)
+    try:
+        value = float(x)
+    except (TypeError, ValueError):
+        return str(x)
+    if not math.isfinite(value):
+        nonfinite[path] = _nonfinite_text(value)
+        return None
+    return value
+
+
+def dumps(obj: Any) -> str:
+    """One valid JSON document for ``obj``: the encoder of every ``--json`` output.
+
+    JSON has no infinity or NaN: a non-finite value (float, numpy or mpmath number, or its text ``"inf"``) is
+    written as ``null`` and, when ``obj`` is a dict, its path (``"values[0]"``, ``"rows[2].tau0"``) is listed under
+    ``"nonfinite"`` with the reason (``"inf"``, ``"-inf"`` or ``"nan"``). numpy arrays and scalars become lists and
+    numbers; an mpmath number left in ``obj`` becomes a decimal string (results convert their own values at
+    their precision first, see :func:`number`); anything else is written as its text.
+
+    Examples
+    --------
+    >>> dumps({"loss": float("inf"), "grad": [1.0, float("nan")]})
+    '{"loss": null, "grad": [1.0, null], "nonfinite": {"loss": "inf", "grad[1]": "nan"}}'
+    """
+    nonfinite: dict[str, str] = {}
+    plain = _plain(obj, "", nonfinite)
+    if nonfinite and isinstance(plain, dict):
+        plain["nonfinite"] = {**(plain.get("nonfinite") or {}), **nonfinite}
+    return json.dumps(plain, allow_nan=False)
+
+
+def plot_path(path: str | None, option: str = "--plot") -> str | None:
+    """Check a figure path before any computation (:func:`memtheory._plotting.figure_path`); None passes.
+
+    Raises
+    ------
+    UsageError
+        If ``path`` is a directory, has no or an unknown extension, or cannot be created.
+    """
+    if path is None:
+        return None
+    from .._plotting import figure_path
+    from ..errors import InvalidArgumentError
+
+    try:
+        return figure_path(path)
+    except InvalidArgumentError as exc:
+        raise UsageError(f"{option}: {exc}") from None
 
 
 def epilog(examples: Iterable[str]) -> str:

@@ -19,7 +19,10 @@ from ..errors import MemtheoryError
 from .commands import latex
 from .common import Parser, UsageError, epilog
 
-__all__ = ["COMMANDS", "build_parser", "main"]
+__all__ = ["COMMANDS", "TRACEBACK_ENV", "build_parser", "main"]
+
+#: Set this environment variable to see the Python traceback of an unexpected error instead of its one line.
+TRACEBACK_ENV = "MEMTHEORY_TRACEBACK"
 
 #: The sub-command modules of :mod:`memtheory.cli.commands`, in the order of ``memtheory --help``.
 COMMANDS = ("latex", "loss", "laplace", "verify", "approx", "memory", "perturb", "plateau", "reparam")
@@ -46,7 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit code (0 success, 1 failed check or error, 2 usage error)."""
+    """Entry point; returns the exit code (0 success, 1 failed check or error, 2 usage error).
+
+    Every error is one line on stderr: usage errors and bad input (:class:`~memtheory.errors.InvalidArgumentError`)
+    exit with 2, numerical failures (:class:`~memtheory.errors.PrecisionError`, ...) with 1; any other exception
+    is a bug, reported on one line as an internal error (exit 1; ``MEMTHEORY_TRACEBACK=1`` re-raises it).
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -65,5 +73,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except MemtheoryError as exc:
         usage = isinstance(exc, ValueError)
-        print(f"{prog}: error: {exc}" + (f" (see '{prog} --help')" if usage else ""), file=sys.stderr)
+        print(f"{prog}: error: {_one_line(exc)}" + (f" (see '{prog} --help')" if usage else ""), file=sys.stderr)
         return 2 if usage else 1
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback reaches the user
+        if os.environ.get(TRACEBACK_ENV):
+            raise
+        print(f"{prog}: internal error: {type(exc).__name__}: {_one_line(exc)} (a bug: please report the command; "
+              f"{TRACEBACK_ENV}=1 shows the traceback)", file=sys.stderr)
+        return 1
+
+
+def _one_line(exc: BaseException, limit: int = 400) -> str:
+    """The message of ``exc`` on one line, cut to ``limit`` characters."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."

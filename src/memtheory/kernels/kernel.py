@@ -37,9 +37,10 @@ from ..errors import InvalidArgumentError, NotIntegrableError, UnsafeExpressionE
 from ..symbolic.laplace import LaplaceForm, laplace_form
 from ..exact import as_float64, exact, exact_number, float64_exactly, is_float64, to_mpf, typed_exactly
 from ..symbolic.parse import parse_expression, symbol
+from ..symbolic.steps import piecewise_to_heaviside
 from .compiled import CompiledKernel, compile_kernel
 
-__all__ = ["Kernel", "LaplaceResult"]
+__all__ = ["Kernel", "LaplaceResult", "RESERVED_NAMES"]
 
 T = symbol("t")
 S = symbol("s")
@@ -78,6 +79,10 @@ class LaplaceResult(Displayable):
                 "inputs_exact": self.inputs_exact}
 
 
+#: Names a kernel parameter cannot take, with the reason.
+RESERVED_NAMES = {"s": "the Laplace variable of the transforms"}
+
+
 class Kernel(Displayable):
     """A memory kernel rho(t), t >= 0, given by a safe expression and named parameters.
 
@@ -108,6 +113,14 @@ class Kernel(Displayable):
             parsed = sp.sympify(expr)
         else:
             raise InvalidArgumentError(f"expr must be a string or SymPy expression, got {type(expr).__name__}")
+        if not isinstance(parsed, sp.Expr) or isinstance(parsed, sp.logic.boolalg.BooleanAtom):
+            raise UnsafeExpressionError(f"kernel {str(parsed)[:60]!r} is not a number-valued expression (a condition "
+                                        "or a set?); for a step write Heaviside(t - a) or Piecewise((value, "
+                                        "condition), (0, True))")
+        reserved = sorted(set(params) & set(RESERVED_NAMES))
+        if reserved:
+            raise UnsafeExpressionError(f"parameter name {reserved[0]!r} is reserved ({RESERVED_NAMES[reserved[0]]}); "
+                                        "rename the parameter")
         numbers = {name: exact_number(value, name) for name, value in params.items()}
         values = {name: num.value for name, num in numbers.items()}
         free = {sym.name for sym in parsed.free_symbols} - {"t"}
@@ -120,7 +133,12 @@ class Kernel(Displayable):
         # Canonical symbols (t positive, parameters real) whatever the caller's assumptions were.
         parsed = parsed.xreplace({sym: symbol(sym.name) for sym in parsed.free_symbols})
         if parsed.has(sp.I) or parsed.has(sp.zoo, sp.oo, sp.nan):
-            raise UnsafeExpressionError(f"kernel {parsed} is not a finite real expression")
+            raise UnsafeExpressionError(f"kernel {str(parsed)[:60]} is not a finite real expression")
+        parsed = piecewise_to_heaviside(parsed, symbol("t"))
+        with_values = parsed.xreplace({symbol(k): v for k, v in values.items()})
+        if with_values.has(sp.I, sp.zoo, sp.oo, sp.nan):
+            given = ", ".join(f"{k}={v}" for k, v in sorted(values.items()))
+            raise UnsafeExpressionError(f"kernel {str(parsed)[:60]} is not finite with {given}")
         self._expr: sp.Expr = parsed
         self._values: dict[str, sp.Expr] = dict(sorted(values.items()))
         # parameters given as binary floats that are not the decimal they print as (0.3, not 0.5)

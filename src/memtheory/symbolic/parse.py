@@ -11,13 +11,20 @@ node is checked against a whitelist, and the SymPy expression is built node by n
 * the functions in :data:`FUNCTIONS`.
 
 Anything else -- attribute access, subscripts, lambdas, dunder names, unknown functions or symbols, keyword
-arguments -- raises :class:`~memtheory.errors.UnsafeExpressionError` with a one-line message naming the token.
+arguments, a condition where a number is expected (``t < 1`` as a kernel, ``exp(-t) & (t < 1)``) or a number
+where a condition is expected (``~exp(-t)``) -- raises :class:`~memtheory.errors.UnsafeExpressionError` with a
+one-line message naming the token.
+
+Size limits keep parsing fast and free of Python's recursion limit: at most :data:`MAX_LENGTH` characters and
+:data:`MAX_DEPTH` levels of nesting (parentheses, calls, powers). Chains of ``+ - * /`` and of unary signs are
+built iteratively, so ``1 + t + t**2 + ...`` with thousands of terms parses in one SymPy ``Add``.
 """
 
 from __future__ import annotations
 
 import ast
 import math
+import re
 from collections.abc import Iterable, Mapping
 
 import sympy as sp
@@ -26,7 +33,7 @@ from ..errors import InvalidArgumentError, UnsafeExpressionError
 from ..exact import exact
 from .functions import erfcx
 
-__all__ = ["FUNCTIONS", "CONSTANTS", "parse_expression", "symbol"]
+__all__ = ["FUNCTIONS", "CONSTANTS", "MAX_LENGTH", "MAX_DEPTH", "parse_expression", "symbol"]
 
 #: Whitelisted function names and the SymPy callables they map to.
 FUNCTIONS: dict[str, object] = {
@@ -63,8 +70,12 @@ _BINOPS = {
     ast.BitOr: lambda x, y: sp.Or(x, y),
 }
 _CMPOPS = {ast.Lt: sp.Lt, ast.LtE: sp.Le, ast.Gt: sp.Gt, ast.GtE: sp.Ge}
-_MAX_LENGTH = 10_000
+#: Longest expression accepted (characters).
+MAX_LENGTH = 10_000
+#: Deepest nesting accepted (parentheses, function calls, powers; chains of + - * / and unary signs are flat).
+MAX_DEPTH = 100
 _MAX_DIGITS = 10_000
+_CHAIN_OPS = {ast.Add: "sum", ast.Sub: "sum", ast.Mult: "product", ast.Div: "product"}
 
 
 def symbol(name: str) -> sp.Symbol:
@@ -111,20 +122,49 @@ def parse_expression(
     """
     if not isinstance(text, str):
         raise UnsafeExpressionError(f"expression must be a string, got {type(text).__name__}")
-    if len(text) > _MAX_LENGTH:
-        raise UnsafeExpressionError(f"expression is longer than {_MAX_LENGTH} characters")
+    if len(text) > MAX_LENGTH:
+        raise UnsafeExpressionError(f"expression is longer than {MAX_LENGTH} characters")
     names = {name: symbol(name) for name in (*variables, *params)}
     for name in names:
         if not name.isidentifier() or name.startswith("_") or name in FUNCTIONS or name in CONSTANTS:
             raise UnsafeExpressionError(f"invalid parameter name {name!r}")
+    source = _SIGN_RUN.sub(_collapse_signs, text.strip())
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        tree = ast.parse(source, mode="eval")
     except SyntaxError as exc:
-        raise UnsafeExpressionError(f"cannot parse {text!r}: {exc.msg} at column {exc.offset}") from None
-    result = _Builder(names, text.strip()).build(tree.body)
+        raise UnsafeExpressionError(f"cannot parse {_short(text)}: {exc.msg} at column {exc.offset}") from None
+    except (RecursionError, MemoryError):
+        raise UnsafeExpressionError("expression is too deeply nested for the parser (nesting, or a chain of more "
+                                    "than about 2,900 operators: group it with parentheses)") from None
+    try:
+        result = _Builder(names, source).build(tree.body)
+    except RecursionError:  # SymPy's own recursion on a huge (but shallow) expression
+        raise UnsafeExpressionError(f"expression {_short(text)} is too large to build") from None
     if isinstance(result, tuple) or not isinstance(result, sp.Basic):
-        raise UnsafeExpressionError(f"{text!r} is not a scalar expression")
+        raise UnsafeExpressionError(f"{_short(text)} is not a scalar expression")
+    if _is_condition(result):
+        raise UnsafeExpressionError(f"{_short(text)} is a condition, not a number; for a step write "
+                                    "Heaviside(t - a) or Piecewise((value, condition), (0, True))")
     return result
+
+
+#: Runs of two or more signs (``--t``, ``1 - -2``): Python reads them as nested unary operators, which its parser
+#: cannot nest beyond a few thousand; a run means the same as one sign (``-`` for an odd number of minus signs).
+_SIGN_RUN = re.compile(r"(?<![0-9.][eE])[+-](?:\s*[+-])+")  # not after a number's exponent: 1e--5 stays invalid
+
+
+def _collapse_signs(match: re.Match) -> str:
+    return "-" if match.group(0).count("-") % 2 else "+"
+
+
+def _short(text: str, limit: int = 60) -> str:
+    """``repr`` of a user text, cut to ``limit`` characters (messages stay one short line)."""
+    return repr(text) if len(text) <= limit else repr(text[: limit - 3] + "...")
+
+
+def _is_condition(x) -> bool:
+    """Whether ``x`` is a truth value (a relation, ``And``/``Or``/``Not``, ``True``) rather than a number."""
+    return isinstance(x, sp.logic.boolalg.Boolean) and not isinstance(x, sp.Expr)  # a Symbol is both
 
 
 class _Builder:
@@ -133,12 +173,35 @@ class _Builder:
     def __init__(self, names: Mapping[str, sp.Symbol], source: str = ""):
         self.names = names
         self.source = source
+        self.depth = 0
 
     def build(self, node: ast.AST):
         method = getattr(self, "_" + type(node).__name__, None)
         if method is None:
             raise UnsafeExpressionError(f"unsupported syntax {_describe(node)}")
-        return method(node)
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise UnsafeExpressionError(f"expression is nested too deeply (more than {MAX_DEPTH} levels)")
+            return method(node)
+        finally:
+            self.depth -= 1
+
+    def number(self, node: ast.AST, where: str):
+        """Build ``node``, which must be a number-valued expression (not a condition)."""
+        value = self.build(node)
+        if _is_condition(value):
+            raise UnsafeExpressionError(f"a condition ({value}) cannot be used as a number in {where}")
+        if isinstance(value, tuple):
+            raise UnsafeExpressionError(f"a tuple cannot be used as a number in {where}")
+        return value
+
+    def condition(self, node: ast.AST, where: str):
+        """Build ``node``, which must be a condition (a relation, ``&``, ``|``, ``~``, ``True``)."""
+        value = self.build(node)
+        if not _is_condition(value):
+            raise UnsafeExpressionError(f"{where} takes conditions such as 't < 1', got {value}")
+        return value
 
     def _Constant(self, node: ast.Constant):
         value = node.value
@@ -174,33 +237,68 @@ class _Builder:
         op = _BINOPS.get(type(node.op))
         if op is None:
             raise UnsafeExpressionError(f"unsupported operator {type(node.op).__name__}")
-        left, right = self.build(node.left), self.build(node.right)
-        if isinstance(node.op, ast.Pow) and getattr(right, "is_number", False) and getattr(left, "is_number", False):
+        if type(node.op) in _CHAIN_OPS:
+            return self._chain(node)
+        if isinstance(node.op, (ast.BitAnd, ast.BitOr)):
+            where = "'&'" if isinstance(node.op, ast.BitAnd) else "'|'"
+            return op(self.condition(node.left, where), self.condition(node.right, where))
+        left, right = self.number(node.left, "'**'"), self.number(node.right, "'**'")
+        if getattr(right, "is_number", False) and getattr(left, "is_number", False):
             # Exact powers are evaluated by SymPy: bound the number of digits of the result.
             size = abs(float(right)) * math.log10(max(abs(float(left)), 2.0)) if left.is_finite else math.inf
             if not size <= _MAX_DIGITS:
                 raise UnsafeExpressionError(f"numeric power {left}**{right} is too large to evaluate exactly")
         return op(left, right)
 
+    def _chain(self, node: ast.BinOp):
+        """A left-nested chain of ``+ -`` (or ``* /``), built iteratively into one ``Add`` (``Mul``)."""
+        kind = _CHAIN_OPS[type(node.op)]
+        ops = []
+        while isinstance(node, ast.BinOp) and _CHAIN_OPS.get(type(node.op)) == kind:
+            ops.append((node.op, node.right))
+            node = node.left
+        self.depth += 1  # the chain counts as one level of nesting
+        try:
+            where = "a sum" if kind == "sum" else "a product"
+            terms = [self.number(node, where)]
+            for op, right in reversed(ops):
+                value = self.number(right, where)
+                if isinstance(op, ast.Sub):
+                    value = -value
+                elif isinstance(op, ast.Div):
+                    value = 1 / value if value != 0 else sp.zoo
+                terms.append(value)
+        finally:
+            self.depth -= 1
+        return sp.Add(*terms) if kind == "sum" else sp.Mul(*terms)
+
     def _UnaryOp(self, node: ast.UnaryOp):
-        operand = self.build(node.operand)
-        if isinstance(node.op, ast.USub):
-            return -operand
-        if isinstance(node.op, ast.UAdd):
-            return operand
+        sign = 1
+        while isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            sign = -sign if isinstance(node.op, ast.USub) else sign
+            node = node.operand
+        if not isinstance(node, ast.UnaryOp):
+            operand = self.number(node, "a sign")
+            return -operand if sign < 0 else operand
         if isinstance(node.op, ast.Invert):
-            return sp.Not(operand)
+            operand = sp.Not(self.condition(node.operand, "'~'"))
+            if sign < 0:
+                raise UnsafeExpressionError(f"a condition ({operand}) cannot be used as a number in a sign")
+            return operand
         raise UnsafeExpressionError(f"unsupported unary operator {type(node.op).__name__}")
 
     def _Compare(self, node: ast.Compare):
-        left = self.build(node.left)
+        left = self.number(node.left, "a comparison")
         parts = []
         for op, comparator in zip(node.ops, node.comparators):
             rel = _CMPOPS.get(type(op))
             if rel is None:
                 raise UnsafeExpressionError(f"unsupported comparison {type(op).__name__}")
-            right = self.build(comparator)
-            parts.append(rel(left, right))
+            right = self.number(comparator, "a comparison")
+            try:
+                parts.append(rel(left, right))
+            except TypeError as exc:  # SymPy refuses to order complex numbers
+                raise UnsafeExpressionError(f"cannot compare {left} and {right}: {exc}") from None
             left = right
         return sp.And(*parts)
 
@@ -216,13 +314,22 @@ class _Builder:
             raise UnsafeExpressionError(f"unknown function {name!r} (allowed: {allowed})")
         if node.keywords:
             raise UnsafeExpressionError(f"keyword arguments are not allowed in {name}()")
-        args = [self.build(arg) for arg in node.args]
         if name == "Piecewise":
-            if not args or not all(isinstance(a, tuple) and len(a) == 2 for a in args):
+            pairs = []
+            for arg in node.args:
+                if not isinstance(arg, ast.Tuple) or len(arg.elts) != 2:
+                    raise UnsafeExpressionError("Piecewise takes (expression, condition) pairs")
+                pairs.append((self.number(arg.elts[0], "a Piecewise value"),
+                              self.condition(arg.elts[1], "a Piecewise condition")))
+            if not pairs:
                 raise UnsafeExpressionError("Piecewise takes (expression, condition) pairs")
-            return sp.Piecewise(*args)
-        if any(isinstance(a, tuple) for a in args):
-            raise UnsafeExpressionError(f"tuple argument to {name}()")
+            try:
+                return sp.Piecewise(*pairs)
+            except (TypeError, ValueError) as exc:
+                raise UnsafeExpressionError(f"bad Piecewise: {exc}") from None
+        args = [self.number(arg, f"{name}()") for arg in node.args]
+        if name in ("Min", "Max") and not args:
+            raise UnsafeExpressionError(f"{name}() needs at least one argument")
         if name == "gamma" and args and args[0].is_number and abs(float(args[0])) > 1000:
             # SymPy evaluates gamma of an exact integer as a factorial: refuse huge ones.
             raise UnsafeExpressionError(f"gamma({args[0]}) is too large to evaluate exactly")

@@ -610,7 +610,9 @@ def plot_gradient_scales(path: str | None = None, names: Any = None, a: float = 
         ax.set_ylim(1e-3, 1e3)
     fig.tight_layout()
     if path:
-        fig.savefig(path, dpi=120)
+        from .._plotting import figure_path
+
+        fig.savefig(figure_path(path), dpi=120)
     return fig
 
 
@@ -630,5 +632,7 @@ def plot_criterion(results: list[CriterionResult], path: str | None = None):
     ax.legend(fontsize=7)
     fig.tight_layout()
     if path:
-        fig.savefig(path, dpi=120)
+        from .._plotting import figure_path
+
+        fig.savefig(figure_path(path), dpi=120)
     return fig

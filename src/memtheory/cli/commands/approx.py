@@ -11,11 +11,9 @@ Examples::
 
 from __future__ import annotations
 
-import json
 import math
 
-from ...verify.report import jsonable
-from ..common import UsageError, epilog, floats, kernel, target_args
+from ..common import UsageError, dumps, epilog, floats, kernel, plot_path, target_args
 from ..registry import register_latex_target
 
 EXAMPLES = {
@@ -62,6 +60,7 @@ def _handler(args) -> int:
     from ... import approximation as approx
     from ...errors import ConvergenceError
 
+    plot_path(args.plot)
     rho = kernel(args)
     if args.what == "best":
         ms = _widths(args)
@@ -126,7 +125,7 @@ def _handler(args) -> int:
         _plot(args.plot, *series, args.target)
         out["plot"] = args.plot
     if args.json:
-        print(json.dumps(out, default=jsonable))
+        print(dumps(out))
     else:
         print("\n".join(line for line in text if line))
     return 0

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 
-from ..common import epilog, exacts, kernel, number, target_args
+from ..common import dumps, epilog, exacts, kernel, number, target_args
 from ..registry import register_latex_target
 
 EXAMPLES = [
@@ -31,9 +30,9 @@ def _handler(args: argparse.Namespace) -> int:
     res = rho.laplace(s, moment=args.moment, dps=args.dps, full_output=True)
     values = [number(v, res.dps) for v in res.values]
     if args.json:
-        print(json.dumps({"s": [float(x) for x in s], "values": values, "moment": args.moment,
-                          "method": res.method, "errors": [number(e, 5) for e in res.errors], "dps": res.dps,
-                          "inputs_exact": res.inputs_exact}))
+        print(dumps({"s": [float(x) for x in s], "values": values, "moment": args.moment,
+                     "method": res.method, "errors": [number(e, 5) for e in res.errors], "dps": res.dps,
+                     "inputs_exact": res.inputs_exact}))
     else:
         for text, v in zip([x.strip() for x in args.s.split(",") if x.strip()], values):
             print(f"L[t^{args.moment} rho]({text}) = {v}")

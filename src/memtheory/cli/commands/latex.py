@@ -7,10 +7,9 @@ other sub-commands are added.
 from __future__ import annotations
 
 import argparse
-import json
 
 from .. import registry
-from ..common import UsageError, epilog
+from ..common import UsageError, dumps, epilog
 
 
 def register(sub) -> argparse.ArgumentParser:
@@ -59,7 +58,7 @@ def _handler(args: argparse.Namespace) -> int:
             raise UsageError(f"--out: cannot write {args.out!r} ({exc.strerror})") from None
     if args.json:
         extra = {**({"document": text} if args.document else {}), **({"out": args.out} if args.out else {})}
-        print(json.dumps({"object": args.latex_object, "parts": parts, **extra}))
+        print(dumps({"object": args.latex_object, "parts": parts, **extra}))
     else:
         print(text)
     return 0

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 
-from ..common import UsageError, epilog, exacts, kernel, number, target_args
+from ..common import UsageError, dumps, epilog, exacts, kernel, number, plot_path, target_args
 from ..registry import register_latex_target
 
 EXAMPLES = [
@@ -31,6 +30,7 @@ def _handler(args: argparse.Namespace) -> int:
     from ...losses import l2_loss
     from ...models import DiagonalRNN
 
+    plot_path(args.plot)
     a, w = exacts(args.a, "a"), exacts(args.w, "w")  # exact decimals, rounded once by the float64 path
     if len(a) != len(w):
         raise UsageError(f"--a and --w must have the same length, got {len(a)} and {len(w)}")
@@ -39,7 +39,7 @@ def _handler(args: argparse.Namespace) -> int:
     if args.plot:
         _plot(args.plot, model, rho, args.target)
     if args.json:
-        print(json.dumps({**res.to_dict(), **({"plot": args.plot} if args.plot else {})}))
+        print(dumps({**res.to_dict(), **({"plot": args.plot} if args.plot else {})}))
     else:
         print(f"J      = {res.loss}")
         print(f"dJ/da  = {[number(x, res.dps) for x in res.grad_a]}")

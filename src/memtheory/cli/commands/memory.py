@@ -9,9 +9,7 @@ Examples::
 
 from __future__ import annotations
 
-import json
-
-from ..common import UsageError, epilog, floats, kernel
+from ..common import UsageError, dumps, epilog, floats, kernel, plot_path
 
 EXAMPLES = [
     "memtheory memory --target '(1+t)**(-1.5)' --t 0,1,10,100 --json",
@@ -46,6 +44,7 @@ def _handler(args) -> int:
     from ...theory.memory import memory_function
     from ...models.nonlinear import NonlinearRNN
 
+    plot_path(args.plot)
     t = floats(args.t, "t")
     if (args.target is None) == (args.rnn is None):
         raise UsageError("give exactly one of --target EXPR or --rnn WIDTH")
@@ -75,7 +74,7 @@ def _handler(args) -> int:
         ax.legend(fontsize=7)
         save_figure(ax.figure, args.plot)
     if args.json:
-        print(json.dumps(out))
+        print(dumps(out))
     else:
         print(f"{'t':>10} {'M(t)':>14}   ({args.kind}, {mf.method})")
         for tv, v in zip(mf.t, mf.values):

@@ -9,11 +9,9 @@ Examples::
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 
-from ..common import UsageError, epilog, exacts, floats, kernel, target_args
+from ..common import UsageError, dumps, epilog, exacts, floats, kernel, plot_path, target_args
 
 EXAMPLES = [
     "memtheory perturb --target '(1+t)**(-1.1)' --widths 2,4,6 --repeats 10 --json",
@@ -45,6 +43,7 @@ def _handler(args) -> int:
     from ...models import DiagonalRNN
     from ...theory.stability import perturbation_error, stability_summary
 
+    plot_path(args.plot)
     rho = kernel(args)
     if (args.widths is None) == (args.a is None and args.w is None):
         raise UsageError("give either --widths or both --a and --w")
@@ -92,7 +91,7 @@ def _handler(args) -> int:
         ax.set_title(f"perturbation error, {args.target}")
         save_figure(fig, args.plot)
     if args.json:
-        print(json.dumps(out))
+        print(dumps(out))
     else:
         for m, r in results.items():
             # the radii are sorted; the first need not be 0 (--betas 0.1 gives E(0.1), not E(0))

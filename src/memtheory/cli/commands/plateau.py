@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-import json
-
-from ..common import UsageError, epilog, exact_option, exacts, floats, params
+from ..common import UsageError, dumps, epilog, exact_option, exacts, floats, params, plot_path
 from ..registry import register_latex_target
 
 _SPIKE = "exp(-t/2) + exp(-2*(t - 1/omega)**2)"
@@ -68,6 +66,7 @@ def _handler(args) -> int:
     from ... import plateau
     from ...kernels import Kernel
 
+    plot_path(args.plot)
     values = params(args.param)
     if "omega" in values:
         raise UsageError("omega is set by --inv-omega; do not pass it with --param")
@@ -98,7 +97,7 @@ def _handler(args) -> int:
         res.plot(path=args.plot)
         out["plot"] = args.plot
     if args.json:
-        print(json.dumps(out))
+        print(dumps(out))
         return 0
     print(f"{'1/omega':>8} {'J0':>10} {'log10|g0|':>10} {'tau0':>12} {'tau0_prime':>12} {'log10 tau0':>10} "
           f"{'log10 S':>9} {'method':>8} {'status':>9}")

@@ -9,10 +9,9 @@ Examples::
 
 from __future__ import annotations
 
-import json
 import math
 
-from ..common import UsageError, epilog, floats
+from ..common import UsageError, dumps, epilog, floats, plot_path
 from ..registry import register_latex_target
 
 EXAMPLES = [
@@ -55,6 +54,7 @@ def _handler(args) -> int:
 
     from ...theory import reparam as R
 
+    plot_path(args.plot)
     names = _maps(args.maps)
     ws = floats(args.w, "w") if args.w else None
     out: dict = {"maps": {}}
@@ -82,7 +82,7 @@ def _handler(args) -> int:
         pyplot()  # the figure goes to a file: Agg, no window
         R.plot_gradient_scales(args.plot, names, args.a, args.b)
     if args.json:
-        print(json.dumps(out))
+        print(dumps(out))
         return 0
     for n, row in out["maps"].items():
         print(f"{n:>14}  {R.gradient_scale(n, args.a, args.b).latex if args.latex else 'f(w) = ' + row['f'] + ',  scale = ' + row['scale']}")

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
 
-from ..common import UsageError, epilog
+from ..common import UsageError, dumps, epilog
 
 EXAMPLES = [
     "memtheory verify universal_approximation --quick --json",
@@ -41,7 +40,7 @@ def _handler(args: argparse.Namespace) -> int:
     checks = resolve_checks(args.names)
     if args.list:
         rows = {n: getattr(m, "CLAIM", "") for n, m in checks.items()}
-        print(json.dumps(rows) if args.json else "\n".join(f"{n:28s} {c}" for n, c in rows.items()))
+        print(dumps(rows) if args.json else "\n".join(f"{n:28s} {c}" for n, c in rows.items()))
         return 0
     directory = args.out or os.environ.get(FIGURES_ENV) or None
     if directory is not None:
@@ -72,7 +71,7 @@ def _handler(args: argparse.Namespace) -> int:
         paths = write_report(results, args.out, args.quick, seconds)
         out["report"] = str(paths["markdown"])
     if args.json:
-        print(json.dumps(out, default=str))
+        print(dumps(out))
     else:
         print(f"\n{sum(r.passed for r in results)} of {len(results)} checks passed in {seconds:.1f} s")
         if args.out:

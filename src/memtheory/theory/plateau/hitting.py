@@ -532,7 +532,9 @@ class PlateauScan(Displayable):
         ax.set_ylabel(r"$\log_{10}\tau$")
         ax.legend()
         if path is not None:
-            fig.savefig(path, dpi=120, bbox_inches="tight")
+            from ..._plotting import figure_path
+
+            fig.savefig(figure_path(path), dpi=120, bbox_inches="tight")
         return fig
 
 

@@ -1,0 +1,137 @@
+"""Bad input reaches no user as a traceback: every sub-command over a table of hostile inputs gives a one-line
+error (exit 2 for bad input, 1 for a numerical failure), and inputs with a correct value give it (checked against
+an independent mpmath quadrature). Also the shared JSON encoder (valid JSON for non-finite values, decimal strings
+at the requested precision) and the figure-path check."""
+
+from __future__ import annotations
+
+import json
+
+import mpmath as mp
+import pytest
+
+from memtheory.cli import main
+from memtheory.cli.common import dumps, number
+
+SPIKE = "exp(-t/2) + exp(-2*(t - 1/omega)**2)"
+
+#: (argv, exit code, a word the one-line message must contain)
+BAD_INPUTS = [
+    (["loss", "--target", "t < 1", "--a", "1", "--w", "1"], 2, "condition"),
+    (["loss", "--target", "True", "--a", "1", "--w", "1"], 2, "condition"),
+    (["loss", "--target", "exp(-t) & (t<1)", "--a", "1", "--w", "1"], 2, "conditions"),
+    (["loss", "--target", "~exp(-t)", "--a", "1", "--w", "1"], 2, "conditions"),
+    (["laplace", "--target", "1 < t < 2", "--s", "1"], 2, "condition"),
+    (["laplace", "--target", "Max()", "--s", "1"], 2, "Max"),
+    (["laplace", "--target", "t" + "*1" * 4000, "--s", "1"], 2, "nested"),
+    (["laplace", "--target", "exp(-s*t)", "--param", "s=2", "--s", "1"], 2, "reserved"),
+    (["loss", "--target", "exp(-t**2/(2*sigma**2))", "--param", "sigma=0", "--a", "1", "--w", "1"], 2, "sigma=0"),
+    (["laplace", "--target", "Piecewise((1, t < a), (0, True))", "--param", "a=1", "--s", "1"], 2, "Heaviside"),
+    (["laplace", "--target", "Piecewise((1, t < 1))", "--s", "1"], 2, "undefined"),
+    (["loss", "--target", "exp(-t)", "--a", "1", "--w", "1", "--plot", "/proc/x.png"], 2, "cannot write"),
+    (["loss", "--target", "exp(-t)", "--a", "1", "--w", "1", "--plot", "out.nosuchext"], 2, "extension"),
+    (["approx", "best", "--target", "exp(-t)", "--m", "1", "--plot", "/proc/x.png"], 2, "cannot write"),
+    (["perturb", "--target", "exp(-t)", "--a", "1", "--w", "1", "--plot", "/proc/x.png"], 2, "cannot write"),
+    (["reparam", "--w", "1", "--plot", "/proc/x.png"], 2, "cannot write"),
+    (["memory", "--target", "exp(-t)", "--t", "1", "--plot", "/proc/x.png"], 2, "cannot write"),
+    (["plateau", "--target", SPIKE, "--a0", "1,0", "--w0", "0.5,2", "--delta", "0.05", "--inv-omega", "4",
+      "--plot", "/proc/x.png"], 2, "cannot write"),
+]
+
+
+def run(argv, capsys):
+    try:
+        rc = main(argv)
+    except SystemExit as exc:
+        rc = exc.code
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+@pytest.mark.parametrize("argv, code, word", BAD_INPUTS, ids=[" ".join(c[0])[:70] for c in BAD_INPUTS])
+def test_bad_input_is_one_line(argv, code, word, capsys):
+    rc, out, err = run(argv, capsys)
+    assert rc == code, err
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err and "internal error" not in err, err
+    assert word in lines[0], lines[0]
+
+
+def test_plot_to_a_directory_is_refused_before_computing(tmp_path, capsys):
+    """``--plot DIR`` used to write a sibling ``DIR.png`` silently; now it is refused and nothing is written."""
+    rc, out, err = run(["loss", "--target", "exp(-t)", "--a", "1", "--w", "1", "--plot", str(tmp_path)], capsys)
+    assert rc == 2 and "directory" in err and out == ""
+    assert not tmp_path.with_suffix(".png").exists() and list(tmp_path.iterdir()) == []
+
+
+def test_unexpected_error_is_one_line(monkeypatch, capsys):
+    """The last line of defence: an exception that is a bug is reported on one line (exit 1), not a traceback."""
+    import memtheory.cli.commands.laplace as laplace
+
+    def boom(args):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(laplace, "kernel", boom)
+    rc, out, err = run(["laplace", "--target", "exp(-t)", "--s", "1"], capsys)
+    assert rc == 1 and len(err.strip().splitlines()) == 1
+    assert "internal error: ZeroDivisionError" in err and "MEMTHEORY_TRACEBACK" in err
+    monkeypatch.setenv("MEMTHEORY_TRACEBACK", "1")
+    with pytest.raises(ZeroDivisionError):
+        main(["laplace", "--target", "exp(-t)", "--s", "1"])
+
+
+# ------------------------------------------------------------------------------------ Piecewise: the right value
+def test_piecewise_kernel_laplace_and_loss(capsys):
+    """A Piecewise kernel gets its value (it used to crash): references by mpmath quadrature of the definition."""
+    target = "Piecewise((exp(-t), t < 2), (t*exp(-t), t < 3), (0, True))"
+    rc, out, err = run(["laplace", "--target", target, "--s", "0.5", "--dps", "30", "--json"], capsys)
+    assert rc == 0, err
+    with mp.workdps(40):
+        ref = mp.quad(lambda t: mp.exp(-1.5 * t), [0, 2]) + mp.quad(lambda t: t * mp.exp(-1.5 * t), [2, 3])
+        got = mp.mpf(json.loads(out)["values"][0])
+        assert abs(got - ref) < mp.mpf(10) ** -28 * abs(ref)
+    rc, out, err = run(["loss", "--target", "Piecewise((1, t < 1), (0, True))", "--a", "1", "--w", "2", "--json"],
+                       capsys)
+    assert rc == 0, err
+    with mp.workdps(30):
+        ref = mp.quad(lambda t: (mp.exp(-2 * t) - 1) ** 2, [0, 1]) + mp.quad(lambda t: mp.exp(-4 * t), [1, mp.inf])
+    assert abs(json.loads(out)["loss"] - float(ref)) < 1e-12
+
+
+# ------------------------------------------------------------------------------------------- the JSON encoder
+def test_dumps_nonfinite_values_are_null_with_reason():
+    import numpy as np
+
+    text = dumps({"loss": float("inf"), "grad": np.array([1.0, -np.inf]), "x": mp.mpf("nan"), "s": "-inf",
+                  "n": np.int64(3), "ok": np.bool_(True)})
+    doc = json.loads(text)  # strict: Python's parser accepts NaN tokens, so check there are none
+    assert "NaN" not in text and "Infinity" not in text
+    assert doc["loss"] is None and doc["grad"] == [1.0, None] and doc["x"] is None and doc["s"] is None
+    assert doc["nonfinite"] == {"loss": "inf", "grad[1]": "-inf", "x": "nan", "s": "-inf"}
+    assert doc["n"] == 3 and doc["ok"] is True
+
+
+def test_number_keeps_all_requested_digits():
+    with mp.workdps(40):
+        third = mp.mpf(1) / 3
+    assert number(third, 40) == "0." + "3" * 40
+    assert number(0.5, 20) == "0.50000000000000000000"
+    assert number(float("inf"), 20) == "inf"
+
+
+def test_loss_json_at_a_huge_coefficient_is_valid(capsys):
+    rc, out, err = run(["loss", "--target", "exp(-t)", "--a", "1e308", "--w", "1", "--json"], capsys)
+    assert "Infinity" not in out and "NaN" not in out
+    if rc == 0:
+        doc = json.loads(out)
+        assert doc["loss"] is None and doc["nonfinite"]["loss"] == "inf"
+    else:
+        assert rc == 1 and len(err.strip().splitlines()) == 1
+
+
+def test_memory_json_of_an_overflowing_kernel_is_valid(capsys):
+    rc, out, err = run(["memory", "--target", "exp(t)", "--t", "1000", "--json"], capsys)
+    assert rc == 0 and "Infinity" not in out
+    doc = json.loads(out)
+    assert doc["values"] == [None] and doc["nonfinite"] == {"values[0]": "inf"}
