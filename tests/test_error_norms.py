@@ -157,3 +157,30 @@ def test_bad_input_gives_clear_errors():
         perturbation_error(MODEL, rho, [0.0], norm="sup", time_weights=np.ones(100))
     with pytest.raises(InvalidArgumentError, match="same shape|one shape"):
         sampled_error_norm(np.zeros((2, 3)), np.zeros((3, 2)), 1.0)
+
+
+def test_lags_give_the_exact_norm_of_the_discrete_functional():
+    rho = mt.kernels.power_law(1.1)
+    lags = np.arange(1, 101)
+    direct = math.fsum(abs((1 + t) ** -1.1 - (0.8 * math.exp(-0.5 * t) - 0.3 * math.exp(-2.0 * t))) for t in lags)
+    assert linear_error_norm(MODEL, rho, "sup", lags=lags).value == pytest.approx(direct, rel=1e-13)
+    res = perturbation_error(MODEL, rho, [0.0, 1e-3], repeats=2, norm="sup", lags=lags)
+    assert res.errors[0] == pytest.approx(direct, rel=1e-13)
+    assert res.trivial_error == pytest.approx(math.fsum((1 + t) ** -1.1 for t in lags), rel=1e-13)
+    with pytest.raises(InvalidArgumentError, match="lags"):
+        linear_error_norm(MODEL, rho, "w1", lags=lags)
+    with pytest.raises(InvalidArgumentError, match="lags"):
+        perturbation_error(MODEL, rho, [0.0], norm="l2", lags=lags)
+
+
+def test_iat_fig1_paper_quick_states_its_settings_and_passes():
+    from proofs_checks import iat_fig1_paper
+
+    res = iat_fig1_paper.run(quick=True)
+    assert res.passed, res.details
+    settings = res.measured["settings"]
+    assert settings["widths"] == [2, 4, 8] and settings["repeats"] == 3 and "t = 1..100" in settings["norm"]
+    # the least-squares fit is exact for 0.9^t: a_1 = 1, the rest 0 (to rounding)
+    model = iat_fig1_paper.least_squares(lambda t: (mp.mpf(9) / 10) ** t, 4)
+    np.testing.assert_allclose(model.a, [1.0, 0.0, 0.0, 0.0], atol=1e-12)
+    np.testing.assert_allclose(model.w, math.log(10 / 9) * np.arange(1, 5), rtol=1e-15)

@@ -266,6 +266,7 @@ def perturbation_error(
     convention: str = "reference",
     time_weights: Any = None,
     test_seed: int = 12345,
+    lags: Any = None,
 ) -> PerturbationResult:
     """Perturbation error ``E_m(beta)`` of a model approximating a target (module docstring).
 
@@ -305,6 +306,9 @@ def perturbation_error(
         (``dt`` defaults to the model's for a NonlinearRNN, else 1).
     time_weights : array (T,), optional
         Loss weights of ``"mse"`` (``"twe_mse"`` uses the reference's; not for ``"sup"`` / ``"w1"``).
+    lags : array_like, optional
+        ``norm="sup"`` of a linear model: the exact norm of the discrete functional on these lags
+        (:func:`memtheory.theory.error_norms.linear_error_norm`), e.g. the paper's grid ``t = 1..100``.
 
     Returns
     -------
@@ -343,7 +347,7 @@ def perturbation_error(
             norm = "l2"
         else:
             norm = "twe_mse" if definition == "reference" else "mse"
-    evaluator = _Evaluator(model, target, norm, test_data, n_test, T, dt, convention, time_weights, test_seed)
+    evaluator = _Evaluator(model, target, norm, test_data, n_test, T, dt, convention, time_weights, test_seed, lags)
     adapter = _adapter(model, definition, structure, parameterisation)
     if tensors is not None:
         names = list(tensors)
@@ -402,8 +406,9 @@ def _kernel_of(target: Any) -> Kernel | None:
 class _Evaluator:
     """Maps a candidate model (or None for an invalid / unstable one) to its error."""
 
-    def __init__(self, model, target, norm, test_data, n_test, T, dt, convention, time_weights, test_seed):
+    def __init__(self, model, target, norm, test_data, n_test, T, dt, convention, time_weights, test_seed, lags=None):
         self.norm = norm
+        self.lags = None if lags is None else np.asarray(lags, dtype=float)
         self.linear = isinstance(model, (DiagonalRNN, LinearRNN))
         self.details: dict = {}
         self.exact = False
@@ -414,9 +419,12 @@ class _Evaluator:
                 raise InvalidArgumentError(f"time_weights: not used by the {norm!r} norm")
             self.rho = _kernel_of(target)
             self.exact = True
-            self.trivial = _zero_model_norm(self.rho, norm)
-            self.details = {"evaluation": "exact (quadrature of the error kernel)"}
+            self.trivial = _zero_model_norm(self.rho, norm, self.lags)
+            self.details = {"evaluation": "exact (quadrature of the error kernel)" if lags is None else
+                            f"exact (sum over {self.lags.size} lags)"}
             return
+        if lags is not None:
+            raise InvalidArgumentError("lags: only for norm 'sup' of a linear model and a Kernel target")
         if norm == "l2":
             rho = _kernel_of(target)
             if not self.linear or rho is None:
@@ -482,7 +490,7 @@ class _Evaluator:
             return math.inf
         if self.exact:
             try:
-                return linear_error_norm(cand, self.rho, self.norm).value
+                return linear_error_norm(cand, self.rho, self.norm, lags=self.lags).value
             except NotHurwitzError:
                 return math.inf
         if self.norm in PAPER_NORMS:
@@ -518,10 +526,10 @@ class _Evaluator:
         return causal_convolution(self.x, g)
 
 
-def _zero_model_norm(rho: Kernel, norm: str) -> float:
+def _zero_model_norm(rho: Kernel, norm: str, lags=None) -> float:
     """``sup`` / ``w1`` norm of the target itself (the error of the zero model)."""
     zero = DiagonalRNN([0.0], [1.0])
-    return float(linear_error_norm(zero, rho, norm).value)
+    return float(linear_error_norm(zero, rho, norm, lags=lags).value)
 
 
 def _unit_inputs(x: np.ndarray, y: np.ndarray, linear_data: bool, norm: str) -> tuple[np.ndarray, np.ndarray]:
