@@ -14,9 +14,10 @@ For a linear functional with kernel ``rho`` all three equal ``|rho(t)|_1`` (for 
 :class:`~memtheory.models.LinearRNN` (``rho_hat(t) = c^T e^{Wt} U``; a non-Hurwitz ``W`` raises
 :class:`~memtheory.errors.NotHurwitzError`).
 
-Nonlinear models (:class:`~memtheory.models.nonlinear.NonlinearRNN`) and black-box callables are simulated on
-the sample grid ``t_k = k dt``. Conventions (the residual model's: ``y_k`` is the output after reading
-``x_k``):
+Nonlinear models (:class:`~memtheory.models.nonlinear.NonlinearRNN`, the gated cells
+:class:`~memtheory.models.gated.GRU` and :class:`~memtheory.models.gated.LSTM` with ``dt = 1``) and black-box
+callables are simulated on the sample grid ``t_k = k dt``. Conventions (the residual model's: ``y_k`` is the
+output after reading ``x_k``):
 
 * the model is first run for ``warmup`` steps with the pre-switch input (0, or ``x`` for ``"reversed"``) so
   that the state is at rest (``h_{-inf} = 0`` in the paper is the equilibrium of the zero-input dynamics,
@@ -60,6 +61,7 @@ from .._validation import as_grid
 from ..errors import InvalidArgumentError, NotHurwitzError
 from ..kernels.kernel import Kernel
 from ..models.functional import LinearFunctional
+from ..models.gated import GRU, LSTM
 from ..models.linear import DiagonalRNN, LinearRNN
 from ..models.nonlinear import NonlinearRNN
 
@@ -239,7 +241,7 @@ def memory_function(
 
     Parameters
     ----------
-    obj : Kernel, LinearFunctional, DiagonalRNN, LinearRNN, NonlinearRNN or callable
+    obj : Kernel, LinearFunctional, DiagonalRNN, LinearRNN, NonlinearRNN, GRU, LSTM or callable
         Linear objects give the exact ``|rho(t)|`` (``|.|_1`` over input channels). A callable is a black box
         mapping inputs ``(B, T)`` (``input_dim`` 1) or ``(B, T, d)`` to outputs ``(B, T)`` (or ``(B, T, p)``:
         the Euclidean norm over outputs is used), whose ``k``-th output has read inputs ``0..k``.
@@ -368,6 +370,12 @@ def _simulator(obj: Any, dt: float | None, input_dim: int | None, check: bool):
         if check:
             _check_nonlinear_stability(obj)
         return obj.forward, obj.input_dim, obj.dt
+    if isinstance(obj, (GRU, LSTM)):  # one input sample per step: dt = 1
+        if dt is not None and not math.isclose(float(dt), 1.0, rel_tol=1e-12):
+            raise InvalidArgumentError(f"dt: a {type(obj).__name__} reads one sample per step (dt = 1), got {dt!r}")
+        if input_dim is not None and input_dim != obj.input_dim:
+            raise InvalidArgumentError(f"input_dim: the model has {obj.input_dim}, got {input_dim!r}")
+        return obj.forward, obj.input_dim, 1.0
     if callable(obj):
         step = 1.0 if dt is None else dt
         if not (isinstance(step, (int, float, np.floating)) and math.isfinite(step) and step > 0):
@@ -377,7 +385,7 @@ def _simulator(obj: Any, dt: float | None, input_dim: int | None, check: bool):
             raise InvalidArgumentError(f"input_dim: must be an integer >= 1, got {input_dim!r}")
         return (lambda x: obj(x[:, :, 0] if d == 1 else x)), int(d), float(step)
     raise InvalidArgumentError(
-        f"obj: expected a Kernel, LinearFunctional, DiagonalRNN, LinearRNN, NonlinearRNN or a callable, "
+        f"obj: expected a Kernel, LinearFunctional, DiagonalRNN, LinearRNN, NonlinearRNN, GRU, LSTM or a callable, "
         f"got {type(obj).__name__}"
     )
 
