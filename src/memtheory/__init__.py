@@ -18,6 +18,11 @@ _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __version__ = "0.1.0"
 
+from ._cachedirs import ensure_numba_cache as _ensure_numba_cache  # noqa: E402
+
+# before any ``cache=True`` function is defined: a read-only install and home fall back to a temporary cache
+_ensure_numba_cache()
+
 from . import errors, exact, kernels, symbolic  # noqa: F401
 from .errors import *  # noqa: F401,F403 - the exception hierarchy is part of the top-level API
 from .kernels import Kernel  # noqa: F401

@@ -30,6 +30,7 @@ from types import ModuleType
 import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
 
+from .._cachedirs import cache_root
 from .registry import SPECIAL_FUNCTIONS, SpecialFunction, mpmath_namespace, numpy_namespace
 
 __all__ = [
@@ -46,14 +47,12 @@ _MODULES: dict[str, ModuleType] = {}
 
 
 def cache_dir() -> Path:
-    """The directory holding generated modules (and, next to them, numba's cache)."""
-    root = os.environ.get("MEMTHEORY_CACHE_DIR")
-    if root:
-        path = Path(root)
-    else:
-        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-        path = Path(base) / "memtheory"
-    path = path / "generated"
+    """The directory holding generated modules (and, next to them, numba's cache).
+
+    Under :func:`memtheory._cachedirs.cache_root`, which falls back to a temporary directory (one warning) when
+    the configured one cannot be written.
+    """
+    path = cache_root() / "generated"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
