@@ -1,29 +1,32 @@
-"""Dense linear algebra in mpmath on lists of lists: ``L D L^T`` and LU with partial pivoting.
+"""Dense linear algebra in arbitrary precision on lists of lists: ``L D L^T`` and LU with partial pivoting.
 
-Plain Python over ``mpf`` at the caller's working precision (``mp.workdps``), for the small dense systems of the
-arbitrary-precision integrator (:mod:`memtheory.dynamics.rodas`): no ``mp.matrix`` overhead, and the
-factorisations report failure (``None``) instead of raising, so that the integrator can react (shorten the
-step, refuse the point).
+Plain Python over the numbers of an :class:`~memtheory.compile.arith.Arithmetic` (mpmath's ``mpf`` by default,
+or Arb's ``arb`` used as floating point) at the caller's working precision, for the small dense systems of the
+arbitrary-precision integrator (:mod:`memtheory.dynamics.rodas`): no matrix-object overhead, one algorithm for
+both arithmetics, and the factorisations report failure (``None``) instead of raising, so that the integrator
+can react (shorten the step, refuse the point).
 """
 
 from __future__ import annotations
 
 from typing import Sequence
 
-import mpmath as mp
+from ..compile.arith import MPMATH, Arithmetic
 
 __all__ = ["ldl", "lu", "lu_solve"]
 
 
-def ldl(M: Sequence[Sequence], shift) -> tuple[list, list] | None:
-    """``L D L^T`` of the symmetric ``M + shift I`` (lists of mpf); None unless positive definite.
+def ldl(M: Sequence[Sequence], shift, arith: Arithmetic = MPMATH) -> tuple[list, list] | None:
+    """``L D L^T`` of the symmetric ``M + shift I`` (lists of numbers); None unless positive definite.
 
     Parameters
     ----------
-    M : list of lists of mpf
+    M : list of lists
         Symmetric matrix (only the lower triangle is read).
-    shift : mpf
+    shift : number
         Added to the diagonal.
+    arith : Arithmetic
+        The number type (default mpmath).
 
     Returns
     -------
@@ -32,23 +35,26 @@ def ldl(M: Sequence[Sequence], shift) -> tuple[list, list] | None:
         pivot is not positive.
     """
     n = len(M)
-    L = [[mp.mpf(0)] * n for _ in range(n)]
-    D = [mp.mpf(0)] * n
+    zero, one = arith.num(0), arith.num(1)
+    L = [[zero] * n for _ in range(n)]
+    D = [zero] * n
     for j in range(n):
         Lj = L[j]
-        d = M[j][j] + shift - mp.fsum(Lj[k] * Lj[k] * D[k] for k in range(j))
+        d = M[j][j] + shift - arith.fsum(Lj[k] * Lj[k] * D[k] for k in range(j))
         if not d > 0:
             return None
         D[j] = d
-        Lj[j] = mp.mpf(1)
+        Lj[j] = one
         for i in range(j + 1, n):
             Li = L[i]
-            Li[j] = (M[i][j] - mp.fsum(Li[k] * Lj[k] * D[k] for k in range(j))) / d
+            Li[j] = (M[i][j] - arith.fsum(Li[k] * Lj[k] * D[k] for k in range(j))) / d
     return L, D
 
 
-def lu(M: Sequence[Sequence]) -> tuple[list, list] | None:
+def lu(M: Sequence[Sequence], arith: Arithmetic = MPMATH) -> tuple[list, list] | None:
     """LU with partial pivoting of a square list-of-lists (copied); None if singular.
+
+    ``arith`` is the number type (default mpmath); it is used to clean the entries (drop a ball's radius).
 
     Returns
     -------
@@ -57,7 +63,8 @@ def lu(M: Sequence[Sequence]) -> tuple[list, list] | None:
         row permutation; the pair is what :func:`lu_solve` takes.
     """
     n = len(M)
-    A = [list(row) for row in M]
+    clean = arith.clean
+    A = [[clean(v) for v in row] for row in M]
     piv = list(range(n))
     for k in range(n):
         p = max(range(k, n), key=lambda i: abs(A[i][k]))
@@ -79,14 +86,16 @@ def lu(M: Sequence[Sequence]) -> tuple[list, list] | None:
     return A, piv
 
 
-def lu_solve(F: tuple[list, list], b: Sequence) -> list:
-    """Solve ``M x = b`` with the factorisation ``F = lu(M)``; returns ``x`` as a list of mpf."""
+def lu_solve(F: tuple[list, list], b: Sequence, arith: Arithmetic = MPMATH) -> list:
+    """Solve ``M x = b`` with the factorisation ``F = lu(M)``; returns ``x`` as a list (cleaned: no radius
+    travels on, see :meth:`~memtheory.compile.arith.Arithmetic.clean`)."""
     A, piv = F
     n = len(b)
+    fsum = arith.fsum
     y = [b[piv[i]] for i in range(n)]
     for i in range(n):
-        y[i] = y[i] - mp.fsum(A[i][k] * y[k] for k in range(i))
+        y[i] = y[i] - fsum(A[i][k] * y[k] for k in range(i))
     for i in range(n - 1, -1, -1):
-        y[i] = (y[i] - mp.fsum(A[i][k] * y[k] for k in range(i + 1, n))) / A[i][i]
-    return y
+        y[i] = (y[i] - fsum(A[i][k] * y[k] for k in range(i + 1, n))) / A[i][i]
+    return [arith.clean(v) for v in y]
 

@@ -5,8 +5,10 @@ Method
 RODAS4 (Hairer & Wanner, *Solving ODEs II*, §IV.7; coefficients of Hairer's ``rodas.f``): a Rosenbrock method of
 order 4 with an embedded order-3 estimate, L-stable and stiffly accurate, linearly implicit (no Newton
 iteration) with the exact Jacobian supplied by the system (never finite differences). The arithmetic is mpmath's
-``mpf`` at the system's ``dps`` digits (exponents are unbounded: ``tau = 1e900`` and gradients of ``1e-870`` are
-ordinary numbers); the linear algebra is :mod:`memtheory.dynamics.mplinalg`.
+``mpf`` at the system's ``dps`` digits, or Arb's ``arb`` used as floating point at the same precision (the
+system's :class:`~memtheory.compile.arith.Arithmetic`, ``system.arith``: one algorithm, the number type swapped;
+exponents are unbounded in both: ``tau = 1e900`` and gradients of ``1e-870`` are ordinary numbers); the linear
+algebra is :mod:`memtheory.dynamics.mplinalg`. The run's times and end point are returned as ``mpf``.
 
 * **Curvature safeguard.** Near the escape from a plateau the Hessian of the objective has a negative eigenvalue
   ``lambda_neg``; a step with ``gamma h |lambda_neg|`` near 1 would make the stage matrix singular (and well
@@ -42,10 +44,10 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-import mpmath as mp
 
 from ..display import Displayable
 from .._validation import check_positive
+from ..compile.arith import MPMATH, Arithmetic
 from ..errors import ConvergenceError, InvalidArgumentError
 from .mplinalg import ldl, lu, lu_solve
 
@@ -71,7 +73,8 @@ class RodasSystem:
     """The contract of a system integrated by :func:`integrate_system`.
 
     Subclass it (the defaults below then apply) or provide the same attributes and methods. States are lists
-    of ``n`` mpf; every method is called inside ``mp.workdps(dps)``.
+    of ``n`` numbers of the system's arithmetic (``arith``, mpmath's ``mpf`` by default); every method is called
+    inside ``arith.workdps(dps)``.
 
     The flow is ``x' = f(x)``. The state parametrises a point ``theta(x)`` (the identity for a flow in the
     original coordinates; e.g. ``theta(w) = (a*(w), w)`` for a flow reduced to a slow manifold) at which a
@@ -90,6 +93,8 @@ class RodasSystem:
         Evaluation counters (of ``f`` and of the Jacobian; the system counts), reported by the run.
     reduced : bool
         Whether the system is a reduced model of a larger flow (reported as :attr:`RodasRun.reduced`).
+    arith : Arithmetic
+        The number type of the states and of every value the methods return (default mpmath's ``mpf``).
 
     Notes
     -----
@@ -122,6 +127,7 @@ class RodasSystem:
     nfev: int = 0
     njev: int = 0
     reduced: bool = False
+    arith: Arithmetic = MPMATH
 
     def initial_state(self) -> list:
         """The state at ``tau = 0``."""
@@ -172,39 +178,42 @@ class _Rodas:
 
     def __init__(self, system):
         self.sys = system
-        self.gamma = mp.mpf(GAMMA)
-        self.A = [[mp.mpf(v) for v in row] for row in _A]
-        self.C = [[mp.mpf(v) for v in row] for row in _C]
+        self.ar = ar = _arith(system)
+        self.gamma = ar.num(GAMMA)
+        self.A = [[ar.num(v) for v in row] for row in _A]
+        self.C = [[ar.num(v) for v in row] for row in _C]
         self.ndec = 0
 
     def factor(self, Jac, S, h):
         """Factorisation of ``I/(gamma h) - Jac``, or None when the curvature safeguard refuses ``h``."""
         inv = 1 / (self.gamma * h)
         self.ndec += 1
-        if ldl(S, KAPPA * inv) is None:
+        if ldl(S, KAPPA * inv, self.ar) is None:
             return None
         n = len(Jac)
         self.ndec += 1
-        return lu([[(inv if i == j else 0) - Jac[i][j] for j in range(n)] for i in range(n)])
+        return lu([[(inv if i == j else 0) - Jac[i][j] for j in range(n)] for i in range(n)], self.ar)
 
     def step(self, y, f0, F, h):
         """One step of size ``h``: ``(y_new, err_vector)``; ``(None, None)`` when a stage leaves the domain
         (``system.in_domain`` is false there, e.g. a rate <= 0 where a kernel's Laplace moments may not
         exist)."""
         n = len(y)
+        ar = self.ar
+        fsum, clean = ar.fsum, ar.clean
         g = []
         for i in range(6):
             if i == 0:
                 rhs = list(f0)
             else:
-                arg = [y[k] + mp.fsum(self.A[i][j] * g[j][k] for j in range(i)) for k in range(n)]
+                arg = [clean(y[k] + fsum(self.A[i][j] * g[j][k] for j in range(i))) for k in range(n)]
                 if not self.sys.in_domain(arg):
                     return None, None
                 fi = self.sys.rhs(arg)
-                rhs = [fi[k] + mp.fsum(self.C[i][j] * g[j][k] for j in range(i)) / h for k in range(n)]
-            g.append(lu_solve(F, rhs))
-        y5 = [y[k] + mp.fsum(self.A[5][j] * g[j][k] for j in range(5)) for k in range(n)]
-        return [y5[k] + g[5][k] for k in range(n)], g[5]
+                rhs = [fi[k] + fsum(self.C[i][j] * g[j][k] for j in range(i)) / h for k in range(n)]
+            g.append(lu_solve(F, rhs, ar))
+        y5 = [y[k] + fsum(self.A[5][j] * g[j][k] for j in range(5)) for k in range(n)]
+        return [clean(y5[k] + g[5][k]) for k in range(n)], g[5]
 
 
 @dataclass(repr=False)
@@ -259,8 +268,12 @@ class RodasRun(Displayable):
     samples: list = field(repr=False, default_factory=list)
 
 
-def _log10(x) -> float:
-    return float(mp.log10(x)) if x > 0 else -math.inf
+def _arith(system) -> Arithmetic:
+    return getattr(system, "arith", MPMATH)
+
+
+def _log10(ar: Arithmetic, x) -> float:
+    return float(ar.log10(x)) if x > 0 else -math.inf
 
 
 def check_arguments(delta: Any, rtol: Any) -> tuple[float, float]:
@@ -305,16 +318,18 @@ def integrate_system(system: RodasSystem, delta: float, rtol: float = 1e-5, tau_
         When the step size underflows, or an event location leaves the domain.
     """
     delta, rtol = check_arguments(delta, rtol)
-    with mp.workdps(system.dps):
-        return _integrate(system, mp.mpf(delta), rtol, tau_max, int(max_steps), int(after_event_steps),
-                          mp.mpf(max_growth), record)
+    ar = _arith(system)
+    with ar.workdps(system.dps):
+        return _integrate(system, ar.num(delta), rtol, tau_max, int(max_steps), int(after_event_steps),
+                          ar.num(max_growth), record)
 
 
 def _integrate(system, delta, rtol, tau_max, max_steps, after_event_steps, max_growth, record):
     n = system.n
     rod = _Rodas(system)
+    ar = rod.ar
     theta0 = system.theta0
-    tau_max = None if tau_max is None else mp.mpf(tau_max)
+    tau_max = None if tau_max is None else ar.num(tau_max)
     y = system.initial_state()
     _, f, Jac, S = system.jacobian(y)
     J0 = system.initial_loss()
@@ -324,17 +339,17 @@ def _integrate(system, delta, rtol, tau_max, max_steps, after_event_steps, max_g
     samples: list = []
     counts = {"nacc": 0, "nrej": 0, "nsafe": 0}
     if all(v == 0 for v in f):
-        return _finish(system, rod, y, mp.mpf(0), {"distance": mp.inf, "loss": mp.inf}, "converged",
+        return _finish(system, rod, y, ar.num(0), {"distance": ar.inf, "loss": ar.inf}, "converged",
                        "theta_0 is a critical point (grad J = 0): the flow stays there", rtol, counts, samples)
-    rt = mp.mpf(rtol)
-    hscale = max(abs(Jac[i][i]) for i in range(n)) or mp.mpf(1)
-    h = mp.mpf("0.01") / hscale
-    tau = mp.mpf(0)
+    rt = ar.num(rtol)
+    hscale = max(abs(Jac[i][i]) for i in range(n)) or ar.num(1)
+    h = ar.num("0.01") / hscale
+    tau = ar.num(0)
     c0 = system.control(y)
     running = [abs(v) for v in c0]
-    nu = mp.mpf("1e-3")
-    atol = mp.mpf(10) ** (-(system.dps - 10))
-    floor = mp.mpf(10) ** (-(system.dps - 15))
+    nu = ar.num("1e-3")
+    atol = ar.num(10) ** (-(system.dps - 10))
+    floor = ar.num(10) ** (-(system.dps - 15))
     first_event_step = None
     h_old = err_old = None
     last_rejected = False
@@ -343,7 +358,7 @@ def _integrate(system, delta, rtol, tau_max, max_steps, after_event_steps, max_g
         if tau_max is not None and tau + h > tau_max:
             h = tau_max - tau
         if h <= tau * floor:
-            raise ConvergenceError(f"step size underflow at tau = {mp.nstr(tau, 8)} ({counts['nacc']} steps)")
+            raise ConvergenceError(f"step size underflow at tau = {ar.nstr(tau, 8)} ({counts['nacc']} steps)")
         F = rod.factor(Jac, S, h)
         if F is None:
             counts["nsafe"] += 1
@@ -358,14 +373,14 @@ def _integrate(system, delta, rtol, tau_max, max_steps, after_event_steps, max_g
             continue
         c_old, c_new = system.control(y), system.control(y_new)
         scale = [atol + rt * max(abs(c_old[k]), abs(c_new[k]), nu * running[k]) for k in range(n)]
-        err = mp.sqrt(mp.fsum((e[k] / scale[k]) ** 2 for k in range(n)) / n)
+        err = ar.sqrt(ar.fsum((e[k] / scale[k]) ** 2 for k in range(n)) / n)
         if err == 0:
             fac = max_growth
         else:
-            fac = mp.mpf("0.9") * err ** mp.mpf("-0.25")
+            fac = ar.num("0.9") * err ** ar.num("-0.25")
             if h_old is not None and err_old and not last_rejected:  # Gustafsson's predictive controller
-                fac = min(fac, fac * h / h_old * (err_old / err) ** mp.mpf("0.25"))
-                fac = max(fac, _observed_order_growth(h / h_old, err, err_old))
+                fac = min(fac, fac * h / h_old * (err_old / err) ** ar.num("0.25"))
+                fac = max(fac, _observed_order_growth(ar, h / h_old, err, err_old))
         inside = system.in_domain(y_new)
         if err > 1 or not inside:
             counts["nrej"] += 1
@@ -373,20 +388,20 @@ def _integrate(system, delta, rtol, tau_max, max_steps, after_event_steps, max_g
             if not inside and err <= 1:
                 h = h / 4
                 if h <= tau * floor * 1000:
-                    status, message = "domain", f"a rate reached 0 at tau ~ {mp.nstr(tau, 8)}"
+                    status, message = "domain", f"a rate reached 0 at tau ~ {ar.nstr(tau, 8)}"
                     break
             else:
-                h = h * max(mp.mpf("0.2"), fac)
+                h = h * max(ar.num("0.2"), fac)
             continue
         # ------------------------------------------------------------------------ accepted step
         counts["nacc"] += 1
         th_new = system.theta(y_new)
-        dist2 = _dist2(th_new, theta0)
+        dist2 = _dist2(ar, th_new, theta0)
         # the loss, gradient and Hessian at the new point serve the events and the next step
         J_new, f_new, Jac_new, S_new = system.jacobian(y_new)
         if "distance" not in found and dist2 >= d2:
             found["distance"] = _locate(rod, system, y, f, Jac, S, tau, h,
-                                        lambda z: _dist2(system.theta(z), theta0) - d2, dist2 - d2)
+                                        lambda z: _dist2(ar, system.theta(z), theta0) - d2, dist2 - d2)
         if "loss" not in found and abs(J_new - J0) >= delta:
             found["loss"] = _locate(rod, system, y, f, Jac, S, tau, h,
                                     lambda z: abs(system.loss(z) - J0) - delta, abs(J_new - J0) - delta)
@@ -400,7 +415,7 @@ def _integrate(system, delta, rtol, tau_max, max_steps, after_event_steps, max_g
         for k in range(n):
             running[k] = max(running[k], abs(c_new[k]))
         if record:
-            samples.append((_log10(tau), _log10(dist2) / 2, float(J_new - J0)))
+            samples.append((_log10(ar, tau), _log10(ar, dist2) / 2, float(J_new - J0)))
         if len(found) == 2:
             status, message = "events", "both hitting times located"
             break
@@ -411,17 +426,17 @@ def _integrate(system, delta, rtol, tau_max, max_steps, after_event_steps, max_g
             missing = "loss" if "loss" not in found else "distance"
             status = "censored"
             message = (f"the {missing} event was not reached within {after_event_steps} steps after the first "
-                       f"one (it is later than tau = {mp.nstr(tau, 8)}); after a plateau the flow may enter a "
+                       f"one (it is later than tau = {ar.nstr(tau, 8)}); after a plateau the flow may enter a "
                        "slow singular regime (rates coalescing, weights diverging)")
             break
         if tau_max is not None and tau >= tau_max:
-            status, message = "tau_max", f"tau_max = {mp.nstr(tau_max, 6)} reached"
+            status, message = "tau_max", f"tau_max = {ar.nstr(tau_max, 6)} reached"
             break
         f, Jac, S = f_new, Jac_new, S_new
         if counts["nacc"] % 10 == 0 and _converged(f, Jac, y, system, delta, found):
             status, message = "converged", "the flow converged to a local minimum short of the threshold"
             for name in ("distance", "loss"):
-                found.setdefault(name, mp.inf)
+                found.setdefault(name, ar.inf)
             break
         h_old, err_old = h, err
         last_rejected = False
@@ -429,37 +444,39 @@ def _integrate(system, delta, rtol, tau_max, max_steps, after_event_steps, max_g
     return _finish(system, rod, y, tau, found, status, message, rtol, counts, samples, errors)
 
 
-def _observed_order_growth(q, err, err_old):
+def _observed_order_growth(ar, q, err, err_old):
     """Step growth allowed by the *observed* error growth: on a plateau's drift phase the solution is nearly
     linear in ``tau`` and the error estimate stays flat while ``h`` grows by ``q`` (order 4 is the asymptotic
     worst case, not what happens there). With the observed exponent ``p = ln(err/err_old)/ln q`` (floored at 1)
     the step that keeps the estimate below 1/2 is ``(0.5/err)^(1/p)``; the next error test still decides."""
-    if q < 2 or err >= mp.mpf("0.5"):
-        return mp.mpf(0)
-    p = max(mp.mpf(1), mp.log(err / err_old) / mp.log(q))
-    return (mp.mpf("0.5") / err) ** (1 / p) if p < 4 else mp.mpf(0)
+    if q < 2 or err >= ar.num("0.5"):
+        return ar.num(0)
+    p = max(ar.num(1), ar.log(err / err_old) / ar.log(q))
+    return (ar.num("0.5") / err) ** (1 / p) if p < 4 else ar.num(0)
 
 
-def _dist2(theta, theta0):
-    return mp.fsum((theta[k] - theta0[k]) ** 2 for k in range(len(theta)))
+def _dist2(ar, theta, theta0):
+    return ar.fsum((theta[k] - theta0[k]) ** 2 for k in range(len(theta)))
 
 
 def _converged(f, Jac, y, system, delta, found) -> bool:
     """At a local minimum short of the thresholds: the Newton step is tiny."""
-    F = lu(Jac)
+    ar = _arith(system)
+    F = lu(Jac, ar)
     if F is None or "distance" in found:
         return False
-    newton = lu_solve(F, f)
-    size = mp.sqrt(mp.fsum(v * v for v in newton))
-    return size < delta * mp.mpf("1e-12") and _dist2(system.theta(y), system.theta0) < delta * delta
+    newton = lu_solve(F, f, ar)
+    size = ar.sqrt(ar.fsum(v * v for v in newton))
+    return size < delta * ar.num("1e-12") and _dist2(ar, system.theta(y), system.theta0) < delta * delta
 
 
 def _locate(rod, system, y, f, Jac, S, tau, h, phi, phi_end):
     """Illinois iteration for the root of ``phi(step(y, h'))`` on ``(0, h)``; returns ``tau + h'``."""
-    lo, hi = mp.mpf(0), h
+    ar = rod.ar
+    lo, hi = ar.num(0), h
     f_lo, f_hi = phi(y), phi_end
     side = 0
-    tol = (tau + h) * mp.mpf("1e-13")
+    tol = (tau + h) * ar.num("1e-13")
     for _ in range(200):
         if hi - lo <= tol:
             break
@@ -472,7 +489,7 @@ def _locate(rod, system, y, f, Jac, S, tau, h, phi, phi_end):
             F = rod.factor(Jac, S, x)
         z = rod.step(y, f, F, x)[0]
         if z is None:
-            raise ConvergenceError(f"event location left the domain at tau ~ {mp.nstr(tau + x, 8)}")
+            raise ConvergenceError(f"event location left the domain at tau ~ {ar.nstr(tau + x, 8)}")
         fx = phi(z)
         if fx == 0:
             return tau + x
@@ -490,6 +507,12 @@ def _locate(rod, system, y, f, Jac, S, tau, h, phi, phi_end):
 
 
 def _finish(system, rod, y, tau, found, status, message, rtol, counts, samples, errors=None) -> RodasRun:
-    return RodasRun(found.get("distance"), found.get("loss"), tau, status, message, system.dps, rtol,
+    """The run, its numbers as ``mpf`` (at the working precision) whatever the arithmetic."""
+    to = rod.ar.to_mpf
+
+    def opt(x):
+        return None if x is None else to(x)
+
+    return RodasRun(opt(found.get("distance")), opt(found.get("loss")), to(tau), status, message, system.dps, rtol,
                     counts["nacc"], counts["nrej"], counts["nsafe"], system.nfev, system.njev, rod.ndec,
-                    dict(errors or {}), bool(system.reduced), system.theta(y), samples)
+                    dict(errors or {}), bool(system.reduced), [to(v) for v in system.theta(y)], samples)

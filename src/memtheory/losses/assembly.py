@@ -57,23 +57,42 @@ class _PyPrinter(codegen.NumbaPrinter):
         return f"_R({expr.p}, 1)"
 
 
-def _print_element(expr: sp.Expr, printer, names: dict) -> str:
-    replaced = expr.replace(
+def _moment_symbols(expr: sp.Expr, names: dict) -> sp.Expr:
+    return expr.replace(
         lambda e: isinstance(e, LaplaceMoment),
         lambda e: sp.Symbol(f"L{int(e.args[0])}_{'i' if e.args[1] == names['w_i_sym'] else 'j'}"),
     )
-    return printer.doprint(replaced)
 
 
-def _routine(name: str, doc: str, printer, transform) -> str:
-    """Source of one assembly routine; ``transform`` maps each element derivative before printing."""
+def _print_element(expr: sp.Expr, printer, names: dict) -> str:
+    return printer.doprint(_moment_symbols(expr, names))
+
+
+def _routine(name: str, doc: str, printer, transform, cse: bool = False) -> str:
+    """Source of one assembly routine; ``transform`` maps each element derivative before printing.
+
+    With ``cse``, the accumulations of each block (the loss term, the gradient terms, the Hessian terms of the
+    single and of the pair element) share their common subexpressions, computed once into local variables
+    (for the arbitrary-precision backends, where every operation costs a Python call).
+    """
     a_i, w_i, a_j, w_j = element_symbols()
     xi, xj = (a_i, w_i), (a_j, w_j)
     names = {"w_i_sym": w_i}
     P, Q = PAIR_TERM, SINGLE_TERM
+    blocks = [0]
 
     def pr(e):
         return _print_element(transform(e), printer, names)
+
+    def accumulate(indent: str, items: list) -> list:
+        """``target += expr`` lines for ``items = [(target, expr), ...]``."""
+        if not cse:
+            return [f"{indent}{target} += {pr(e)}" for target, e in items]
+        exprs = [_moment_symbols(transform(e), names) for _, e in items]
+        blocks[0] += 1
+        temps, reduced = sp.cse(exprs, symbols=sp.numbered_symbols(f"_b{blocks[0]}_"))
+        return ([f"{indent}{t} = {printer.doprint(v)}" for t, v in temps]
+                + [f"{indent}{target} += {printer.doprint(r)}" for (target, _), r in zip(items, reduced)])
 
     def index(owner: str, component: int) -> str:
         return owner if component == 0 else f"m + {owner}"
@@ -93,10 +112,11 @@ def _routine(name: str, doc: str, printer, transform) -> str:
         f"        J += {pr(Q)}",
         "        if want_grad:",
     ]
-    lines += [f"            grad[{index('i', d)}] += {pr(sp.diff(Q, v))}" for d, v in enumerate(xi)]
+    lines += accumulate("            ", [(f"grad[{index('i', d)}]", sp.diff(Q, v)) for d, v in enumerate(xi)])
     lines.append("        if want_hess:")
-    lines += [f"            hess[{index('i', d1)}, {index('i', d2)}] += {pr(sp.diff(Q, v1, v2))}"
-              for d1, v1 in enumerate(xi) for d2, v2 in enumerate(xi) if sp.diff(Q, v1, v2) != 0]
+    lines += accumulate("            ", [(f"hess[{index('i', d1)}, {index('i', d2)}]", sp.diff(Q, v1, v2))
+                                        for d1, v1 in enumerate(xi) for d2, v2 in enumerate(xi)
+                                        if sp.diff(Q, v1, v2) != 0])
     lines += [
         "        for j in range(m):",
         "            a_j = a[j]",
@@ -104,16 +124,13 @@ def _routine(name: str, doc: str, printer, transform) -> str:
         f"            J += {pr(P)}",
         "            if want_grad:",
     ]
-    lines += [f"                grad[{index(o, d)}] += {pr(sp.diff(P, v))}"
-              for o, xs in (("i", xi), ("j", xj)) for d, v in enumerate(xs)]
+    lines += accumulate("                ", [(f"grad[{index(o, d)}]", sp.diff(P, v))
+                                            for o, xs in (("i", xi), ("j", xj)) for d, v in enumerate(xs)])
     lines.append("            if want_hess:")
-    for o1, x1 in (("i", xi), ("j", xj)):
-        for o2, x2 in (("i", xi), ("j", xj)):
-            for d1, v1 in enumerate(x1):
-                for d2, v2 in enumerate(x2):
-                    e = sp.diff(P, v1, v2)
-                    if e != 0:
-                        lines.append(f"                hess[{index(o1, d1)}, {index(o2, d2)}] += {pr(e)}")
+    lines += accumulate("                ", [(f"hess[{index(o1, d1)}, {index(o2, d2)}]", sp.diff(P, v1, v2))
+                                            for o1, x1 in (("i", xi), ("j", xj)) for o2, x2 in (("i", xi), ("j", xj))
+                                            for d1, v1 in enumerate(x1) for d2, v2 in enumerate(x2)
+                                            if sp.diff(P, v1, v2) != 0])
     lines.append("    return J")
     return "\n".join(lines) + "\n"
 
@@ -121,26 +138,33 @@ def _routine(name: str, doc: str, printer, transform) -> str:
 NORM = sp.Symbol("norm")
 
 
-def _source(printer) -> str:
+def _source(printer, cse: bool = False) -> str:
     exact = _routine("assemble", "Loss; gradient and Hessian accumulated into grad (2m) and hess (2m x 2m).",
-                     printer, sp.simplify)
+                     printer, sp.simplify, cse)
     bound = _routine("assemble_magnitude", "Sums of |terms| of each output (rounding errors scale with these).",
-                     printer, lambda e: magnitude(sp.simplify(e)))
+                     printer, lambda e: magnitude(sp.simplify(e)), cse)
     return exact + "\n\n" + bound
 
 
 @functools.lru_cache(maxsize=None)
 def loss_module(backend: str = "numba") -> ModuleType | SimpleNamespace:
-    """The assembly routines for ``backend`` in ``{"numba", "python"}`` (python: for mpmath numbers)."""
+    """The assembly routines for ``backend`` in ``{"numba", "python", "flint"}`` (python: for mpmath numbers;
+    flint: the same source for python-flint's ``arb``, :mod:`memtheory.compile.arith`)."""
     if backend == "numba":
         body = "_jit = njit(cache=True)\n\n\n" + _source(codegen.NumbaPrinter())
         return codegen.load_module(body, tag="l2loss")
-    if backend == "python":
+    if backend in ("python", "flint"):
         import mpmath
 
-        src = _source(_PyPrinter())
-        namespace = {"_jit": lambda f: f, "_R": lambda p, q: mpmath.mpf(p) / q, "math": mpmath, "abs": abs}
+        src = _source(_PyPrinter(), cse=True)
+        if backend == "python":
+            ratio = lambda p, q: mpmath.mpf(p) / q if q != 1 else mpmath.mpf(p)  # noqa: E731
+        else:
+            import flint
+
+            ratio = lambda p, q: flint.arb(p) / q if q != 1 else flint.arb(p)  # noqa: E731
+        namespace = {"_jit": lambda f: f, "_R": ratio, "math": mpmath, "abs": abs}
         exec(compile(src, "<memtheory.losses.assembly:python>", "exec"), namespace)  # generated, not user input
         return SimpleNamespace(assemble=namespace["assemble"], assemble_magnitude=namespace["assemble_magnitude"],
                                source=src)
-    raise ValueError(f"backend must be 'numba' or 'python', got {backend!r}")
+    raise ValueError(f"backend must be 'numba', 'python' or 'flint', got {backend!r}")
