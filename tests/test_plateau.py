@@ -170,15 +170,74 @@ def test_scan_table_and_plot(tmp_path):
     assert path.stat().st_size > 1000
 
 
-def test_mismatched_start_is_reported():
+GAUSS_FAMILY = "exp(-2*t/5) + exp(-(t - 1/omega)**2/(2*(7/10)**2))"  # rho_bar = e^{-2t/5}: 2/5 is not binary
+
+
+def _premise_by_quadrature(x, a0, w0):
+    """Independent reference: the mismatch term 2 int (rho_hat - rho_bar) d rho_hat/d theta and the memory term
+    -2 int rho_0(. - 1/omega) d rho_hat/d theta by mpmath quadrature (60 digits), as log10 of their norms."""
+    with mp.workdps(60):
+        c, s2 = mp.mpf(x), 2 * mp.mpf("0.49")
+        a, w = [mp.mpf(v) for v in a0], [mp.mpf(v) for v in w0]
+        diff = lambda t: mp.fsum(ak * mp.exp(-wk * t) for ak, wk in zip(a, w)) - mp.exp(-2 * t / 5)  # noqa: E731
+        spike = lambda t: mp.exp(-(t - c) ** 2 / s2)  # noqa: E731
+        pts = [0, c - 20, c, c + 20, mp.inf] if x > 20 else [0, c, mp.inf]
+
+        def grad(f):
+            ga = [2 * mp.quad(lambda t: f(t) * mp.exp(-wk * t), pts) for wk in w]
+            gw = [-2 * ak * mp.quad(lambda t: f(t) * t * mp.exp(-wk * t), pts) for ak, wk in zip(a, w)]
+            return mp.log10(mp.sqrt(mp.fsum(g * g for g in ga + gw)))
+
+        return float(grad(diff)), float(grad(lambda t: -spike(t)))
+
+
+def test_premise_measured_against_quadrature():
+    rho = mt.Kernel(GAUSS_FAMILY, omega=sp.Rational(1, 60))
+    # the binary float 0.4 (2e-17 off: negligible at 1/omega = 60, ratio ~1e-7.6) and a genuine miss (1e-8 off)
+    for w0, holds in (([0.4, 1.5, 3.0], True), (["0.40000001", "1.5", "3"], False)):
+        p = plateau.measure_premise(rho, [1, 0, 0], w0)
+        mis, mem = _premise_by_quadrature(60, [1, 0, 0], w0)
+        assert p.resolved and p.log10_mismatch_gradient == pytest.approx(mis, abs=1e-9)
+        assert p.log10_memory_gradient == pytest.approx(mem, abs=1e-9)
+        assert p.log10_ratio == pytest.approx(mis - mem, abs=1e-8) and p.holds is holds
+    exact = plateau.measure_premise(rho, ["1", 0, 0], ["0.4", "3/2", 3])
+    assert exact.holds is True and not exact.resolved  # only a rounding bound, far below the memory term
+    assert exact.log10_ratio < -20 and exact.theta0_mismatch < 1e-30
+    assert exact.log10_memory_gradient == pytest.approx(_premise_by_quadrature(60, [1, 0, 0], [0.4, 1.5, 3])[1],
+                                                        abs=1e-6)
+
+
+def test_mismatched_start_raises_before_integrating():
     rho = rho_at(6.0)
+    with pytest.raises(mt.PremiseError, match=r"does not reproduce rho_bar = exp\(-t/2\).*type the rates"):
+        plateau.hitting_times(rho, [0.5, 0.0], W0, DELTA, error_estimate=False)
     with pytest.warns(UserWarning, match="does not reproduce rho_bar"):
-        r = plateau.hitting_times(rho, [0.5, 0.0], W0, DELTA, error_estimate=False)
+        r = plateau.hitting_times(rho, [0.5, 0.0], W0, DELTA, error_estimate=False, check_premise=False)
     assert r.theta0_mismatch == pytest.approx(math.sqrt(0.25 / 1.0), rel=1e-9)  # ||0.5 e^{-t/2}||
+    assert r.premise["holds"] is False and r.log10_mismatch_gradient > r.log10_memory_gradient
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         r = plateau.hitting_times(rho, A0, W0, DELTA, error_estimate=False)
     assert r.theta0_mismatch == pytest.approx(0.0, abs=1e-12)
+    assert r.premise["holds"] is True and r.log10_mismatch_gradient < r.log10_memory_gradient - 20
+    # 1/omega = 1000: the memory term is ~1e-170; a rate 1e-8 off (or the binary float 0.4) is refused at once
+    far = mt.Kernel(GAUSS_FAMILY, omega=sp.Rational(1, 1000))
+    for w0 in (["0.40000001", "1.5", "3"], [0.4, 1.5, 3.0]):
+        with pytest.raises(mt.PremiseError) as info:
+            plateau.hitting_times(far, [1, 0, 0], w0, DELTA)
+        text = str(info.value)
+        assert "\n" not in text and "rho_bar = exp(-2*t/5)" in text and "exactly" in text
+        assert "0.4000000" in text and "e-171" in text  # theta_0 as used, and the memory term's gradient
+    with pytest.raises(mt.PremiseError):  # a scan measures every point before integrating any
+        plateau.scan(mt.Kernel(GAUSS_FAMILY, omega=1), [1, 0, 0], [0.4, 1.5, 3.0], DELTA, [6, 1000])
+
+
+def test_exact_start_passes_the_premise_far_out():
+    far = mt.Kernel(GAUSS_FAMILY, omega=sp.Rational(1, 2000))
+    p = plateau.measure_premise(far, [1, 0, 0], ["0.4", "1.5", "3.0"])
+    assert p.holds is True and p.log10_memory_gradient < -340 and p.log10_ratio < -20
+    assert p.rho_bar == "exp(-2*t/5)"
+    assert plateau.measure_premise(mt.kernels.exponential(1.0), [1], [1]).holds is None  # no omega: not measured
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -222,6 +281,15 @@ def test_cli_plateau_json(capsys):
     for key in ("inv_omega", "J0", "log10_grad_norm", "tau0", "tau0_prime", "log10_tau0", "log10_tau0_prime"):
         assert key in row
     assert set(out["fit"]) >= {"slope", "stderr", "range"}
+
+
+def test_cli_plateau_premise_error_is_one_line_exit_1(capsys):
+    from memtheory.cli import main
+
+    code = main(["plateau", "--target", GAUSS_FAMILY, "--a0", "1,0,0", "--w0", "0.40000001,1.5,3", "--delta", "0.05",
+                 "--inv-omega", "1000", "--json"])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1 and "does not reproduce rho_bar" in err
 
 
 def test_cli_plateau_usage_errors(capsys):

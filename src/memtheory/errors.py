@@ -16,6 +16,7 @@ __all__ = [
     "PrecisionError",
     "PrecisionWarning",
     "ConvergenceError",
+    "PremiseError",
 ]
 
 
@@ -49,6 +50,13 @@ class PrecisionError(MemtheoryError, ArithmeticError):
 
 class ConvergenceError(MemtheoryError, RuntimeError):
     """An iterative computation (quadrature, Newton, optimiser, integrator) did not reach its tolerance."""
+
+
+class PremiseError(MemtheoryError):
+    """A hypothesis of the theorem being measured does not hold for the inputs, measured against the signal it
+    must not swamp (e.g. a plateau start ``theta_0`` whose mismatch with ``rho_bar`` drives the flow more than the
+    memory term does). The computation would measure something else; the message names the quantities and the
+    fix."""
 
 
 class PrecisionWarning(UserWarning):

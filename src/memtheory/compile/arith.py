@@ -31,6 +31,7 @@ import sympy as sp
 from sympy.printing.pycode import MpmathPrinter
 
 from ..errors import InvalidArgumentError
+from ..exact import to_mpf as exact_to_mpf
 from .registry import SPECIAL_FUNCTIONS, mpmath_namespace
 
 __all__ = ["Arithmetic", "MPMATH", "FLINT", "arithmetic", "ARITHMETICS"]
@@ -134,8 +135,8 @@ class _Mpmath(Arithmetic):
         return mp.workdps(int(dps))
 
     def num(self, x):
-        if isinstance(x, sp.Rational):
-            return mp.mpf(int(x.p)) / int(x.q)
+        if isinstance(x, sp.Basic):
+            return exact_to_mpf(x)
         return mp.mpf(x)
 
     def to_mpf(self, x):
@@ -186,6 +187,8 @@ class _Flint(Arithmetic):
             return arb(x)
         if isinstance(x, str):
             return _arb_of_mpf(arb, mp.mpf(x))  # correctly rounded at the working precision
+        if isinstance(x, sp.Basic):  # an exact number that is not a Rational (sqrt(2), pi/4)
+            return _arb_of_mpf(arb, exact_to_mpf(x))
         return arb(x).mid()
 
     def to_mpf(self, x):

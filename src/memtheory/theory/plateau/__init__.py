@@ -1,8 +1,9 @@
 """Plateaus of the gradient flow: hitting times from ``1/omega = 2`` to the thousands, scans and bounds.
 
 :mod:`~memtheory.theory.plateau.hitting` holds the hitting times, the theorem's bound and the scans over the
-memory length; :mod:`~memtheory.theory.plateau.systems` the arbitrary-precision flows they integrate beyond
-float64 (docs/theory.md §4).
+memory length; :mod:`~memtheory.theory.plateau.premise` measures the premise ``rho_hat(theta_0) = rho_bar``
+against the memory term; :mod:`~memtheory.theory.plateau.systems` holds the arbitrary-precision flows they
+integrate beyond float64 (docs/theory.md §4).
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from .hitting import (
     initial_loss_expr,
     initial_state,
     latex,
-    rho_bar_of,
     scan,
     slow_manifold_offset,
 )
+from .premise import PREMISE_RATIO, PlateauPremise, measure_premise, rho_bar_of
 
 __all__ = [
     "HittingTimes",
@@ -39,4 +40,7 @@ __all__ = [
     "rho_bar_of",
     "slow_manifold_offset",
     "FLOAT64_MIN_FORCE",
+    "PlateauPremise",
+    "measure_premise",
+    "PREMISE_RATIO",
 ]

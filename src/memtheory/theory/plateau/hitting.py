@@ -17,12 +17,17 @@ Three integrations, chosen per point (:func:`hitting_times`, ``method="auto"``):
   ``|grad J(theta_0)|^2 >= 1e-9`` (:data:`FLOAT64_MIN_FORCE`), i.e. up to ``1/omega ~ 20`` for ``w_min = 0.5``.
 * **reduced** (beyond, when the initial weights sit on the slow manifold, within ``1e-3 delta`` of the
   least-squares weights of the initial rates): the slow-manifold flow of the rates, ``w' = -grad_w J(a*(w), w)``
-  with ``a*(w) = C(w)^{-1} L[rho](w)``, over ``mpf`` at ``-2 log10 |grad J(theta_0)| + 40`` digits, integrated by
+  with ``a*(w) = C(w)^{-1} L[rho](w)``, at ``-2 log10 |grad J(theta_0)| + 40`` digits (Arb via python-flint,
+  or mpmath: ``arithmetic``, :mod:`memtheory.compile.arith`), integrated by
   RODAS4 with the exact Schur-complement Hessian. Its modelling error, ``10 tau_a / tau`` with the weights'
   relaxation time ``tau_a = 1/(2 lambda_min(C))``, is reported (``model_error``) and must be below 1e-8 for
   "auto" to keep the result. This is what reaches ``1/omega = 2000`` (``tau_0 ~ 1e852``) in under a minute.
-* **mpmath** (otherwise): the full flow in ``(a, w)`` over ``mpf``, RODAS4 with the exact Hessian
+* **mpmath** (otherwise): the full flow in ``(a, w)`` in arbitrary precision, RODAS4 with the exact Hessian
   (:mod:`memtheory.theory.plateau.systems` over :mod:`memtheory.dynamics.rodas`); 40-50 steps per decade of ``tau`` for ten rates.
+
+Before any integration the premise ``rho_hat(theta_0) = rho_bar`` is measured against the memory term
+(:mod:`memtheory.theory.plateau.premise`); a start whose mismatch drives the flow more than ``1e-3`` of the
+memory term raises :class:`~memtheory.errors.PremiseError`.
 
 Each reports an error estimate (the difference to a rerun at a 30x tighter tolerance, and the modelling error)
 and they agree to ``1e-6`` where two apply.
@@ -39,13 +44,15 @@ import mpmath as mp
 import numpy as np
 import sympy as sp
 
-from ...symbolic.latex import to_latex
+from ...compile.arith import arithmetic as _arithmetic
 from ...display import Displayable
 from ...errors import InvalidArgumentError, PrecisionError
-from ...exact import exact, exact_values, to_float
+from ...exact import exact, exact_values, to_float, to_mpf
 from ...kernels.kernel import Kernel
-from ...models.linear import DiagonalRNN
+from ...symbolic.latex import to_latex
 from ...symbolic.parse import symbol
+from .premise import PlateauPremise, measure_premise
+from .premise import check_premise as _check_premise
 
 __all__ = ["HittingTimes", "PlateauScan", "hitting_times", "scan", "bound", "bound_expr", "latex", "initial_state",
            "slow_manifold_offset", "FLOAT64_MIN_FORCE"]
@@ -98,6 +105,12 @@ class HittingTimes(Displayable):
     message : str
     theta0_mismatch : float or None
         ``||rho_hat(theta_0) - rho_bar||_2`` when ``rho_bar`` is known (0 for a proper plateau start).
+    log10_mismatch_gradient, log10_memory_gradient : float or None
+        The premise measured (:func:`memtheory.theory.plateau.premise.measure_premise`): ``log10`` of the norms
+        of the mismatch's gradient ``grad ||rho_hat - rho_bar||^2`` at ``theta_0`` (an upper bound, its rounding
+        bound, when ``premise["resolved"]`` is False) and of the memory term of ``grad J(theta_0)``.
+    premise : dict or None
+        The whole measurement (:class:`~memtheory.theory.plateau.premise.PlateauPremise` as a dict).
     model_error : float or None
         ``"reduced"`` only: the relative error of the times from slaving the weights to the rates,
         ``10 max tau_a / tau`` (included in ``rel_error``).
@@ -118,6 +131,9 @@ class HittingTimes(Displayable):
     status: str
     message: str
     theta0_mismatch: float | None = None
+    log10_mismatch_gradient: float | None = None
+    log10_memory_gradient: float | None = None
+    premise: dict | None = None
     model_error: float | None = None
     tau0_mp: object = field(default=None, repr=False)
     tau0_prime_mp: object = field(default=None, repr=False)
@@ -159,6 +175,8 @@ def _log10(x) -> float:
 
 # ============================================================================================ validation
 def _validate(rho, a0, w0, delta):
+    """``(a0, w0, a0_exact, w0_exact, delta)``: float arrays for the float64 path, exact Rationals for the
+    arbitrary-precision paths and the premise (a float counts as its exact binary value)."""
     if not isinstance(rho, Kernel):
         raise InvalidArgumentError(f"rho must be a Kernel, got {type(rho).__name__}")
     try:
@@ -167,57 +185,43 @@ def _validate(rho, a0, w0, delta):
         raise InvalidArgumentError(f"delta must be a finite number > 0, got {delta!r}") from None
     if not delta > 0:
         raise InvalidArgumentError(f"delta must be a finite number > 0, got {delta!r}")
-    a0 = np.asarray(a0, dtype=float).reshape(-1)
-    w0 = np.asarray(w0, dtype=float).reshape(-1)
-    if a0.size == 0 or a0.shape != w0.shape:
-        raise InvalidArgumentError(f"a0 and w0 must be non-empty and of equal length, got {a0.size} and {w0.size}")
-    if not (np.all(np.isfinite(a0)) and np.all(np.isfinite(w0))):
-        raise InvalidArgumentError("a0 and w0 must be finite")
-    if np.any(w0 <= 0):
-        raise InvalidArgumentError(f"all rates must be > 0 (w0 = {w0.tolist()})")
-    if len(set(w0.tolist())) != w0.size:
+    a0x, w0x = exact_values(a0, "a0")[0], exact_values(w0, "w0")[0]
+    if not a0x or len(a0x) != len(w0x):
+        raise InvalidArgumentError(f"a0 and w0 must be non-empty and of equal length, got {len(a0x)} and {len(w0x)}")
+    if any(v <= 0 for v in w0x):
+        raise InvalidArgumentError(f"all rates must be > 0 (w0 = {[str(v) for v in w0x]})")
+    if len(set(w0x)) != len(w0x):
         raise InvalidArgumentError("the rates w0 must be distinct (the Gram matrix of equal rates is singular)")
-    return a0, w0, float(delta)
-
-
-def rho_bar_of(rho: Kernel) -> Kernel | None:
-    """``rho_bar(t) = lim_{omega -> 0+} rho(t)`` for a kernel with a parameter ``omega`` (None otherwise or when
-    SymPy cannot take the limit)."""
-    if "omega" not in rho.params:
-        return None
-    om = symbol("omega")
-    expr = rho.expr.xreplace({symbol(k): v for k, v in rho.exact_params.items() if k != "omega"})
-    try:
-        bar = sp.limit(expr, om, 0, "+")
-    except Exception:  # SymPy may fail on unusual expressions: the check is then skipped, not faked
-        return None
-    if bar.has(sp.nan, sp.zoo, sp.oo, sp.Limit) or om in bar.free_symbols:
-        return None
-    return Kernel(bar) if bar != 0 else None
-
-
-def _mismatch(rho: Kernel, a0, w0) -> float | None:
-    bar = rho_bar_of(rho)
-    if bar is None:
-        return None
-    from ...losses.l2 import l2_loss
-
-    return math.sqrt(max(0.0, float(l2_loss(DiagonalRNN(a0, w0), bar).loss)))
+    a0f = np.array([float(v) for v in a0x])
+    w0f = np.array([float(v) for v in w0x])
+    if not (np.all(np.isfinite(a0f)) and np.all(np.isfinite(w0f))):
+        raise InvalidArgumentError("a0 and w0 must be finite")
+    return a0f, w0f, a0x, w0x, float(delta)
 
 
 # ============================================================================================ one point
-def initial_state(rho: Kernel, a0, w0) -> tuple[float, float]:
+def initial_state(rho: Kernel, a0, w0, dps: int = 30, max_dps: int = 20000) -> tuple[float, float]:
     """``J(theta_0)`` and ``log10 ||grad J(theta_0)||`` at the start of the flow.
 
-    Computed in mpmath with the digits raised until both are resolved (:func:`memtheory.losses.l2.resolved_mp_loss`),
-    so an exponentially small gradient is measured, not rounded to zero.
+    Computed in mpmath from the exact ``theta_0`` (numbers as :func:`memtheory.exact.exact` takes them), with the digits doubled from ``dps``
+    until the gradient's norm exceeds ``1e6`` times its rounding bound
+    (:meth:`~memtheory.theory.plateau.systems.MPObjective.rounding_bound`), so an exponentially small gradient
+    is measured, not rounded to zero.
     """
-    from ...losses.l2 import resolved_mp_loss
+    from .systems import MPObjective
 
-    res = resolved_mp_loss(DiagonalRNN(a0, w0), rho, True, False, 30)
-    with mp.workdps(res.dps):
-        gnorm = mp.sqrt(mp.fsum(g * g for g in res.grad))
-        return float(res.loss), (float(mp.log10(gnorm)) if gnorm > 0 else -math.inf)
+    theta = exact_values(a0, "a0")[0] + exact_values(w0, "w0")[0]
+    dps = max(15, int(dps))
+    while True:
+        obj = MPObjective(rho, len(theta) // 2, dps)
+        with mp.workdps(dps):
+            x = [to_mpf(v) for v in theta]
+            J, g, _ = obj.evaluate(x)
+            gnorm = mp.sqrt(mp.fsum(v * v for v in g))
+            err = mp.sqrt(mp.fsum(v * v for v in obj.rounding_bound(x)[1]))
+            if gnorm > 1e6 * err or gnorm == err == 0 or dps >= max_dps:
+                return float(J), (float(mp.log10(gnorm)) if gnorm > 0 else -math.inf)
+        dps = min(max_dps, 2 * dps)
 
 
 def _float64_run(rho, a0, w0, delta, rtol, atol):
@@ -254,27 +258,32 @@ class _MPRun:
     model_error: float  # largest modelling error of the located times (0 for the full flow)
 
 
-def _mp_run(rho, a0, w0, delta, rtol, dps, tau_max, reduced=False) -> _MPRun:
+def _mp_run(rho, a0, w0, delta, rtol, dps, tau_max, reduced=False, arithmetic="flint") -> _MPRun:
+    """The arbitrary-precision run from the exact ``theta_0 = (a0, w0)`` (tuples of Rationals)."""
     from .systems import MPObjective, integrate_rodas
 
-    obj = MPObjective(rho, a0.size, dps)
-    theta0 = [mp.mpf(float(v)) for v in np.concatenate([a0, w0])]
+    obj = MPObjective(rho, len(a0), dps, arithmetic)
+    with mp.workdps(dps):
+        theta0 = [to_mpf(v) for v in (*a0, *w0)]
     run = integrate_rodas(obj, theta0, delta, rtol=rtol, tau_max=tau_max, record=False, reduced=reduced,
                           after_event_steps=_RED_AFTER_EVENT_STEPS if reduced else _MP_AFTER_EVENT_STEPS)
     return _MPRun(run.tau0, run.tau0_prime, run.status, run.message, max(run.model_error.values(), default=0.0))
 
 
-def slow_manifold_offset(rho: Kernel, a0, w0, dps: int = 50) -> float:
+def slow_manifold_offset(rho: Kernel, a0, w0, dps: int = 50, arithmetic: str = "mpmath") -> float:
     """``||a*(w_0) - a_0||``: how far the initial weights are from the least-squares weights of the initial
-    rates (the weights cover this distance in the initial layer, before the reduced flow applies)."""
+    rates (the weights cover this distance in the initial layer, before the reduced flow applies), computed in
+    ``arithmetic`` at ``dps`` digits."""
     from .systems import MPObjective, ReducedSystem
 
-    a0, w0 = np.asarray(a0, dtype=float), np.asarray(w0, dtype=float)
-    system = ReducedSystem(MPObjective(rho, a0.size, dps),
-                           [mp.mpf(float(v)) for v in np.concatenate([a0, w0])])
+    theta = exact_values(a0, "a0")[0] + exact_values(w0, "w0")[0]
+    m = len(theta) // 2
     with mp.workdps(dps):
-        a = system.weights(system.w0)
-        return float(mp.sqrt(mp.fsum((a[k] - system.theta0[k]) ** 2 for k in range(a0.size))))
+        system = ReducedSystem(MPObjective(rho, m, dps, arithmetic), [to_mpf(v) for v in theta])
+        ar = system.arith
+        with ar.workdps(dps):
+            a = system.weights(system.w0)
+            return float(ar.sqrt(ar.fsum((a[k] - system.theta0[k]) ** 2 for k in range(m))))
 
 
 def _rel_diff(x, y) -> float:
@@ -286,7 +295,9 @@ def _rel_diff(x, y) -> float:
 
 
 def hitting_times(rho: Kernel, a0, w0, delta: float, *, method: str = "auto", dps: int | None = None,
-                  rtol: float | None = None, error_estimate: bool = True, tau_max=None) -> HittingTimes:
+                  rtol: float | None = None, error_estimate: bool = True, tau_max=None,
+                  check_premise: bool = True, premise: PlateauPremise | None = None,
+                  arithmetic: str = "flint") -> HittingTimes:
     """Hitting times ``tau_0`` and ``tau_0'`` of the gradient flow from ``theta_0 = (a0, w0)``.
 
     Parameters
@@ -294,7 +305,9 @@ def hitting_times(rho: Kernel, a0, w0, delta: float, *, method: str = "auto", dp
     rho : Kernel
         Target kernel (e.g. :func:`memtheory.kernels.memory_family` at one omega).
     a0, w0 : array_like
-        Initial weights and (distinct, positive) rates.
+        Initial weights and (distinct, positive) rates: int, decimal strings (``"0.4"``), Fractions, SymPy
+        Rationals, mpf or floats (a float counts as its exact binary value: ``0.4`` is not ``2/5``). They stay
+        exact on the arbitrary-precision paths; the float64 path rounds them once.
     delta : float
         Threshold of both events (> 0).
     method : {"auto", "float64", "mpmath", "reduced"}
@@ -315,10 +328,28 @@ def hitting_times(rho: Kernel, a0, w0, delta: float, *, method: str = "auto", dp
         Rerun at a 30x tighter tolerance and report the relative difference as ``rel_error`` (doubles the cost).
     tau_max : number, optional
         mpmath path: stop at this training time.
+    check_premise : bool
+        Measure the premise ``rho_hat(theta_0) = rho_bar`` against the memory term
+        (:func:`memtheory.theory.plateau.premise.measure_premise`, before any integration) and raise
+        :class:`~memtheory.errors.PremiseError` when the mismatch's gradient exceeds ``1e-3`` of the memory
+        term's. False: measure and report only.
+    premise : PlateauPremise, optional
+        The premise already measured for the same ``rho``, ``a0``, ``w0`` (:func:`scan` measures every point
+        before integrating any).
+    arithmetic : {"flint", "mpmath"}
+        Number type of the arbitrary-precision flows (:mod:`memtheory.compile.arith`): Arb's balls used as
+        floating point (faster, ``benchmarks/bench_plateau.py``) or mpmath's ``mpf``; the same algorithm and the
+        same times to the requested digits.
 
     Returns
     -------
     HittingTimes
+
+    Raises
+    ------
+    PremiseError
+        ``theta_0`` does not reproduce ``rho_bar`` to far better than the memory signal (e.g. a rate typed as
+        the binary float 0.4 against a kernel rate 2/5): the flow would time the mismatch, not the memory.
 
     Examples
     --------
@@ -337,10 +368,17 @@ def hitting_times(rho: Kernel, a0, w0, delta: float, *, method: str = "auto", dp
     ('reduced', 122, 80.559, True)
     """
     start = time.perf_counter()
-    a0, w0, delta = _validate(rho, a0, w0, delta)
+    a0, w0, a0x, w0x, delta = _validate(rho, a0, w0, delta)
     if method not in _METHODS:
         raise InvalidArgumentError(f"method must be one of {', '.join(map(repr, _METHODS))}, got {method!r}")
-    J0, lg = initial_state(rho, a0, w0)
+    arithmetic = _arithmetic(arithmetic).name
+    if premise is None:
+        premise = measure_premise(rho, a0x, w0x)
+    if check_premise:
+        _check_premise(premise, a0x, w0x)
+    start_dps = 30 if premise.log10_memory_gradient is None or not math.isfinite(premise.log10_memory_gradient) \
+        else max(30, int(math.ceil(-premise.log10_memory_gradient)) + 25)
+    J0, lg = initial_state(rho, a0x, w0x, dps=start_dps)
     force_ok = 2 * lg >= math.log10(FLOAT64_MIN_FORCE)
     if method == "float64" and not force_ok:
         raise PrecisionError(
@@ -361,7 +399,8 @@ def hitting_times(rho: Kernel, a0, w0, delta: float, *, method: str = "auto", dp
         used_dps = int(dps) if dps is not None else flow_precision(lg)
         rt = rtol if rtol is not None else _MP_RTOL
         used, note = method, ""
-        offset = slow_manifold_offset(rho, a0, w0, used_dps) if method in ("auto", "reduced") else 0.0
+        offset = (slow_manifold_offset(rho, a0x, w0x, used_dps, arithmetic) if method in ("auto", "reduced")
+                  else 0.0)
         on_manifold = offset <= _OFFSET_FRACTION * delta
         if method == "reduced" and not on_manifold:
             warnings.warn(f"the initial weights are {offset:.3g} from the slow manifold (more than "
@@ -372,32 +411,34 @@ def hitting_times(rho: Kernel, a0, w0, delta: float, *, method: str = "auto", dp
             if not on_manifold:
                 note = (f" (full flow: the initial weights are {offset:.3g} from the slow manifold, more than "
                         f"{_OFFSET_FRACTION:g} delta)")
-        run = _mp_run(rho, a0, w0, delta, rt, used_dps, tau_max, reduced=used == "reduced")
+        run = _mp_run(rho, a0x, w0x, delta, rt, used_dps, tau_max, used == "reduced", arithmetic)
         if method == "auto" and used == "reduced" and not run.model_error <= _SLAVING_TOL:
             note = (f" (full flow: the slow-manifold flow's slaving error {run.model_error:.2g} exceeds "
                     f"{_SLAVING_TOL:g})")
             used = "mpmath"
-            run = _mp_run(rho, a0, w0, delta, rt, used_dps, tau_max)
+            run = _mp_run(rho, a0x, w0x, delta, rt, used_dps, tau_max, False, arithmetic)
         t0, t1, status, message = run.t0, run.t1, run.status, run.message + note
         if used == "reduced":
             model_error = run.model_error
         err = None
         if error_estimate:
-            rerun = _mp_run(rho, a0, w0, delta, rt / 30, used_dps, tau_max, reduced=used == "reduced")
+            rerun = _mp_run(rho, a0x, w0x, delta, rt / 30, used_dps, tau_max, used == "reduced", arithmetic)
             err = max(_rel_diff(t0, rerun.t0), _rel_diff(t1, rerun.t1))
         if err is not None and not math.isfinite(err):
             err = None
         if model_error is not None and (t0 is not None or t1 is not None):
             err = max(err or 0.0, model_error)
-    mismatch = _mismatch(rho, a0, w0)
-    if mismatch is not None and mismatch > 1e-8:
-        warnings.warn(f"theta_0 does not reproduce rho_bar: ||rho_hat(theta_0) - rho_bar|| = {mismatch:.3g} (no "
-                      "plateau is expected)", stacklevel=2)
+    if premise.holds is False:
+        warnings.warn(f"theta_0 does not reproduce rho_bar: the mismatch's gradient is 10^{premise.log10_ratio:.3g} "
+                      f"times the memory term's (||rho_hat(theta_0) - rho_bar|| = {premise.theta0_mismatch:.3g}); "
+                      "the times measure the mismatch, not the memory", stacklevel=2)
     if method == "reduced" and model_error is not None and model_error > 1e-6:
         warnings.warn(f"the slow-manifold flow is not accurate here: slaving error {model_error:.2g} (the plateau "
                       "is not long compared with the weights' relaxation time); use method='mpmath'", stacklevel=2)
     return HittingTimes(_as_float(t0), _as_float(t1), _log10(t0), _log10(t1), J0, lg, used, used_dps, err,
-                        status, message, mismatch, model_error, t0, t1, time.perf_counter() - start)
+                        status, message, premise.theta0_mismatch, premise.log10_mismatch_gradient,
+                        premise.log10_memory_gradient, premise.to_dict(), model_error, t0, t1,
+                        time.perf_counter() - start)
 
 
 # ============================================================================================ the bound
@@ -499,7 +540,9 @@ class PlateauScan(Displayable):
             d = {"inv_omega": float(x), "J0": r.J0, "log10_grad_norm": r.log10_grad_norm, "tau0": r.tau0,
                  "tau0_prime": r.tau0_prime, "log10_tau0": r.log10_tau0, "log10_tau0_prime": r.log10_tau0_prime,
                  "method": r.method, "dps": r.dps, "rel_error": r.rel_error, "model_error": r.model_error,
-                 "status": r.status,
+                 "status": r.status, "theta0_mismatch": r.theta0_mismatch,
+                 "log10_mismatch_gradient": r.log10_mismatch_gradient,
+                 "log10_memory_gradient": r.log10_memory_gradient,
                  "log10_bound": float(b), "log10_ratio": float(q), "seconds": r.seconds}
             out.append(_json_floats(d))
         return out
@@ -577,8 +620,8 @@ def _family(family, inv_omega: float) -> Kernel:
 
 
 def _point(args):
-    family, x, a0, w0, delta, kw = args
-    return hitting_times(_family(family, x), a0, w0, delta, **kw)
+    family, x, a0, w0, delta, premise, kw = args
+    return hitting_times(_family(family, x), a0, w0, delta, premise=premise, **kw)
 
 
 def scan(family, a0, w0, delta: float, inv_omegas, *, fit_range=None, processes: int = 1,
@@ -601,11 +644,17 @@ def scan(family, a0, w0, delta: float, inv_omegas, *, fit_range=None, processes:
     progress : bool
         tqdm progress bar.
     **kwargs :
-        Passed to :func:`hitting_times` (method, rtol, dps, error_estimate).
+        Passed to :func:`hitting_times` (method, rtol, dps, error_estimate, check_premise).
 
     Returns
     -------
     PlateauScan
+
+    Raises
+    ------
+    PremiseError
+        At the first point whose ``theta_0`` does not reproduce ``rho_bar`` to far better than the memory
+        signal: the premises of all points are measured before any is integrated.
     """
     from tqdm.auto import tqdm
 
@@ -613,8 +662,12 @@ def scan(family, a0, w0, delta: float, inv_omegas, *, fit_range=None, processes:
     xs = np.array([to_float(x) for x in exact_xs], dtype=float)
     if xs.size == 0 or not np.all(np.isfinite(xs)) or np.any(xs <= 0):
         raise InvalidArgumentError("inv_omegas must be finite numbers > 0")
-    a0, w0, delta = _validate(_family(family, exact_xs[0]), a0, w0, delta)
-    jobs = [(family, x, a0, w0, delta, kwargs) for x in exact_xs]
+    _, w0f, a0, w0, delta = _validate(_family(family, exact_xs[0]), a0, w0, delta)
+    premises = [measure_premise(_family(family, x), a0, w0) for x in exact_xs]
+    if kwargs.get("check_premise", True):
+        for p in premises:
+            _check_premise(p, a0, w0)
+    jobs = [(family, x, a0, w0, delta, p, kwargs) for x, p in zip(exact_xs, premises)]
     if processes > 1 and len(jobs) > 1:
         import concurrent.futures as cf
         import multiprocessing
@@ -627,8 +680,8 @@ def scan(family, a0, w0, delta: float, inv_omegas, *, fit_range=None, processes:
                 rows[futures[fut]] = fut.result()
     else:
         rows = [_point(j) for j in tqdm(jobs, disable=not progress, desc="plateau")]
-    m = a0.size
-    w_l = float(w0.min())
+    m = len(a0)
+    w_l = float(w0f.min())
     lb = bound(xs, w_l, delta, m)
     l0 = np.array([r.log10_tau0 for r in rows])
     fit = fit_exponent(xs, l0, fit_range)

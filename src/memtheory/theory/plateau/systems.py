@@ -37,8 +37,17 @@ both at rtol 1e-8) 3.5e-10; m = 10 at ``1/omega = 80`` 8.4e-7 (the full flow's o
 steps are ~130 through the initial relaxation of the loaded rate, then ~2.4-4 decades of ``tau`` per step, then
 a few dozen through the escape.
 
-The arithmetic is mpmath's ``mpf`` at ``dps`` digits (exponents are unbounded: ``tau = 1e900`` and gradients
-of ``1e-870`` are ordinary numbers).
+Arithmetic
+----------
+One algorithm over two number types (:mod:`memtheory.compile.arith`): Arb's ``arb`` used as floating point
+(``arithmetic="flint"``, what :func:`memtheory.plateau.hitting_times` uses) or mpmath's ``mpf`` (``"mpmath"``,
+:class:`MPObjective`'s default), at ``dps`` digits; exponents are
+unbounded in both (``tau = 1e900`` and gradients of ``1e-870`` are ordinary numbers). The Laplace moments at the
+current rates are the kernel's closed forms compiled once for the arithmetic, the three moments ``k = 0, 1, 2``
+together (they share their exponentials and ``erfc``); a kernel with a quadrature remainder uses
+:meth:`memtheory.Kernel.laplace` in mpmath. The loss, gradient and Hessian are the library's generated assembly
+over the same numbers. The two arithmetics give the same hitting times to the requested digits
+(``tests/test_arith.py``); ``benchmarks/bench_plateau.py`` measures the speed-up.
 """
 
 from __future__ import annotations
@@ -47,21 +56,26 @@ import math
 
 import mpmath as mp
 import numpy as np
+import sympy as sp
 
+from ...compile.arith import Arithmetic
+from ...compile.arith import arithmetic as _arithmetic
 from ...dynamics.mplinalg import lu, lu_solve
 from ...dynamics.rodas import RodasRun, RodasSystem, check_arguments, integrate_system
 from ...errors import ConvergenceError, InvalidArgumentError
-from ...kernels.kernel import Kernel
+from ...kernels.kernel import S, Kernel
 from ...losses.assembly import loss_module
 
 __all__ = ["MPObjective", "FullSystem", "ReducedSystem", "integrate_rodas", "flow_precision"]
 
 
 class MPObjective:
-    """``J``, ``grad J`` and ``hess J`` of ``rho_hat(theta) = sum_i a_i e^{-w_i t}`` against ``rho`` in mpmath.
+    """``J``, ``grad J`` and ``hess J`` of ``rho_hat(theta) = sum_i a_i e^{-w_i t}`` against ``rho`` in arbitrary
+    precision.
 
-    The same generated assembly as :func:`memtheory.l2_loss` (plain Python over ``mpf``), fed with the kernel's
-    Laplace moments at the current rates, evaluated at ``dps`` digits without ever passing through float64.
+    The same generated assembly as :func:`memtheory.l2_loss` (plain Python over the arithmetic's numbers), fed
+    with the kernel's Laplace moments at the current rates, evaluated at ``dps`` digits without ever passing
+    through float64.
 
     Parameters
     ----------
@@ -71,51 +85,100 @@ class MPObjective:
         Width.
     dps : int
         Working precision (decimal digits).
+    arithmetic : {"mpmath", "flint"} or Arithmetic
+        The number type (see the module notes); numbers passed in and returned are of this type.
     """
 
-    def __init__(self, rho: Kernel, m: int, dps: int):
+    def __init__(self, rho: Kernel, m: int, dps: int, arithmetic: str | Arithmetic = "mpmath"):
         if not isinstance(rho, Kernel):
             raise InvalidArgumentError(f"rho must be a Kernel, got {type(rho).__name__}")
         self.rho = rho
         self.m = int(m)
         self.n = 2 * self.m
         self.dps = int(dps)
-        self._mod = loss_module("python")
+        self.arith = _arithmetic(arithmetic)
+        self._mod = loss_module(self.arith.name if self.arith.name != "mpmath" else "python")
         self.nfev = 0
         self.njev = 0
-        with mp.workdps(self.dps):
-            self.norm = +rho.square_integral(dps=self.dps)
+        forms = [rho.laplace_form(k) for k in range(3)]
+        self._closed = None
+        if all(f.residual == 0 for f in forms):
+            self._closed = self.arith.lambdify((S, *rho.param_symbols), [f.closed for f in forms])
+        with self.arith.workdps(self.dps):
+            self.norm = self.arith.num(rho.square_integral(dps=self.dps))
+            self._params = [self._num(rho.exact_params[p.name]) for p in rho.param_symbols]
+            self.zero = self.arith.num(0)
+
+    def _num(self, value):
+        """An exact parameter value at ``dps`` digits."""
+        if isinstance(value, sp.Rational):
+            return self.arith.num(value)
+        return self.arith.num(mp.mpf(sp.N(value, self.dps + 10)))
 
     def moments(self, w, kmax: int) -> list:
-        """``L[t^k rho](w_i)`` for ``k = 0..kmax`` at ``dps`` digits (lists of mpf; zeros for ``k > kmax``)."""
-        zero = [mp.mpf(0)] * self.m
-        with mp.workdps(self.dps):
-            return [list(self.rho.laplace(list(w), moment=k, dps=self.dps)) if k <= kmax else zero
+        """``L[t^k rho](w_i)`` for ``k = 0..2`` at ``dps`` digits (three lists; zeros for ``k > kmax`` when the
+        moments come from quadrature, all three from the compiled closed forms, which share their work)."""
+        ar = self.arith
+        with ar.workdps(self.dps):
+            if self._closed is not None:
+                cols = [self._closed(ar.num(v), *self._params) for v in w]
+                return [[ar.clean(c[k]) for c in cols] for k in range(3)]
+            zero = [self.zero] * self.m
+            wm = [ar.to_mpf(v) for v in w]
+            return [[ar.num(v) for v in self.rho.laplace(wm, moment=k, dps=self.dps)] if k <= kmax else zero
                     for k in range(3)]
 
     def evaluate(self, theta, hessian: bool = False, moments=None):
-        """``(J, grad, hess)`` at ``theta = (a, w)`` (sequences of mpf); ``hess`` is None unless requested.
+        """``(J, grad, hess)`` at ``theta = (a, w)`` (sequences of the arithmetic's numbers); ``hess`` is None
+        unless requested.
 
-        ``grad`` and ``hess`` are Python lists (of lists) of mpf. ``moments`` (from :meth:`moments` at the same
-        rates, up to ``k = 2`` with the Hessian) saves their evaluation.
+        ``grad`` and ``hess`` are Python lists (of lists). ``moments`` (from :meth:`moments` at the same rates)
+        saves their evaluation.
         """
         m = self.m
         if hessian:
             self.njev += 1
         else:
             self.nfev += 1
-        with mp.workdps(self.dps):
+        ar = self.arith
+        with ar.workdps(self.dps):
             a = np.array(theta[:m], dtype=object)
             w = np.array(theta[m:], dtype=object)
             if moments is None:
                 moments = self.moments(list(w), 2 if hessian else 1)
             moments = [np.array(mk, dtype=object) for mk in moments]
             grad = np.empty(self.n, dtype=object)
-            grad.fill(mp.mpf(0))
+            grad.fill(self.zero)
             hess = np.empty((self.n, self.n) if hessian else (1, 1), dtype=object)
-            hess.fill(mp.mpf(0))
+            hess.fill(self.zero)
             J = self._mod.assemble(a, w, *moments, self.norm, grad, hess, True, hessian)
-            return +J, [+g for g in grad], ([[+h for h in row] for row in hess] if hessian else None)
+            clean = ar.clean
+            return clean(J), [clean(g) for g in grad], ([[clean(h) for h in row] for row in hess] if hessian
+                                                        else None)
+
+    def rounding_bound(self, theta, moments=None):
+        """Bounds on the rounding errors of ``J`` and ``grad J`` at ``theta`` (as :func:`memtheory.l2_loss`
+        bounds them at ``dps`` digits): ``eps`` times the sums of the absolute values of the terms, with
+        ``eps = (4m + 8) 10^-dps``.
+
+        Returns
+        -------
+        (mpf, list of mpf)
+        """
+        m = self.m
+        ar = self.arith
+        with ar.workdps(self.dps):
+            a = np.array(theta[:m], dtype=object)
+            w = np.array(theta[m:], dtype=object)
+            if moments is None:
+                moments = self.moments(list(w), 1)
+            moments = [np.array([abs(v) for v in mk], dtype=object) for mk in moments]
+            gmag = np.empty(self.n, dtype=object)
+            gmag.fill(self.zero)
+            hmag = np.empty((1, 1), dtype=object)
+            Jmag = self._mod.assemble_magnitude(a, w, *moments, abs(self.norm), gmag, hmag, True, False)
+            eps = ar.num(10) ** (-self.dps) * (4 * m + 8)
+            return eps * Jmag, [eps * g for g in gmag]
 
 
 def flow_precision(log10_grad: float, guard: int = 40) -> int:
@@ -140,8 +203,9 @@ class _System(RodasSystem):
     def __init__(self, objective: MPObjective, theta0):
         self.obj = objective
         self.m, self.dps = objective.m, objective.dps
-        with mp.workdps(self.dps):
-            self.theta0 = [mp.mpf(v) for v in theta0]
+        self.arith = objective.arith
+        with self.arith.workdps(self.dps):
+            self.theta0 = [self.arith.num(v) for v in theta0]
         if len(self.theta0) != 2 * self.m:
             raise InvalidArgumentError(f"theta0 must have {2 * self.m} entries, got {len(self.theta0)}")
 
@@ -238,13 +302,14 @@ class ReducedSystem(_System):
         hit = self._cache.get(key) or (self._cache.get((tuple(w), 2)) if kmax < 2 else None)
         if hit is not None:
             return hit
-        with mp.workdps(self.dps):
+        ar = self.arith
+        with ar.workdps(self.dps):
             mom = self.obj.moments(w, kmax)
             m = self.m
-            F = lu([[1 / (w[i] + w[j]) for j in range(m)] for i in range(m)])
+            F = lu([[1 / (w[i] + w[j]) for j in range(m)] for i in range(m)], ar)
             if F is None:
                 raise ConvergenceError("the Gram matrix of the rates is singular (two rates coincide)")
-            a = lu_solve(F, mom[0])
+            a = lu_solve(F, mom[0], ar)
         if len(self._cache) > 16:
             self._cache.clear()
         self._cache[key] = (mom, a, F)
@@ -265,7 +330,7 @@ class ReducedSystem(_System):
         if lam[0] >= 1e-12 * lam[-1]:
             return mp.mpf(1 / (2 * float(lam[0])))
         with mp.workdps(min(self.dps, self.EIG_DPS)):
-            ww = [+v for v in w]
+            ww = [+self.arith.to_mpf(v) for v in w]
             C = mp.matrix([[1 / (ww[i] + ww[j]) for j in range(self.m)] for i in range(self.m)])
             lam = min(mp.eigsy(C, eigvals_only=True))
             return mp.inf if lam <= 0 else 1 / (2 * lam)
@@ -285,8 +350,9 @@ class ReducedSystem(_System):
         mom, a, F = self._point(w, 2)
         J, g, H = self.obj.evaluate(list(a) + list(w), hessian=True, moments=mom)
         # H_aa^{-1} H_aw with H_aa = 2 C (J is quadratic in a): the factorisation of C made for a*(w) serves
-        cols = [[v / 2 for v in lu_solve(F, [H[i][m + j] for i in range(m)])] for j in range(m)]
-        S = [[H[m + i][m + j] - mp.fsum(H[m + i][k] * cols[j][k] for k in range(m)) for j in range(m)]
+        ar = self.arith
+        cols = [[v / 2 for v in lu_solve(F, [H[i][m + j] for i in range(m)], ar)] for j in range(m)]
+        S = [[H[m + i][m + j] - ar.fsum(H[m + i][k] * cols[j][k] for k in range(m)) for j in range(m)]
              for i in range(m)]
         S = [[(S[i][j] + S[j][i]) / 2 for j in range(m)] for i in range(m)]
         return J, [-v for v in g[m:]], [[-v for v in row] for row in S], S
@@ -311,20 +377,22 @@ class ReducedSystem(_System):
         if gap < self.COALESCENCE * self.gap0:
             i, j = _closest_pair(w)
             status = "censored" if events_found else "coalescence"
-            return status, (f"rates w_{i + 1} = {mp.nstr(w[i], 8)} and w_{j + 1} = {mp.nstr(w[j], 8)} coalesce at "
-                            f"tau ~ {mp.nstr(tau, 8)}: the slow manifold ends there (the Gram matrix becomes "
+            nstr = self.arith.nstr
+            return status, (f"rates w_{i + 1} = {nstr(w[i], 8)} and w_{j + 1} = {nstr(w[j], 8)} coalesce at "
+                            f"tau ~ {nstr(tau, 8)}: the slow manifold ends there (the Gram matrix becomes "
                             "singular and the weights diverge), later times are not computed")
         return None
 
     def model_error(self, tau):
         """Relative error of an event time ``tau`` from slaving the weights: ``10 max tau_a / tau``."""
+        tau = self.arith.to_mpf(tau)
         return float(min(mp.mpf(1), 10 * self.tau_a_max / tau)) if tau > 0 else 1.0
 
 
 def _min_gap(w):
     """Smallest relative gap ``|w_i - w_j| / max(w_i, w_j)`` between two rates (``inf`` for one rate)."""
     v = sorted(w)
-    return min((abs(v[k + 1] - v[k]) / v[k + 1] for k in range(len(v) - 1)), default=mp.inf)
+    return min((float(abs(v[k + 1] - v[k]) / v[k + 1]) for k in range(len(v) - 1)), default=math.inf)
 
 
 def _closest_pair(w):
@@ -369,6 +437,6 @@ def integrate_rodas(objective: MPObjective, theta0, delta: float, rtol: float = 
     ('5.57886e+37', True)
     """
     check_arguments(delta, rtol)
-    with mp.workdps(objective.dps):
+    with objective.arith.workdps(objective.dps):
         system = (ReducedSystem if reduced else FullSystem)(objective, theta0)
         return integrate_system(system, delta, rtol, tau_max, max_steps, after_event_steps, max_growth, record)

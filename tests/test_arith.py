@@ -1,0 +1,136 @@
+"""The arithmetic contexts (memtheory.compile.arith): mpmath's mpf and Arb's arb run the same algorithms.
+
+References: mpmath's own functions and ``mp.lu_solve`` at more digits, mpmath quadrature for the Laplace moments,
+and the mpmath arithmetic for the plateau flow (the same algorithm over the other number type).
+"""
+
+from __future__ import annotations
+
+import mpmath as mp
+import numpy as np
+import pytest
+import sympy as sp
+
+import memtheory as mt
+from memtheory.compile.arith import FLINT, MPMATH, arithmetic
+from memtheory.dynamics.mplinalg import ldl, lu, lu_solve
+from memtheory.errors import InvalidArgumentError
+from memtheory.kernels.kernel import S
+from memtheory.theory.plateau.systems import MPObjective
+
+ARITHS = [MPMATH, FLINT]
+
+
+def rel(x, ref):
+    return abs(x - ref) / abs(ref)
+
+
+@pytest.mark.parametrize("ar", ARITHS, ids=lambda a: a.name)
+def test_numbers_and_elementary_functions_against_mpmath(ar):
+    with ar.workdps(300), mp.workdps(320):
+        for text in ("0.4", "-3.75", "1e-300", "123456789.125"):
+            assert rel(ar.to_mpf(ar.num(text)), mp.mpf(text)) < mp.mpf(10) ** -298
+        x = ar.num(sp.Rational(7, 3))
+        assert rel(ar.to_mpf(x), mp.mpf(7) / 3) < mp.mpf(10) ** -298
+        assert ar.to_mpf(ar.num(mp.mpf(2) / 3)) == mp.mpf(2) / 3 or ar is FLINT  # exact transfer of an mpf
+        for f, ref in ((ar.exp, mp.exp), (ar.sqrt, mp.sqrt), (ar.log, mp.log)):
+            assert rel(ar.to_mpf(f(x)), ref(mp.mpf(7) / 3)) < mp.mpf(10) ** -297
+        assert rel(ar.to_mpf(ar.fsum([x, x, ar.num(1)])), 2 * mp.mpf(7) / 3 + 1) < mp.mpf(10) ** -298
+        assert rel(ar.to_mpf(ar.log10(ar.num(1000))), mp.mpf(3)) < mp.mpf(10) ** -297
+        assert ar.nstr(ar.num("0.125"), 3) == "0.125"
+
+
+def test_mpf_transfers_exactly_to_arb():
+    with FLINT.workdps(200):
+        x = mp.mpf(1) / 3
+        assert FLINT.to_mpf(FLINT.num(x)) == x
+        assert FLINT.to_mpf(FLINT.inf) == mp.inf
+    with pytest.raises(InvalidArgumentError, match="arithmetic"):
+        arithmetic("float128")
+
+
+def _bump_forms(omega):
+    rho = mt.Kernel("exp(-2*t/5) + exp(-(t - 1/omega)**2/(2*(7/10)**2))", omega=omega)
+    return rho, [rho.laplace_form(k).closed for k in range(3)]
+
+
+@pytest.mark.parametrize("ar", ARITHS, ids=lambda a: a.name)
+def test_compiled_closed_forms_against_quadrature(ar):
+    """Both branches of the Gaussian bump's closed form (erfc, and the Gaussian moments that Arb lacks and
+    mpmath provides) against mpmath quadrature at 60 digits."""
+    rho, forms = _bump_forms(sp.Rational(1, 4))
+    f = ar.lambdify((S, *rho.param_symbols), forms)
+    for s in ("0.5", "30"):  # 49 s/100 - 1/omega < 0 and > 0
+        with ar.workdps(50):
+            vals = f(ar.num(s), ar.num(sp.Rational(1, 4)))
+            got = [ar.to_mpf(v) for v in vals]
+        with mp.workdps(60):
+            sv = mp.mpf(s)
+            for k in range(3):
+                ref = mp.quad(lambda t: t ** k * mp.exp(-sv * t) * (mp.exp(-2 * t / 5) +
+                                                                    mp.exp(-(t - 4) ** 2 / mp.mpf("0.98"))),
+                              [0, 4, 12, mp.inf])
+                assert rel(got[k], ref) < mp.mpf(10) ** -45
+
+
+def test_both_arithmetics_give_the_same_moments_far_out():
+    rho, forms = _bump_forms(sp.Rational(1, 2000))
+    args = (S, *rho.param_symbols)
+    out = {}
+    for ar in ARITHS:
+        with ar.workdps(760):
+            out[ar.name] = [ar.to_mpf(v) for v in ar.lambdify(args, forms)(ar.num("0.4"),
+                                                                            ar.num(sp.Rational(1, 2000)))]
+    with mp.workdps(760):
+        ref = [rho.laplace([mp.mpf(2) / 5], moment=k, dps=760)[0] for k in range(3)]
+        for k in range(3):
+            assert rel(out["flint"][k], ref[k]) < mp.mpf(10) ** -750
+            assert rel(out["mpmath"][k], ref[k]) < mp.mpf(10) ** -750
+
+
+@pytest.mark.parametrize("ar", ARITHS, ids=lambda a: a.name)
+def test_linear_algebra_against_mpmath_lu_solve(ar):
+    n = 6
+    with ar.workdps(80):
+        M = [[ar.num(1) / (ar.num(i + j + 1)) for j in range(n)] for i in range(n)]  # Hilbert: cond ~1.5e7
+        b = [ar.num(k + 1) for k in range(n)]
+        x = lu_solve(lu(M, ar), b, ar)
+        got = [ar.to_mpf(v) for v in x]
+        assert ldl(M, ar.num(0), ar) is not None and ldl([[ar.num(-1)]], ar.num(0), ar) is None
+        assert lu([[ar.num(1), ar.num(2)], [ar.num(2), ar.num(4)]], ar) is None  # singular
+    with mp.workdps(120):
+        ref = mp.lu_solve(mp.matrix([[mp.mpf(1) / (i + j + 1) for j in range(n)] for i in range(n)]),
+                          mp.matrix([k + 1 for k in range(n)]))
+        for k in range(n):
+            assert rel(got[k], ref[k]) < mp.mpf(10) ** -65
+
+
+def test_assembly_is_the_same_in_both_arithmetics():
+    rho = mt.kernels.memory_family(mt.kernels.exponential(0.5), mt.kernels.gaussian_bump(0, 0.5), 1 / 50)
+    theta = ["0.9", "-0.2", "0.55", "2.1"]
+    res = {}
+    for name in ("mpmath", "flint"):
+        obj = MPObjective(rho, 2, 60, arithmetic=name)
+        ar = obj.arith
+        with ar.workdps(60):
+            J, g, H = obj.evaluate([ar.num(v) for v in theta], hessian=True)
+            res[name] = [ar.to_mpf(J)] + [ar.to_mpf(v) for v in g] + [ar.to_mpf(v) for row in H for v in row]
+    ref = mt.l2_loss(mt.DiagonalRNN([0.9, -0.2], [0.55, 2.1]), rho, gradient=True, hessian=True)
+    with mp.workdps(60):
+        for x, y in zip(res["flint"], res["mpmath"]):
+            assert abs(x - y) <= mp.mpf(10) ** -55 * max(1, abs(y))
+    assert float(res["flint"][0]) == pytest.approx(ref.loss, rel=1e-12)
+    assert np.allclose([float(v) for v in res["flint"][1:5]], ref.grad, rtol=1e-10, atol=1e-14)
+
+
+def test_flint_and_mpmath_give_the_same_hitting_time():
+    """The reduced plateau flow (m = 2, 1/omega = 40) in both arithmetics: the same algorithm, so the same
+    tau_0 to far better than the tolerance (only the last digits of the arithmetic differ)."""
+    rho = mt.kernels.memory_family(mt.kernels.exponential(0.5), mt.kernels.gaussian_bump(0, 0.5), 1 / 40)
+    runs = {name: mt.plateau.hitting_times(rho, [1, 0], ["0.5", 2], 0.05, method="reduced", error_estimate=False,
+                                           arithmetic=name)
+            for name in ("flint", "mpmath")}
+    a, b = runs["flint"], runs["mpmath"]
+    assert a.status == b.status and a.dps == b.dps
+    assert rel(a.tau0_mp, b.tau0_mp) < 1e-12
+    assert isinstance(a.tau0_mp, mp.mpf)
