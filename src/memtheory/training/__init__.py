@@ -4,6 +4,7 @@
   a causal convolution with a memory kernel ``rho``; conventions ``"reference"`` and ``"quadrature"``) and the
   reference code's time weights;
 * :mod:`~memtheory.training.optim`: Adam (optionally AdamW), gradient-norm clipping, step-size schedules;
+* :mod:`~memtheory.training.schedules`: the reference code's ``ReduceLROnPlateau`` and ``EarlyStopping``;
 * :mod:`~memtheory.training.loop`: :func:`train`, minibatch Adam on the mean (time-weighted) squared error with
   gradients from :meth:`memtheory.models.nonlinear.NonlinearRNN.loss_and_grad` (numba BPTT, parallel over the
   batch).
@@ -19,5 +20,7 @@ from __future__ import annotations
 from .datasets import LFDataset, lf_dataset, reference_time_weights
 from .loop import TrainResult, train
 from .optim import Adam
+from .schedules import EarlyStopping, ReduceLROnPlateau
 
-__all__ = ["Adam", "LFDataset", "TrainResult", "lf_dataset", "reference_time_weights", "train"]
+__all__ = ["Adam", "EarlyStopping", "LFDataset", "ReduceLROnPlateau", "TrainResult", "lf_dataset",
+           "reference_time_weights", "train"]

@@ -118,6 +118,7 @@ def lf_dataset(
     seed: int | np.random.Generator | None = 0,
     convention: str = "reference",
     input_dim: int = 1,
+    gaussian_input: bool = False,
 ) -> LFDataset:
     """White-noise inputs and the targets of the linear functional with memory kernel ``rho``.
 
@@ -136,6 +137,9 @@ def lf_dataset(
         Input scaling and output quadrature, see the module docstring.
     input_dim : int
         Input dimension ``d``.
+    gaussian_input : bool
+        The reference code's ``Gaussian_input``: the inputs are the cumulative sums over time of the white noise
+        above (a discretised Brownian path, a Gaussian process), the targets the same convolution of them.
 
     Returns
     -------
@@ -153,12 +157,12 @@ def lf_dataset(
         raise InvalidArgumentError(f"rho: must be callable, got {type(rho).__name__}")
     kern = _kernel_values(rho, T, dt, d)
     xi = as_generator(seed).standard_normal((n_samples, T, d))
-    if convention == "reference":
-        x = dt * xi
-        y = causal_convolution(x, kern)
-    else:
-        x = xi / math.sqrt(dt)
-        y = dt * causal_convolution(x, kern)
+    if not isinstance(gaussian_input, (bool, np.bool_)):
+        raise InvalidArgumentError(f"gaussian_input: must be True or False, got {gaussian_input!r}")
+    x = dt * xi if convention == "reference" else xi / math.sqrt(dt)
+    if gaussian_input:
+        x = np.cumsum(x, axis=1)
+    y = causal_convolution(x, kern) if convention == "reference" else dt * causal_convolution(x, kern)
     return LFDataset(x, y, dt, convention, kern if d > 1 else kern[:, 0])
 
 def reference_time_weights(T: int, p: float = 2.0) -> np.ndarray:

@@ -22,6 +22,7 @@ from ..models.nonlinear import NonlinearRNN
 from .checks import as_generator, positive_float, positive_int
 from .datasets import LFDataset, reference_time_weights
 from .optim import Adam, clip_grad_norm, step_size_schedule
+from .schedules import EarlyStopping, ReduceLROnPlateau
 
 __all__ = ["TrainResult", "train"]
 
@@ -111,6 +112,8 @@ def train(
     lr_min: float = 0.0,
     warmup: int = 0,
     keep_best: bool = False,
+    plateau: ReduceLROnPlateau | None = None,
+    early_stopping: EarlyStopping | None = None,
 ) -> TrainResult:
     """Train ``model`` in place by minibatch Adam on the mean (time-weighted) squared error.
 
@@ -154,6 +157,12 @@ def train(
         At the end, restore the parameters of the epoch with the lowest validation loss (the training loss
         without ``val_data``), as the reference code's checkpoint on ``val/loss`` does. The result's
         ``best_epoch`` names that epoch.
+    plateau : ReduceLROnPlateau, optional
+        The reference's ``ReduceLROnPlateau`` on the validation loss (the training loss without ``val_data``):
+        after each epoch the step size becomes ``plateau.step(loss)``; its ``lr`` replaces ``lr``. Not together
+        with ``lr_schedule`` or ``warmup``.
+    early_stopping : EarlyStopping, optional
+        Lightning's ``EarlyStopping`` on the same loss: training ends after the epoch where it says stop.
 
     Returns
     -------
@@ -177,17 +186,25 @@ def train(
         grad_clip = positive_float(grad_clip, "grad_clip")
     tw = _resolve_time_weights(time_weights, x.shape[1])
     val = _unpack_data(val_data, "val_data") if val_data is not None else None
+    if plateau is not None and not isinstance(plateau, ReduceLROnPlateau):
+        raise InvalidArgumentError(f"plateau: must be a ReduceLROnPlateau, got {type(plateau).__name__}")
+    if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
+        raise InvalidArgumentError(f"early_stopping: must be an EarlyStopping, got {type(early_stopping).__name__}")
+    if plateau is not None and (lr_schedule is not None or warmup):
+        raise InvalidArgumentError("plateau: a metric-driven schedule cannot be combined with lr_schedule / warmup")
     opt = optimizer if optimizer is not None else Adam(lr=lr)
+    if plateau is not None:
+        opt.lr = plateau.lr
     schedule = step_size_schedule(lr_schedule, opt.lr, lr_min, epochs, warmup)
     rng = as_generator(seed)
     threads = None if n_threads is None else positive_int(n_threads, "n_threads")
     with numba_threads(threads):
         return _train_loop(model, x, y, tw, val, opt, rng, epochs, batch_size, grad_clip, progress, callback,
-                           schedule, bool(keep_best))
+                           schedule, bool(keep_best), plateau, early_stopping)
 
 
 def _train_loop(model, x, y, tw, val, opt, rng, epochs, batch_size, grad_clip, progress, callback, schedule,
-                keep_best) -> TrainResult:
+                keep_best, plateau=None, early_stopping=None) -> TrainResult:
     n = x.shape[0]
     epoch_losses: list[float] = []
     val_losses: list[float] = []
@@ -220,7 +237,12 @@ def _train_loop(model, x, y, tw, val, opt, rng, epochs, batch_size, grad_clip, p
             if math.isfinite(score) and (best is None or score < best[0]):
                 best = (score, epoch, params.copy())
         bar.set_postfix(loss=f"{epoch_losses[-1]:.3e}")
+        monitored = val_losses[-1] if val is not None else epoch_losses[-1]
+        if plateau is not None:
+            opt.lr = plateau.step(monitored)
         if callback is not None and callback(epoch, epoch_losses[-1], model):
+            break
+        if early_stopping is not None and early_stopping.step(monitored):
             break
     bar.close()
     seconds = time.perf_counter() - start
