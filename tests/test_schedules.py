@@ -1,8 +1,9 @@
-"""The reference code's training controls (ReduceLROnPlateau, EarlyStopping) and Gaussian inputs.
+"""The reference code's training extras: ReduceLROnPlateau, EarlyStopping, the margin penalty, Gaussian inputs.
 
 The schedules are checked on metric sequences whose expected step sizes / stopping epochs are derived by hand
 from PyTorch's and Lightning's rules (comments give the derivation), and inside ``train`` by replaying the
-recorded validation losses through fresh instances. Gaussian inputs are checked against a direct double loop.
+recorded validation losses through fresh instances. The penalty's gradient is checked by finite differences and
+one training step with it against a hand-made Adam step. Gaussian inputs are checked against a direct double loop.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import pytest
 
 import memtheory as mt
 from memtheory.errors import InvalidArgumentError
-from memtheory.training import EarlyStopping, ReduceLROnPlateau, lf_dataset, train
+from memtheory.training import EarlyStopping, ReduceLROnPlateau, lf_dataset, optim, train
+from memtheory.training.penalty import margin_penalty, stability_margin
 
 
 def test_plateau_follows_the_rule_by_hand():
@@ -94,3 +96,51 @@ def test_gaussian_inputs_are_cumulative_sums_and_targets_follow(convention):
     np.testing.assert_allclose(ds.y, y, rtol=1e-12, atol=1e-13)
     with pytest.raises(InvalidArgumentError, match="gaussian_input"):
         lf_dataset(rho, n, T, gaussian_input="yes")
+
+
+# ----------------------------------------------------------------------------- stability-margin penalty
+
+
+@pytest.mark.parametrize("par", ["softplus", "exp", "direct"])
+def test_margin_is_the_smallest_rate_and_its_gradient_matches_finite_differences(par):
+    model = mt.NonlinearRNN.random(1, 5, parameterisation=par, structure="diagonal", seed=3)
+    r, _ = model.rates()
+    margin, grad = stability_margin(model)
+    assert margin == float(np.min(r))
+    value, g = margin_penalty(model, 0.01)
+    assert value == pytest.approx(0.01 * max(0.0, 1.0 - margin), rel=1e-15)
+    h = 1e-6
+    for i in range(model.width):
+        plus, minus = model.copy(), model.copy()
+        plus.w = model.w + h * np.eye(model.width)[i]
+        minus.w = model.w - h * np.eye(model.width)[i]
+        fd = (margin_penalty(plus, 0.01)[0] - margin_penalty(minus, 0.01)[0]) / (2 * h)
+        assert g[i] == pytest.approx(fd, rel=1e-6, abs=1e-12)
+
+
+def test_train_with_the_penalty_takes_the_direct_adam_step():
+    data, _ = _small_problem()
+    model = mt.NonlinearRNN.random(1, 4, parameterisation="softplus", structure="diagonal", seed=5)
+    manual = model.copy()
+    train(model, data, epochs=1, batch_size=len(data), lr=1e-2, margin_weight=0.5, progress=False)
+    loss, grads = manual.loss_and_grad(data.x, data.y)
+    r, dr = manual.rates()
+    i = int(np.argmin(r))
+    assert r[i] < 1  # the penalty is active
+    grads["w"][i] += -0.5 * dr[i]  # d/dw_i of 0.5 * (1 - r_i)
+    params = manual.get_vector()
+    optim.Adam(lr=1e-2).step(params, manual.pack(grads))
+    manual.set_vector(params)
+    manual.project()
+    np.testing.assert_allclose(model.get_vector(), manual.get_vector(), rtol=1e-12, atol=1e-15)
+
+
+def test_penalty_on_a_model_without_a_margin_is_an_error():
+    data, _ = _small_problem()
+    full = mt.NonlinearRNN.random(1, 3, structure="full", seed=0)
+    with pytest.raises(InvalidArgumentError, match="no stability margin"):
+        stability_margin(full)
+    with pytest.raises(InvalidArgumentError, match="no stability margin"):
+        train(full, data, epochs=1, margin_weight=0.01, progress=False)
+    with pytest.raises(InvalidArgumentError, match="weight"):
+        margin_penalty(mt.NonlinearRNN.random(1, 3, seed=0), -1.0)

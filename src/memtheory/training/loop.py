@@ -22,6 +22,7 @@ from ..models.nonlinear import NonlinearRNN
 from .checks import as_generator, positive_float, positive_int
 from .datasets import LFDataset, reference_time_weights
 from .optim import Adam, clip_grad_norm, step_size_schedule
+from .penalty import margin_penalty
 from .schedules import EarlyStopping, ReduceLROnPlateau
 
 __all__ = ["TrainResult", "train"]
@@ -114,6 +115,7 @@ def train(
     keep_best: bool = False,
     plateau: ReduceLROnPlateau | None = None,
     early_stopping: EarlyStopping | None = None,
+    margin_weight: float | None = None,
 ) -> TrainResult:
     """Train ``model`` in place by minibatch Adam on the mean (time-weighted) squared error.
 
@@ -163,6 +165,10 @@ def train(
         with ``lr_schedule`` or ``warmup``.
     early_stopping : EarlyStopping, optional
         Lightning's ``EarlyStopping`` on the same loss: training ends after the epoch where it says stop.
+    margin_weight : float, optional
+        Add the reference's stability-margin penalty ``margin_weight * relu(1 - margin)`` to every minibatch loss
+        (:mod:`memtheory.training.penalty`; the reference's weight is 0.01). The recorded losses are the MSE
+        without it, as the reference logs ``train/loss``.
 
     Returns
     -------
@@ -190,6 +196,8 @@ def train(
         raise InvalidArgumentError(f"plateau: must be a ReduceLROnPlateau, got {type(plateau).__name__}")
     if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
         raise InvalidArgumentError(f"early_stopping: must be an EarlyStopping, got {type(early_stopping).__name__}")
+    if margin_weight is not None:
+        margin_penalty(model, margin_weight)  # checks the weight and that the model has a margin
     if plateau is not None and (lr_schedule is not None or warmup):
         raise InvalidArgumentError("plateau: a metric-driven schedule cannot be combined with lr_schedule / warmup")
     opt = optimizer if optimizer is not None else Adam(lr=lr)
@@ -200,11 +208,11 @@ def train(
     threads = None if n_threads is None else positive_int(n_threads, "n_threads")
     with numba_threads(threads):
         return _train_loop(model, x, y, tw, val, opt, rng, epochs, batch_size, grad_clip, progress, callback,
-                           schedule, bool(keep_best), plateau, early_stopping)
+                           schedule, bool(keep_best), plateau, early_stopping, margin_weight)
 
 
 def _train_loop(model, x, y, tw, val, opt, rng, epochs, batch_size, grad_clip, progress, callback, schedule,
-                keep_best, plateau=None, early_stopping=None) -> TrainResult:
+                keep_best, plateau=None, early_stopping=None, margin_weight=None) -> TrainResult:
     n = x.shape[0]
     epoch_losses: list[float] = []
     val_losses: list[float] = []
@@ -221,6 +229,9 @@ def _train_loop(model, x, y, tw, val, opt, rng, epochs, batch_size, grad_clip, p
         for lo in range(0, n, batch_size):
             idx = np.sort(order[lo : lo + batch_size])
             loss, grads = model.loss_and_grad(x[idx], y[idx], tw)
+            if margin_weight is not None:
+                _, g_pen = margin_penalty(model, margin_weight)
+                grads["w"] = grads["w"] + g_pen
             if not math.isfinite(loss):
                 raise ConvergenceError(f"train: loss became {loss} at epoch {epoch}; lower lr or set grad_clip")
             opt.step(params, clip_grad_norm(model.pack(grads), grad_clip))
