@@ -71,6 +71,7 @@ __all__ = [
     "ParameterisationSpec",
     "PARAMETERISATIONS",
     "get_parameterisation",
+    "lru_input_scale",
     "map_array",
     "map_derivative",
     "map_value",
@@ -374,3 +375,39 @@ def get_parameterisation(name: str | Parameterisation, **params: float) -> Param
         if not (isinstance(val, (int, float)) and math.isfinite(val) and val > 0):
             raise InvalidArgumentError(f"{key}: must be a finite number > 0, got {val!r}")
     return Parameterisation(spec, **{k: float(v) for k, v in consts.items()})
+
+
+def lru_input_scale(lam: Any) -> np.ndarray:
+    """The LRU's input normalisation ``sqrt(1 - |lambda|^2)`` (the reference's ``weight_residual``).
+
+    For a diagonal recurrence ``h_k = lambda h_{k-1} + sqrt(1 - |lambda|^2) u_k`` it keeps the stationary variance
+    of ``h`` equal to that of a white-noise input ``u`` (``sum_k |lambda|^{2k} (1 - |lambda|^2) = 1``). The
+    reference code (``src/models/recurrent/lru.py``) applies it with ``lambda = exp(-exp(w)) - 1``.
+
+    Parameters
+    ----------
+    lam : array_like
+        Eigenvalues with ``|lambda| <= 1`` (complex allowed).
+
+    Returns
+    -------
+    ndarray
+
+    Raises
+    ------
+    InvalidArgumentError
+        Non-finite values or ``|lambda| > 1``.
+
+    Examples
+    --------
+    >>> from memtheory.models.reparam import lru_input_scale
+    >>> lru_input_scale([0.6, 0.0]).tolist()
+    [0.8, 1.0]
+    """
+    a = np.asarray(lam)
+    if not np.all(np.isfinite(a)):
+        raise InvalidArgumentError("lam: must be finite")
+    mag2 = np.abs(a) ** 2
+    if np.any(mag2 > 1.0):
+        raise InvalidArgumentError(f"lam: the LRU scale needs |lambda| <= 1, got {float(np.sqrt(mag2.max())):.6g}")
+    return np.sqrt(1.0 - mag2)

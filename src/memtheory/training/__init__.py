@@ -5,6 +5,8 @@
   reference code's time weights;
 * :mod:`~memtheory.training.optim`: Adam (optionally AdamW), gradient-norm clipping, step-size schedules;
 * :mod:`~memtheory.training.schedules`: the reference code's ``ReduceLROnPlateau`` and ``EarlyStopping``;
+* :mod:`~memtheory.training.penalty`: its stability-margin penalty; :mod:`~memtheory.training.teachers`: its
+  random-RNN-teacher ("Filter") data;
 * :mod:`~memtheory.training.loop`: :func:`train`, minibatch Adam on the mean (time-weighted) squared error with
   gradients from :meth:`memtheory.models.nonlinear.NonlinearRNN.loss_and_grad` (numba BPTT, parallel over the
   batch).
