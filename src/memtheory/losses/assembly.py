@@ -138,6 +138,13 @@ def _routine(name: str, doc: str, printer, transform, cse: bool = False) -> str:
 NORM = sp.Symbol("norm")
 
 
+@functools.lru_cache(maxsize=None)
+def _python_source() -> str:
+    """The source of the arbitrary-precision backends (one generation per process for both: SymPy's
+    simplification of the element derivatives takes seconds)."""
+    return _source(_PyPrinter(), cse=True)
+
+
 def _source(printer, cse: bool = False) -> str:
     exact = _routine("assemble", "Loss; gradient and Hessian accumulated into grad (2m) and hess (2m x 2m).",
                      printer, sp.simplify, cse)
@@ -156,7 +163,7 @@ def loss_module(backend: str = "numba") -> ModuleType | SimpleNamespace:
     if backend in ("python", "flint"):
         import mpmath
 
-        src = _source(_PyPrinter(), cse=True)
+        src = _python_source()
         if backend == "python":
             ratio = lambda p, q: mpmath.mpf(p) / q if q != 1 else mpmath.mpf(p)  # noqa: E731
         else:
