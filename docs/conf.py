@@ -81,6 +81,7 @@ api_modules = [
     ("memtheory.theory.memory", "members"),
     ("memtheory.theory.stability", "members"),
     ("memtheory.training", "members"),
+    ("memtheory.sweep", "members"),
     ("memtheory.verify", "members"),
     ("memtheory.errors", "members"),
 ]

@@ -17,6 +17,9 @@ __all__ = [
     "PrecisionWarning",
     "ConvergenceError",
     "PremiseError",
+    "StoreMismatchError",
+    "SweepBackendError",
+    "PointFailedError",
 ]
 
 
@@ -57,6 +60,18 @@ class PremiseError(MemtheoryError):
     must not swamp (e.g. a plateau start ``theta_0`` whose mismatch with ``rho_bar`` drives the flow more than the
     memory term does). The computation would measure something else; the message names the quantities and the
     fix."""
+
+
+class StoreMismatchError(InvalidArgumentError):
+    """A sweep's result store belongs to another sweep (other function, settings or file layout)."""
+
+
+class SweepBackendError(MemtheoryError, RuntimeError):
+    """A sweep backend cannot run: a Dask scheduler that does not answer, or Dask not installed."""
+
+
+class PointFailedError(MemtheoryError, RuntimeError):
+    """Points of a sweep raised (each is recorded with its error; the others were computed)."""
 
 
 class PrecisionWarning(UserWarning):
