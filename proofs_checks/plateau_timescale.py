@@ -73,8 +73,8 @@ def run(quick: bool = False) -> CheckResult:
     procs = 2
     f64 = plateau.scan(family, a0, w0, DELTA, xs, method="float64", error_estimate=not quick)
     mpr = plateau.scan(family, a0, w0, DELTA, overlap + middle, method="mpmath", error_estimate=False,
-                       processes=procs)
-    ext = plateau.scan(family, a0, w0, DELTA, far, error_estimate=not quick, processes=procs)
+                       workers=procs)
+    ext = plateau.scan(family, a0, w0, DELTA, far, error_estimate=not quick, workers=procs)
     rows64 = dict(zip(xs, f64.rows))
     rows_mp = dict(zip(overlap + middle, mpr.rows))
     rows_far = dict(zip(far, ext.rows))

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from typing import Any
 
 __all__ = ["UsageError", "Parser", "floats", "exacts", "exact_option", "params", "kernel", "number", "epilog",
-           "examples_of", "target_args", "dumps", "plot_path"]
+           "examples_of", "target_args", "dumps", "plot_path", "sweep_args", "sweep_options"]
 
 
 class UsageError(Exception):
@@ -213,3 +213,35 @@ def target_args(p: argparse.ArgumentParser, dps: bool = True) -> None:
     if dps:
         p.add_argument("--dps", type=int, default=None, help="mpmath digits (default: float64)")
     p.add_argument("--json", action="store_true", help="print JSON")
+
+
+def sweep_args(p: argparse.ArgumentParser) -> None:
+    """Add the options of a command whose points run through :func:`memtheory.sweep.run`: ``--workers``,
+    ``--scheduler``, ``--store``, ``--progress`` / ``--no-progress``."""
+    g = p.add_argument_group("sweep", "where the points run, where their results are kept, progress")
+    g.add_argument("--workers", type=int, default=None,
+                   help="local worker processes (default 1; each costs a few seconds to start, so more pay off "
+                        "for points of a second or longer)")
+    g.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run the points on a Dask cluster: its scheduler's address tcp://HOST:PORT (needs the "
+                        "cluster extra: pip install 'memtheory[cluster]')")
+    g.add_argument("--store", metavar="FILE",
+                   help="SQLite result store: each point is written when it finishes; rerunning the same "
+                        "command computes only the points not yet there")
+    g.add_argument("--progress", action="store_true", default=None,
+                   help="progress bar on stderr (default: on, except with --json)")
+    g.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+
+
+def sweep_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``{"backend", "workers", "store", "progress"}`` of the options added by :func:`sweep_args`, checked."""
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers must be >= 1, got {args.workers}")
+    if args.scheduler is not None and args.workers is not None:
+        raise UsageError("give --workers (local processes) or --scheduler (a Dask cluster), not both")
+    if args.store is not None and args.store.strip() == "":
+        raise UsageError("--store needs a file name")
+    progress = args.progress if args.progress is not None else not getattr(args, "json", False)
+    if args.scheduler is not None:
+        return {"backend": args.scheduler, "workers": None, "store": args.store, "progress": progress}
+    return {"backend": "processes", "workers": args.workers or 1, "store": args.store, "progress": progress}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
 
 from .. import __version__
@@ -49,11 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit code (0 success, 1 failed check or error, 2 usage error).
+    """Entry point; returns the exit code (0 success, 1 failed check or error, 2 usage error, 130 interrupted).
 
     Every error is one line on stderr: usage errors and bad input (:class:`~memtheory.errors.InvalidArgumentError`)
     exit with 2, numerical failures (:class:`~memtheory.errors.PrecisionError`, ...) with 1; any other exception
-    is a bug, reported on one line as an internal error (exit 1; ``MEMTHEORY_TRACEBACK=1`` re-raises it).
+    is a bug, reported on one line as an internal error (exit 1; ``MEMTHEORY_TRACEBACK=1`` re-raises it). Ctrl-C
+    prints one line and exits with 130.
     """
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -68,6 +70,12 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 128 + 13
+    except KeyboardInterrupt:
+        # Ctrl-C: the sweep engine has stopped its workers and its store holds every finished point; one line,
+        # the shell's exit code for SIGINT, and a second Ctrl-C during the exit does nothing
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 128 + signal.SIGINT
     except UsageError as exc:
         print(f"{prog}: error: {exc} (see '{prog} --help')", file=sys.stderr)
         return 2

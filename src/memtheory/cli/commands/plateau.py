@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from ..common import UsageError, dumps, epilog, exact_option, exacts, floats, params, plot_path
+from ..common import (UsageError, dumps, epilog, exact_option, exacts, floats, params, plot_path, sweep_args,
+                      sweep_options)
 from ..registry import register_latex_target
 
 _SPIKE = "exp(-t/2) + exp(-2*(t - 1/omega)**2)"
@@ -37,11 +38,11 @@ def register(sub) -> None:
                         "the slow-manifold flow of the rates in mpmath where the weights are slaved, else the "
                         "full flow in mpmath)")
     p.add_argument("--fit-range", help="range LO,HI of 1/omega for the exponent fit (default: all points)")
-    p.add_argument("--processes", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--no-error-estimate", action="store_true",
                    help="skip the rerun at a tighter tolerance (halves the time; rel_error is then null)")
     p.add_argument("--json", action="store_true", help="print JSON (rows and fit)")
     p.add_argument("--plot", metavar="FILE", help="save log10 tau against 1/omega with the bound to FILE")
+    sweep_args(p)
     p.set_defaults(func=_handler)
 
 
@@ -85,10 +86,9 @@ def _handler(args) -> int:
         fit_range = floats(args.fit_range, "fit-range")
         if len(fit_range) != 2 or fit_range[0] >= fit_range[1]:
             raise UsageError(f"--fit-range takes LO,HI with LO < HI, got {args.fit_range!r}")
-    if args.processes < 1:
-        raise UsageError(f"--processes must be >= 1, got {args.processes}")
-    res = plateau.scan(family, a0, w0, delta, xs, fit_range=fit_range, processes=args.processes,
-                       method=args.method, error_estimate=not args.no_error_estimate)
+    options = sweep_options(args)
+    res = plateau.scan(family, a0, w0, delta, xs, fit_range=fit_range, method=args.method,
+                       error_estimate=not args.no_error_estimate, **options)
     out = res.to_dict()
     if args.plot:
         from ..._plotting import pyplot
@@ -96,12 +96,16 @@ def _handler(args) -> int:
         pyplot()  # the figure goes to a file: Agg, no window
         res.plot(path=args.plot)
         out["plot"] = args.plot
+    failed = any(row["status"] == "error" for row in out["rows"])
     if args.json:
         print(dumps(out))
-        return 0
+        return 1 if failed else 0
     print(f"{'1/omega':>8} {'J0':>10} {'log10|g0|':>10} {'tau0':>12} {'tau0_prime':>12} {'log10 tau0':>10} "
           f"{'log10 S':>9} {'method':>8} {'status':>9}")
     for row in out["rows"]:
+        if row["status"] == "error":
+            print(f"{row['inv_omega']:>8g} error: {row['message']}")
+            continue
         print(f"{row['inv_omega']:>8g} {row['J0']:>10.6f} {row['log10_grad_norm']:>10.3f} "
               f"{_fmt(row['tau0'], '.5g'):>12} {_fmt(row['tau0_prime'], '.5g'):>12} "
               f"{_fmt(row['log10_tau0'], '.4f'):>10} {row['log10_bound']:>9.3f} {row['method']:>8} "
@@ -110,7 +114,7 @@ def _handler(args) -> int:
     if fit["slope"] is not None:
         print(f"fit: ln tau0 = {fit['intercept']:.4f} + {fit['slope']:.4f} (+- {fit['stderr']:.4f}) / omega over "
               f"1/omega in {fit['range']} (R^2 = {fit['r2']:.5f}); bound exponent w_l = {fit['w_l']:g}")
-    return 0
+    return 1 if failed else 0
 
 
 def _fmt(value, spec: str) -> str:

@@ -544,6 +544,8 @@ class PlateauScan(Displayable):
                  "log10_mismatch_gradient": r.log10_mismatch_gradient,
                  "log10_memory_gradient": r.log10_memory_gradient,
                  "log10_bound": float(b), "log10_ratio": float(q), "seconds": r.seconds}
+            if r.status == "error":  # a point whose computation raised (scan records it and goes on)
+                d["message"] = r.message
             out.append(_json_floats(d))
         return out
 
@@ -619,36 +621,61 @@ def _family(family, inv_omega: float) -> Kernel:
                                f"got {type(family).__name__}")
 
 
-def _point(args):
-    family, x, a0, w0, delta, premise, kw = args
-    return hitting_times(_family(family, x), a0, w0, delta, premise=premise, **kw)
+def _scan_point(family, a0, w0, delta, premises, kwargs, point):
+    """One point of :func:`scan` (module level, so that worker processes can run it)."""
+    x = point["inv_omega"]
+    return hitting_times(_family(family, sp.Rational(x)), a0, w0, delta, premise=premises[x], **kwargs)
 
 
-def scan(family, a0, w0, delta: float, inv_omegas, *, fit_range=None, processes: int = 1,
-         progress: bool = False, **kwargs) -> PlateauScan:
+def _failed_row(error: str) -> HittingTimes:
+    """The row of a point whose computation raised: no times, status ``"error"``, the error as message."""
+    nan = math.nan
+    return HittingTimes(None, None, nan, nan, nan, nan, "none", None, None, "error", error)
+
+
+def _family_key(family) -> str:
+    """What identifies a family in a scan's store: the kernel's exact repr, or the callable's name."""
+    if isinstance(family, (Kernel, str)):
+        return repr(family)
+    return f"{getattr(family, '__module__', '?')}.{getattr(family, '__qualname__', type(family).__name__)}"
+
+
+def scan(family, a0, w0, delta: float, inv_omegas, *, fit_range=None, workers: int | None = 1,
+         backend="processes", store=None, progress: bool = False, **kwargs) -> PlateauScan:
     """Hitting times over a sweep of ``1/omega``, the fitted exponent and the theorem's bound.
+
+    The points run through :func:`memtheory.sweep.run` (one point per ``1/omega``, the largest first).
 
     Parameters
     ----------
     family : Kernel, str or callable
         A kernel with a parameter ``omega`` (e.g. :func:`memtheory.kernels.memory_family`), an expression in
-        ``t`` and ``omega``, or ``omega -> Kernel``.
+        ``t`` and ``omega``, or ``omega -> Kernel`` (a module-level function when the points run in other
+        processes).
     a0, w0, delta :
         As in :func:`hitting_times`.
     inv_omegas : sequence of float
-        Values of ``1/omega`` (> 0).
+        Values of ``1/omega`` (> 0, distinct).
     fit_range : (float, float), optional
         Range of ``1/omega`` for the fit (default: all points).
-    processes : int
-        Worker processes (the mpmath points are independent; 2 on a 2-core machine halves the wall time).
+    workers : int or None
+        Local worker processes (default 1: this process; None: all cores). The points are independent;
+        2 on a 2-core machine about halves the wall time of a long scan.
+    backend : {"processes", "serial"}, str or distributed.Client
+        Where the points run (:func:`memtheory.sweep.run`): local processes, or a Dask scheduler address or
+        client (then ``workers`` is ignored).
+    store : path, optional
+        SQLite result store: each point is written when it finishes, a rerun computes only the missing ones.
     progress : bool
-        tqdm progress bar.
+        Progress bar per point (stderr).
     **kwargs :
         Passed to :func:`hitting_times` (method, rtol, dps, error_estimate, check_premise).
 
     Returns
     -------
     PlateauScan
+        A point that raised has a row with status ``"error"`` and the error as its message (a warning says
+        how many); the fit uses the others.
 
     Raises
     ------
@@ -656,30 +683,35 @@ def scan(family, a0, w0, delta: float, inv_omegas, *, fit_range=None, processes:
         At the first point whose ``theta_0`` does not reproduce ``rho_bar`` to far better than the memory
         signal: the premises of all points are measured before any is integrated.
     """
-    from tqdm.auto import tqdm
+    import functools
+
+    from ... import sweep
 
     exact_xs, _ = exact_values(inv_omegas, "inv_omegas")  # the family's omega is 1/x exactly
     xs = np.array([to_float(x) for x in exact_xs], dtype=float)
     if xs.size == 0 or not np.all(np.isfinite(xs)) or np.any(xs <= 0):
         raise InvalidArgumentError("inv_omegas must be finite numbers > 0")
+    if np.unique(xs).size != xs.size:
+        raise InvalidArgumentError(f"inv_omegas must be distinct, got {xs.tolist()}")
     _, w0f, a0, w0, delta = _validate(_family(family, exact_xs[0]), a0, w0, delta)
     premises = [measure_premise(_family(family, x), a0, w0) for x in exact_xs]
     if kwargs.get("check_premise", True):
         for p in premises:
             _check_premise(p, a0, w0)
-    jobs = [(family, x, a0, w0, delta, p, kwargs) for x, p in zip(exact_xs, premises)]
-    if processes > 1 and len(jobs) > 1:
-        import concurrent.futures as cf
-        import multiprocessing
-
-        order = np.argsort(-xs)  # largest (slowest) first
-        rows = [None] * len(jobs)
-        with cf.ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = {pool.submit(_point, jobs[i]): i for i in order}
-            for fut in tqdm(cf.as_completed(futures), total=len(futures), disable=not progress, desc="plateau"):
-                rows[futures[fut]] = fut.result()
-    else:
-        rows = [_point(j) for j in tqdm(jobs, disable=not progress, desc="plateau")]
+    # a point is 1/omega written exactly (a SymPy Rational as text, e.g. "17/2")
+    points = [{"inv_omega": str(x)} for x in exact_xs]
+    func = functools.partial(_scan_point, family, a0, w0, delta,
+                             {pt["inv_omega"]: p for pt, p in zip(points, premises)}, dict(kwargs))
+    key = {"family": _family_key(family), "a0": [str(v) for v in a0], "w0": [str(v) for v in w0], "delta": delta,
+           "options": {k: repr(v) for k, v in sorted(kwargs.items())}}
+    local = isinstance(backend, str) and backend in ("processes", "serial")
+    res = sweep.run(func, points, backend=backend, workers=workers if local else None, store=store, key=key,
+                    weights=[float(x) for x in xs], progress=progress, desc="plateau")
+    rows = [_failed_row(v.error) if isinstance(v, sweep.PointError) else v for v in res.values]
+    failed = [float(x) for x, v in zip(xs, res.values) if isinstance(v, sweep.PointError)]
+    if failed:
+        warnings.warn(f"{len(failed)} of {xs.size} plateau points failed (1/omega = {failed}); their rows have "
+                      f"status 'error'", stacklevel=2)
     m = len(a0)
     w_l = float(w0f.min())
     lb = bound(xs, w_l, delta, m)

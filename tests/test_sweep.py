@@ -1,0 +1,263 @@
+"""The sweep engine (memtheory.sweep): backends, the result store, resume, failures, bad input.
+
+References: direct loops over the same points (exact rational sums for the engine; the serial run of the same
+scan for the parallel and Dask backends, which must agree to the last digit); the store's rows read back with
+SQLite itself.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import mpmath as mp
+import numpy as np
+import pytest
+
+import memtheory as mt
+from memtheory import plateau, sweep
+from memtheory.errors import InvalidArgumentError, StoreMismatchError, SweepBackendError
+
+import sweep_points
+
+HERE = Path(__file__).resolve().parent
+A0, W0, DELTA = [1.0, 0.0], [0.5, 2.0], 0.05
+XS16 = [2.0 + 0.5 * k for k in range(16)]
+TARGET = "exp(-t/2) + exp(-2*(t - 1/omega)**2)"
+
+
+def family():
+    return mt.kernels.memory_family(mt.kernels.exponential(0.5), mt.kernels.gaussian_bump(0, 0.5), omega=0.1)
+
+
+def exact_basel(n: int) -> str:
+    """The partial sum from exact fractions, rounded to 40 digits by mpmath once."""
+    s = sum(Fraction(1, j * j) for j in range(1, n + 1))
+    with mp.workdps(40):
+        return mp.nstr(mp.mpf(s.numerator) / s.denominator, 40)
+
+
+def without_seconds(scan) -> list[dict]:
+    return [{k: v for k, v in row.items() if k != "seconds"} for row in scan.table()]
+
+
+@pytest.fixture(scope="module")
+def serial16():
+    return plateau.scan(family(), A0, W0, DELTA, XS16, error_estimate=False)
+
+
+def test_grid_and_point_keys():
+    pts = sweep.grid(m=[2, 4], x=[0.1, 0.25])
+    assert pts == [{"m": 2, "x": 0.1}, {"m": 2, "x": 0.25}, {"m": 4, "x": 0.1}, {"m": 4, "x": 0.25}]
+    assert sweep.point_key({"x": 0.1, "m": np.int64(2)}) == '{"m":2,"x":0.1}'
+    assert sweep.point_key({"x": 1 / 3}) != sweep.point_key({"x": 0.3333333333333333 + 1e-16})
+    with pytest.raises(InvalidArgumentError, match="finite"):
+        sweep.point_key({"x": float("nan")})
+    with pytest.raises(InvalidArgumentError, match="distinct"):
+        sweep.run(abs, [1, 2, 1], backend="serial")
+    with pytest.raises(InvalidArgumentError, match="empty"):
+        sweep.grid(m=[])
+
+
+def test_serial_and_processes_agree_with_exact_sums():
+    pts = [{"n": n} for n in (1, 5, 17, 40, 99, 250)]
+    ref = [exact_basel(p["n"]) for p in pts]
+    serial = sweep.run(sweep_points.basel_partial_sum, pts, backend="serial")
+    par = sweep.run(sweep_points.basel_partial_sum, pts, workers=2)
+    assert serial.values == ref and par.values == ref
+    assert (serial.backend, par.backend, par.workers, par.computed, par.reused) == ("serial", "processes", 2, 6, 0)
+
+
+def test_scan_of_16_points_with_2_workers_equals_serial(serial16):
+    par = plateau.scan(family(), A0, W0, DELTA, XS16, error_estimate=False, workers=2)
+    assert without_seconds(par) == without_seconds(serial16)
+    assert [r.tau0_mp for r in par.rows] == [r.tau0_mp for r in serial16.rows]
+    assert par.fit == serial16.fit
+    assert all(r.status == "events" for r in par.rows)
+
+
+def test_scan_on_a_local_dask_cluster_equals_serial(serial16):
+    distributed = pytest.importorskip("distributed", reason="Dask backend: install memtheory[cluster]")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as cluster:
+        res = plateau.scan(family(), A0, W0, DELTA, XS16, error_estimate=False, backend=cluster.scheduler_address)
+        with distributed.Client(cluster) as client:  # a client the caller owns is left open
+            again = sweep.run(sweep_points.basel_partial_sum, [{"n": 7}], backend=client)
+            assert client.status == "running"
+    assert without_seconds(res) == without_seconds(serial16)
+    assert again.values == [exact_basel(7)] and again.backend == "dask"
+
+
+def test_store_keeps_points_resume_skips_them_and_reads_the_table_back(tmp_path):
+    store = tmp_path / "s.sqlite"
+    pts = [{"n": n} for n in (3, 8, 21)]
+    first = sweep.run(sweep_points.basel_partial_sum, pts[:2], backend="serial", store=store)
+    assert (first.computed, first.reused) == (2, 0)
+    second = sweep.run(sweep_points.basel_partial_sum, pts, workers=2, store=store)
+    assert (second.computed, second.reused) == (1, 2)
+    assert second.values == [exact_basel(p["n"]) for p in pts]
+    with sqlite3.connect(store) as db:  # the store itself, read without memtheory
+        rows = db.execute("SELECT key, status, version FROM points ORDER BY key").fetchall()
+    assert [r[0] for r in rows] == sorted(sweep.point_key(p) for p in pts)
+    assert {r[1] for r in rows} == {"ok"} and {r[2] for r in rows} == {sweep.code_version(sweep_points.__file__)}
+
+
+def test_a_failed_point_is_recorded_and_the_others_go_on(tmp_path):
+    store = tmp_path / "f.sqlite"
+    pts = [{"n": n} for n in range(1, 6)]
+    res = sweep.run(sweep_points.fails_on_three, pts, workers=2, store=store)
+    assert [v for v in res.values if not isinstance(v, sweep.PointError)] == [1, 4, 16, 25]
+    (bad,) = res.failures
+    assert bad.point == {"n": 3} and bad.error == "ValueError: three is refused" and "fails_on_three" in bad.traceback
+    with sqlite3.connect(store) as db:
+        assert db.execute("SELECT status, error FROM points WHERE key = ?", (sweep.point_key({"n": 3}),)).fetchone() \
+            == ("failed", "ValueError: three is refused")
+    kept = sweep.run(sweep_points.fails_on_three, pts, backend="serial", store=store, retry_failed=False)
+    assert kept.computed == 0 and kept.failures[0].error == bad.error
+    retried = sweep.run(sweep_points.fails_on_three, pts, backend="serial", store=store)
+    assert retried.computed == 1 and len(retried.failures) == 1
+    with pytest.raises(mt.errors.PointFailedError, match="1 of 5 points failed"):
+        retried.raise_failures()
+    typed = sweep.run(sweep_points.typed_error_below_zero, [{"n": 1}, {"n": -1}], backend="serial")
+    with pytest.raises(InvalidArgumentError, match="n must be >= 0, got -1"):  # a memtheory error keeps its type
+        typed.raise_failures()
+
+
+def test_a_failed_scan_point_has_an_error_row():
+    def bad_family(omega):
+        if omega < 0.2:
+            raise ValueError("no kernel here")
+        return family().with_params(omega=omega)
+
+    with pytest.warns(UserWarning, match="1 of 2 plateau points failed"):
+        res = plateau.scan(bad_family, A0, W0, DELTA, [4.0, 8.0], error_estimate=False, backend="serial")
+    rows = res.table()
+    assert rows[0]["status"] == "events" and rows[1]["status"] == "error"
+    assert rows[1]["message"] == "ValueError: no kernel here" and rows[1]["tau0"] is None
+
+
+def test_store_of_another_sweep_or_not_a_store_is_refused(tmp_path):
+    store = tmp_path / "a.sqlite"
+    sweep.run(sweep_points.basel_partial_sum, [{"n": 2}], backend="serial", store=store)
+    with pytest.raises(StoreMismatchError, match="another sweep"):
+        sweep.run(sweep_points.fails_on_three, [{"n": 2}], backend="serial", store=store)
+    scan_store = tmp_path / "p.sqlite"
+    plateau.scan(family(), A0, W0, DELTA, [4.0], error_estimate=False, store=scan_store)
+    with pytest.raises(StoreMismatchError, match="another sweep"):
+        plateau.scan(family(), A0, W0, 0.1, [4.0], error_estimate=False, store=scan_store)
+    junk = tmp_path / "junk.txt"
+    junk.write_text("not a database\n" * 100)
+    with pytest.raises(InvalidArgumentError, match="cannot use"):
+        sweep.run(abs, [1], backend="serial", store=junk)
+    with pytest.raises(InvalidArgumentError, match="directory"):
+        sweep.run(abs, [1], backend="serial", store=tmp_path)
+
+
+def test_resume_after_a_kill_half_way_gives_the_same_table(tmp_path):
+    store = tmp_path / "k.sqlite"
+    pts = [{"n": n, "sleep": 0.4} for n in range(1, 13)]
+    code = ("import sys; sys.path.insert(0, sys.argv[2]); import sweep_points; from memtheory import sweep; "
+            f"sweep.run(sweep_points.basel_partial_sum, {pts!r}, backend='serial', store=sys.argv[1])")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(store), str(HERE)])
+    done = 0
+    deadline = time.monotonic() + 300
+    while done < len(pts) // 2 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+        if store.exists():
+            try:
+                with sqlite3.connect(store) as db:
+                    done = db.execute("SELECT COUNT(*) FROM points").fetchone()[0]
+            except sqlite3.OperationalError:  # the tables are being created
+                pass
+    proc.kill()
+    proc.wait()
+    with sqlite3.connect(store) as db:
+        killed_at = db.execute("SELECT COUNT(*) FROM points").fetchone()[0]
+    assert len(pts) // 2 <= killed_at < len(pts)
+    resumed = sweep.run(sweep_points.basel_partial_sum, pts, backend="serial", store=store)
+    assert (resumed.reused, resumed.computed) == (killed_at, len(pts) - killed_at)
+    fresh = sweep.run(sweep_points.basel_partial_sum, pts, backend="serial")
+    assert resumed.values == fresh.values == [exact_basel(p["n"]) for p in pts]
+
+
+def test_bad_backend_input():
+    with pytest.raises(InvalidArgumentError, match="workers must be an integer >= 1"):
+        sweep.run(abs, [1, 2], workers=0)
+    with pytest.raises(InvalidArgumentError, match="workers must be"):
+        sweep.run(abs, [1, 2], workers=True)
+    with pytest.raises(InvalidArgumentError, match="backend must be"):
+        sweep.run(abs, [1, 2], backend="threads")
+    with pytest.raises(InvalidArgumentError, match="weights"):
+        sweep.run(abs, [1, 2], backend="serial", weights=[1, -1])
+
+
+def test_a_scheduler_that_does_not_answer_is_a_clear_error():
+    pytest.importorskip("distributed", reason="Dask backend: install memtheory[cluster]")
+    with pytest.raises(SweepBackendError, match="no Dask scheduler answers at 'tcp://127.0.0.1:9'"):
+        sweep.run(abs, [1, 2], backend="tcp://127.0.0.1:9", timeout=2)
+
+
+def test_cli_sweep_options(capsys, tmp_path):
+    from memtheory.cli import main
+
+    base = ["plateau", "--target", TARGET, "--a0", "1,0", "--w0", "0.5,2", "--delta", "0.05", "--inv-omega", "4,6",
+            "--no-error-estimate", "--json"]
+    assert main(base + ["--workers", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "--workers must be >= 1, got 0" in err and len(err.strip().splitlines()) == 1
+    assert main(base + ["--workers", "2", "--scheduler", "tcp://127.0.0.1:9"]) == 2
+    assert "not both" in capsys.readouterr().err
+    store = tmp_path / "cli.sqlite"
+    assert main(base + ["--store", str(store)]) == 0
+    first = capsys.readouterr().out
+    assert main(base + ["--store", str(store), "--inv-omega", "4,6"]) == 0
+    assert capsys.readouterr().out.replace(" ", "")[:200] == first.replace(" ", "")[:200]
+    assert main(base + ["--store", str(store), "--delta", "0.1"]) == 2
+    err = capsys.readouterr().err
+    assert "holds another sweep" in err and len(err.strip().splitlines()) == 1
+    if pytest.importorskip("distributed", reason="Dask backend: install memtheory[cluster]"):
+        assert main(base + ["--scheduler", "tcp://127.0.0.1:9"]) == 1
+        err = capsys.readouterr().err
+        assert "no Dask scheduler answers" in err and len(err.strip().splitlines()) == 1
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+    return [int(x) for x in out.split()]
+
+
+def test_ctrl_c_stops_the_workers_with_one_line_and_exit_130(tmp_path):
+    store = tmp_path / "int.sqlite"
+    cmd = [sys.executable, "-m", "memtheory.cli", "plateau", "--target", TARGET, "--a0", "1,0", "--w0", "0.5,2",
+           "--delta", "0.05", "--inv-omega", "30,40,50,60", "--method", "mpmath", "--workers", "2",
+           "--store", str(store), "--progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    err = ""
+    while "plateau:" not in err:  # the sweep has started once its progress bar is drawn
+        ch = proc.stderr.read(1)
+        assert ch, f"the command ended before its sweep started: {err}"
+        err += ch
+    time.sleep(3)
+    workers = _children(proc.pid)
+    proc.send_signal(signal.SIGINT)
+    out, rest = proc.communicate(timeout=60)
+    err += rest
+    assert proc.returncode == 130
+    assert "Traceback" not in err
+    lines = [s.strip() for s in err.replace("\r", "\n").splitlines() if s.strip() and not s.startswith("plateau:")]
+    assert lines == ["memtheory plateau: interrupted"]
+    for pid in workers:  # every worker is gone (not merely orphaned)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            continue
+        state = subprocess.run(["ps", "-o", "stat=", "-p", str(pid)], capture_output=True, text=True).stdout
+        assert state.strip()[:1] in ("", "Z"), f"worker {pid} still running"  # gone or a zombie (exited)
+    with sqlite3.connect(store) as db:  # the store is consistent: it opens and its rows are whole
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
