@@ -61,11 +61,11 @@ def test_out_writes_report_figures_latex(fake_checks, tmp_path, capsys):
     fake_checks["alpha"] = _module("alpha")
     fake_checks["beta"] = _module("beta")
     out = tmp_path / "rep"
-    code, stdout, err = _run(capsys, "verify", "--out", str(out), "--json")
+    code, stdout, err = _run(capsys, "verify", "--out", str(out), "--json", "--progress")
     assert code == 0, err
     data = json.loads(stdout)  # stdout is only the JSON; the progress bar went to stderr
     assert data["passed"] is True and data["report"] == str(out / "report.md")
-    assert "alpha" in err and "2/2" in err  # tqdm's bar
+    assert "verify" in err and "2/2 checks" in err  # tqdm's bar (--json alone shows none)
     names = sorted(p.name for p in out.iterdir())
     assert names == sorted(["report.md", "report.json", "alpha.png", "alpha_extra.png", "beta.png", "beta_extra.png",
                             "alpha.tex", "beta.tex", "alpha.md", "beta.md"])

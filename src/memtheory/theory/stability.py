@@ -80,6 +80,7 @@ __all__ = [
     "PerturbationResult",
     "StabilitySummary",
     "perturbation_error",
+    "perturbation_errors",
     "reference_betas",
     "stability_summary",
 ]
@@ -741,6 +742,65 @@ def _invert(par: Parameterisation, lam: float) -> float:
     while f(a) * f(b) > 0 and b < 1e6:
         a, b = 2 * a, 2 * b
     return brentq(f, a, b, xtol=1e-14)
+
+
+# =========================================================================== the grid over widths
+def _perturbation_point(models: Mapping[int, Any], target: Any, betas: np.ndarray, kwargs: dict,
+                        point: dict) -> PerturbationResult:
+    """One width of :func:`perturbation_errors` (module level, so that worker processes can run it)."""
+    return perturbation_error(models[point["m"]], target, betas, **kwargs)
+
+
+def perturbation_errors(models: Mapping[int, Any], target: Any, betas: Any, *, workers: int | None = 1,
+                        backend: Any = "processes", store: Any = None, progress: bool = False,
+                        **kwargs: Any) -> dict[int, PerturbationResult]:
+    """:func:`perturbation_error` of several models (one per width), as one sweep (:func:`memtheory.sweep.run`).
+
+    Parameters
+    ----------
+    models : mapping
+        ``{m: model}``.
+    target, betas :
+        As in :func:`perturbation_error`.
+    workers : int or None
+        Local worker processes (default 1: this process; None: all cores).
+    backend : {"processes", "serial"}, str or distributed.Client
+        Where the widths run (a Dask scheduler address or client: then ``workers`` is ignored).
+    store : path, optional
+        SQLite result store: each width is written when it finishes; a rerun computes only the missing ones.
+    progress : bool
+        Progress bar per width (stderr).
+    **kwargs :
+        Passed to :func:`perturbation_error` (repeats, definition, seed, parameterisation, tensors, ...).
+
+    Returns
+    -------
+    dict
+        ``{m: PerturbationResult}`` in the order of ``models``.
+
+    Raises
+    ------
+    RuntimeError
+        If a width fails (the others are computed, and stored when there is a store).
+    """
+    import functools
+    import hashlib
+    import pickle
+
+    from .. import sweep
+
+    if not models:
+        raise InvalidArgumentError("perturbation_errors needs at least one model")
+    b = _betas(betas)
+    key = {"target": repr(target) if isinstance(target, Kernel) else type(target).__name__, "betas": b.tolist(),
+           "options": {k: repr(v) for k, v in sorted(kwargs.items())},
+           "models": {str(m): hashlib.sha256(pickle.dumps(model)).hexdigest() for m, model in models.items()}}
+    local = isinstance(backend, str) and backend in ("processes", "serial")
+    res = sweep.run(functools.partial(_perturbation_point, dict(models), target, b, dict(kwargs)),
+                    [{"m": int(m)} for m in models], backend=backend, workers=workers if local else None,
+                    store=store, key=key, weights=[float(m) for m in models], progress=progress, desc="perturb")
+    res.raise_failures()
+    return dict(zip(models, res.values))
 
 
 # =========================================================================== summary over widths

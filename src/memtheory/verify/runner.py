@@ -277,9 +277,20 @@ def run_check(name: str, module: Any, quick: bool = False, directory: str | os.P
     return result
 
 
+def _check_point(quick: bool, directory: str | None, point: dict) -> CheckResult:
+    """One check as a sweep point (module level: worker processes resolve the check by its name)."""
+    name = point["check"]
+    return run_check(name, resolve_checks([name])[name], quick=quick, directory=directory)
+
+
 def run_checks(names: list[str] | None = None, quick: bool = False, progress: Callable | None = None,
-               directory: str | os.PathLike | None = None) -> list[CheckResult]:
+               directory: str | os.PathLike | None = None, *, workers: int | None = 1, backend: Any = "processes",
+               store: str | os.PathLike | None = None, bar: bool = False) -> list[CheckResult]:
     """Run the named checks (all when ``names`` is empty); exceptions become failed checks.
+
+    The checks are the points of one sweep (:func:`memtheory.sweep.run`): with ``workers > 1`` (or a Dask
+    ``backend``) they run in parallel, the costliest first (a check module's ``COST``, its measured seconds,
+    default 1); with a ``store`` a rerun skips the checks already finished by the same code.
 
     Parameters
     ----------
@@ -288,19 +299,48 @@ def run_checks(names: list[str] | None = None, quick: bool = False, progress: Ca
     quick : bool
         Reduced sizes.
     progress : callable, optional
-        Called with each :class:`CheckResult` as it completes.
+        Called with each :class:`CheckResult` as it completes (in this process).
     directory : path, optional
         Where to write figures, LaTeX and tables; default ``$MEMTHEORY_FIGURES_DIR`` if set, else nowhere.
+    workers : int or None
+        Local worker processes (default 1: this process; None: all cores).
+    backend : {"processes", "serial"}, str or distributed.Client
+        Where the checks run (a Dask scheduler address or client: then ``workers`` is ignored).
+    store : path, optional
+        SQLite result store of this run.
+    bar : bool
+        Progress bar on stderr (one step per check).
+
+    Returns
+    -------
+    list of CheckResult
+        In the order of ``names``.
     """
+    import functools
+
+    from .. import sweep
+
     checks = resolve_checks(names)
     if directory is None:
         directory = os.environ.get(FIGURES_ENV) or None
-    results = []
-    for name, module in checks.items():
-        result = run_check(name, module, quick=quick, directory=directory)
-        results.append(result)
+    directory = None if directory is None else str(Path(directory).resolve())
+    order = list(checks)
+    files = sorted({str(Path(m.__file__).resolve()) for m in checks.values() if getattr(m, "__file__", None)})
+    weights = [float(getattr(checks[n], "COST", 1.0)) for n in order]
+
+    def done(index: int, value: Any) -> None:
+        if isinstance(value, sweep.PointError):  # the worker itself failed (run_check catches the check's errors)
+            value = CheckResult(order[index], False, {"error": value.error}, getattr(checks[order[index]], "CLAIM", ""),
+                                value.traceback or value.error, summary=f"error: {value.error}")
+        results[index] = value
         if progress is not None:
-            progress(result)
+            progress(value)
+
+    results: list[Any] = [None] * len(order)
+    local = isinstance(backend, str) and backend in ("processes", "serial")
+    sweep.run(functools.partial(_check_point, quick, directory), [{"check": n} for n in order], backend=backend,
+              workers=workers if local else None, store=store, key={"quick": quick, "directory": directory},
+              weights=weights, progress=bar, desc="verify", unit="checks", code_files=files, on_result=done)
     return results
 
 

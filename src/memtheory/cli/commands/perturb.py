@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..common import UsageError, dumps, epilog, exacts, floats, kernel, plot_path, target_args
+from ..common import (UsageError, dumps, epilog, exacts, floats, kernel, plot_path, sweep_args, sweep_options,
+                      target_args)
 
 EXAMPLES = [
     "memtheory perturb --target '(1+t)**(-1.1)' --widths 2,4,6 --repeats 10 --json",
@@ -36,12 +37,13 @@ def register(sub) -> None:
     p.add_argument("--parameterisation", help="perturb raw v with eigenvalue f(v): direct, exp, softplus, best")
     p.add_argument("--tensors", help="perturb only these of W,U,c (default all)")
     p.add_argument("--plot", metavar="FILE", help="save the E_m(beta) curves to FILE")
+    sweep_args(p)
     p.set_defaults(func=_handler)
 
 
 def _handler(args) -> int:
     from ...models import DiagonalRNN
-    from ...theory.stability import perturbation_error, stability_summary
+    from ...theory.stability import perturbation_errors, stability_summary
 
     plot_path(args.plot)
     rho = kernel(args)
@@ -68,9 +70,9 @@ def _handler(args) -> int:
             raise UsageError(f"--a and --w must have the same length, got {len(a)} and {len(w)}")
         models = {len(a): DiagonalRNN(a, w)}
     tensors = [s.strip() for s in args.tensors.split(",")] if args.tensors else None
-    results = {m: perturbation_error(model, rho, betas, repeats=args.repeats, definition=args.definition,
-                                     seed=args.seed, parameterisation=args.parameterisation, tensors=tensors)
-               for m, model in models.items()}
+    options = sweep_options(args)
+    results = perturbation_errors(models, rho, betas, repeats=args.repeats, definition=args.definition,
+                                  seed=args.seed, parameterisation=args.parameterisation, tensors=tensors, **options)
     out = {"target": args.target, "definition": args.definition, "betas": results[next(iter(results))].betas.tolist(),
            "curves": [{"m": m, **r.to_dict()} for m, r in results.items()]}
     for c in out["curves"]:

@@ -7,12 +7,13 @@ import os
 import sys
 import time
 
-from ..common import UsageError, dumps, epilog
+from ..common import UsageError, dumps, epilog, sweep_args, sweep_options
 
 EXAMPLES = [
     "memtheory verify universal_approximation --quick --json",
     "memtheory verify jackson_rate --quick --out report",
     "memtheory verify --list",
+    "memtheory verify loss_closed_form inverse_linear --quick --workers 2 --json",
 ]
 
 
@@ -28,14 +29,14 @@ def register(sub) -> None:
     p.add_argument("--out", metavar="DIR", help="write report.md, report.json, figures and LaTeX to DIR")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--list", action="store_true", help="list the checks and their claims, run nothing")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sweep_args(p)
     p.set_defaults(func=_handler)
 
 
 def _handler(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from ...verify import FIGURES_ENV, report_dict, resolve_checks, run_check, write_report
+    from ...verify import FIGURES_ENV, report_dict, resolve_checks, run_checks, write_report
 
     checks = resolve_checks(args.names)
     if args.list:
@@ -48,22 +49,20 @@ def _handler(args: argparse.Namespace) -> int:
             os.makedirs(directory, exist_ok=True)
         except OSError as exc:
             raise UsageError(f"--out: cannot create directory {directory!r} ({exc.strerror})") from None
+    options = sweep_options(args)
     if not args.json:
         print(f"{'check':28s} {'':5s} {'time':>8s}  measured", flush=True)
-    results = []
+
+    def report(result) -> None:
+        if not args.json:
+            verdict = "PASS" if result.passed else "FAIL"
+            tqdm.write(f"{result.name:28s} {verdict:5s} {result.seconds:7.1f}s  {result.short()}", file=sys.stdout)
+            sys.stdout.flush()
+
     start = time.perf_counter()
-    bar = tqdm(total=len(checks), file=sys.stderr, unit="check", disable=args.no_progress, dynamic_ncols=True)
-    try:
-        for name, module in checks.items():
-            bar.set_description(name)
-            result = run_check(name, module, quick=args.quick, directory=directory)
-            results.append(result)
-            if not args.json:
-                verdict = "PASS" if result.passed else "FAIL"
-                bar.write(f"{result.name:28s} {verdict:5s} {result.seconds:7.1f}s  {result.short()}", file=sys.stdout)
-            bar.update(1)
-    finally:
-        bar.close()
+    results = run_checks(list(checks), quick=args.quick, progress=report, directory=directory,
+                         workers=options["workers"], backend=options["backend"], store=options["store"],
+                         bar=options["progress"])
     seconds = time.perf_counter() - start
     passed = all(r.passed for r in results)
     out = report_dict(results, args.quick, seconds)
