@@ -261,3 +261,29 @@ def test_ctrl_c_stops_the_workers_with_one_line_and_exit_130(tmp_path):
         assert state.strip()[:1] in ("", "Z"), f"worker {pid} still running"  # gone or a zombie (exited)
     with sqlite3.connect(store) as db:  # the store is consistent: it opens and its rows are whole
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_perturbation_errors_over_widths_equal_the_direct_loop(tmp_path):
+    from memtheory.theory.stability import perturbation_error, perturbation_errors
+
+    rho = mt.Kernel("exp(-t) + exp(-3*t)/2")
+    models = {1: mt.DiagonalRNN([1.2], [1.3]), 2: mt.DiagonalRNN([1.0, 0.5], [1.0, 3.0])}
+    betas = [0.0, 0.01, 0.1]
+    direct = {m: perturbation_error(model, rho, betas, repeats=4, seed=3) for m, model in models.items()}
+    par = perturbation_errors(models, rho, betas, repeats=4, seed=3, workers=2, store=tmp_path / "pe.sqlite")
+    again = perturbation_errors(models, rho, betas, repeats=4, seed=3, store=tmp_path / "pe.sqlite")
+    for m in models:
+        assert par[m].errors.tolist() == direct[m].errors.tolist() == again[m].errors.tolist()
+    with pytest.raises(StoreMismatchError):
+        perturbation_errors(models, rho, betas, repeats=5, seed=3, store=tmp_path / "pe.sqlite")
+
+
+def test_verify_checks_in_parallel_match_the_serial_run():
+    from memtheory.verify import run_checks
+
+    names = ["loss_closed_form", "inverse_linear"]
+    serial = run_checks(names, quick=True)
+    par = run_checks(names, quick=True, workers=2)
+    assert [r.name for r in par] == names
+    assert [r.passed for r in par] == [r.passed for r in serial] == [True, True]
+    assert [r.claim for r in par] == [r.claim for r in serial]
