@@ -38,6 +38,8 @@ from memtheory import plateau
 from memtheory.verify import CheckResult, main_for, pyplot
 
 NAME = "plateau_timescale"
+#: Seconds of the default run, measured on 2 loaded cores (the runner starts the costliest checks first).
+COST = 813.0
 CLAIM = ("plateau time tau_0 >~ omega^2 e^{w_l/omega} min(delta/sqrt(m), ln(1+delta)): exponential in 1/omega; "
          "J(theta_0) independent of omega, grad J(theta_0) exponentially small")
 

@@ -6,7 +6,9 @@ A check module defines
 
 * ``NAME`` (str): the check's name (the module name);
 * ``CLAIM`` (str): what the theory says, one line (the report's "theory" column);
-* ``run(quick: bool = False) -> CheckResult``.
+* ``run(quick: bool = False) -> CheckResult``;
+* optionally ``COST`` (float): the seconds its default run takes, measured (default :data:`DEFAULT_COST`). The
+  runner starts the costliest checks first when they run in parallel, and weights the progress bar by it.
 
 ``run(quick=True)`` must exist and be *genuinely reduced*: fewer widths, draws, grid points or digits, but still
 measuring the same quantity and deciding pass/fail honestly on it (thresholds may be relaxed only where the
@@ -73,13 +75,15 @@ from ..display import Displayable
 from .._plotting import pyplot
 from ..errors import InvalidArgumentError
 
-__all__ = ["BrokenCheck", "CheckResult", "FIGURES_ENV", "available_checks", "main_for", "resolve_checks", "run_check", "run_checks",
+__all__ = ["BrokenCheck", "CheckResult", "DEFAULT_COST", "FIGURES_ENV", "available_checks", "main_for", "resolve_checks", "run_check", "run_checks",
            "artifact_stem", "write_artifacts"]
 
 #: Environment variable naming a directory for the checks' figures when ``--out`` is not given.
 FIGURES_ENV = "MEMTHEORY_FIGURES_DIR"
 
 _SUMMARY_CHARS = 110
+#: Seconds assumed for a check without ``COST`` (a typical check's default run on 2 cores).
+DEFAULT_COST = 15.0
 
 
 @dataclass(repr=False)
@@ -290,7 +294,7 @@ def run_checks(names: list[str] | None = None, quick: bool = False, progress: Ca
 
     The checks are the points of one sweep (:func:`memtheory.sweep.run`): with ``workers > 1`` (or a Dask
     ``backend``) they run in parallel, the costliest first (a check module's ``COST``, its measured seconds,
-    default 1); with a ``store`` a rerun skips the checks already finished by the same code.
+    default :data:`DEFAULT_COST`); with a ``store`` a rerun skips the checks already finished by the same code.
 
     Parameters
     ----------
@@ -326,7 +330,7 @@ def run_checks(names: list[str] | None = None, quick: bool = False, progress: Ca
     directory = None if directory is None else str(Path(directory).resolve())
     order = list(checks)
     files = sorted({str(Path(m.__file__).resolve()) for m in checks.values() if getattr(m, "__file__", None)})
-    weights = [float(getattr(checks[n], "COST", 1.0)) for n in order]
+    weights = [float(getattr(checks[n], "COST", DEFAULT_COST)) for n in order]
 
     def done(index: int, value: Any) -> None:
         if isinstance(value, sweep.PointError):  # the worker itself failed (run_check catches the check's errors)
