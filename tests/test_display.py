@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import math
 import inspect
 import pkgutil
 from html.parser import HTMLParser
@@ -19,6 +20,7 @@ import pytest
 import sympy as sp
 
 import memtheory as mt
+import memtheory.sweep  # noqa: F401 - mt.sweep
 from memtheory import display
 from memtheory.display import MAX_REPR, Displayable, format_value
 from memtheory.theory import approximation as approx
@@ -114,6 +116,9 @@ FACTORIES = {
     datasets.LFDataset: _dataset,
     loop.TrainResult: _train,
     runner.CheckResult: _check,
+    mt.sweep.SweepResult: lambda: mt.sweep.run(abs, [-1, 2], backend="serial"),
+    mt.sweep.PointError: lambda: mt.sweep.run(math.sqrt, [-1.0], backend="serial").failures[0],
+    mt.sweep.StoredPoint: lambda: mt.sweep.StoredPoint('{"n":3}', "ok", 9, None, None, 0.5),
     RodasRun: lambda: integrate_rodas(MPObjective(mt.kernels.exponential(1.0), 1, 30), [0.2, 2.0], 0.3,
                                       rtol=1e-6),
 }

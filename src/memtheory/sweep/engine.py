@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..display import Displayable
 from ..errors import InvalidArgumentError, MemtheoryError, PointFailedError
 from .backends import make_backend
 from .store import ResultStore, code_version, point_key
@@ -54,8 +55,8 @@ def grid(**axes: Iterable[Any]) -> list[dict[str, Any]]:
     return [dict(zip(names, combo)) for combo in itertools.product(*values)]
 
 
-@dataclass
-class PointError:
+@dataclass(repr=False)
+class PointError(Displayable):
     """A point whose function raised.
 
     Attributes
@@ -74,8 +75,8 @@ class PointError:
     exception: BaseException | None = field(default=None, repr=False, compare=False)
 
 
-@dataclass
-class SweepResult:
+@dataclass(repr=False)
+class SweepResult(Displayable):
     """What :func:`run` returns.
 
     Attributes
@@ -105,6 +106,11 @@ class SweepResult:
     backend: str
     workers: int
     point_seconds: list = field(default_factory=list)
+
+    def _display_rows(self) -> list[tuple[str, object]]:
+        return [("points", len(self.points)), ("failed", len(self.failures)), ("computed", self.computed),
+                ("reused", self.reused), ("seconds", self.seconds), ("backend", self.backend),
+                ("workers", self.workers)]
 
     @property
     def failures(self) -> list[PointError]:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..display import Displayable
 from ..errors import InvalidArgumentError, StoreMismatchError
 
 __all__ = ["ResultStore", "StoredPoint", "point_key", "code_version", "STORE_FORMAT"]
@@ -103,8 +104,8 @@ def code_version(*extra_files: str | os.PathLike) -> str:
     return _VERSION_CACHE[cache_key]
 
 
-@dataclass
-class StoredPoint:
+@dataclass(repr=False)
+class StoredPoint(Displayable):
     """One row of a store.
 
     Attributes
@@ -129,6 +130,8 @@ class StoredPoint:
     error: str | None
     traceback: str | None
     seconds: float | None
+
+    _display_fields = ("key", "status", "error", "seconds")
 
     @property
     def point(self) -> Any:
