@@ -198,6 +198,8 @@ def test_a_scheduler_that_does_not_answer_is_a_clear_error():
     pytest.importorskip("distributed", reason="Dask backend: install memtheory[cluster]")
     with pytest.raises(SweepBackendError, match="no Dask scheduler answers at 'tcp://127.0.0.1:9'"):
         sweep.run(abs, [1, 2], backend="tcp://127.0.0.1:9", timeout=2)
+    with pytest.raises(InvalidArgumentError, match="scheduler address 'tcp://host:port' is not valid"):
+        sweep.run(abs, [1, 2], backend="tcp://host:port")
 
 
 def test_cli_sweep_options(capsys, tmp_path):
@@ -284,3 +286,23 @@ def test_verify_checks_in_parallel_match_the_serial_run():
     assert [r.name for r in par] == names
     assert [r.passed for r in par] == [r.passed for r in serial] == [True, True]
     assert [r.claim for r in par] == [r.claim for r in serial]
+
+
+def test_an_address_where_something_else_answers_is_a_clear_error():
+    pytest.importorskip("distributed", reason="Dask backend: install memtheory[cluster]")
+    import socket
+    import threading
+
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+
+    def answer_garbage():
+        conn, _ = server.accept()
+        conn.sendall(b"\xff" * 64)  # not Dask's protocol: a frame header announcing an absurd length
+
+    threading.Thread(target=answer_garbage, daemon=True).start()
+    try:
+        with pytest.raises(SweepBackendError, match=f"127.0.0.1:{port}"):
+            sweep.run(abs, [1, 2], backend=f"tcp://127.0.0.1:{port}", timeout=3)
+    finally:
+        server.close()

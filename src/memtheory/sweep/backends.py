@@ -175,13 +175,22 @@ def connect(address: str, timeout: float = 5.0):
         If no scheduler answers within ``timeout`` seconds, or Dask is not installed.
     """
     distributed = _dask()
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    try:
+        scheme, location = parse_address(address)
+        if scheme in ("tcp", "tls"):
+            parse_host_port(location)
+    except ValueError as exc:
+        raise InvalidArgumentError(f"scheduler address {address!r} is not valid: {exc}") from None
     try:
         return distributed.Client(address, timeout=timeout, set_as_default=False)
     except (OSError, TimeoutError) as exc:
         raise SweepBackendError(f"no Dask scheduler answers at {address!r} within {timeout:g} s "
                                 f"({type(exc).__name__})") from None
-    except ValueError as exc:
-        raise InvalidArgumentError(f"scheduler address {address!r} is not valid: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 -- something answered that is not a Dask scheduler (garbage frames)
+        raise SweepBackendError(f"no Dask scheduler at {address!r}: what answers there does not speak Dask's "
+                                f"protocol ({type(exc).__name__})") from None
 
 
 class DaskBackend:
