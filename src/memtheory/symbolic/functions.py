@@ -15,6 +15,7 @@ arbitrary-precision (mpmath) implementations in :mod:`memtheory.compile`.
 from __future__ import annotations
 
 import sympy as sp
+from sympy.core.function import ArgumentIndexError
 
 __all__ = ["erfcx", "scaled_uppergamma", "gauss_moment", "finite_laplace", "LaplaceMoment"]
 
@@ -61,7 +62,7 @@ class scaled_uppergamma(sp.Function):  # noqa: N801 - mathematical name
         a, x = self.args
         if argindex == 2:
             return scaled_uppergamma(a, x) * (1 - a / x) - 1 / x
-        raise sp.ArgumentIndexError(self, argindex)
+        raise ArgumentIndexError(self, argindex)
 
     def _eval_rewrite_as_uppergamma(self, a, x, **kwargs):
         return sp.exp(x) * x ** (-a) * sp.uppergamma(a, x)
@@ -86,7 +87,7 @@ class gauss_moment(sp.Function):  # noqa: N801 - mathematical name
         k, z = self.args
         if argindex == 2:
             return -2 * gauss_moment(k + 1, z)
-        raise sp.ArgumentIndexError(self, argindex)
+        raise ArgumentIndexError(self, argindex)
 
     def _eval_rewrite_as_erfcx(self, k, z, **kwargs):
         if not k.is_Integer or k < 0:
@@ -114,7 +115,7 @@ class finite_laplace(sp.Function):  # noqa: N801 - mathematical name
             return -finite_laplace(j + 1, s_, w)
         if argindex == 3:
             return w**j * sp.exp(-s_ * w)
-        raise sp.ArgumentIndexError(self, argindex)
+        raise ArgumentIndexError(self, argindex)
 
     def _eval_rewrite_as_lowergamma(self, j, s_, w, **kwargs):
         return sp.lowergamma(j + 1, s_ * w) / s_ ** (j + 1)
@@ -138,7 +139,7 @@ class LaplaceMoment(sp.Function):
         k, s = self.args
         if argindex == 2:
             return -LaplaceMoment(k + 1, s)
-        raise sp.ArgumentIndexError(self, argindex)
+        raise ArgumentIndexError(self, argindex)
 
     def _latex(self, printer, exp=None):
         k, s = self.args

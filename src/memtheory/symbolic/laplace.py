@@ -148,11 +148,37 @@ def laplace_form(
     for term in terms:
         try:
             closed += deriver.term(term, int(moment))
+            continue
         except _NoRule:
-            residual += t**moment * term
+            pass
+        parts = _linearised_trig(term, t)
+        if parts is not None:
+            try:
+                closed += sp.Add(*[deriver.term(part, int(moment)) for part in parts])
+                continue
+            except _NoRule:
+                pass
+        residual += t**moment * term
     conditions = tuple(dict.fromkeys(c for c in deriver.conditions if c is not sp.true))
     assumptions = tuple(dict.fromkeys(c for c in deriver.assumptions if c is not sp.true))
     return LaplaceForm(closed, residual, conditions, assumptions)
+
+
+def _linearised_trig(term: sp.Expr, t: sp.Symbol) -> list | None:
+    """The terms of a product of several sines and cosines (``exp(-t) cos(2t)^2``) rewritten as a sum of single
+    ones (``exp(-t)/2 + exp(-t) cos(4t)/2``, product-to-sum formulas), or None when the term has at most one."""
+    count = 0
+    for fac in sp.Mul.make_args(term):
+        base, e = fac.as_base_exp()
+        if isinstance(base, (sp.sin, sp.cos)) and base.args[0].has(t):
+            if not (e.is_Integer and e > 0):
+                return None
+            count += int(e)
+    if count < 2:
+        return None
+    from sympy.simplify.fu import TR8
+
+    return list(sp.Add.make_args(sp.expand(TR8(term), deep=False, mul=True, multinomial=False, power_exp=False)))
 
 
 def _step_edge(term: sp.Expr, t: sp.Symbol):
@@ -237,6 +263,7 @@ class _Deriver:
                 return self._heaviside(fac if isinstance(fac, sp.Heaviside) else fac.base,
                                        factors[:i] + factors[i + 1:], n, s)
         power_t = n
+        fractional = None  # t**a with a not a positive integer: L[t^a e^{-lam t}] = Gamma(a + 1)/(s + lam)^(a + 1)
         exponent = sp.S.Zero
         power_law = None
         trig = None
@@ -246,6 +273,8 @@ class _Deriver:
                 continue
             if base == t and e.is_Integer and e > 0:
                 power_t += int(e)
+            elif base == t and fractional is None and not e.has(t):
+                fractional = e
             elif isinstance(fac, sp.exp) or base is sp.E:
                 exponent += fac.args[0] if isinstance(fac, sp.exp) else e
             elif power_law is None and not e.has(t) and base.is_polynomial(t) and sp.degree(base, t) == 1:
@@ -265,7 +294,7 @@ class _Deriver:
         a1 = poly.coeff_monomial(t) if deg >= 1 else sp.S.Zero
         a0 = poly.coeff_monomial(1) if poly is not None else sp.S.Zero
         if a2 != 0:
-            if power_law is not None or trig is not None:
+            if power_law is not None or trig is not None or fractional is not None:
                 raise _NoRule
             self._require(sp.Lt(a2, 0))
             var = sp.simplify(-1 / (2 * a2))
@@ -277,6 +306,13 @@ class _Deriver:
         pref = sp.exp(a0)
         if power_law is not None and trig is not None:
             raise _NoRule
+        if fractional is not None:
+            if a2 != 0 or power_law is not None or trig is not None:
+                raise _NoRule
+            order = power_t + fractional
+            self._require(sp.Gt(order, -1))
+            self._require(sp.Gt(shifted, 0))
+            return pref * sp.gamma(order + 1) / shifted ** (order + 1)
         if power_law is not None:
             base, e = power_law
             c0 = base.subs(t, 0)
