@@ -92,6 +92,10 @@ class NumbaPrinter(PythonCodePrinter):
     def _print_Abs(self, expr):
         return f"abs({self._print(expr.args[0])})"
 
+    def _print_fabs(self, expr):
+        """:class:`memtheory.compile.rounding.fabs`, the unevaluated absolute value of the error estimates."""
+        return f"abs({self._print(expr.args[0])})"
+
     def _print_Min(self, expr):
         return "min(" + ", ".join(self._print(a) for a in expr.args) + ")"
 

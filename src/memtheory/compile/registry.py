@@ -46,6 +46,10 @@ class SpecialFunction:
     int_args : tuple of int, default ()
         Positions of arguments printed as Python integer literals (orders of moments); they must be SymPy
         integers in the expression.
+    accuracy : tuple of float, default (1e-15, 0.0)
+        ``(relative, absolute)`` accuracy contract of the float64 implementation (``|error| <= relative |value| +
+        absolute``; the tests of :mod:`memtheory.compile.special` assert it): what
+        :func:`memtheory.compile.rounding.rounding_error` charges for one call.
     """
 
     sympy: str
@@ -55,6 +59,7 @@ class SpecialFunction:
     numpy: Callable | None = None
     arb: str | None = None
     int_args: tuple[int, ...] = ()
+    accuracy: tuple[float, float] = (1e-15, 0.0)
 
     @property
     def special_name(self) -> str | None:
@@ -79,16 +84,16 @@ class SpecialFunction:
 
 #: Every special function the compile layer knows: those of :mod:`memtheory.symbolic.functions`, then SymPy's.
 SPECIAL_FUNCTIONS: tuple[SpecialFunction, ...] = (
-    SpecialFunction("erfcx", "_sp.erfcx", 1, mps.mp_erfcx, scipy.special.erfcx),
+    SpecialFunction("erfcx", "_sp.erfcx", 1, mps.mp_erfcx, scipy.special.erfcx, accuracy=(2e-14, 0.0)),
     SpecialFunction("scaled_uppergamma", "_sp.scaled_upper_gamma", 2, mps.mp_scaled_uppergamma,
-                    nps.np_scaled_uppergamma),
+                    nps.np_scaled_uppergamma, accuracy=(1e-13, 0.0)),
     SpecialFunction("gauss_moment", "_sp.gauss_moment", 2, mps.mp_gauss_moment, nps.np_gauss_moment,
-                    int_args=(0,)),
+                    int_args=(0,), accuracy=(1e-13, 0.0)),
     SpecialFunction("finite_laplace", "_sp.finite_laplace", 3, mps.mp_finite_laplace, nps.np_finite_laplace,
-                    int_args=(0,)),
-    SpecialFunction("airyai", "_sp.airy_ai", 1, mp.airyai, nps.np_airyai),
-    SpecialFunction("Heaviside", "_heaviside", 2, mps.mp_heaviside, nps.np_heaviside),
-    SpecialFunction("uppergamma", "_sp.upper_gamma", 2),
+                    int_args=(0,), accuracy=(1e-13, 0.0)),
+    SpecialFunction("airyai", "_sp.airy_ai", 1, mp.airyai, nps.np_airyai, accuracy=(1e-12, 1e-14)),
+    SpecialFunction("Heaviside", "_heaviside", 2, mps.mp_heaviside, nps.np_heaviside, accuracy=(0.0, 0.0)),
+    SpecialFunction("uppergamma", "_sp.upper_gamma", 2, accuracy=(1e-13, 0.0)),
     SpecialFunction("gamma", "math.gamma", 1),
     SpecialFunction("loggamma", "math.lgamma", 1),
     SpecialFunction("erfc", "math.erfc", 1, mps.mp_erfc),

@@ -32,6 +32,7 @@ import numpy as np
 import sympy as sp
 
 from ..compile import codegen
+from ..compile.rounding import rounding_error
 from ..errors import NotIntegrableError
 from ..symbolic.parse import symbol
 
@@ -46,8 +47,6 @@ QUAD_RTOL = 1e-12
 LAPLACE_RTOL = 1e-13
 #: Most subintervals of one compiled quadrature.
 QUAD_LIMIT = 4000
-#: Error estimate of a closed form evaluated in float64, relative to its value.
-CLOSED_FORM_RTOL = 8 * float(np.finfo(float).eps)
 
 _T = symbol("t")
 _S = symbol("s")
@@ -100,7 +99,9 @@ class CompiledKernel:
                 rtol: float = LAPLACE_RTOL) -> tuple[np.ndarray, np.ndarray]:
         """``L[t^moment rho](s_i)`` and absolute error estimates (float64), ``moment <= kmax``.
 
-        The error estimate is ``8 eps |closed part|`` plus the quadrature's estimate. Nothing is checked here
+        The error estimate is the forward rounding-error estimate of the closed part
+        (:func:`memtheory.compile.rounding.rounding_error`: the condition of its sums, the accuracy contracts of
+        its special functions) plus the quadrature's estimate. Nothing is checked here
         (:meth:`Kernel.laplace <memtheory.kernels.kernel.Kernel.laplace>` checks the domain first): a point where
         the closed form divides by zero or the quadrature fails gets a non-finite value. Quadratures that stop
         at their subinterval limit or at the roundoff floor return their value with its (larger) error estimate.
@@ -119,6 +120,18 @@ class CompiledKernel:
                 v, e = _call(getattr(self.module, fn), s[idx], moment, p, bps, rtol)
                 values[idx], errors[idx] = v, e
         return values, errors
+
+    def closed_errors(self, kernel: Kernel, w, kmax: int = 2) -> np.ndarray:
+        """Rounding-error estimates ``E[k, i]`` of the closed parts of ``L[t^k rho](w_i)``, ``k <= kmax <= 2``.
+
+        The counterpart of :meth:`moments`, whose errors hold only the quadrature's estimate: the losses add
+        these when they bound their own rounding error.
+        """
+        w = np.ascontiguousarray(w, dtype=float)
+        E = np.zeros((3, w.size))
+        with np.errstate(all="ignore"):
+            self.module.closed_errors_at(w, kernel.param_array(), kmax, E)
+        return E
 
 
 def _call(fn, s: np.ndarray, k: int, p: np.ndarray, bps: np.ndarray, rtol: float):
@@ -240,7 +253,14 @@ def laplace_at(s, k, p, bps, rtol, values, errors):
     for i in range(s.shape[0]):
         v, c, e, ier = moment(s[i], k, p, bps, rtol)
         values[i] = v
-        errors[i] = CLOSED_FORM_RTOL * abs(c) + e
+        errors[i] = closed_err(k, s[i], p) + e
+
+
+@njit(cache=True)
+def closed_errors_at(w, p, kmax, E):
+    for i in range(w.shape[0]):
+        for k in range(kmax + 1):
+            E[k, i] = closed_err(k, w[i], p)
 '''
 
 # s <= 0 (integrable kernels only). One integrand for all pieces: q = [mapped, a, s, k, p...] gives
@@ -287,7 +307,7 @@ def laplace_half_line(s, k, p, bps, rtol, values, errors):
         q[1] = edges[edges.shape[0] - 1]
         v, e, n, ier = _sp.gauss_kronrod(half_line, 0.0, 1.0, q, 0.0, rtol, QUAD_LIMIT)
         values[i] = c + (total + v)
-        errors[i] = CLOSED_FORM_RTOL * abs(c) + (err + e)
+        errors[i] = closed_err(k, s[i], p) + (err + e)
 '''
 
 
@@ -319,7 +339,6 @@ def _compile(expr: sp.Expr, params: tuple, forms: tuple) -> CompiledKernel:
         f"SPECIAL_SOURCES = {_special_sources_stamp()!r}",
         f"QUAD_RTOL = {QUAD_RTOL!r}",
         f"QUAD_LIMIT = {QUAD_LIMIT!r}",
-        f"CLOSED_FORM_RTOL = {CLOSED_FORM_RTOL!r}",
         "",
         "",
         "@njit(cache=True)",
@@ -338,6 +357,14 @@ def _compile(expr: sp.Expr, params: tuple, forms: tuple) -> CompiledKernel:
     lines += ["", '@njit(cache=True, inline="always")', "def closed(k, _s, p):"]
     lines += [f"    if k == {k}:\n        return closed{k}(_s, p)" for k in range(kmax)]
     lines += [f"    return closed{kmax}(_s, p)"]
+    # the forward rounding-error estimate of each closed form (compile.rounding)
+    for k, form in enumerate(forms):
+        bound = rounding_error(form.closed, exact=(_S,)) if form.closed != 0 else 0
+        lines += ["", "", "@njit(cache=True)", f"def closed_err{k}(_s, p):",
+                  unpack + f"    return {pr(bound) if bound != 0 else '0.0'}"]
+    lines += ["", "", '@njit(cache=True, inline="always")', "def closed_err(k, _s, p):"]
+    lines += [f"    if k == {k}:\n        return closed_err{k}(_s, p)" for k in range(kmax)]
+    lines += [f"    return closed_err{kmax}(_s, p)", ""]
     body = "\n".join(lines) + (_MOMENT_RESIDUAL + _MOMENTS_RESIDUAL if has_residual else
                                 _MOMENT_CLOSED + _MOMENTS_CLOSED) + _LOOPS
     if has_residual:

@@ -40,7 +40,11 @@ from ..symbolic.parse import parse_expression, symbol
 from ..symbolic.steps import piecewise_to_heaviside
 from .compiled import CompiledKernel, compile_kernel
 
-__all__ = ["Kernel", "LaplaceResult", "RESERVED_NAMES"]
+__all__ = ["Kernel", "LaplaceResult", "RESERVED_NAMES", "FLOAT64_RTOL"]
+
+#: Largest relative error estimate a float64 Laplace moment may carry before :meth:`Kernel.laplace` recomputes it in
+#: arbitrary precision (cancellation in the closed form, an unconverged quadrature).
+FLOAT64_RTOL = 1e-11
 
 T = symbol("t")
 S = symbol("s")
@@ -394,13 +398,17 @@ class Kernel(Displayable):
             self._compiled[kmax] = compile_kernel(self, kmax)
         values, errors = self._compiled[kmax].laplace(self, s, moment)
         method = [name for name, part in (("closed form", form.closed), ("quadrature", form.residual)) if part != 0]
-        bad = ~np.isfinite(values) | ((np.abs(values) < FLOAT64_TINY))
+        with np.errstate(invalid="ignore"):
+            bad = ~np.isfinite(values) | (np.abs(values) < FLOAT64_TINY) | ~(errors <= FLOAT64_RTOL * np.abs(values))
         if bad.any():
-            # Decide with arbitrary precision whether the float64 value is genuinely unrepresentable.
+            # Decide in arbitrary precision: values below or beyond double range raise, values whose float64
+            # error estimate is too large (cancellation, an unconverged quadrature) are replaced by the mpmath
+            # value rounded once, with its error estimate plus the rounding.
             ref = self._laplace_mp(s[bad], moment, form, 30)
-            for idx, true in zip(np.flatnonzero(bad), ref.values):
+            for idx, true, err in zip(np.flatnonzero(bad), ref.values, ref.errors):
                 require_float(true, f"L[t^{moment} rho]({s[idx]:g})")
                 values[idx] = float(true)
+                errors[idx] = float(err + abs(true - mp.mpf(values[idx])))
         return LaplaceResult(values.reshape(shape), errors.reshape(shape), " + ".join(method) or "closed form", None)
 
     def _check_residual_integrable(self, form: LaplaceForm, s: np.ndarray, moment: int) -> None:
@@ -420,30 +428,69 @@ class Kernel(Displayable):
         if form.residual != 0:
             self._check_residual_integrable(form, s_float, moment)
         values, errors, method = [], [], []
-        with mp.workdps(dps):
-            pv = self._mp_params()
-            closed = _mp_callable(form.closed, self.param_symbols, S) if form.closed != 0 else None
-            resid = _mp_callable(form.residual, self.param_symbols, T) if form.residual != 0 else None
-            pts = [mp.mpf(x) for x in self.breakpoints(form)]
-            for sv in s_list:
-                sv = to_mpf(exact(sv, "s"))
-                val, err = mp.mpf(0), mp.mpf(0)
-                if closed is not None:
-                    try:
-                        val += closed(sv, *pv)
-                    except ZeroDivisionError:
-                        raise NotIntegrableError(f"L[t^{moment} rho](s) diverges at s = {sv}") from None
+        closed = _mp_callable(form.closed, self.param_symbols, S) if form.closed != 0 else None
+        resid = _mp_callable(form.residual, self.param_symbols, T) if form.residual != 0 else None
+        for sv in s_list:
+            val, err = mp.mpf(0), mp.mpf(0)
+            if closed is not None:
+                val, err = self._mp_closed(closed, sv, dps, moment)
+            with mp.workdps(dps):
                 if resid is not None:
-                    q, e = mp.quad(lambda x: resid(x, *pv) * mp.exp(-sv * x), [0, *pts, mp.inf], error=True)
+                    q, e = self._mp_residual(resid, form, sv)
                     val += q
                     err += e
                 values.append(+val)
-                errors.append(err)
+                errors.append(err + mp.eps * abs(val))
         if closed is not None:
             method.append("closed form")
         if resid is not None:
             method.append("quadrature")
         return LaplaceResult(values, errors, " + ".join(method), dps)
+
+    def _mp_closed(self, closed, sv, dps: int, moment: int) -> tuple[mp.mpf, mp.mpf]:
+        """A closed form at ``s = sv`` to ``dps`` digits, at the working precision its cancellation needs.
+
+        The form is evaluated at ``dps + 10`` and ``dps + 25`` digits (parameters and ``s`` converted exactly at
+        each); while the two disagree beyond ``10^-(dps + 2)`` relative, the digits lost (measured from the
+        difference) are added and the pair recomputed. The error estimate is the difference of the last pair:
+        the error of the less precise value, so an over-estimate of the error of the value returned.
+        """
+        prec, cap = dps + 10, max(20 * dps, dps + 2000)
+        exact_s = exact(sv, "s")
+
+        def at(digits):
+            with mp.workdps(digits):
+                point = to_mpf(exact_s)
+                try:
+                    return closed(point, *self._mp_params())
+                except ZeroDivisionError:
+                    raise NotIntegrableError(f"L[t^{moment} rho](s) diverges at s = {sv}") from None
+
+        while True:
+            low, high = at(prec), at(prec + 15)
+            with mp.workdps(prec + 15):
+                diff = abs(high - low)
+                size = abs(high)
+                tol = mp.mpf(10) ** (-(dps + 2)) * size
+                if diff <= tol or prec >= cap or not mp.isfinite(high):
+                    return high, diff
+                lost = int(mp.ceil(mp.log10(diff / size))) + prec if size > 0 else prec
+            prec = min(cap, max(prec + 15, dps + 10 + lost))
+
+    def _mp_residual(self, resid, form: LaplaceForm, sv) -> tuple[mp.mpf, mp.mpf]:
+        """``\\int_0^\\infty residual(t) e^{-st} dt`` at the working precision, with an error estimate that also
+        compares two subdivisions (mpmath's own estimate misses oscillation and endpoint singularities)."""
+        pv = self._mp_params()
+        sv = to_mpf(exact(sv, "s"))
+        pts = [mp.mpf(x) for x in self.breakpoints(form)]
+        extra = sorted(set(pts) | {mp.mpf(2) ** j for j in range(-6, 8)})
+
+        def f(x):
+            return resid(x, *pv) * mp.exp(-sv * x)
+
+        q1, e1 = mp.quad(f, [0, *pts, mp.inf], error=True)
+        q2, e2 = mp.quad(f, [0, *extra, mp.inf], error=True)
+        return q2, max(e1, e2, abs(q1 - q2))
 
     def breakpoints(self, form: LaplaceForm) -> list[float]:
         """Points ``t > 0`` where the residual of ``form`` has features (zeros of linear function arguments), at
@@ -496,33 +543,72 @@ class Kernel(Displayable):
             return mp.sqrt(sq) if dps else math.sqrt(sq)
         return self._l1_norm(dps)
 
-    def square_integral(self, dps: int | None = None):
-        """``\\int_0^\\infty rho(t)^2 dt`` (closed form where the rules apply, quadrature otherwise)."""
+    def square_integral(self, dps: int | None = None, full_output: bool = False):
+        """``\\int_0^\\infty rho(t)^2 dt`` (closed form where the rules apply, quadrature otherwise).
+
+        ``rho^2`` is expanded term by term (``(sum_i r_i)^2 = sum_ij r_i r_j``, each product kept as one term), so
+        its transform is a sum of closed forms; their cancellation (``(e^{-t} - e^{-(1+d) t})^2``) is handled by
+        :meth:`integral`.
+
+        Parameters
+        ----------
+        dps : int, optional
+            mpmath digits (returns an ``mpf``); default float64.
+        full_output : bool
+            Return ``(value, error)``, the error an estimate of the absolute error (see :meth:`integral`).
+        """
         if not self.is_integrable(2):
             raise NotIntegrableError(f"rho = {self.substituted()} is not square-integrable")
-        square = Kernel(sp.expand(self._expr**2, deep=False, power_exp=False), **self._values)
-        return square.integral(dps=dps)
+        terms = sp.Add.make_args(sp.expand(self._expr, deep=False, mul=True, multinomial=False, power_exp=False))
+        square = sp.Add(*[(1 if i == j else 2) * terms[i] * terms[j]
+                          for i in range(len(terms)) for j in range(i, len(terms))])
+        return Kernel(square, **self._values).integral(dps=dps, full_output=full_output)
 
-    def integral(self, dps: int | None = None):
+    def integral(self, dps: int | None = None, full_output: bool = False):
         """``\\int_0^\\infty rho(t) dt`` = ``L[rho](0)``; where the closed form's terms diverge one by one at
-        ``s = 0`` (a window is a difference of two steps) the limit ``s -> 0+`` of their sum is taken."""
+        ``s = 0`` (a window is a difference of two steps) the limit ``s -> 0+`` of their sum is taken.
+
+        Parameters
+        ----------
+        dps : int, optional
+            mpmath digits (returns an ``mpf``); default float64.
+        full_output : bool
+            Return ``(value, error)``: the error estimate of :meth:`laplace` at ``s = 0`` (the limit, when
+            taken, is evaluated at twice the digits, its error estimated from the difference with ``dps``).
+        """
         if not self.is_integrable(1):
             raise NotIntegrableError(f"rho = {self.substituted()} is not integrable on [0, inf)")
         zero = [0.0] if dps is None else [mp.mpf(0)]
         try:
-            res = self.laplace(zero, 0, dps=dps)
-            return res[0] if dps else float(res[0])
+            res = self.laplace(zero, 0, dps=dps, full_output=True)
+            value = res.values[0] if dps else float(res.values[0])
+            error = res.errors[0] if dps else float(res.errors[0])
+            return (value, error) if full_output else value
         except NotIntegrableError:
             pass
         form = self.laplace_form(0)
         at_zero = _limit_at_zero(form.closed.xreplace(self._subs()))
-        with mp.workdps(dps or 30):
-            val = mp.mpf(0) if at_zero == 0 else codegen.mpmath_function((), at_zero)()
-            if form.residual != 0:
-                resid = _mp_callable(form.residual.xreplace(self._subs()), (), T)
-                pts = [mp.mpf(x) for x in self.breakpoints(form)]
-                val += mp.quad(resid, [0, *pts, mp.inf])
-            return +val if dps else float(val)
+        digits = dps or 20
+
+        def evaluate(d):
+            with mp.workdps(d):
+                val = mp.mpf(0) if at_zero == 0 else codegen.mpmath_function((), at_zero)()
+                err = mp.mpf(0)
+                if form.residual != 0:
+                    resid = _mp_callable(form.residual.xreplace(self._subs()), (), T)
+                    pts = [mp.mpf(x) for x in self.breakpoints(form)]
+                    q, err = mp.quad(resid, [0, *pts, mp.inf], error=True)
+                    val += q
+                return val, err
+
+        low, err_low = evaluate(digits)
+        high, err_high = evaluate(2 * digits + 10)
+        with mp.workdps(digits):
+            value = +high
+            error = abs(high - low) + err_low + err_high + mp.eps * abs(value)
+        if dps is None:
+            value, error = float(value), float(error)
+        return (value, error) if full_output else value
 
     def _l1_norm(self, dps: int | None):
         expr = self.substituted()
@@ -643,13 +729,27 @@ def _integrable(expr: sp.Expr, p: int) -> bool:
     ``alpha = 0``. A decay as slow as ``t^(-1.0005)`` is reported as not integrable (documented limitation).
     """
     fn = _mp_callable(expr, (), T)
-    with mp.workdps(30):
 
-        def peak(t0):
-            return max(abs(fn(t0 * (1 + mp.mpf(j) / 13))) for j in range(7)) ** p
+    def samples(digits):
+        with mp.workdps(digits):
 
-        far = [peak(mp.mpf(10) ** k) for k in (9, 10, 11, 12)]
-        near = [abs(fn(mp.mpf(10) ** -k)) ** p for k in (9, 10, 11, 12)]
+            def peak(t0):
+                return max(abs(fn(t0 * (1 + mp.mpf(j) / 13))) for j in range(7)) ** p
+
+            return ([peak(mp.mpf(10) ** k) for k in (9, 10, 11, 12)],
+                    [abs(fn(mp.mpf(10) ** -k)) ** p for k in (9, 10, 11, 12)])
+
+    # Terms that cancel (a difference of two nearly equal power laws is ~1e-7 t near 0) need more digits than
+    # the samples' size suggests: the digits are doubled until two precisions agree.
+    digits = 30
+    far, near = samples(digits)
+    while digits < 480:
+        far2, near2 = samples(2 * digits)
+        agree = all(abs(x - y) <= mp.mpf("1e-6") * abs(y) for x, y in zip(far + near, far2 + near2)
+                    if mp.isfinite(x) and mp.isfinite(y))
+        far, near, digits = far2, near2, 2 * digits
+        if agree:
+            break
     if not all(mp.isfinite(v) for v in far + near):
         return False
     for lo, hi in zip(far[:-1], far[1:]):
