@@ -24,7 +24,7 @@ from ..display import Displayable
 from ..exact import to_mpf
 from ..errors import InvalidArgumentError, NotHurwitzError, PrecisionError, PrecisionWarning
 from .._validation import check_dps, require_float
-from ..kernels.kernel import Kernel
+from ..kernels.kernel import FLOAT64_RTOL, Kernel
 from ..models.linear import DiagonalRNN, LinearRNN
 from ..kernels.compiled import compile_kernel
 from .assembly import loss_module
@@ -170,8 +170,14 @@ def _warn_unresolved(res: LossResult, dps: int) -> None:
                       "l2_loss choose", PrecisionWarning, stacklevel=3)
 
 
-def _moments_float(model: DiagonalRNN, rho: Kernel, kmax: int) -> tuple[np.ndarray, np.ndarray, bool]:
+def _moments_float(model: DiagonalRNN, rho: Kernel, kmax: int,
+                   check: bool = True) -> tuple[np.ndarray, np.ndarray, bool]:
     """Laplace moments ``L[k, i] = L[t^k rho](w_i)`` by the compiled kernel, with error estimates.
+
+    With ``check`` the errors hold the closed forms' rounding-error estimates besides the quadrature's
+    (:meth:`~memtheory.kernels.compiled.CompiledKernel.closed_errors`), and a moment whose estimate exceeds
+    :data:`~memtheory.kernels.kernel.FLOAT64_RTOL` of its value (cancellation) is recomputed by
+    :meth:`Kernel.laplace <memtheory.kernels.kernel.Kernel.laplace>`, which then takes it from mpmath.
 
     Returns ``(L, E, representable)``; ``representable`` is False when some moment under- or overflows
     float64 (its true value, checked in arbitrary precision, is outside double range), in which case the
@@ -179,23 +185,29 @@ def _moments_float(model: DiagonalRNN, rho: Kernel, kmax: int) -> tuple[np.ndarr
     """
     ck = compile_kernel(rho)
     L, E = ck.moments(rho, model.w, kmax)
-    suspicious = ~np.isfinite(L[: kmax + 1]) | (np.abs(L[: kmax + 1]) < np.finfo(float).tiny)
+    if check:
+        E = E + ck.closed_errors(rho, model.w, kmax)
+    with np.errstate(invalid="ignore"):
+        suspicious = (~np.isfinite(L) | (np.abs(L) < np.finfo(float).tiny)
+                      | (check & ~(E <= FLOAT64_RTOL * np.abs(L))))
+    suspicious[kmax + 1:] = False
     if suspicious.any():
         for k, i in zip(*np.nonzero(suspicious)):
             try:
-                L[k, i] = rho.laplace([model.w[i]], moment=int(k))[0]
+                res = rho.laplace([model.w[i]], moment=int(k), full_output=True)
             except PrecisionError:
                 return L, E, False
+            L[k, i], E[k, i] = res.values[0], res.errors[0]
     return L, E, True
 
 
 def _diagonal_float(model: DiagonalRNN, rho: Kernel, gradient: bool, hessian: bool, check: bool) -> LossResult:
     m = model.m
     kmax = 2 if hessian else (1 if gradient else 0)
-    (L0, L1, L2), (e0, e1, e2), representable = _moments_float(model, rho, kmax)
+    (L0, L1, L2), (e0, e1, e2), representable = _moments_float(model, rho, kmax, check)
     if not representable:
         return _to_float(resolved_mp_loss(model, rho, gradient, hessian, 60))
-    norm = rho.square_integral()
+    norm, norm_err = rho.square_integral(full_output=True)
     mod = loss_module("numba")
     a, w = np.ascontiguousarray(model.a), np.ascontiguousarray(model.w)
     grad = np.zeros(2 * m)
@@ -203,21 +215,23 @@ def _diagonal_float(model: DiagonalRNN, rho: Kernel, gradient: bool, hessian: bo
     J = mod.assemble(a, w, L0, L1, L2, norm, grad, hess, gradient, hessian)
     if not check:
         return LossResult(J, grad if gradient else None, hess if hessian else None)
-    # Rounding bound: (#terms) * eps * magnitude, plus propagated Laplace-moment errors.
+    # Error estimate: rounding of the assembly, (#terms) * eps * magnitude, plus the errors of the inputs
+    # propagated to first order: J = sum a_i a_j/(w_i + w_j) - 2 sum a_i L0_i + ||rho||^2, dJ/da_i = ... - 2 L0_i,
+    # dJ/dw_i = ... + 2 a_i L1_i (dL0/dw = -L1).
     gmag = np.zeros(2 * m)
     hmag = np.zeros((2 * m, 2 * m))
     Jmag = mod.assemble_magnitude(a, w, L0, L1, L2, norm, gmag, hmag, gradient, hessian)
+    rounding = (4 * m + 8) * _EPS
+    J_err = rounding * Jmag + 2 * float(np.dot(np.abs(a), e0)) + norm_err
+    g_err = rounding * gmag + np.concatenate([2 * e0, 2 * np.abs(a) * e1])
     rel_in = max(_EPS, float(np.max(np.abs(np.concatenate([e0, e1, e2])) /
                                     np.maximum(np.abs(np.concatenate([L0, L1, L2])), 1e-300))))
-    rel_in = max(rel_in, 8 * _EPS)  # closed forms in float64: a few ulps
-    factor = (4 * m + 8) * _EPS + 4 * rel_in
-    J_err = factor * Jmag
-    g_err = factor * gmag
+    h_err = (rounding + 4 * max(rel_in, 8 * _EPS)) * hmag
     unreliable = abs(J) < 1e3 * J_err and J_err > 0
     if gradient:
         unreliable = unreliable or bool(np.any((np.abs(grad) < 1e3 * g_err) & (g_err > 0)))
     if hessian:
-        unreliable = unreliable or bool(np.any((np.abs(hess) < 1e3 * factor * hmag) & (hmag > 0)))
+        unreliable = unreliable or bool(np.any((np.abs(hess) < 1e3 * h_err) & (hmag > 0)))
     if not unreliable:
         return LossResult(J, grad if gradient else None, hess if hessian else None, None, J_err,
                           g_err if gradient else None)
@@ -287,7 +301,7 @@ def _diagonal_mp(model: DiagonalRNN, rho: Kernel, gradient: bool, hessian: bool,
                                      zip(res.values, res.errors)])
             else:
                 moments.append(np.array([mp.mpf(0)] * m, dtype=object))
-        norm = rho.square_integral(dps=dps)
+        norm, norm_err = rho.square_integral(dps=dps, full_output=True)
         mod = loss_module("python")
 
         def zeros(shape):
@@ -300,7 +314,7 @@ def _diagonal_mp(model: DiagonalRNN, rho: Kernel, gradient: bool, hessian: bool,
         gmag, hmag = zeros(2 * m), zeros((2 * m, 2 * m))
         Jmag = mod.assemble_magnitude(a, w, *moments, norm, gmag, hmag, gradient, hessian)
         eps = mp.mpf(10) ** (-dps) * (4 * m + 8) + 4 * qerr
-        return LossResult(+J, grad if gradient else None, hess if hessian else None, dps, eps * Jmag,
+        return LossResult(+J, grad if gradient else None, hess if hessian else None, dps, eps * Jmag + norm_err,
                           np.array([eps * g for g in gmag], dtype=object) if gradient else None)
 
 
