@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import mpmath as mp
 import numpy as np
+import sympy as sp
 
 from ..display import Displayable
 from ..exact import to_mpf
@@ -26,6 +27,7 @@ from ..errors import InvalidArgumentError, NotHurwitzError, PrecisionError, Prec
 from .._validation import check_dps, require_float
 from ..kernels.kernel import FLOAT64_RTOL, Kernel
 from ..models.linear import DiagonalRNN, LinearRNN
+from ..compile import codegen
 from ..kernels.compiled import compile_kernel
 from .assembly import loss_module
 
@@ -206,7 +208,7 @@ def _diagonal_float(model: DiagonalRNN, rho: Kernel, gradient: bool, hessian: bo
     kmax = 2 if hessian else (1 if gradient else 0)
     (L0, L1, L2), (e0, e1, e2), representable = _moments_float(model, rho, kmax, check)
     if not representable:
-        return _to_float(resolved_mp_loss(model, rho, gradient, hessian, 60))
+        return _to_float(resolved_mp_loss(model, rho, gradient, hessian, 60), model, rho)
     norm, norm_err = rho.square_integral(full_output=True)
     mod = loss_module("numba")
     a, w = np.ascontiguousarray(model.a), np.ascontiguousarray(model.w)
@@ -238,7 +240,7 @@ def _diagonal_float(model: DiagonalRNN, rho: Kernel, gradient: bool, hessian: bo
     # Cancellation: recompute with enough digits to resolve every output, then return float64 if representable.
     smallest = min([abs(J)] + ([float(np.min(np.abs(grad[g_err > 0])))] if gradient and np.any(g_err > 0) else []))
     digits = 30 + int(max(0.0, math.log10(max(Jmag, 1.0)) - math.log10(max(smallest, 1e-300))))
-    return _to_float(resolved_mp_loss(model, rho, gradient, hessian, min(digits, 2000)))
+    return _to_float(resolved_mp_loss(model, rho, gradient, hessian, min(digits, 2000)), model, rho)
 
 
 def resolved_mp_loss(model: DiagonalRNN, rho: Kernel, gradient: bool, hessian: bool, dps: int,
@@ -266,16 +268,26 @@ def resolved_mp_loss(model: DiagonalRNN, rho: Kernel, gradient: bool, hessian: b
         res = _diagonal_mp(model, rho, gradient, hessian, dps)
 
 
-def _to_float(res: LossResult) -> LossResult:
-    """Float64 copy of an mpmath result; a value within its own (sub-float64) error bound of 0 is 0."""
+def _to_float(res: LossResult, model: DiagonalRNN, rho: Kernel) -> LossResult:
+    """Float64 copy of an mpmath result; a value within its own (sub-float64) error bound of 0 is 0, unless some
+    term of the moments lies below that bound (then the value may be that term, not 0: PrecisionError)."""
     loss = res.loss
+    tiny = None
     if loss != 0 and abs(loss) <= res.loss_error:
         loss = mp.mpf(0)
     require_float(loss, "J")
     grad = hess = g_err = None
     if res.grad is not None:
         for i, g in enumerate(res.grad):
-            if res.grad_error is not None and g != 0 and abs(g) <= res.grad_error[i]:
+            if res.grad_error is not None and abs(g) <= res.grad_error[i] and res.grad_error[i] > 0:
+                if tiny is None:
+                    tiny = _smallest_term(model, rho, 1 if res.hess is None else 2)
+                if tiny != 0 and tiny <= res.grad_error[i] * 1e6:
+                    raise PrecisionError(
+                        f"dJ/dtheta_{i + 1} is not resolved: |value| <= {mp.nstr(res.grad_error[i], 3)} at "
+                        f"{res.dps} digits, while the Laplace moments hold a term {mp.nstr(tiny, 3)} times smaller "
+                        "than the others: the derivative may be of that size, below float64 range (resolving it "
+                        f"takes about {int(-mp.log10(tiny)) + 30} digits)")
                 g = mp.mpf(0)  # exactly zero within a bound far below float64 range
             require_float(g, f"dJ/dtheta_{i + 1}")
         grad = np.array([float(g) for g in res.grad])
@@ -283,6 +295,32 @@ def _to_float(res: LossResult) -> LossResult:
     if res.hess is not None:
         hess = np.array([[float(h) for h in row] for row in res.hess])
     return LossResult(float(loss), grad, hess, None, float(res.loss_error), g_err)
+
+
+def _smallest_term(model: DiagonalRNN, rho: Kernel, kmax: int):
+    """The smallest non-zero term of the closed forms of ``L[t^k rho](w_i)``, ``k <= kmax``, relative to the
+    largest (30 digits, mpmath's exponent range): 0 when no term is negligible against another."""
+    from ..kernels.kernel import S
+
+    smallest = mp.mpf(0)
+    with mp.workdps(30):
+        for k in range(kmax + 1):
+            form = rho.laplace_form(k)
+            terms = sp.Add.make_args(sp.expand(form.closed.xreplace(
+                {sym: val for sym, val in zip(rho.param_symbols, rho.exact_params.values())})))
+            for w in model.w:
+                vals = []
+                for term in terms:
+                    try:
+                        vals.append(abs(codegen.mpmath_function((S,), term)(mp.mpf(float(w)))))
+                    except (ZeroDivisionError, ValueError, TypeError):
+                        continue
+                big = max(vals, default=mp.mpf(0))
+                for v in vals:
+                    if v != 0 and big != 0 and v < mp.mpf(10) ** -300 * big:
+                        rel = v / big
+                        smallest = rel if smallest == 0 else min(smallest, rel)
+    return smallest
 
 
 def _diagonal_mp(model: DiagonalRNN, rho: Kernel, gradient: bool, hessian: bool, dps: int) -> LossResult:
