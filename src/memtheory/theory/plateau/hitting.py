@@ -74,6 +74,12 @@ _RED_AFTER_EVENT_STEPS = 40
 _OFFSET_FRACTION = 1e-3
 _SLAVING_TOL = 1e-8
 _FLOAT_MAX_LOG10 = math.log10(np.finfo(float).max)
+#: float64 integrations resolve a displacement ``delta`` only down to about this times ``max(1, ||theta_0||)``
+#: (their relative error is ~1e-11); below it the first-order law is used, or the mpmath flow.
+_F64_MIN_DELTA = 1e-6
+#: The first-order law ``tau_0 = delta/||g||``, ``tau_0' = delta/||g||^2`` is used when its relative second-order
+#: correction is below this.
+_FIRST_ORDER_TOL = 1e-8
 
 
 # ============================================================================================ result types
@@ -94,14 +100,16 @@ class HittingTimes(Displayable):
     log10_grad_norm : float
         ``log10 ||grad J(theta_0)||_2``.
     method : str
-        ``"float64"``, ``"mpmath"`` (full flow) or ``"reduced"`` (slow-manifold flow of the rates).
+        ``"float64"``, ``"mpmath"`` (full flow), ``"reduced"`` (slow-manifold flow of the rates) or
+        ``"first order"`` (a ``delta`` too small for a flow integration: the first-order law, see
+        :func:`hitting_times`).
     dps : int or None
         mpmath digits (None for float64).
     rel_error : float or None
         Estimated relative error of the hitting times: the difference to a rerun at a 30x tighter tolerance,
         and for ``"reduced"`` at least the slaving error ``model_error``.
     status : str
-        ``"events"`` (both located) or the integrator's reason to stop.
+        ``"events"`` (both located), ``"first order"`` (the first-order law) or the integrator's reason to stop.
     message : str
     theta0_mismatch : float or None
         ``||rho_hat(theta_0) - rho_bar||_2`` when ``rho_bar`` is known (0 for a proper plateau start).
@@ -222,6 +230,28 @@ def initial_state(rho: Kernel, a0, w0, dps: int = 30, max_dps: int = 20000) -> t
             if gnorm > 1e6 * err or gnorm == err == 0 or dps >= max_dps:
                 return float(J), (float(mp.log10(gnorm)) if gnorm > 0 else -math.inf)
         dps = min(max_dps, 2 * dps)
+
+
+def _first_order(rho: Kernel, a0, w0, delta: float):
+    """``tau_0 ~ delta/||g||`` and ``tau_0' ~ delta/||g||^2`` (``g = grad J(theta_0)``) with the relative size of
+    their second-order corrections, ``delta ||H g||/||g||^2`` and ``delta |g^T H g|/||g||^4`` (``H`` the Hessian):
+    from ``theta(tau) = theta_0 - tau g + tau^2 H g/2 + ...`` and ``J(tau) = J_0 - tau ||g||^2 + tau^2 g^T H g + ...``.
+    Returns ``(tau0, tau0_prime, correction, dps)`` in mpmath (None when ``g = 0``)."""
+    from ...losses.l2 import l2_loss, resolved_mp_loss
+
+    model = DiagonalRNN(a0, w0)
+    dps = resolved_mp_loss(model, rho, True, False, 30).dps
+    res = l2_loss(model, rho, gradient=True, hessian=True, dps=dps + 10)
+    with mp.workdps(dps + 10):
+        g = list(res.grad)
+        g2 = mp.fsum(x * x for x in g)
+        if g2 == 0:
+            return None
+        hg = [mp.fsum(res.hess[i][j] * g[j] for j in range(len(g))) for i in range(len(g))]
+        ghg = mp.fsum(x * y for x, y in zip(g, hg))
+        d = mp.mpf(delta)
+        correction = max(d * mp.sqrt(mp.fsum(x * x for x in hg)) / g2, d * abs(ghg) / g2**2)
+        return d / mp.sqrt(g2), d / g2, float(correction), dps
 
 
 def _float64_run(rho, a0, w0, delta, rtol, atol):
@@ -380,6 +410,20 @@ def hitting_times(rho: Kernel, a0, w0, delta: float, *, method: str = "auto", dp
         else max(30, int(math.ceil(-premise.log10_memory_gradient)) + 25)
     J0, lg = initial_state(rho, a0x, w0x, dps=start_dps)
     force_ok = 2 * lg >= math.log10(FLOAT64_MIN_FORCE)
+    if delta < _F64_MIN_DELTA * max(1.0, float(np.linalg.norm(np.concatenate([a0, w0])))):
+        # a displacement float64 cannot resolve against theta_0: the first-order law where it holds
+        first = _first_order(rho, a0, w0, delta)
+        if first is not None and first[2] <= _FIRST_ORDER_TOL:
+            t0, t1, corr, fdps = first
+            return HittingTimes(_as_float(t0), _as_float(t1), _log10(t0), _log10(t1), J0, lg, "first order", fdps,
+                                corr, "first order",
+                                f"delta = {delta:g} is below what a float64 flow resolves; first-order law "
+                                f"tau_0 = delta/|g|, tau_0' = delta/|g|^2 (relative second-order correction "
+                                f"{corr:.2g})", _mismatch(rho, a0, w0), None, t0, t1, time.perf_counter() - start)
+        if method == "float64":
+            raise PrecisionError(f"delta = {delta:g} is below what a float64 flow resolves (relative "
+                                 f"{_F64_MIN_DELTA:g} of |theta_0|); use method='mpmath' or 'auto'")
+        force_ok = False  # "auto": the mpmath flow
     if method == "float64" and not force_ok:
         raise PrecisionError(
             f"float64 cannot resolve this plateau: the escape forces are ~|grad J(theta_0)|^2 = 1e{2 * lg:.1f} "
