@@ -428,7 +428,8 @@ class Kernel(Displayable):
         if form.residual != 0:
             self._check_residual_integrable(form, s_float, moment)
         values, errors, method = [], [], []
-        closed = _mp_callable(form.closed, self.param_symbols, S) if form.closed != 0 else None
+        closed = (_mp_callable(sp.Tuple(*sp.Add.make_args(form.closed)), self.param_symbols, S)
+                  if form.closed != 0 else None)
         resid = _mp_callable(form.residual, self.param_symbols, T) if form.residual != 0 else None
         for sv in s_list:
             val, err = mp.mpf(0), mp.mpf(0)
@@ -447,35 +448,38 @@ class Kernel(Displayable):
             method.append("quadrature")
         return LaplaceResult(values, errors, " + ".join(method), dps)
 
-    def _mp_closed(self, closed, sv, dps: int, moment: int) -> tuple[mp.mpf, mp.mpf]:
+    def _mp_closed(self, terms, sv, dps: int, moment: int) -> tuple[mp.mpf, mp.mpf]:
         """A closed form at ``s = sv`` to ``dps`` digits, at the working precision its cancellation needs.
 
-        The form is evaluated at ``dps + 10`` and ``dps + 25`` digits (parameters and ``s`` converted exactly at
-        each); while the two disagree beyond ``10^-(dps + 2)`` relative, the digits lost (measured from the
-        difference) are added and the pair recomputed. The error estimate is the difference of the last pair:
-        the error of the less precise value, so an over-estimate of the error of the value returned.
+        ``terms`` evaluates the closed form's terms (its top-level sum) at once. At ``p = dps + 10`` digits their
+        sum has the error estimate ``16 * 10^-p * sum |terms|``: the condition of the sum times a few ulps of
+        each term (parameters and ``s`` are converted exactly at each precision). While that exceeds
+        ``10^-(dps + 2)`` of the value, the digits the cancellation costs, ``log10(sum |terms| / |sum|)``, are
+        added and the terms recomputed.
         """
         prec, cap = dps + 10, max(20 * dps, dps + 2000)
         exact_s = exact(sv, "s")
-
-        def at(digits):
-            with mp.workdps(digits):
+        zeros = 0
+        while True:
+            with mp.workdps(prec):
                 point = to_mpf(exact_s)
                 try:
-                    return closed(point, *self._mp_params())
+                    vals = terms(point, *self._mp_params())
                 except ZeroDivisionError:
                     raise NotIntegrableError(f"L[t^{moment} rho](s) diverges at s = {sv}") from None
-
-        while True:
-            low, high = at(prec), at(prec + 15)
-            with mp.workdps(prec + 15):
-                diff = abs(high - low)
-                size = abs(high)
-                tol = mp.mpf(10) ** (-(dps + 2)) * size
-                if diff <= tol or prec >= cap or not mp.isfinite(high):
-                    return high, diff
-                lost = int(mp.ceil(mp.log10(diff / size))) + prec if size > 0 else prec
-            prec = min(cap, max(prec + 15, dps + 10 + lost))
+                value = mp.fsum(vals)
+                size = mp.fsum(abs(x) for x in vals)
+                error = 16 * mp.eps * size
+                if error <= mp.mpf(10) ** (-(dps + 2)) * abs(value) or prec >= cap or not mp.isfinite(value):
+                    return value, error
+                if value == 0:
+                    zeros += 1
+                    if zeros > 2:  # an exact cancellation (a zero of the transform): 0 within the estimate
+                        return value, error
+                    lost = prec
+                else:
+                    lost = int(mp.ceil(mp.log10(size / abs(value))))
+            prec = min(cap, max(prec + 10, dps + 12 + lost))
 
     def _mp_residual(self, resid, form: LaplaceForm, sv) -> tuple[mp.mpf, mp.mpf]:
         """``\\int_0^\\infty residual(t) e^{-st} dt`` at the working precision, with an error estimate that also
