@@ -155,7 +155,9 @@ def test_high_precision_agrees_with_float64():
     a40 = approx.best_exponential_sum(EXPDECAY, 2, dps=40)
     assert a64.dps is None and a40.dps == 40
     assert a40.l2_error == pytest.approx(a64.l2_error, rel=1e-7)
-    assert np.allclose(a40.w, a64.w, rtol=1e-5)
+    # the rates of a flat optimum are fixed only to about sqrt(loss noise / curvature): in float64 the noise is
+    # the moments' error estimate (the incomplete gamma function's 1e-13 accuracy contract)
+    assert np.allclose(a40.w, a64.w, rtol=3e-5)
 
 
 def test_best_sum_loss_matches_l2_loss_and_gradient_vanishes():

@@ -20,6 +20,7 @@ __all__ = [
     "StoreMismatchError",
     "SweepBackendError",
     "PointFailedError",
+    "ConvergenceWarning",
 ]
 
 
@@ -77,3 +78,8 @@ class PointFailedError(MemtheoryError, RuntimeError):
 class PrecisionWarning(UserWarning):
     """A value computed at a precision the caller fixed carries no correct digit (it is within its own rounding
     bound, which is returned next to it). Raise the precision, or let the library choose it."""
+
+
+class ConvergenceWarning(UserWarning):
+    """An optimiser stopped before meeting its tolerance (iteration limit, lack of digits): the result returned is
+    the best point found, not a verified optimum (its ``converged`` field says False)."""

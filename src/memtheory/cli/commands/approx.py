@@ -71,9 +71,12 @@ def _handler(args) -> int:
             out["root_exponential_fit"] = approx.fit_root_exponential([f.m for f in fits],
                                                                       [f.l2_error for f in fits]).to_dict()
         series = ([f.m for f in fits], [f.l2_error for f in fits], "L2 error of the best sum")
-        text = [f"{'m':>3} {'L2 error':>12} {'loss':>12} {'margin':>10} {'log10 cond':>10} {'dps':>5}"]
+        text = [f"{'m':>3} {'L2 error':>12} {'loss':>12} {'margin':>10} {'log10 cond':>10} {'dps':>5} "
+                f"{'converged':>9}"]
         text += [f"{f.m:>3} {f.l2_error:>12.4e} {f.loss:>12.4e} {f.margin:>10.3e} {f.log10_cond:>10.1f} "
-                 f"{str(f.dps or '-'):>5}" for f in fits]
+                 f"{str(f.dps or '-'):>5} {'yes' if f.converged else 'NO':>9}" for f in fits]
+        if not all(f.converged for f in fits):
+            text.append("NO: the optimiser stopped before its tolerance; the loss is an upper bound of the optimum")
         if "root_exponential_fit" in out:
             fit = out["root_exponential_fit"]
             text.append(f"fit: L2 error ~ {fit['A']:.3g} exp(-{fit['c']:.3f} sqrt(m))  (r2 = {fit['r2']:.4f})")

@@ -12,7 +12,8 @@ Method
 Variable projection (:mod:`memtheory.theory.approximation.varpro`): for fixed rates the optimal coefficients
 solve the Cauchy-Gram system ``G a = b``, ``G_ij = 1/(w_i + w_j)``, through its closed-form factorisation
 ``G = L D L^T``; the log-rates ``u = log(w - min_rate)`` are optimised by Levenberg-Marquardt with Kaufman's
-Gauss-Newton matrix, also closed form. Widths are reached by continuation ``m -> m + 1`` (this module): the new
+Gauss-Newton matrix, also closed form. Widths are reached by continuation ``m -> m + 1`` (this module), always through every smaller width, so
+the result at a width does not depend on which other widths were requested: the new
 rate is inserted where the loss decrease of adding one mode, ``2x R(x)^2 / B(x)^2`` (``R`` the Laplace transform
 of the residual, ``B`` the Blaschke product of the rates), is largest, with several insertion points tried
 (multi-start). The loss is the difference of ``||rho||^2`` and a quantity close to it, so float64 runs out of
@@ -29,6 +30,7 @@ Kaufman, BIT 15 (1975).
 from __future__ import annotations
 
 import math
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -37,7 +39,7 @@ import numpy as np
 
 from ...display import Displayable
 from ..._validation import check_dps
-from ...errors import ConvergenceError, InvalidArgumentError, NotIntegrableError
+from ...errors import ConvergenceError, ConvergenceWarning, InvalidArgumentError, NotIntegrableError
 from ...kernels.kernel import Kernel
 from ...models.linear import DiagonalRNN
 from .varpro import (
@@ -123,6 +125,13 @@ class BestSum(Displayable):
     def margin(self) -> float:
         """Stability margin ``min_i w_i`` (distance of the spectrum ``-w`` to the imaginary axis)."""
         return float(min(self.w))
+
+    def __repr__(self) -> str:
+        state = "converged" if self.converged else "NOT CONVERGED (the optimum was not reached)"
+        return (f"BestSum(m={self.m}, {state}, loss={self.loss:.6e}, l2_error={self.l2_error:.6e}, "
+                f"relative_l2_error={self.relative_l2_error:.6e}, dps={self.dps}, loss_digits={self.loss_digits}, "
+                f"log10_cond={self.log10_cond:.1f}, min_rate={self.min_rate}, iterations={self.iterations}, "
+                f"a={self.a}, w={self.w})")
 
     def to_dict(self) -> dict:
         """JSON-ready dict (keys ``m, loss, l2_error, a, w, cond, dps`` and the rest of the fields)."""
@@ -254,8 +263,6 @@ def _check_norm(norm) -> None:
 
 #: Continuation paths, keyed by (kernel, min_rate, dps, rtol, starts): {m: BestSum}.
 _PATHS: OrderedDict = OrderedDict()
-#: Widths always computed one by one (cheap, float64) before larger widths are reached by jumps.
-_WARM = 6
 
 
 def _kernel_key(rho: Kernel):
@@ -272,11 +279,10 @@ def best_exponential_sums(rho: Kernel, ms, norm: str = "L2", min_rate: float | N
     rho : Kernel
         Square-integrable target kernel.
     ms : int or sequence of int
-        Widths wanted (each >= 1). Widths up to 6 are always computed one by one; a larger width starts from
-        the largest width already computed below it: from ``m - 1`` by inserting a rate at the ``starts``
-        places where one more mode lowers the loss most (plus a stretched copy of the previous rates); from a
-        smaller width by stretching its log-rates to ``m`` points (three variants). Results are cached per
-        kernel: asking for ``range(1, 31)`` walks all widths, asking for ``[10, 20, 30]`` jumps.
+        Widths wanted (each >= 1). Every width from 1 to ``max(ms)`` is computed, each from ``m - 1`` by
+        inserting a rate at the ``starts`` places where one more mode lowers the loss most (plus a stretched
+        copy of the previous rates), so a width's result is the same whichever other widths are asked for
+        (``[30]`` and ``[2, 4, ..., 30]`` walk the same path). Results are cached per kernel.
     norm : {"L2"}
         The approximation norm (the L2 structure, Cauchy-Gram systems, is what makes the problem tractable).
     min_rate : float, optional
@@ -303,6 +309,12 @@ def best_exponential_sums(rho: Kernel, ms, norm: str = "L2", min_rate: float | N
     -------
     tuple of BestSum
         One per requested width, in the order of ``ms``.
+
+    Warns
+    -----
+    ConvergenceWarning
+        For each requested width whose optimiser stopped before its tolerance (``converged`` False): the loss
+        reported is then an upper bound of the optimum, not the optimum.
 
     Raises
     ------
@@ -346,11 +358,16 @@ def best_exponential_sums(rho: Kernel, ms, norm: str = "L2", min_rate: float | N
             _PATHS.popitem(last=False)
     else:
         _PATHS.move_to_end(key)
-    wanted = sorted(set(ms_list) | set(range(1, min(max(ms_list), _WARM) + 1)))
     _solver = _PathSolver(target, min_rate, dps, int(starts), rtol, int(max_iter), min_separation)
-    for m in wanted:
+    for m in range(1, max(ms_list) + 1):
         if m not in path:
             path[m] = _solver.solve(path, m)
+    unconverged = sorted({m for m in ms_list if not path[m].converged})
+    if unconverged:
+        warnings.warn(f"best exponential sum: the optimiser stopped before its tolerance at m = "
+                      f"{', '.join(map(str, unconverged))} (iteration limit or lack of digits); those losses are "
+                      "upper bounds of the optimum, not the optimum (raise max_iter)", ConvergenceWarning,
+                      stacklevel=2)
     return tuple(path[m] for m in ms_list)
 
 
