@@ -238,6 +238,7 @@ def _first_order(rho: Kernel, a0, w0, delta: float):
     from ``theta(tau) = theta_0 - tau g + tau^2 H g/2 + ...`` and ``J(tau) = J_0 - tau ||g||^2 + tau^2 g^T H g + ...``.
     Returns ``(tau0, tau0_prime, correction, dps)`` in mpmath (None when ``g = 0``)."""
     from ...losses.l2 import l2_loss, resolved_mp_loss
+    from ...models.linear import DiagonalRNN
 
     model = DiagonalRNN(a0, w0)
     dps = resolved_mp_loss(model, rho, True, False, 30).dps
@@ -412,14 +413,16 @@ def hitting_times(rho: Kernel, a0, w0, delta: float, *, method: str = "auto", dp
     force_ok = 2 * lg >= math.log10(FLOAT64_MIN_FORCE)
     if delta < _F64_MIN_DELTA * max(1.0, float(np.linalg.norm(np.concatenate([a0, w0])))):
         # a displacement float64 cannot resolve against theta_0: the first-order law where it holds
-        first = _first_order(rho, a0, w0, delta)
+        first = _first_order(rho, a0x, w0x, delta)
         if first is not None and first[2] <= _FIRST_ORDER_TOL:
             t0, t1, corr, fdps = first
             return HittingTimes(_as_float(t0), _as_float(t1), _log10(t0), _log10(t1), J0, lg, "first order", fdps,
                                 corr, "first order",
                                 f"delta = {delta:g} is below what a float64 flow resolves; first-order law "
                                 f"tau_0 = delta/|g|, tau_0' = delta/|g|^2 (relative second-order correction "
-                                f"{corr:.2g})", _mismatch(rho, a0, w0), None, t0, t1, time.perf_counter() - start)
+                                f"{corr:.2g})", premise.theta0_mismatch, premise.log10_mismatch_gradient,
+                                premise.log10_memory_gradient, premise.to_dict(), None, t0, t1,
+                                time.perf_counter() - start)
         if method == "float64":
             raise PrecisionError(f"delta = {delta:g} is below what a float64 flow resolves (relative "
                                  f"{_F64_MIN_DELTA:g} of |theta_0|); use method='mpmath' or 'auto'")
