@@ -126,12 +126,10 @@ class BestSum(Displayable):
         """Stability margin ``min_i w_i`` (distance of the spectrum ``-w`` to the imaginary axis)."""
         return float(min(self.w))
 
-    def __repr__(self) -> str:
+    def _display_rows(self) -> list[tuple[str, object]]:
+        """The summary's rows, led by whether the optimum was reached (an unconverged fit says so first)."""
         state = "converged" if self.converged else "NOT CONVERGED (the optimum was not reached)"
-        return (f"BestSum(m={self.m}, {state}, loss={self.loss:.6e}, l2_error={self.l2_error:.6e}, "
-                f"relative_l2_error={self.relative_l2_error:.6e}, dps={self.dps}, loss_digits={self.loss_digits}, "
-                f"log10_cond={self.log10_cond:.1f}, min_rate={self.min_rate}, iterations={self.iterations}, "
-                f"a={self.a}, w={self.w})")
+        return [("m", self.m), ("status", state)] + [row for row in super()._display_rows() if row[0] != "m"]
 
     def to_dict(self) -> dict:
         """JSON-ready dict (keys ``m, loss, l2_error, a, w, cond, dps`` and the rest of the fields)."""
