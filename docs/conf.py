@@ -2,7 +2,9 @@
 
 Build:   sphinx-build -W --keep-going -b html docs docs/_build/html
 Checks:  sphinx-build -W --keep-going -b doctest docs docs/_build/doctest   (the tutorials' code and output)
-Both run in the test suite (tests/test_docs.py). No network access is needed (no intersphinx).
+Both run in the test suite (tests/test_docs.py). No network access is needed, to build or to view: no
+intersphinx, MathJax is served from the build (tests/test_docs_browser.py loads the pages in a headless browser
+and fails on any network request).
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ extensions = [
     "sphinx.ext.napoleon",
     "sphinx.ext.doctest",
     "sphinx.ext.mathjax",
+    # MathJax 3 from the sphinx-mathjax-offline package, copied into _static/mathjax: the pages load no CDN and
+    # render their formulas offline (mathjax_path points at the copy)
+    "sphinx-mathjax-offline",
     "memtheory_docs",  # docs/_ext: code-math, code-latex, optional-toctree, api-modules
 ]
 
@@ -87,14 +92,12 @@ api_modules = [
 ]
 
 # -- doctest builder (tutorials) ---------------------------------------------------------------------------------
-doctest_global_setup = """
-import numpy as np
-import memtheory as mt
-"""
+# No global set-up: every page imports what it uses, so that its blocks run when pasted into a fresh python.
+doctest_global_setup = ""
 # Plain ">>>" blocks (the docstrings pulled in by autodoc) are run by tests/test_docs.py over every module instead.
 doctest_test_doctest_blocks = ""
 
 # -- HTML ----------------------------------------------------------------------------------------------------------
-html_theme = "alabaster"
+html_theme = "furo"
 html_title = f"memtheory {release}"
 html_static_path: list[str] = []

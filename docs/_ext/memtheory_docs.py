@@ -167,8 +167,12 @@ class ApiModules(SphinxDirective):
         for attr in module.__all__:
             if attr.startswith("__"):
                 continue
+            # the documented module exporting this very object (``mt.l2_loss`` is the numeric loss of
+            # memtheory.losses, not memtheory.symbolic's l2_loss of the same name)
+            obj = getattr(module, attr)
             home = next((m for m in documented
-                         if attr in getattr(importlib.import_module(m), "__all__", ())), None)
+                         if attr in getattr(importlib.import_module(m), "__all__", ())
+                         and getattr(importlib.import_module(m), attr, None) is obj), None)
             if home is not None:
                 target = f"{home}.{attr}"
             elif f"{name}.{attr}" in documented:
