@@ -112,6 +112,7 @@ FACTORIES = {
     mt.models.reparam.ParameterisationSpec: lambda: mt.models.reparam.PARAMETERISATIONS["best"],
     mt.models.reparam.Parameterisation: lambda: mt.models.reparam.get_parameterisation("best"),
     hitting.HittingTimes: lambda: hitting.hitting_times(mt.Kernel(SPIKE, omega=0.25), [1, 0], [0.5, 2], 0.05),
+    mt.plateau.PlateauPremise: lambda: mt.plateau.measure_premise(mt.Kernel(SPIKE, omega=0.25), [1, 0], [0.5, 2]),
     hitting.PlateauScan: lambda: hitting.scan(mt.Kernel(SPIKE, omega=0.25), [1, 0], [0.5, 2], 0.05, [4, 5, 6]),
     datasets.LFDataset: _dataset,
     loop.TrainResult: _train,

@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass
 import mpmath as mp
 import sympy as sp
 
+from ...display import Displayable
 from ...errors import InvalidArgumentError, PremiseError
 from ...exact import exact_values, to_mpf
 from ...kernels.kernel import Kernel
@@ -70,8 +71,8 @@ def _memory_part(rho: Kernel, bar: Kernel) -> Kernel | None:
 
 
 # ============================================================================================ measurement
-@dataclass(frozen=True)
-class PlateauPremise:
+@dataclass(frozen=True, repr=False)
+class PlateauPremise(Displayable):
     """The premise ``rho_hat(theta_0) = rho_bar`` measured against the memory term (see the module notes).
 
     Attributes
