@@ -175,7 +175,10 @@ class PerturbationResult(Displayable):
         inf = ~np.isfinite(self.errors) & (self.betas > 0)
         if inf.any():
             top = np.nanmax(e) * 10 if np.isfinite(np.nanmax(e)) else 1.0
-            ax.scatter(self.betas[inf], np.full(inf.sum(), top), marker="x", color=line.get_color())
+            known = ax.get_legend_handles_labels()[1]
+            mark = "unstable: $E = \\infty$ (drawn at the top)"
+            ax.scatter(self.betas[inf], np.full(inf.sum(), top), marker="x", color=line.get_color(),
+                       label=mark if mark not in known else "_nolegend_")
         ax.set_xlabel(r"perturbation $\beta$")
         ax.set_ylabel(r"$E_m(\beta)$")
         return ax

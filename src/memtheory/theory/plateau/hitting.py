@@ -618,8 +618,11 @@ class PlateauScan(Displayable):
         if self.fit.get("slope") is not None:
             lo, hi = self.fit["range"]
             xx = np.linspace(lo, hi, 50)
-            ax.plot(xx, (self.fit["intercept"] + self.fit["slope"] * xx) / math.log(10), "C0-", lw=0.8,
-                    label=f"fit: slope {self.fit['slope']:.3f} ± {self.fit['stderr']:.3f}")
+            # the axis is log10 tau: the slope in its units is the fit's (of ln tau) divided by ln 10
+            ln10 = math.log(10)
+            ax.plot(xx, (self.fit["intercept"] + self.fit["slope"] * xx) / ln10, "C0-", lw=0.8,
+                    label=(f"fit: slope {self.fit['slope'] / ln10:.4f} ± {self.fit['stderr'] / ln10:.4f} decades "
+                           f"per unit $1/\\omega$ ($\\ln\\tau_0$: {self.fit['slope']:.3f})"))
         ax.set_xlabel(r"$1/\omega$")
         ax.set_ylabel(r"$\log_{10}\tau$")
         ax.legend()
