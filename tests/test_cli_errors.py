@@ -36,6 +36,23 @@ BAD_INPUTS = [
     (["memory", "--target", "exp(-t)", "--t", "1", "--plot", "/proc/x.png"], 2, "cannot write"),
     (["plateau", "--target", SPIKE, "--a0", "1,0", "--w0", "0.5,2", "--delta", "0.05", "--inv-omega", "4",
       "--plot", "/proc/x.png"], 2, "cannot write"),
+    (["plateau", "--target", SPIKE, "--a0", "1,0", "--w0", "0.5,2", "--delta", "0.05", "--inv-omega", "4,4,4"],
+     2, "distinct"),
+    (["latex", "plateau", "--spike", "sin(t)"], 2, "square-integrable"),
+    (["memory", "--rnn", "4", "--t", "1e9"], 2, "GiB"),
+    (["memory", "--rnn", "100000", "--t", "1"], 2, "74.5 GiB"),
+    (["perturb", "--target", "exp(-t)", "--a", "1", "--w", "1", "--seed", "-1"], 2, "seed"),
+    # constants beyond float64 range: numba failed with "name 'inf' is not defined"
+    (["loss", "--target", "exp(-t)*gamma(999.5)", "--a", "1", "--w", "1"], 1, "dps"),
+    (["loss", "--target", "exp(-t)*(10**-10)**-1000", "--a", "1", "--w", "1"], 1, "dps"),
+    (["loss", "--target", "exp(-t)*2**(2**13)", "--a", "1", "--w", "1"], 1, "dps"),
+    (["loss", "--target", "exp(-t)*1e308*10", "--a", "1", "--w", "1"], 1, "dps"),
+    (["laplace", "--target", "exp(-t*10**400)", "--s", "1"], 1, "dps"),
+    (["laplace", "--target", "exp(-t)", "--s", "1", "--moment", "200"], 2, "moment"),
+    # ZeroDivisionError inside compiled code
+    (["loss", "--target", "exp(t)", "--a", "1", "--w", "1"], 2, "diverges"),
+    (["loss", "--target", "exp(-t)", "--a", "1", "--w", "1e-300"], 1, "outside float64 range"),
+    (["loss", "--target", "exp(-t)", "--a", "1e200", "--w", "1e-200"], 1, "outside float64 range"),
 ]
 
 
@@ -135,3 +152,15 @@ def test_memory_json_of_an_overflowing_kernel_is_valid(capsys):
     assert rc == 0 and "Infinity" not in out
     doc = json.loads(out)
     assert doc["values"] == [None] and doc["nonfinite"] == {"values[0]": "inf"}
+
+
+def test_big_constants_get_their_value_in_mpmath(capsys):
+    """What float64 refuses, mpmath computes: L[t^200 e^{-t}](1) = 200!/2^201 and L[Gamma(999.5) e^{-t}](1)."""
+    rc, out, err = run(["laplace", "--target", "t**200*exp(-t)", "--s", "1", "--dps", "30", "--json"], capsys)
+    assert rc == 0, err
+    with mp.workdps(40):
+        assert abs(mp.mpf(json.loads(out)["values"][0]) / (mp.factorial(200) / mp.mpf(2) ** 201) - 1) < 1e-28
+    rc, out, err = run(["laplace", "--target", "exp(-t)*gamma(999.5)", "--s", "1", "--dps", "30", "--json"], capsys)
+    assert rc == 0, err
+    with mp.workdps(40):
+        assert abs(mp.mpf(json.loads(out)["values"][0]) / (mp.gamma(mp.mpf(1999) / 2) / 2) - 1) < 1e-28

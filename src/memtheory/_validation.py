@@ -28,8 +28,13 @@ __all__ = [
     "as_float_array",
     "as_grid",
     "require_float",
+    "check_array_size",
     "FLOAT64_TINY",
+    "MAX_ARRAY_BYTES",
 ]
+
+#: Largest array a computation may allocate (bytes): beyond it the input is refused with the size it would need.
+MAX_ARRAY_BYTES = 4 * 1024**3
 
 #: Smallest positive normal float64: an mpmath value below it (in magnitude) does not survive conversion.
 FLOAT64_TINY = float(np.finfo(float).tiny)
@@ -123,6 +128,27 @@ def as_grid(values: Any, name: str, what: str = "array", finite: bool = True) ->
     if finite and not np.all(np.isfinite(arr)):
         raise InvalidArgumentError(f"{name}: must be finite")
     return arr
+
+
+def check_array_size(what: str, shape: tuple, itemsize: int = 8, limit: int | None = None) -> None:
+    """Refuse an allocation of ``shape`` (``itemsize`` bytes each) above ``limit`` (:data:`MAX_ARRAY_BYTES`).
+
+    Raises
+    ------
+    InvalidArgumentError
+        ``"<what> needs an array of shape (...) (447.0 GiB), above the limit of 4.0 GiB"``.
+
+    Examples
+    --------
+    >>> check_array_size("a small grid", (10, 10))
+    """
+    limit = MAX_ARRAY_BYTES if limit is None else limit
+    n = 1
+    for k in shape:
+        n *= int(k)
+    if n * itemsize > limit:
+        raise InvalidArgumentError(f"{what} needs an array of shape {tuple(int(k) for k in shape)} "
+                                   f"({n * itemsize / 1024**3:.1f} GiB), above the limit of {limit / 1024**3:.1f} GiB")
 
 
 def require_float(value: Any, what: str) -> None:

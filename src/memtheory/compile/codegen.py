@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import math
 import os
 import sys
 import tempfile
@@ -31,6 +32,7 @@ import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
 
 from .._cachedirs import cache_root
+from ..errors import PrecisionError
 from .registry import SPECIAL_FUNCTIONS, SpecialFunction, mpmath_namespace, numpy_namespace
 
 __all__ = [
@@ -68,13 +70,13 @@ class NumbaPrinter(PythonCodePrinter):
         super().__init__({"fully_qualified_modules": True, "inline": True, **(settings or {})})
 
     def _print_Rational(self, expr):
-        return repr(float(expr))
+        return _float_literal(expr)
 
     def _print_Integer(self, expr):
-        return repr(float(expr))
+        return _float_literal(expr)
 
     def _print_Float(self, expr):
-        return repr(float(expr))
+        return _float_literal(expr)
 
     def _print_Pow(self, expr, rational=False):
         base, exp = expr.as_base_exp()
@@ -107,6 +109,21 @@ class NumbaPrinter(PythonCodePrinter):
 
     def _print_BooleanFalse(self, expr):
         return "False"
+
+
+def _float_literal(expr) -> str:
+    """The float64 literal of an exact number; a number beyond float64 range cannot be compiled.
+
+    (It used to print ``inf``, which is no Python name: numba failed with "name 'inf' is not defined".)
+    """
+    try:
+        value = float(expr)
+    except OverflowError:
+        value = math.inf
+    if not math.isfinite(value):
+        raise PrecisionError(f"the constant {sp.sstr(expr.evalf(6))} is beyond float64 range (about 1e308): pass "
+                             "dps (e.g. dps=30; mpmath's exponent range is unbounded) to evaluate in mpmath")
+    return repr(value)
 
 
 def _print_special(fn: SpecialFunction):

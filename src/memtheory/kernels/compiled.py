@@ -89,7 +89,11 @@ class CompiledKernel:
         w = np.ascontiguousarray(w, dtype=float)
         L = np.zeros((3, w.size))
         E = np.zeros((3, w.size))
-        status = self.module.moments_at(w, kernel.param_array(), kmax, breakpoints(kernel), L, E)
+        try:
+            status = self.module.moments_at(w, kernel.param_array(), kmax, breakpoints(kernel), L, E)
+        except ZeroDivisionError:  # a closed form's pole (exp(t) at w = 1): the caller decides point by point
+            L[:] = np.nan
+            return L, E
         if status != 0:
             raise NotIntegrableError(f"compiled quadrature of the Laplace moments failed (status {status}) "
                                      f"for {kernel.substituted()} at w = {w.tolist()}")

@@ -40,7 +40,7 @@ from ..symbolic.parse import parse_expression, symbol
 from ..symbolic.steps import piecewise_to_heaviside
 from .compiled import CompiledKernel, compile_kernel
 
-__all__ = ["Kernel", "LaplaceResult", "RESERVED_NAMES", "FLOAT64_RTOL"]
+__all__ = ["Kernel", "LaplaceResult", "RESERVED_NAMES", "FLOAT64_RTOL", "MAX_MOMENT"]
 
 #: Largest relative error estimate a float64 Laplace moment may carry before :meth:`Kernel.laplace` recomputes it in
 #: arbitrary precision (cancellation in the closed form, an unconverged quadrature).
@@ -82,6 +82,10 @@ class LaplaceResult(Displayable):
         return {"values": conv(self.values), "errors": conv(self.errors), "method": self.method, "dps": self.dps,
                 "inputs_exact": self.inputs_exact}
 
+
+#: Highest Laplace moment k of L[t^k rho]: the float64 path compiles the closed forms of every moment up to k,
+#: which takes minutes beyond a few dozen (k = 100: 100 s).
+MAX_MOMENT = 20
 
 #: Names a kernel parameter cannot take, with the reason.
 RESERVED_NAMES = {"s": "the Laplace variable of the transforms"}
@@ -315,7 +319,7 @@ class Kernel(Displayable):
     # ------------------------------------------------------------------ Laplace transforms
     def laplace_form(self, moment: int = 0) -> LaplaceForm:
         """The symbolic split of ``L[t^moment rho](s)`` into closed form and residual (parameters symbolic)."""
-        moment = check_int("moment", moment, lo=0)
+        moment = check_int("moment", moment, lo=0, hi=MAX_MOMENT)
         if moment in self._forms:
             return self._forms[moment]
         values = self._subs()
@@ -375,8 +379,12 @@ class Kernel(Displayable):
                 f = _np_callable(cond, self.param_symbols, S)
                 try:
                     holds = np.broadcast_to(np.asarray(f(s_arr, *p), dtype=bool), s_arr.shape)
-                except (TypeError, ValueError):  # a condition numpy cannot vectorise: one point at a time
-                    holds = np.array([bool(f(sv, *[q[0] for q in p])) for sv in s_arr], dtype=bool)
+                except (TypeError, ValueError, OverflowError):
+                    # a condition numpy cannot vectorise, or with integers beyond float range (s + 10**400 > 0):
+                    # decided exactly, one point at a time
+                    exact_cond = cond.xreplace(self._subs())
+                    holds = np.array([bool(exact_cond.xreplace({S: sp.Rational(float(sv))})) for sv in s_arr],
+                                     dtype=bool)
                 ok &= holds
         if not ok.all():
             bad = s_arr[~ok][0]

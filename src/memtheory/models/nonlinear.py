@@ -59,6 +59,7 @@ import numpy as np
 
 from ..display import Displayable
 from .._runtime import single_threaded_blas
+from .._validation import check_array_size
 from ..errors import InvalidArgumentError
 from .reparam import Parameterisation, get_parameterisation
 from .rnn_kernels import (
@@ -237,6 +238,7 @@ class NonlinearRNN(Displayable):
         for name, val in (("input_dim", input_dim), ("width", width)):
             if not (isinstance(val, (int, np.integer)) and val >= 1):
                 raise InvalidArgumentError(f"{name}: must be an integer >= 1, got {val!r}")
+        check_array_size(f"a random RNN of width {width}", (width, width))
         rng = np.random.default_rng(seed)
         ku, kc = 1.0 / math.sqrt(input_dim), 1.0 / math.sqrt(width)
         U = rng.uniform(-ku, ku, (width, input_dim))

@@ -57,7 +57,7 @@ from typing import Any
 import numpy as np
 
 from ..display import Displayable
-from .._validation import as_grid
+from .._validation import as_grid, check_array_size
 from ..errors import InvalidArgumentError, NotHurwitzError
 from ..kernels.kernel import Kernel
 from ..models.functional import LinearFunctional
@@ -309,6 +309,9 @@ def memory_function(
     if not (isinstance(warm, (int, np.integer)) and warm >= 1):
         raise InvalidArgumentError(f"warmup: must be an integer >= 1, got {warmup!r}")
     lev = default_levels(d, seed=seed) if levels is None else _levels(levels, d)
+    check_array_size(f"simulating up to t = {tt.max() if tt is not None else T * dt:g} with dt = {dt:g} "
+                     f"({warm + steps} steps, {lev.shape[0]} levels)",
+                     (2 * lev.shape[0] if kind == "reversed" else lev.shape[0] + 1, warm + steps, d))
     if not (isinstance(refine, (int, np.integer)) and refine >= 0):
         raise InvalidArgumentError(f"refine: must be an integer >= 0, got {refine!r}")
     grid_vals, arg = _sup_over_levels(forward, d, dt, kind, lev, steps, int(warm))

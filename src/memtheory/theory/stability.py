@@ -63,7 +63,7 @@ import numpy as np
 from scipy.optimize import brentq
 
 from ..display import Displayable
-from .._validation import as_grid
+from .._validation import as_grid, check_int
 from ..errors import InvalidArgumentError, NotHurwitzError, PrecisionError
 from ..kernels.kernel import Kernel
 from ..losses import l2_loss
@@ -341,6 +341,7 @@ def perturbation_error(
     if structure not in ("auto", "diagonal", "full"):
         raise InvalidArgumentError(f"structure: unknown {structure!r}; allowed: auto, diagonal, full")
     bs = _betas(betas)
+    seed = check_int("seed", seed, lo=0)
     if not (isinstance(repeats, (int, np.integer)) and not isinstance(repeats, bool) and repeats >= 1):
         raise InvalidArgumentError(f"repeats: must be an integer >= 1, got {repeats!r}")
     linear = isinstance(model, (DiagonalRNN, LinearRNN))

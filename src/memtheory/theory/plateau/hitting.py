@@ -46,7 +46,7 @@ import sympy as sp
 
 from ...compile.arith import arithmetic as _arithmetic
 from ...display import Displayable
-from ...errors import InvalidArgumentError, PrecisionError
+from ...errors import InvalidArgumentError, NotIntegrableError, PrecisionError
 from ...exact import exact, exact_values, to_float, to_mpf
 from ...kernels.kernel import Kernel
 from ...symbolic.latex import to_latex
@@ -507,7 +507,19 @@ def initial_loss_expr(spike: Kernel) -> sp.Expr:
     """``J(theta_0) = int_{-1/omega}^inf rho_0(s)^2 ds`` (SymPy), the exact initial loss for a proper start."""
     s, om = sp.Symbol("s", real=True), sp.Symbol("omega", positive=True)
     e = spike.expr.xreplace({symbol("t"): s}).xreplace({symbol(k): v for k, v in spike.exact_params.items()})
-    return sp.simplify(sp.integrate(e**2, (s, -1 / om, sp.oo)))
+    return _convergent(lambda: sp.simplify(sp.integrate(e**2, (s, -1 / om, sp.oo))), spike,
+                       "is not square-integrable on (-1/omega, oo): J(theta_0) is infinite")
+
+
+def _convergent(compute, spike: Kernel, what: str) -> sp.Expr:
+    """``compute()`` (a SymPy integral), or NotIntegrableError when it diverges or SymPy cannot decide it."""
+    try:
+        value = compute()
+    except (ValueError, TypeError, NotImplementedError):  # e.g. "Only real AccumulationBounds are supported"
+        value = sp.oo
+    if value.has(sp.oo, -sp.oo, sp.zoo, sp.nan, sp.AccumBounds):
+        raise NotIntegrableError(f"the spike {spike.expr} {what}")
+    return value
 
 
 def initial_gradient_expr(spike: Kernel) -> sp.Expr:
@@ -516,8 +528,10 @@ def initial_gradient_expr(spike: Kernel) -> sp.Expr:
     s = sp.Symbol("s", real=True)
     wk, om = sp.Symbol("w_k", positive=True), sp.Symbol("omega", positive=True)
     e = spike.expr.xreplace({symbol("t"): s}).xreplace({symbol(k): v for k, v in spike.exact_params.items()})
-    integral = sp.integrate(sp.exp(-wk * s) * e, (s, -sp.oo, sp.oo))
-    return -2 * sp.exp(-wk / om) * sp.simplify(integral)
+    integral = _convergent(lambda: sp.simplify(sp.integrate(sp.exp(-wk * s) * e, (s, -sp.oo, sp.oo))), spike,
+                           "has no two-sided Laplace transform int e^{-w_k s} rho_0(s) ds: the asymptotics "
+                           "do not apply")
+    return -2 * sp.exp(-wk / om) * integral
 
 
 def latex(what: str = "bound", spike: Kernel | None = None) -> str:
@@ -642,7 +656,7 @@ def fit_exponent(inv_omegas, log10_tau, fit_range=None) -> dict:
         lo, hi = fit_range
         sel &= (x >= lo) & (x <= hi)
     x, y = x[sel], y[sel]
-    if x.size < 2:
+    if np.unique(x).size < 2:  # no slope through one abscissa (repeated values of 1/omega)
         return {"slope": None, "stderr": None, "intercept": None, "r2": None, "npoints": int(x.size),
                 "range": None if fit_range is None else [float(v) for v in fit_range]}
     A = np.vstack([x, np.ones_like(x)]).T
