@@ -49,6 +49,8 @@ def _handler(args) -> int:
     rho = kernel(args)
     if (args.widths is None) == (args.a is None and args.w is None):
         raise UsageError("give either --widths or both --a and --w")
+    if args.seed < 0:  # checked here, before the sweep starts its progress bar
+        raise UsageError(f"--seed must be a non-negative integer, got {args.seed}")
     if args.repeats < 1:
         raise UsageError(f"--repeats must be >= 1, got {args.repeats}")
     if args.betas:
