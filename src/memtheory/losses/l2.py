@@ -217,7 +217,7 @@ def _diagonal_float(model: DiagonalRNN, rho: Kernel, gradient: bool, hessian: bo
     try:
         J = mod.assemble(a, w, L0, L1, L2, norm, grad, hess, gradient, hessian)
     except ZeroDivisionError:  # a power of w underflowed (w = 1e-300): mpmath decides, or PrecisionError
-        return _to_float(resolved_mp_loss(model, rho, gradient, hessian, 60))
+        return _to_float(resolved_mp_loss(model, rho, gradient, hessian, 60), model, rho)
     if not check:
         return LossResult(J, grad if gradient else None, hess if hessian else None)
     # Error estimate: rounding of the assembly, (#terms) * eps * magnitude, plus the errors of the inputs
