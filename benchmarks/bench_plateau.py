@@ -15,7 +15,8 @@ script runs
    ``plateau_timescale`` check's m = 10 point at 1/omega = 2000;
 5. the time to the one-line premise error for ``--w0 0.40000001,1.5,3`` at 1/omega = 1000 (the command itself).
 
-Seconds depend on the machine and its load; the ratios of one run are the result. Run:
+Seconds depend on the machine and its load: each is given as wall time and as the process's CPU time (on a
+loaded machine the CPU time is what a quiet one would take); the ratios of one run are the result. Run:
 ``python benchmarks/bench_plateau.py [--quick]`` (``--quick``: no mpmath m = 10 run, no doubling at 2000).
 """
 
@@ -41,9 +42,10 @@ XS = [100, 200, 500, 1000, 2000]
 
 
 def timed(f, *args, **kwargs):
-    t = time.perf_counter()
+    """``(result, wall seconds, CPU seconds)``."""
+    t, c = time.perf_counter(), time.process_time()
     out = f(*args, **kwargs)
-    return out, time.perf_counter() - t
+    return out, time.perf_counter() - t, time.process_time() - c
 
 
 def point(x, **kwargs):
@@ -59,9 +61,9 @@ def main() -> None:
     print("1. the scan (flint, with the error estimate, as the command runs it)")
     rows = {}
     for x in XS:
-        rows[x] = r = point(x)
+        rows[x] = r = (out := timed(point, x))[0]
         print(f"   1/omega = {x:5d}: log10 tau0 = {r.log10_tau0:.6f}  rel_error = {r.rel_error:.2g}  "
-              f"method = {r.method}  dps = {r.dps}  {r.seconds:6.1f} s  status = {r.status}")
+              f"method = {r.method}  dps = {r.dps}  wall {out[1]:5.1f} s, CPU {out[2]:5.1f} s  status = {r.status}")
 
     print("2. 1000 and 2000 against the 2 w_l law fitted on 100..500 (z = ln tau0 + 2 ln x - 2 w_l x = ln K + c/x)")
     w_l = 0.4
@@ -85,28 +87,29 @@ def main() -> None:
 
     print("4. speed: the same algorithm over mpmath and over flint (single runs, no error estimate)")
     for x in XS[3:]:
-        f, tf = timed(point, x, error_estimate=False, arithmetic="flint")
-        m, tm = timed(point, x, error_estimate=False, arithmetic="mpmath")
+        f, _, tf = timed(point, x, error_estimate=False, arithmetic="flint")
+        m, _, tm = timed(point, x, error_estimate=False, arithmetic="mpmath")
         with mp.workdps(f.dps):
             agree = abs(f.tau0_mp - m.tau0_mp) / m.tau0_mp
-        print(f"   m = 3, 1/omega = {x}: mpmath {tm:6.1f} s, flint {tf:6.1f} s, ratio {tm / tf:4.1f}x; "
+        print(f"   m = 3, 1/omega = {x}: CPU mpmath {tm:6.1f} s, flint {tf:6.1f} s, ratio {tm / tf:4.1f}x; "
               f"tau0 agree to {mp.nstr(agree, 3)}")
     family = mt.kernels.memory_family(mt.kernels.exponential(0.5), mt.kernels.gaussian_bump(0, 0.5), omega=1)
     a10, w10 = np.r_[1.0, np.zeros(9)], np.geomspace(0.5, 4.0, 10)
     rho10 = family.with_params(omega=sp.Rational(1, 2000))
-    f10, tf10 = timed(plateau.hitting_times, rho10, a10, w10, DELTA)
+    f10, w_f10, tf10 = timed(plateau.hitting_times, rho10, a10, w10, DELTA)
     print(f"   plateau_timescale's m = 10 point at 1/omega = 2000 (with the error estimate, as the check runs it): "
-          f"flint {tf10:.1f} s, log10 tau0 = {f10.log10_tau0:.4f}, rel_error {f10.rel_error:.2g}")
+          f"flint wall {w_f10:.1f} s, CPU {tf10:.1f} s, log10 tau0 = {f10.log10_tau0:.4f}, rel_error "
+          f"{f10.rel_error:.2g}")
     if not quick:
-        m10, tm10 = timed(plateau.hitting_times, rho10, a10, w10, DELTA, arithmetic="mpmath")
-        print(f"   the same in mpmath: {tm10:.1f} s, ratio {tm10 / tf10:.1f}x; log10 tau0 = {m10.log10_tau0:.4f}")
+        m10, _, tm10 = timed(plateau.hitting_times, rho10, a10, w10, DELTA, arithmetic="mpmath")
+        print(f"   the same in mpmath: CPU {tm10:.1f} s, ratio {tm10 / tf10:.1f}x; log10 tau0 = {m10.log10_tau0:.4f}")
 
     print("5. the premise error (the command, in this process)")
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
-        code, t = timed(cli, ["plateau", "--target", TARGET, "--a0", "1,0,0", "--w0", "0.40000001,1.5,3",
-                              "--delta", "0.05", "--inv-omega", "1000", "--json"])
-    print(f"   exit code {code} after {t:.2f} s; {err.getvalue().count(chr(10))} line on stderr:")
+        code, t, c = timed(cli, ["plateau", "--target", TARGET, "--a0", "1,0,0", "--w0", "0.40000001,1.5,3",
+                                 "--delta", "0.05", "--inv-omega", "1000", "--json"])
+    print(f"   exit code {code} after {t:.2f} s (CPU {c:.2f} s); {err.getvalue().count(chr(10))} line on stderr:")
     print("   " + err.getvalue().strip())
 
 
