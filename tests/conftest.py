@@ -16,6 +16,7 @@ import os
 
 import mpmath as mp
 import numpy as np
+import pytest
 from hypothesis import settings as _hyp_settings
 
 # Property tests draw the same examples on every run (CI must not go red on an unlucky draw; a new edge case is
@@ -176,3 +177,20 @@ def mp_expm_kernel(W, U, c, t, dps: int = 30):
         Um = mp.matrix([binf(x) for x in np.asarray(U).reshape(-1)])
         cm = mp.matrix([[binf(x) for x in np.asarray(c)]])
         return (cm * mp.expm(Wm * binf(t)) * Um)[0, 0]
+
+
+# ------------------------------------------------------------------------------------------ the documentation build
+@pytest.fixture(scope="session")
+def docs_html(tmp_path_factory):
+    """One ``sphinx-build -W --keep-going -b html`` of docs/ per test session: ``(CompletedProcess, html dir)``,
+    shared by tests/test_docs.py (no warnings) and tests/test_docs_browser.py (the pages in a browser)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    out = tmp_path_factory.mktemp("docs-html")
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    cmd = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html", "-d", str(out / "doctrees"),
+           str(docs), str(out / "html")]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900, check=False), out / "html"

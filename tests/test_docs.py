@@ -47,10 +47,9 @@ def _check(result: subprocess.CompletedProcess, builder: str) -> None:
     assert "WARNING" not in result.stderr and "ERROR" not in result.stderr, report
 
 
-def test_html_builds_without_warnings(build_dir):
-    result = _sphinx_build("html", build_dir, build_dir / "doctrees")
+def test_html_builds_without_warnings(docs_html):
+    result, html = docs_html
     _check(result, "html")
-    html = build_dir / "html"
     for page in ("index", "getting-started", "foundation", "dynamics", "approximation", "nonlinear", "findings",
                  "api", "tutorials/verify-bounds", "tutorials/latex", "tutorials/explore"):
         assert (html / f"{page}.html").is_file(), page

@@ -19,7 +19,6 @@ import re
 import shutil
 import socketserver
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -61,14 +60,10 @@ def proxy():
 
 
 @pytest.fixture(scope="module")
-def html(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("docs-browser")
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
-    cmd = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html", "-d", str(out / "doctrees"),
-           str(DOCS), str(out / "html")]
-    result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900, check=False)
+def html(docs_html) -> Path:
+    result, path = docs_html  # the session's html build (tests/conftest.py), shared with tests/test_docs.py
     assert result.returncode == 0, result.stderr
-    return out / "html"
+    return path
 
 
 def _chromium(proxy, profile: Path, *args: str) -> subprocess.CompletedProcess:
