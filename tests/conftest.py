@@ -21,8 +21,8 @@ from hypothesis import settings as _hyp_settings
 
 # Property tests draw the same examples on every run (CI must not go red on an unlucky draw; a new edge case is
 # found by running with HYPOTHESIS_PROFILE=explore, which draws fresh examples).
-_hyp_settings.register_profile("ci", derandomize=True, database=None)
-_hyp_settings.register_profile("explore", derandomize=False, database=None)
+_hyp_settings.register_profile("ci", derandomize=True, database=None, max_examples=100)
+_hyp_settings.register_profile("explore", derandomize=False, database=None, max_examples=2000)
 _hyp_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 #: Relative accuracy required in float64 and with dps=40 (the issue's contract).

@@ -49,6 +49,7 @@ BAD_INPUTS = [
     (["loss", "--target", "exp(-t)*1e308*10", "--a", "1", "--w", "1"], 1, "dps"),
     (["laplace", "--target", "exp(-t*10**400)", "--s", "1"], 1, "dps"),
     (["laplace", "--target", "exp(-t)", "--s", "1", "--moment", "200"], 2, "moment"),
+    (["laplace", "--target", "gamma(1/0)", "--s", "1"], 2, "not finite"),  # found by tests/test_fuzz.py
     # ZeroDivisionError inside compiled code
     (["loss", "--target", "exp(t)", "--a", "1", "--w", "1"], 2, "diverges"),
     (["loss", "--target", "exp(-t)", "--a", "1", "--w", "1e-300"], 1, "outside float64 range"),
@@ -164,3 +165,15 @@ def test_big_constants_get_their_value_in_mpmath(capsys):
     assert rc == 0, err
     with mp.workdps(40):
         assert abs(mp.mpf(json.loads(out)["values"][0]) / (mp.gamma(mp.mpf(1999) / 2) / 2) - 1) < 1e-28
+
+
+def test_loss_text_prints_every_requested_digit(capsys):
+    """--dps 30 printed J with 15 digits and the gradients as quoted strings."""
+    rc, out, err = run(["loss", "--target", "exp(-t/3)", "--a", "1", "--w", "1", "--dps", "30"], capsys)
+    assert rc == 0, err
+    lines = dict(line.split("=", 1) for line in out.strip().splitlines())
+    with mp.workdps(40):  # J = 1/2 - 2/(1 + 1/3) + 3/2 = 1/2, dJ/da = 2(1/2 - 3/4) = -1/2
+        assert mp.mpf(lines["J      "].strip()) == mp.mpf("0.5")
+        assert lines["J      "].strip() == "0.500000000000000000000000000000"
+        assert lines["dJ/da  "].strip() == "[-0.500000000000000000000000000000]"
+    assert "'" not in out

@@ -330,6 +330,8 @@ class _Builder:
         args = [self.number(arg, f"{name}()") for arg in node.args]
         if name in ("Min", "Max") and not args:
             raise UnsafeExpressionError(f"{name}() needs at least one argument")
+        if any(a.has(sp.zoo, sp.nan, sp.oo, -sp.oo) for a in args):  # gamma(1/0): no finite value
+            raise UnsafeExpressionError(f"{name}() of a value that is not finite")
         if name == "gamma" and args and args[0].is_number and abs(float(args[0])) > 1000:
             # SymPy evaluates gamma of an exact integer as a factorial: refuse huge ones.
             raise UnsafeExpressionError(f"gamma({args[0]}) is too large to evaluate exactly")

@@ -41,9 +41,10 @@ def _handler(args: argparse.Namespace) -> int:
     if args.json:
         print(dumps({**res.to_dict(), **({"plot": args.plot} if args.plot else {})}))
     else:
-        print(f"J      = {res.loss}")
-        print(f"dJ/da  = {[number(x, res.dps) for x in res.grad_a]}")
-        print(f"dJ/dw  = {[number(x, res.dps) for x in res.grad_w]}")
+        # all requested digits (an mpf prints 15 by default), the gradients as numbers, not quoted strings
+        print(f"J      = {number(res.loss, res.dps) if res.dps else res.loss}")
+        print("dJ/da  = [" + ", ".join(str(number(x, res.dps)) for x in res.grad_a) + "]")
+        print("dJ/dw  = [" + ", ".join(str(number(x, res.dps)) for x in res.grad_w) + "]")
     return 0
 
 
