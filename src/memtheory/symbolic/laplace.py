@@ -178,7 +178,30 @@ def _linearised_trig(term: sp.Expr, t: sp.Symbol) -> list | None:
         return None
     from sympy.simplify.fu import TR8
 
-    return list(sp.Add.make_args(sp.expand(TR8(term), deep=False, mul=True, multinomial=False, power_exp=False)))
+    parts = [term]
+    for _ in range(6):  # cos(t)^4 -> (1/2 + cos(2t)/2)^2 -> ... : repeat until every part has one trig factor
+        done = True
+        out = []
+        for part in parts:
+            if _trig_count(part, t) >= 2:
+                done = False
+                out += sp.Add.make_args(sp.expand(TR8(part), power_exp=False, power_base=False))
+            else:
+                out.append(part)
+        parts = out
+        if done:
+            break
+    return parts
+
+
+def _trig_count(term: sp.Expr, t: sp.Symbol) -> int:
+    """The number of sine and cosine factors (with multiplicity) of ``t`` in a product."""
+    count = 0
+    for fac in sp.Mul.make_args(term):
+        base, e = fac.as_base_exp()
+        if isinstance(base, (sp.sin, sp.cos)) and base.args[0].has(t):
+            count += int(e) if e.is_Integer and e > 0 else 2
+    return count
 
 
 def _step_edge(term: sp.Expr, t: sp.Symbol):
