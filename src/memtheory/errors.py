@@ -21,6 +21,7 @@ __all__ = [
     "SweepBackendError",
     "PointFailedError",
     "ConvergenceWarning",
+    "CertificationError",
 ]
 
 
@@ -73,6 +74,12 @@ class SweepBackendError(MemtheoryError, RuntimeError):
 
 class PointFailedError(MemtheoryError, RuntimeError):
     """Points of a sweep raised (each is recorded with its error; the others were computed)."""
+
+
+class CertificationError(MemtheoryError, ArithmeticError):
+    """Certified mode cannot bound a quantity rigorously: a function without a rigorous ball implementation, an
+    integrand without a certified tail bound, a ball that is not finite. Raised instead of returning an enclosure
+    whose radius is not proven."""
 
 
 class PrecisionWarning(UserWarning):

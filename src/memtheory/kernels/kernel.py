@@ -28,12 +28,16 @@ from dataclasses import dataclass
 import mpmath as mp
 import numpy as np
 import sympy as sp
+from flint import arb
 
 from ..symbolic.latex import to_latex
 from ..display import MAX_REPR, Displayable, latex_repr
 from .._validation import FLOAT64_TINY, as_float_array, check_dps, check_int, require_float
+from ..certified import (certified_dps, constant_ball, enclosure, exact_rational, half_line_integral,
+                         laplace_balls)
 from ..compile import codegen
-from ..errors import InvalidArgumentError, NotIntegrableError, UnsafeExpressionError
+from ..compile.arb import dps_to_prec, workprec
+from ..errors import CertificationError, InvalidArgumentError, NotIntegrableError, UnsafeExpressionError
 from ..symbolic.laplace import LaplaceForm, laplace_form
 from ..exact import as_float64, exact, exact_number, float64_exactly, is_float64, to_mpf, typed_exactly
 from ..symbolic.parse import parse_expression, symbol
@@ -333,23 +337,29 @@ class Kernel(Displayable):
         self._forms[moment] = form
         return form
 
-    def laplace(self, s, moment: int = 0, dps: int | None = None, full_output: bool = False):
+    def laplace(self, s, moment: int = 0, dps: int | None = None, full_output: bool = False,
+                certified: bool = False):
         """``L[t^k rho](s) = \\int_0^\\infty t^k rho(t) e^{-st} dt`` at each ``s``.
 
         Parameters
         ----------
         s : float or array_like
-            Evaluation points (must make the integral converge, typically ``s > 0``).
+            Evaluation points (must make the integral converge, typically ``s > 0``). With ``certified`` each
+            point is exact: a float is its binary value, a string (``"0.3"``, ``"3/10"``) an exact decimal.
         moment : int
             ``k >= 0``.
         dps : int, optional
-            mpmath decimal digits; default float64.
+            mpmath decimal digits; default float64 (with ``certified``: 30).
         full_output : bool
             Return a :class:`LaplaceResult` with error estimates instead of the values.
+        certified : bool, default False
+            Return rigorous enclosures (:class:`~memtheory.certified.Enclosure`, one per ``s``) computed in
+            Arb ball arithmetic at ``dps`` digits: closed forms in balls, the residual by Arb's rigorous
+            quadrature plus a certified tail bound (docs/certified.md). ``full_output`` is ignored.
 
         Returns
         -------
-        numpy.ndarray (float64), list of mpmath.mpf (with ``dps``), or LaplaceResult
+        numpy.ndarray (float64), list of mpmath.mpf (with ``dps``), LaplaceResult, or list of Enclosure
 
         Raises
         ------
@@ -357,8 +367,13 @@ class Kernel(Displayable):
             If the transform diverges at some ``s`` (e.g. ``s <= 0`` for ``sin t``).
         PrecisionError
             If a float64 value under- or overflows double range; the message gives a ``dps`` that works.
+        CertificationError
+            With ``certified``, if some part has no rigorous bound (a function without a ball implementation, a
+            residual without a certified tail bound).
         """
         form = self.laplace_form(moment)
+        if certified:
+            return self._laplace_certified(s, moment, form, certified_dps(dps))
         if dps is None:
             result = self._laplace_float(np.atleast_1d(as_float_array(as_float64(s, "s"), "s")), moment, form)
             inputs_exact = self.float64_exact() and float64_exactly(s)
@@ -504,7 +519,14 @@ class Kernel(Displayable):
         q2, e2 = mp.quad(f, [0, *extra, mp.inf], error=True)
         return q2, max(e1, e2, abs(q1 - q2))
 
-    def breakpoints(self, form: LaplaceForm) -> list[float]:
+    def _laplace_certified(self, s, moment: int, form: LaplaceForm, dps: int) -> list:
+        s_list = [exact_rational(x) for x in (s if isinstance(s, (list, tuple)) else np.atleast_1d(s).tolist())]
+        self._check_conditions(form, np.array([float(x) for x in s_list]), moment)
+        with workprec(dps_to_prec(dps)):
+            balls = laplace_balls(form, self._subs(), s_list, moment, self.breakpoints(form, exact=True))
+            return [enclosure(b, dps, f"L[t^{moment} rho]({sv})") for b, sv in zip(balls, s_list)]
+
+    def breakpoints(self, form: LaplaceForm, exact: bool = False) -> list:
         """Points ``t > 0`` where the residual of ``form`` has features (zeros of linear function arguments), at
         this kernel's parameter values: the breakpoints of its quadrature.
 
@@ -512,13 +534,16 @@ class Kernel(Displayable):
         ----------
         form : LaplaceForm
             A form of this kernel (:meth:`laplace_form`); ``LaplaceForm(0, expr)`` gives the points of ``expr``.
+        exact : bool, default False
+            Return the exact SymPy numbers instead of floats (the split points of certified quadrature).
 
         Returns
         -------
-        list of float
+        list of float or of sympy numbers
             Sorted, distinct.
         """
-        return list(_linear_roots(form.residual.xreplace(self._subs())))
+        roots = _linear_exact_roots(form.residual.xreplace(self._subs()))
+        return list(roots) if exact else [float(r) for r in roots]
 
     # ------------------------------------------------------------------ norms
     def is_integrable(self, p: int = 1) -> bool:
@@ -555,7 +580,7 @@ class Kernel(Displayable):
             return mp.sqrt(sq) if dps else math.sqrt(sq)
         return self._l1_norm(dps)
 
-    def square_integral(self, dps: int | None = None, full_output: bool = False):
+    def square_integral(self, dps: int | None = None, full_output: bool = False, certified: bool = False):
         """``\\int_0^\\infty rho(t)^2 dt`` (closed form where the rules apply, quadrature otherwise).
 
         ``rho^2`` is expanded term by term (``(sum_i r_i)^2 = sum_ij r_i r_j``, each product kept as one term), so
@@ -568,15 +593,17 @@ class Kernel(Displayable):
             mpmath digits (returns an ``mpf``); default float64.
         full_output : bool
             Return ``(value, error)``, the error an estimate of the absolute error (see :meth:`integral`).
+        certified : bool, default False
+            Return a rigorous :class:`~memtheory.certified.Enclosure` (see :meth:`integral`; default 30 digits).
         """
         if not self.is_integrable(2):
             raise NotIntegrableError(f"rho = {self.substituted()} is not square-integrable")
         terms = sp.Add.make_args(sp.expand(self._expr, deep=False, mul=True, multinomial=False, power_exp=False))
         square = sp.Add(*[(1 if i == j else 2) * terms[i] * terms[j]
                           for i in range(len(terms)) for j in range(i, len(terms))])
-        return Kernel(square, **self._values).integral(dps=dps, full_output=full_output)
+        return Kernel(square, **self._values).integral(dps=dps, full_output=full_output, certified=certified)
 
-    def integral(self, dps: int | None = None, full_output: bool = False):
+    def integral(self, dps: int | None = None, full_output: bool = False, certified: bool = False):
         """``\\int_0^\\infty rho(t) dt`` = ``L[rho](0)``; where the closed form's terms diverge one by one at
         ``s = 0`` (a window is a difference of two steps) the limit ``s -> 0+`` of their sum is taken.
 
@@ -587,9 +614,15 @@ class Kernel(Displayable):
         full_output : bool
             Return ``(value, error)``: the error estimate of :meth:`laplace` at ``s = 0`` (the limit, when
             taken, is evaluated at twice the digits, its error estimated from the difference with ``dps``).
+        certified : bool, default False
+            Return a rigorous :class:`~memtheory.certified.Enclosure` computed in Arb ball arithmetic (the
+            closed form at ``s = 0`` or its limit, the residual by certified quadrature with a tail bound;
+            ``dps`` defaults to 30, ``full_output`` is ignored).
         """
         if not self.is_integrable(1):
             raise NotIntegrableError(f"rho = {self.substituted()} is not integrable on [0, inf)")
+        if certified:
+            return self._integral_certified(certified_dps(dps))
         zero = [0.0] if dps is None else [mp.mpf(0)]
         try:
             res = self.laplace(zero, 0, dps=dps, full_output=True)
@@ -621,6 +654,19 @@ class Kernel(Displayable):
         if dps is None:
             value, error = float(value), float(error)
         return (value, error) if full_output else value
+
+    def _integral_certified(self, dps: int):
+        try:
+            return self.laplace([0], 0, dps=dps, certified=True)[0]
+        except (NotIntegrableError, CertificationError):
+            pass  # the closed form's terms diverge one by one at s = 0: take the limit of their sum
+        form = self.laplace_form(0)
+        at_zero = _limit_at_zero(form.closed.xreplace(self._subs()))
+        with workprec(dps_to_prec(dps)):
+            ball = constant_ball(at_zero, "int_0^inf rho") if at_zero != 0 else arb(0)
+            if form.residual != 0:
+                ball += half_line_integral(form.residual.xreplace(self._subs()), T, self.breakpoints(form, exact=True))
+            return enclosure(ball, dps, "int_0^inf rho")
 
     def _l1_norm(self, dps: int | None):
         expr = self.substituted()
@@ -713,17 +759,17 @@ def _mp_callable(expr, params, var):
 
 
 @functools.lru_cache(maxsize=512)
-def _linear_roots(expr: sp.Expr) -> tuple[float, ...]:
-    """Zeros ``t > 0`` of the linear arguments of the functions in ``expr`` (parameters substituted)."""
-    pts = set()
+def _linear_exact_roots(expr: sp.Expr) -> tuple:
+    """Zeros ``t > 0`` of the linear arguments of the functions in ``expr`` (parameters substituted), exact."""
+    pts = {}
     for node in sp.preorder_traversal(expr):
         if isinstance(node, sp.Function) and node.args:
             arg = node.args[0]
             if arg.has(T) and arg.is_polynomial(T) and sp.degree(arg, T) == 1:
                 root = sp.solve(arg, T)
                 if root and root[0].is_number and float(root[0]) > 0:
-                    pts.add(float(root[0]))
-    return tuple(sorted(pts))
+                    pts.setdefault(float(root[0]), root[0])
+    return tuple(pts[k] for k in sorted(pts))
 
 
 #: Derived Laplace forms per (expression, moment); several when value-dependent decisions differ.
