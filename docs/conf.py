@@ -80,6 +80,7 @@ api_modules = [
     ("memtheory.models", "members"),
     ("memtheory.models.nonlinear", "members"),
     ("memtheory.losses", "members"),
+    ("memtheory.certified", "members"),
     ("memtheory.dynamics.flow", "members"),
     ("memtheory.theory.approximation", "members"),
     ("memtheory.theory.plateau", "members"),

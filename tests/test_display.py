@@ -32,6 +32,7 @@ from memtheory.training import datasets, loop
 from memtheory.verify import runner
 
 SPIKE = "exp(-t/2) + exp(-2*(t - 1/omega)**2)"
+T = mt.symbolic.parse.symbol("t")
 
 
 def _flow_solution():
@@ -120,6 +121,10 @@ FACTORIES = {
     mt.sweep.SweepResult: lambda: mt.sweep.run(abs, [-1, 2], backend="serial"),
     mt.sweep.PointError: lambda: mt.sweep.run(math.sqrt, [-1.0], backend="serial").failures[0],
     mt.sweep.StoredPoint: lambda: mt.sweep.StoredPoint('{"n":3}', "ok", 9, None, None, 0.5),
+    mt.certified.Enclosure: lambda: mt.Kernel("exp(-t)").laplace(["1/2"], dps=30, certified=True)[0],
+    mt.certified.SupEnclosure: lambda: mt.certified.certified_sup(sp.sin(T), T, 0, 3),
+    mt.certified.Envelope: lambda: mt.certified.envelope(T**2 * sp.exp(-T), T, 2),
+    mt.losses.CertifiedLoss: lambda: mt.losses.certified_l2_loss(["1"], ["2"], mt.Kernel("exp(-t)"), hessian=True),
     RodasRun: lambda: integrate_rodas(MPObjective(mt.kernels.exponential(1.0), 1, 30), [0.2, 2.0], 0.3,
                                       rtol=1e-6),
 }

@@ -130,3 +130,28 @@ def test_namespaces_are_derived_from_the_registry():
     with pytest.raises(KeyError):
         registry.special_function("no_such_function")
     assert np.isclose(np_ns["erfcx"](1.0), float(mp_ns["erfcx"](1.0)), rtol=1e-14, atol=0.0)
+
+
+@pytest.mark.parametrize("fn", registry.SPECIAL_FUNCTIONS, ids=lambda fn: fn.sympy)
+def test_arb_backend_encloses_the_mpmath_value(fn):
+    """The certified backend's ball of every entry contains the value mpmath computes at 40 digits."""
+    from flint import arb
+
+    from memtheory.compile import arb as arb_backend
+
+    assert fn.arb is not None and registry.arb_namespace()[fn.sympy] is fn.arb
+    for point in POINTS[fn.sympy]:
+        expr = expression(fn, point)
+        if fn.sympy == "Heaviside" and point == (0.0,):
+            continue  # the value at the edge is a convention (H0), compared below
+        with arb_backend.workprec(140):
+            ball = arb_backend.arb_function(ARGS, expr)(*[arb(float(v)) for v in point],
+                                                        *[arb(0)] * (len(ARGS) - len(point)))
+        with mp.workdps(40):
+            ref = codegen.mpmath_function(ARGS, expr)(*[float(v) for v in point],
+                                                      *[0.0] * (len(ARGS) - len(point)))
+            assert ball.rad() < 1e-30 * max(1, abs(float(ref))), (fn.sympy, point, ball)
+            assert ball.overlaps(arb(mp.nstr(ref, 38), 10.0 ** -36 * max(1, abs(float(ref))))), (fn.sympy, point)
+    with arb_backend.workprec(60):
+        h = arb_backend.arb_function([ARGS[0]], sp.Heaviside(ARGS[0], sp.Rational(1, 3)))
+        assert h(arb(0)).overlaps(arb(1) / 3) and h(arb(0, 1e-9)).contains(0) and h(arb(0, 1e-9)).contains(1)

@@ -84,7 +84,7 @@ def test_out_writes_report_figures_latex(fake_checks, tmp_path, capsys):
     assert len(rows) == 2
     cells = [c.strip() for c in rows[0].strip("|").split("|")]
     assert cells[0] == "[alpha](#alpha)" and cells[1] == "value of alpha = 1.5" and cells[2] == "claim of alpha"
-    assert cells[3] == "PASS" and float(cells[4]) >= 0
+    assert cells[3] == "PASS" and float(cells[4]) >= 0 and cells[5] == "floating point"
     assert "## beta" in md and "![alpha_extra](alpha_extra.png)" in md and "| beta | 2 |" in md
     assert "J = \\frac{1}{2}" in md and "| value below 2 | yes |" in md
 
@@ -231,6 +231,9 @@ def test_real_quick_check_report(tmp_path, monkeypatch, capsys):
     tex = (tmp_path / "jackson_rate_case1.tex").read_text()
     assert "1.2130613" in tex  # gamma = 2 e^{-1/2}
     assert "jackson_rate" in (tmp_path / "report.md").read_text()
+    assert check["evidence"]["gamma = 2 e^{-1/2} for (1+t) e^{-2t}"] == "enclosure"
+    assert "2 of 4 claims certified" in (tmp_path / "report.md").read_text()
+    assert check["measured"]["cases"]["(1+t) e^{-2t}"]["closed_form_in_enclosure"]
 
 
 @pytest.mark.slow
@@ -244,3 +247,21 @@ def test_quick_run_all_checks_within_budget(tmp_path):
     assert all(r.passed for r in results), [r.name for r in results if not r.passed]
     assert elapsed < 120, elapsed
     assert all((tmp_path / f).exists() for r in results for f in r.figures.values())
+
+
+def test_evidence_says_what_each_claim_rests_on():
+    from memtheory.errors import InvalidArgumentError
+
+    res = V.CheckResult("c", True, {}, "claim", "details",
+                        evidence={"J within 1e-9 of the true J": "enclosure", "rate >= alpha": "floating point"})
+    md = V.report_markdown([res])
+    assert "| rests on |" in md and "1 of 2 claims certified" in md
+    assert "| J within 1e-9 of the true J | **enclosure** (certified) |" in md
+    assert "| rate >= alpha | floating-point agreement |" in md
+    assert res.to_dict()["evidence"] == {"J within 1e-9 of the true J": "enclosure",
+                                         "rate >= alpha": "floating point"}
+    assert res.certified_claims() == ["J within 1e-9 of the true J"]
+    plain = V.CheckResult("p", True)
+    assert "floating-point agreement (no claim of this check is certified" in V.report_markdown([plain])
+    with pytest.raises(InvalidArgumentError, match="evidence kinds"):
+        V.CheckResult("b", True, evidence={"x": "proof"})

@@ -3,7 +3,7 @@
 One home for the ball machinery the certified paths of the library call:
 
 * :mod:`~memtheory.certified.enclosure`: the result type :class:`Enclosure` (``lo``, ``hi``, ``mid``, ``rad``,
-  outward-rounded decimal pairs) and :func:`exact_rational`, how certified mode reads a user's numbers;
+  outward-rounded decimal pairs; the user's numbers are read exactly by :func:`memtheory.exact.exact`);
 * :mod:`~memtheory.certified.tails`: certified integrals over ``[0, inf)`` (Arb's rigorous quadrature plus
   envelope tail bounds);
 * :mod:`~memtheory.certified.moments`: balls of Laplace moments from their symbolic forms;
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from .._validation import check_dps
 from ..errors import InvalidArgumentError
-from .enclosure import Enclosure, decimal_bound, enclosure, exact_rational
+from .enclosure import Enclosure, decimal_bound, enclosure
 from .maximize import SupEnclosure, certified_sup
 from .moments import constant_ball, laplace_balls
 from .tails import Envelope, envelope, half_line_integral, tail_integral_bound, tail_sup_bound
@@ -29,7 +29,6 @@ __all__ = [
     "SupEnclosure",
     "Envelope",
     "enclosure",
-    "exact_rational",
     "decimal_bound",
     "constant_ball",
     "laplace_balls",

@@ -3,7 +3,8 @@
 An :class:`Enclosure` wraps a ``flint.arb`` ball that is proven to contain the exact value. Its endpoints are
 exact binary numbers; :meth:`Enclosure.pair` prints them as decimal strings rounded *outward* (``lo`` down,
 ``hi`` up), with enough significant digits to show the radius, so the printed interval still contains the value.
-:func:`exact_rational` is how certified mode reads the numbers a user passes: exactly.
+The numbers a user passes are read exactly by :func:`memtheory.exact.exact` (a float is its binary value, a
+string the decimal it spells).
 """
 
 from __future__ import annotations
@@ -16,55 +17,24 @@ import mpmath as mp
 import sympy as sp
 from flint import arb
 
-from ..errors import CertificationError, InvalidArgumentError
+from ..display import Displayable
+from ..errors import CertificationError
+from ..exact import exact
 
-__all__ = ["Enclosure", "exact_rational", "decimal_bound", "enclosure"]
+__all__ = ["Enclosure", "decimal_bound", "enclosure"]
 
 
-def exact_rational(value) -> sp.Rational:
-    """A user's number as an exact SymPy rational.
+def _exact_value(x) -> Fraction | arb:
+    """``x`` exactly: a Fraction for a rational, else (``sqrt(2)``, ``pi/4``) a narrow ball."""
+    if isinstance(x, Fraction):
+        return x
+    value = exact(x, "x")
+    if value.is_Rational:
+        return Fraction(int(value.p), int(value.q))
+    from ..compile.arb import to_arb, workprec
 
-    Parameters
-    ----------
-    value : int, float, str, fractions.Fraction, sympy.Rational or mpmath.mpf
-        A float (and an ``mpf``) is its exact binary value; a string is read as an exact decimal or ratio
-        (``"0.3"``, ``"3/10"``).
-
-    Returns
-    -------
-    sympy.Rational
-
-    Raises
-    ------
-    InvalidArgumentError
-        If the value is not a finite real number.
-    """
-    if isinstance(value, bool):
-        raise InvalidArgumentError(f"expected a real number, got {value!r}")
-    if isinstance(value, sp.Rational):
-        return value
-    if isinstance(value, (int, Fraction)):
-        return sp.Rational(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise InvalidArgumentError(f"expected a finite real number, got {value!r}")
-        num, den = value.as_integer_ratio()
-        return sp.Rational(num, den)
-    if isinstance(value, mp.mpf):
-        if not mp.isfinite(value):
-            raise InvalidArgumentError(f"expected a finite real number, got {value!r}")
-        sign, man, exp, _ = value._mpf_
-        return sp.Rational((-1) ** sign * int(man)) * sp.Rational(2) ** int(exp)
-    if isinstance(value, str):
-        try:
-            return sp.Rational(Fraction(value.strip()))
-        except (ValueError, ZeroDivisionError):
-            raise InvalidArgumentError(f"expected a decimal or rational number, got {value!r}") from None
-    if isinstance(value, sp.Float):
-        return sp.Rational(value)
-    if hasattr(value, "item"):  # numpy scalars
-        return exact_rational(value.item())
-    raise InvalidArgumentError(f"expected a real number, got {type(value).__name__} {value!r}")
+    with workprec(400):
+        return to_arb(value)
 
 
 def _fraction(x: arb) -> Fraction:
@@ -115,8 +85,8 @@ def decimal_bound(x: Fraction, digits: int, up: bool) -> str:
     return f"{'-' if negative else ''}{mantissa}e{exponent:+d}"
 
 
-@dataclass(frozen=True)
-class Enclosure:
+@dataclass(frozen=True, repr=False)
+class Enclosure(Displayable):
     """A rigorous enclosure ``[lo, hi]`` of one real number.
 
     Attributes
@@ -143,13 +113,13 @@ class Enclosure:
 
     @property
     def lo(self) -> Fraction:
-        """The lower endpoint (exact)."""
-        return _fraction(self.ball.lower())
+        """The lower endpoint ``mid - rad`` (exact)."""
+        return _fraction(self.ball.mid()) - _fraction(self.ball.rad())
 
     @property
     def hi(self) -> Fraction:
-        """The upper endpoint (exact)."""
-        return _fraction(self.ball.upper())
+        """The upper endpoint ``mid + rad`` (exact)."""
+        return _fraction(self.ball.mid()) + _fraction(self.ball.rad())
 
     @property
     def mid(self) -> mp.mpf:
@@ -173,12 +143,20 @@ class Enclosure:
         return float(2 * self.ball.rad() / abs(self.ball.mid()))
 
     def contains(self, x) -> bool:
-        """Whether the exact number ``x`` (int, float, str decimal, Fraction, SymPy or mpmath number) lies in
-        ``[lo, hi]``."""
-        if not isinstance(x, Fraction):
-            r = exact_rational(x)
-            x = Fraction(int(r.p), int(r.q))
-        return self.lo <= x <= self.hi
+        """Whether the exact number ``x`` (int, float, str decimal, Fraction, SymPy or mpmath number, read by
+        :func:`memtheory.exact.exact`) lies in ``[lo, hi]``."""
+        value = _exact_value(x)
+        if isinstance(value, Fraction):
+            return self.lo <= value <= self.hi
+        return bool(self.ball.contains(value))
+
+    def error_bound(self, x) -> Fraction:
+        """A proven bound on ``|x - value|`` for an approximation ``x`` of the enclosed value: ``max(|x - lo|,
+        |x - hi|)``."""
+        value = _exact_value(x)
+        if isinstance(value, Fraction):
+            return max(abs(value - self.lo), abs(value - self.hi))
+        return _fraction((abs(value - self.ball) + self.ball.rad()).upper())
 
     def digits(self) -> int:
         """Significant digits that show the radius: where ``lo`` and ``hi`` first differ, plus two."""
@@ -194,9 +172,9 @@ class Enclosure:
         n = self.digits() if digits is None else int(digits)
         return decimal_bound(self.lo, n, up=False), decimal_bound(self.hi, n, up=True)
 
-    def __repr__(self) -> str:
+    def _display_rows(self) -> list[tuple[str, object]]:
         lo, hi = self.pair(min(self.digits(), 12))
-        return f"Enclosure([{lo}, {hi}], rel. width {self.rel_width:.1e})"
+        return [("lo", lo), ("hi", hi), ("rel_width", self.rel_width), ("dps", self.dps)]
 
 
 def enclosure(ball, dps: int, what: str) -> Enclosure:

@@ -1,4 +1,5 @@
-r"""Certified Laplace moments: balls containing ``L[t^k rho](s)`` from a :class:`~memtheory.symbolic.laplace.LaplaceForm`.
+r"""Certified Laplace moments: balls containing ``L[t^k rho](s)`` from a
+:class:`~memtheory.symbolic.laplace.LaplaceForm`.
 
 The closed part of the form is evaluated in ball arithmetic (:func:`memtheory.compile.arb.arb_function`) at the
 exact ``s`` and parameter values; its validity conditions are decided on the balls (an undecided condition is a
@@ -17,7 +18,7 @@ from flint import arb
 
 from ..compile.arb import arb_function, to_arb
 from ..errors import CertificationError, NotIntegrableError
-from ..symbolic.laplace import LaplaceForm
+from ..symbolic.laplace import LaplaceForm, laplace_form
 from ..symbolic.parse import symbol
 from .tails import half_line_integral
 
@@ -75,6 +76,16 @@ def laplace_balls(form: LaplaceForm, values: Mapping[sp.Symbol, sp.Expr], s_valu
     closed = arb_function((_S, *syms), form.closed) if form.closed != 0 else None
     conditions = [(c, arb_function((_S, *syms), c)) for c in form.conditions]
     residual = form.residual.xreplace(dict(values)) if form.residual != 0 else None
+    extra = None
+    if residual is not None:
+        # SymPy's expansion can hide a closed-form shape in the residual ((1 + t/10)^(-11/5) multiplied out):
+        # a power-law tail cannot be truncated to 2^-prec, so give the rules the factored terms once more
+        refactored = sp.Add(*[sp.powsimp(sp.factor(term), force=True) for term in sp.Add.make_args(residual)])
+        if refactored != residual:
+            again = laplace_form(refactored, _T, _S, 0, {})
+            if again.closed != 0:
+                extra = (arb_function((_S,), again.closed), [(c, arb_function((_S,), c)) for c in again.conditions])
+                residual = again.residual if again.residual != 0 else None
     out = []
     for s in s_values:
         sb = to_arb(s)
@@ -91,6 +102,12 @@ def laplace_balls(form: LaplaceForm, values: Mapping[sp.Symbol, sp.Expr], s_valu
             value += closed(sb, *params)
             if not value.is_finite():
                 raise CertificationError(f"no finite enclosure of the closed form of L[t^{moment} rho]({s})")
+        if extra is not None:
+            for cond, fn in extra[1]:
+                if fn(sb) is not True:
+                    raise CertificationError(f"the validity condition {cond} of the residual's closed form is not "
+                                             f"proven at s = {s}")
+            value += extra[0](sb)
         if residual is not None:
             value += half_line_integral(residual * sp.exp(-s * _T), _T, points)
         out.append(value)

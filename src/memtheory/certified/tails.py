@@ -8,9 +8,10 @@ analytic extension of ``f``) on ``[0, T]``, split at the kernel's breakpoints, a
           = C \lambda^{-(p+1)} \Gamma(p + 1, \lambda T),
 
 derived factor by factor from the expression (:func:`envelope`). The rules, each a proven inequality on
-``[T, inf)``: a constant ``|c|``; ``t^k``; ``(c_0 + c_1 t)^e`` with ``c_1 > 0`` (decreasing for ``e < 0``,
-``<= (c_0^+/T + c_1)^e t^e`` for ``e > 0``); ``exp(g)`` for a polynomial ``g`` (degree 1 exactly; degree >= 2
-with negative leading coefficient, where ``g`` is concave past the Cauchy bound of the roots of ``g''`` and lies
+``[T, inf)``: a constant ``|c|``; ``t^k``; ``(c_0 + c_1 t)^e`` with ``c_1 > 0`` (``<= (c_1 + c_0^-/T)^e t^e``
+for ``e < 0``, ``<= (c_0^+/T + c_1)^e t^e`` for ``e > 0``; a power law ``t^p``, ``p < -1``, has the tail
+``C T^{p+1}/|p+1|``); ``exp(g)`` for a polynomial ``g`` (degree 1 exactly; degree >= 2 with negative leading
+coefficient, where ``g`` is concave past the Cauchy bound of the roots of ``g''`` and lies
 below its tangent at ``T``); ``|sin|, |cos|, |tanh|, |erf|, Heaviside <= 1``, ``erfc <= 2``; ``|Ai(x)| <= 1`` on
 the real line and, for ``x = a t + b`` with ``a > 0`` and ``x_0 = a T + b > 0``,
 ``Ai(x) <= e^{-\zeta}/(2\sqrt\pi x^{1/4})`` (``\zeta = 2x^{3/2}/3``; DLMF 9.7.15 with the sign rule of
@@ -27,6 +28,7 @@ import sympy as sp
 from flint import acb, arb
 
 from ..compile.arb import arb_function, to_arb
+from ..display import Displayable
 from ..errors import CertificationError
 
 __all__ = ["Envelope", "envelope", "tail_integral_bound", "tail_sup_bound", "half_line_integral"]
@@ -36,8 +38,8 @@ class _LargerT(Exception):
     """Internal: the envelope rule holds only further out (a turning point, a concavity bound)."""
 
 
-@dataclass(frozen=True)
-class Envelope:
+@dataclass(frozen=True, repr=False)
+class Envelope(Displayable):
     """``|f(t)| <= C t^p e^{-lam t}`` for ``t >= T`` (``C``, ``p`` upper bounds, ``lam`` a lower bound).
 
     Attributes
@@ -49,6 +51,9 @@ class Envelope:
     C: arb
     p: arb
     lam: arb
+
+    def _display_rows(self) -> list[tuple[str, object]]:
+        return [(name, getattr(self, name).str(12, radius=False)) for name in ("C", "p", "lam")]
 
     def __mul__(self, other: Envelope) -> Envelope:
         return Envelope((self.C * other.C).upper(), (self.p + other.p).upper(), (self.lam + other.lam).lower())
@@ -106,7 +111,19 @@ def envelope(f: sp.Expr, t: sp.Symbol, T) -> Envelope:
     return _envelope(sp.sympify(f), t, to_arb(T))
 
 
-def _envelope(f: sp.Expr, t: sp.Symbol, T: arb) -> Envelope:  # noqa: C901 - one rule per shape
+def _envelope(f: sp.Expr, t: sp.Symbol, T: arb, retry: bool = True) -> Envelope:
+    try:
+        return _rules(f, t, T)
+    except CertificationError:
+        # SymPy's expansion can hide a shape: 1/(t^2 (1 + t/10)^(1/5)/100 + ...) is 100 10^(1/5) (t + 10)^(-11/5)
+        # (t > 0, so combining the powers of the positive factors is exact)
+        alt = sp.powsimp(sp.factor(f), force=True) if retry else f
+        if alt == f:
+            raise
+        return _envelope(alt, t, T, retry=False)
+
+
+def _rules(f: sp.Expr, t: sp.Symbol, T: arb) -> Envelope:  # noqa: C901 - one rule per shape
     if not f.has(t):
         return _const(f)
     if f == t:
@@ -125,8 +142,7 @@ def _envelope(f: sp.Expr, t: sp.Symbol, T: arb) -> Envelope:  # noqa: C901 - one
         if ex.has(t):
             raise CertificationError(f"no certified tail bound for {f}: exponent depends on t")
         if base == t:
-            e = to_arb(ex)
-            return Envelope(arb(1), e.upper(), arb(0)) if ex > 0 else Envelope((T ** e).upper(), arb(0), arb(0))
+            return Envelope(arb(1), to_arb(ex).upper(), arb(0))
         if ex.is_Integer and ex > 0:
             return _envelope(base, t, T).power(int(ex))
         lin = _linear(base, t)
@@ -137,7 +153,11 @@ def _envelope(f: sp.Expr, t: sp.Symbol, T: arb) -> Envelope:  # noqa: C901 - one
                 raise _LargerT
             e = to_arb(ex)
             if ex < 0:
-                return Envelope((bT ** e).upper(), arb(0), arb(0))
+                # c0 + c1 t >= (c1 + min(c0, 0)/T) t > 0 for t >= T: a power-law envelope
+                k = c1 + c0.min(arb(0)) / T
+                if not k > 0:
+                    raise _LargerT
+                return Envelope((k ** e).upper(), e.upper(), arb(0))
             return Envelope(((c0.max(arb(0)) / T + c1) ** e).upper(), e.upper(), arb(0))
         raise CertificationError(f"no certified tail bound for the factor {f}")
     if isinstance(f, sp.exp):
@@ -204,11 +224,13 @@ def tail_integral_bound(f: sp.Expr, t: sp.Symbol, T) -> arb | None:
         env = _envelope(sp.sympify(f), t, Tb)
     except _LargerT:
         return None
-    if not env.lam > 0:
-        return None
-    if env.p == 0:
-        return (env.C * (-env.lam * Tb).exp() / env.lam).upper()
-    return (env.C * env.lam ** (-(env.p + 1)) * (env.lam * Tb).gamma_upper(env.p + 1)).upper()
+    if env.lam > 0:
+        if env.p == 0:
+            return (env.C * (-env.lam * Tb).exp() / env.lam).upper()
+        return (env.C * env.lam ** (-(env.p + 1)) * (env.lam * Tb).gamma_upper(env.p + 1)).upper()
+    if env.lam >= 0 and env.p < -1:  # e^{-lam t} <= 1: a power-law tail
+        return (env.C * Tb ** (env.p + 1) / (-(env.p + 1))).upper()
+    return None
 
 
 def tail_sup_bound(f: sp.Expr, t: sp.Symbol, T) -> arb | None:
@@ -224,8 +246,8 @@ def tail_sup_bound(f: sp.Expr, t: sp.Symbol, T) -> arb | None:
         env = _envelope(sp.sympify(f), t, Tb)
     except _LargerT:
         return None
-    if env.p == 0 and env.lam >= 0:
-        return (env.C * (-env.lam * Tb).exp()).upper()
+    if env.p <= 0 and env.lam >= 0:  # non-increasing
+        return (env.C * Tb ** env.p * (-env.lam * Tb).exp()).upper()
     if not env.lam > 0 or not Tb >= env.p / env.lam:  # t^p e^{-lam t} decreases for t >= p/lam
         return None
     return (env.C * Tb ** env.p * (-env.lam * Tb).exp()).upper()

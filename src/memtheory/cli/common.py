@@ -19,7 +19,8 @@ from collections.abc import Iterable
 from typing import Any
 
 __all__ = ["UsageError", "Parser", "floats", "exacts", "exact_option", "params", "kernel", "number", "epilog",
-           "examples_of", "target_args", "dumps", "plot_path", "sweep_args", "sweep_options"]
+           "examples_of", "target_args", "dumps", "plot_path", "sweep_args", "sweep_options",
+           "certified_arg", "certified_pairs"]
 
 
 class UsageError(Exception):
@@ -67,6 +68,19 @@ def exact_option(text: str, name: str) -> Any:
     if len(values) != 1:
         raise UsageError(f"--{name} takes one number, got {text!r}")
     return values[0]
+
+
+def certified_arg(p: argparse.ArgumentParser) -> None:
+    """Add ``--certified`` (rigorous enclosures in Arb ball arithmetic at ``--dps`` digits)."""
+    p.add_argument("--certified", action="store_true",
+                   help="also print rigorous enclosures [lo, hi] (Arb ball arithmetic at --dps digits, default 30)")
+
+
+def certified_pairs(enclosures) -> list:
+    """JSON of enclosures: ``[lo, hi]`` decimal strings rounded outward, for one or a list of them."""
+    if hasattr(enclosures, "pair"):
+        return list(enclosures.pair())
+    return [certified_pairs(e) for e in enclosures]
 
 
 def params(items: list[str] | None) -> dict[str, Any]:

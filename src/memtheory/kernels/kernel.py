@@ -33,8 +33,7 @@ from flint import arb
 from ..symbolic.latex import to_latex
 from ..display import MAX_REPR, Displayable, latex_repr
 from .._validation import FLOAT64_TINY, as_float_array, check_dps, check_int, require_float
-from ..certified import (certified_dps, constant_ball, enclosure, exact_rational, half_line_integral,
-                         laplace_balls)
+from ..certified import certified_dps, constant_ball, enclosure, half_line_integral, laplace_balls
 from ..compile import codegen
 from ..compile.arb import dps_to_prec, workprec
 from ..errors import CertificationError, InvalidArgumentError, NotIntegrableError, UnsafeExpressionError
@@ -520,7 +519,7 @@ class Kernel(Displayable):
         return q2, max(e1, e2, abs(q1 - q2))
 
     def _laplace_certified(self, s, moment: int, form: LaplaceForm, dps: int) -> list:
-        s_list = [exact_rational(x) for x in (s if isinstance(s, (list, tuple)) else np.atleast_1d(s).tolist())]
+        s_list = [exact(x, "s") for x in (s if isinstance(s, (list, tuple)) else np.atleast_1d(s).tolist())]
         self._check_conditions(form, np.array([float(x) for x in s_list]), moment)
         with workprec(dps_to_prec(dps)):
             balls = laplace_balls(form, self._subs(), s_list, moment, self.breakpoints(form, exact=True))
@@ -760,13 +759,21 @@ def _mp_callable(expr, params, var):
 
 @functools.lru_cache(maxsize=512)
 def _linear_exact_roots(expr: sp.Expr) -> tuple:
-    """Zeros ``t > 0`` of the linear arguments of the functions in ``expr`` (parameters substituted), exact."""
+    """Zeros ``t > 0`` of the linear arguments of the functions in ``expr`` and centres ``t > 0`` of its Gaussian
+    factors ``exp(quadratic)`` (parameters substituted), exact. Without the centres a quadrature on ``[0, inf)``
+    can step over a narrow bump far out (a bump at t = 500 times a power law)."""
     pts = {}
     for node in sp.preorder_traversal(expr):
         if isinstance(node, sp.Function) and node.args:
             arg = node.args[0]
-            if arg.has(T) and arg.is_polynomial(T) and sp.degree(arg, T) == 1:
-                root = sp.solve(arg, T)
+            if arg.has(T) and arg.is_polynomial(T) and sp.degree(arg, T) in (1, 2):
+                if sp.degree(arg, T) == 1:
+                    root = sp.solve(arg, T)
+                elif isinstance(node, sp.exp):
+                    poly = sp.Poly(arg, T)
+                    root = [-poly.coeff_monomial(T) / (2 * poly.coeff_monomial(T**2))]
+                else:
+                    continue
                 if root and root[0].is_number and float(root[0]) > 0:
                     pts.setdefault(float(root[0]), root[0])
     return tuple(pts[k] for k in sorted(pts))

@@ -1,7 +1,7 @@
-"""Losses: the exact L2 kernel loss (closed form, three backends)."""
+"""Losses: the exact L2 kernel loss (closed form, three backends, and certified enclosures)."""
 
 from __future__ import annotations
 
-from .l2 import LossResult, l2_loss
+from .l2 import CertifiedLoss, LossResult, certified_l2_loss, l2_loss
 
-__all__ = ["LossResult", "l2_loss"]
+__all__ = ["LossResult", "CertifiedLoss", "l2_loss", "certified_l2_loss"]

@@ -23,6 +23,7 @@ import sympy as sp
 
 from ..display import Displayable
 from ..exact import to_mpf
+from ..certified import Enclosure, enclosure
 from ..errors import InvalidArgumentError, NotHurwitzError, PrecisionError, PrecisionWarning
 from .._validation import check_dps, require_float
 from ..kernels.kernel import FLOAT64_RTOL, Kernel
@@ -31,7 +32,7 @@ from ..compile import codegen
 from ..kernels.compiled import compile_kernel
 from .assembly import loss_module
 
-__all__ = ["LossResult", "l2_loss"]
+__all__ = ["LossResult", "CertifiedLoss", "l2_loss", "certified_l2_loss"]
 
 _EPS = np.finfo(float).eps
 
@@ -96,8 +97,136 @@ class LossResult(Displayable):
             yield self.hess
 
 
+@dataclass(frozen=True, repr=False)
+class CertifiedLoss(Displayable):
+    """Rigorous enclosures of the loss, its gradient and Hessian in ``theta = (a_1..a_m, w_1..w_m)``.
+
+    Attributes
+    ----------
+    loss : Enclosure
+    grad : tuple of Enclosure or None
+        Length 2m.
+    hess : tuple of tuple of Enclosure or None
+        2m x 2m.
+    dps : int
+        Digits of the ball arithmetic.
+    """
+
+    loss: Enclosure
+    grad: tuple | None = None
+    hess: tuple | None = None
+    dps: int = 30
+
+    def _display_rows(self) -> list[tuple[str, object]]:
+        lo, hi = self.loss.pair(min(self.loss.digits(), 12))
+        rows = [("loss", f"[{lo}, {hi}]"), ("dps", self.dps)]
+        if self.grad is not None:
+            rows.append(("grad", f"{len(self.grad)} enclosures, max rel. width "
+                                 f"{max(e.rel_width for e in self.grad):.1e}"))
+        if self.hess is not None:
+            rows.append(("hess", f"{len(self.hess)} x {len(self.hess)} enclosures"))
+        return rows
+
+    @property
+    def grad_a(self):
+        """Enclosures of ``dJ/da``."""
+        return None if self.grad is None else self.grad[: len(self.grad) // 2]
+
+    @property
+    def grad_w(self):
+        """Enclosures of ``dJ/dw``."""
+        return None if self.grad is None else self.grad[len(self.grad) // 2:]
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict of decimal pairs ``[lo, hi]`` (rounded outward): ``loss``, ``grad_a``, ``grad_w``
+        (and ``hess``) plus ``dps``."""
+        out = {"loss": list(self.loss.pair())}
+        if self.grad is not None:
+            out["grad_a"] = [list(e.pair()) for e in self.grad_a]
+            out["grad_w"] = [list(e.pair()) for e in self.grad_w]
+        if self.hess is not None:
+            out["hess"] = [[list(e.pair()) for e in row] for row in self.hess]
+        out["dps"] = self.dps
+        return out
+
+
+def certified_l2_loss(a, w, rho: Kernel, gradient: bool = True, hessian: bool = False,
+                      dps: int | None = None) -> CertifiedLoss:
+    """Rigorous enclosures of ``J(theta)`` (and ``grad J``, ``hess J``) for exact ``theta = (a, w)``.
+
+    The Laplace moments ``L[t^k rho](w_i)`` and ``||rho||^2`` are certified enclosures
+    (:meth:`Kernel.laplace <memtheory.kernels.Kernel.laplace>` with ``certified=True``); the loss, gradient
+    and Hessian are assembled by the same generated code as the float64 and mpmath paths
+    (:mod:`memtheory.losses.assembly`), over Arb balls.
+
+    Parameters
+    ----------
+    a, w : sequences of numbers
+        Coefficients and rates (``w_i > 0``), read exactly (:func:`memtheory.exact.exact`): floats as their
+        binary values, strings (``"0.3"``, ``"3/10"``) as exact decimals.
+    rho : Kernel
+        Square-integrable target.
+    gradient, hessian : bool
+        Also enclose ``grad J`` / ``hess J``.
+    dps : int, optional
+        Digits of the ball arithmetic (default 30; at least 16).
+
+    Returns
+    -------
+    CertifiedLoss
+
+    Raises
+    ------
+    CertificationError
+        If some part of the loss has no rigorous bound (a moment or the norm).
+    NotIntegrableError
+        If rho is not square-integrable.
+
+    Examples
+    --------
+    >>> import memtheory as mt
+    >>> res = mt.losses.certified_l2_loss(["1"], ["1"], mt.Kernel("exp(-t)"), dps=30)
+    >>> res.loss.contains(0), res.grad_a[0].contains(0)
+    (True, True)
+    """
+    from flint import arb
+
+    from ..certified import certified_dps
+    from ..exact import exact
+    from ..compile.arb import dps_to_prec, to_arb, workprec
+
+    if not isinstance(rho, Kernel):
+        raise InvalidArgumentError(f"rho must be a Kernel, got {type(rho).__name__}")
+    dps = certified_dps(dps)
+    a_q = [exact(x, "a") for x in np.atleast_1d(np.asarray(a, dtype=object)).tolist()]
+    w_q = [exact(x, "w") for x in np.atleast_1d(np.asarray(w, dtype=object)).tolist()]
+    if len(a_q) != len(w_q) or not a_q:
+        raise InvalidArgumentError(f"a and w must have the same positive length, got {len(a_q)} and {len(w_q)}")
+    if any(x <= 0 for x in w_q):
+        raise InvalidArgumentError(f"rates w must be > 0, got {[str(x) for x in w_q]}")
+    m = len(a_q)
+    kmax = 2 if hessian else (1 if gradient else 0)
+    moments = [rho.laplace(w_q, moment=k, dps=dps, certified=True) if k <= kmax else None for k in range(3)]
+    norm = rho.square_integral(dps=dps, certified=True)
+    mod = loss_module("flint")
+    with workprec(dps_to_prec(dps)):
+        zero = arb(0)
+        L = [np.array([e.ball for e in mk] if mk is not None else [zero] * m, dtype=object) for mk in moments]
+        av = np.array([to_arb(x) for x in a_q], dtype=object)
+        wv = np.array([to_arb(x) for x in w_q], dtype=object)
+        grad = np.empty(2 * m, dtype=object)
+        grad.fill(zero)
+        hess = np.empty((2 * m, 2 * m), dtype=object)
+        hess.fill(zero)
+        J = mod.assemble(av, wv, L[0], L[1], L[2], norm.ball, grad, hess, gradient, hessian)
+        loss = enclosure(J, dps, "J")
+        g = tuple(enclosure(x, dps, f"dJ/dtheta_{i + 1}") for i, x in enumerate(grad)) if gradient else None
+        h = tuple(tuple(enclosure(x, dps, "hess J") for x in row) for row in hess) if hessian else None
+    return CertifiedLoss(loss, g, h, dps)
+
+
 def l2_loss(model, rho: Kernel, gradient: bool = False, hessian: bool = False, dps: int | None = None,
-            check: bool = True) -> LossResult:
+            check: bool = True, certified: bool = False) -> LossResult | CertifiedLoss:
     """Exact ``J(theta) = \\int_0^\\infty (rho_hat - rho)^2 dt`` of a linear RNN against a kernel.
 
     Parameters
@@ -113,11 +242,14 @@ def l2_loss(model, rho: Kernel, gradient: bool = False, hessian: bool = False, d
         an output without correct digits (the values are then returned as float64 if representable).
     check : bool
         Whether to bound the float64 rounding error (cheap; turn off only in hot loops).
+    certified : bool, default False
+        Return rigorous enclosures instead (:func:`certified_l2_loss` at the model's ``exact_a``, ``exact_w``; ``dps``
+        digits of ball arithmetic, default 30; a real DiagonalRNN only).
 
     Returns
     -------
-    LossResult
-        Unpacks as ``J, grad`` when ``gradient=True``.
+    LossResult or CertifiedLoss
+        Unpacks as ``J, grad`` when ``gradient=True`` (a LossResult).
 
     Raises
     ------
@@ -141,6 +273,10 @@ def l2_loss(model, rho: Kernel, gradient: bool = False, hessian: bool = False, d
     """
     if not isinstance(rho, Kernel):
         raise InvalidArgumentError(f"rho must be a Kernel, got {type(rho).__name__}")
+    if certified:
+        if not isinstance(model, DiagonalRNN) or not model.is_real:
+            raise InvalidArgumentError("certified mode needs a real DiagonalRNN (theta = (a, w) real)")
+        return certified_l2_loss(model.exact_a, model.exact_w, rho, gradient, hessian, dps)
     if isinstance(model, LinearRNN):
         return _linear_rnn_loss(model, rho, gradient, hessian, dps)
     if not isinstance(model, DiagonalRNN):

@@ -2,8 +2,9 @@
 
 Report (``memtheory verify --out DIR``)
 ---------------------------------------
-``DIR/report.md`` (one row per check: name, what was measured, what the theory says, PASS/FAIL, seconds; then a
-section per check with the details, the measured table, the LaTeX and the figures), ``DIR/report.json``
+``DIR/report.md`` (one row per check: name, what was measured, what the theory says, PASS/FAIL, seconds, what its
+claims rest on (enclosures or floating-point agreement); then a section per check with what each claim rests
+on, the details, the measured table, the LaTeX and the figures), ``DIR/report.json``
 (``{"passed", "quick", "seconds", "checks": [CheckResult.to_dict(), ...]}``), the figures ``DIR/<stem>.png``,
 the LaTeX snippets ``DIR/<stem>.tex`` and the tables ``DIR/<NAME>.md``.
 """
@@ -30,16 +31,23 @@ def report_markdown(results: list[CheckResult], quick: bool = False, seconds: fl
     total = sum(r.seconds for r in results) if seconds is None else seconds
     lines = ["# memtheory proofs checks", "",
              f"{n_pass} of {len(results)} checks passed ({'quick' if quick else 'full'} run, {total:.1f} s).", "",
-             "| check | measured | theory | verdict | seconds |", "|---|---|---|---|---|"]
+             "| check | measured | theory | verdict | seconds | rests on |", "|---|---|---|---|---|---|"]
     for r in results:
         lines.append(f"| [{r.name}](#{r.name}) | {_cell(r.short())} | {_cell(r.claim)} | "
-                     f"{'PASS' if r.passed else '**FAIL**'} | {r.seconds:.1f} |")
+                     f"{'PASS' if r.passed else '**FAIL**'} | {r.seconds:.1f} | {_cell(r.evidence_summary())} |")
     for r in results:
         lines += ["", f"## {r.name}", "", f"**{'PASS' if r.passed else 'FAIL'}** in {r.seconds:.1f} s.", "",
                   f"*Theory:* {r.claim}", "", f"*Measured:* {r.details.strip() if r.details else r.short()}"]
         if r.details and "\n" in r.details.strip():
             lines[-1] = "*Measured:*"
             lines += ["", "```", r.details.strip(), "```"]
+        if r.evidence:
+            lines += ["", "| claim | rests on |", "|---|---|"]
+            kinds = {"enclosure": "**enclosure** (certified)", "floating point": "floating-point agreement"}
+            lines += [f"| {_cell(k)} | {kinds[v]} |" for k, v in r.evidence.items()]
+        else:
+            lines += ["", "*Rests on:* floating-point agreement (no claim of this check is certified by an "
+                      "enclosure)."]
         checks = r.measured.get("checks") if isinstance(r.measured, dict) else None
         if isinstance(checks, dict) and checks:
             lines += ["", "| assertion | holds |", "|---|---|"]

@@ -31,6 +31,10 @@ otherwise writes nothing:
   the report.
 * ``summary``: a short "what was measured" (one line, about 100 characters) for the report's table;
   ``details`` is the full verdict with the numbers (defaults are derived from each other when one is empty).
+* ``evidence``: ``{claim: kind}`` saying what each key claim of the verdict rests on: ``"enclosure"`` (a
+  rigorous Arb enclosure, :mod:`memtheory.certified`, contains the number or decides the inequality) or
+  ``"floating point"`` (agreement of floating-point computations within a tolerance). The report shows it per
+  check; a check that declares nothing is reported as resting on floating-point agreement throughout.
 
 A sketch::
 
@@ -75,8 +79,11 @@ from ..display import Displayable
 from .._plotting import pyplot
 from ..errors import InvalidArgumentError
 
-__all__ = ["BrokenCheck", "CheckResult", "DEFAULT_COST", "FIGURES_ENV", "available_checks", "main_for", "resolve_checks", "run_check", "run_checks",
+__all__ = ["BrokenCheck", "CheckResult", "DEFAULT_COST", "EVIDENCE_KINDS", "FIGURES_ENV", "available_checks", "main_for", "resolve_checks", "run_check", "run_checks",
            "artifact_stem", "write_artifacts"]
+
+#: What a claim of a check can rest on (:attr:`CheckResult.evidence`).
+EVIDENCE_KINDS = ("enclosure", "floating point")
 
 #: Environment variable naming a directory for the checks' figures when ``--out`` is not given.
 FIGURES_ENV = "MEMTHEORY_FIGURES_DIR"
@@ -109,6 +116,8 @@ class CheckResult(Displayable):
         ``{stem: file name}`` (module docstring).
     latex : dict
         ``{stem: LaTeX}`` of the symbolic objects the check uses.
+    evidence : dict
+        ``{claim: "enclosure" | "floating point"}``: what each key claim rests on (module docstring).
     """
 
     name: str
@@ -120,6 +129,23 @@ class CheckResult(Displayable):
     summary: str = ""
     figures: dict = field(default_factory=dict)
     latex: dict = field(default_factory=dict)
+    evidence: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        bad = {k: v for k, v in self.evidence.items() if v not in EVIDENCE_KINDS}
+        if bad:
+            raise InvalidArgumentError(f"evidence kinds must be one of {EVIDENCE_KINDS}, got {bad}")
+
+    def certified_claims(self) -> list[str]:
+        """The claims that rest on rigorous enclosures."""
+        return [k for k, v in self.evidence.items() if v == "enclosure"]
+
+    def evidence_summary(self) -> str:
+        """One cell of the report: how many claims rest on enclosures, e.g. ``"2 of 3 claims certified"``."""
+        if not self.evidence:
+            return "floating point"
+        n = len(self.certified_claims())
+        return f"{n} of {len(self.evidence)} claims certified"
 
     _display_fields = ("name", "passed", "seconds", "claim", "details")
 
@@ -129,14 +155,15 @@ class CheckResult(Displayable):
         return text if len(text) <= _SUMMARY_CHARS else text[:_SUMMARY_CHARS - 1].rstrip() + "…"
 
     def to_dict(self) -> dict:
-        """JSON-ready dict: ``name, passed, measured, claim, details, seconds, summary, figures, latex``.
+        """JSON-ready dict: ``name, passed, measured, claim, details, seconds, summary, figures, latex, evidence``.
 
         ``figures`` lists the file names written (empty when none were), ``latex`` maps stems to LaTeX.
         """
         return {"name": self.name, "passed": bool(self.passed), "measured": self.measured, "claim": self.claim,
                 "details": self.details, "seconds": self.seconds, "summary": self.short(),
                 "figures": sorted(str(v) for v in self.figures.values() if isinstance(v, (str, Path))),
-                "latex": {str(k): str(v) for k, v in self.latex.items()}}
+                "latex": {str(k): str(v) for k, v in self.latex.items()},
+                "evidence": {str(k): str(v) for k, v in self.evidence.items()}}
 
 
 class BrokenCheck:

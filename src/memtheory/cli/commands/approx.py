@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import math
 
-from ..common import UsageError, dumps, epilog, floats, kernel, plot_path, target_args
+from ..common import UsageError, certified_arg, dumps, epilog, floats, kernel, plot_path, target_args
 from ..registry import register_latex_target
 
 EXAMPLES = {
     "best": "memtheory approx best --target '(1+t)**(-1.5)' --m 1,2,4,8 --json",
     "jackson": "memtheory approx jackson --target '(1+t)*exp(-2*t)' --alpha 1 --beta 1 --m 2,4,8,16",
+    "certified": "memtheory approx jackson --target '(1+t)*exp(-2*t)' --alpha 1 --beta 1 --certified --dps 30",
     "universal": "memtheory approx universal --target 'exp(-t)*(1+t)' --m 2,4,8 --scale 1",
     "width": "memtheory approx width --target '(1+t)**(-2)' --eps 1e-2,1e-3 --norm L2",
 }
@@ -42,6 +43,7 @@ def register(sub) -> None:
     p.add_argument("--eps", help="width: accuracies E1,E2,...")
     p.add_argument("--norm", default="L1", choices=["L1", "L2", "sup"], help="width: error norm (default L1)")
     p.add_argument("--plot", metavar="FILE", help="save a figure (error against width) to FILE")
+    certified_arg(p)
     p.set_defaults(func=_handler)
 
 
@@ -62,6 +64,8 @@ def _handler(args) -> int:
 
     plot_path(args.plot)
     rho = kernel(args)
+    if args.certified:
+        return _certified_jackson(args, rho)
     if args.what == "best":
         ms = _widths(args)
         fits = approx.best_exponential_sums(rho, ms, min_rate=args.min_rate, dps=args.dps)
@@ -131,6 +135,32 @@ def _handler(args) -> int:
         print(dumps(out))
     else:
         print("\n".join(line for line in text if line))
+    return 0
+
+
+def _certified_jackson(args, rho) -> int:
+    """``approx jackson --certified``: the Jackson constant gamma enclosed rigorously (no construction)."""
+    from ... import approximation as approx
+    from ...certified import certified_dps
+
+    if args.what != "jackson":
+        raise UsageError(f"--certified applies to approx jackson (the constant gamma), not approx {args.what}")
+    if args.m is not None or args.plot:
+        raise UsageError("--m and --plot run the float64 construction; approx jackson --certified encloses gamma "
+                         "only (drop them, or drop --certified)")
+    if args.beta is None:
+        raise UsageError("approx jackson needs --beta (and --alpha, default 1)")
+    bound = approx.jackson_bound(rho, args.alpha, args.beta, certified=True, dps=certified_dps(args.dps))
+    if args.json:
+        print(dumps({"target": args.target, "bound": bound.to_dict()}))
+    else:
+        cert = bound.certified_dict()
+        print(f"gamma = {bound.gamma:.6g} (max at t = {bound.argmax_t:.6g}, k = {bound.argmax_k}); "
+              f"hypotheses hold: {bound.hypotheses_hold}")
+        print(f"certified (dps {cert['dps']}): gamma in [{', '.join(cert['gamma'])}] (branch and bound on "
+              f"[0, {cert['range'][1]}] plus a certified tail bound)")
+        for line in bound.violations:
+            print(line)
     return 0
 
 

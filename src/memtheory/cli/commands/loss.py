@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from ..common import UsageError, dumps, epilog, exacts, kernel, number, plot_path, target_args
+from ..common import (UsageError, certified_arg, certified_pairs, dumps, epilog, exacts, kernel, number, plot_path,
+                      target_args)
 from ..registry import register_latex_target
 
 EXAMPLES = [
     "memtheory loss --target 'exp(-t)' --a 1,0.5 --w 0.5,2 --json",
     "memtheory loss --target '(1+t)**(-1.5)' --a 1 --w 0.5 --dps 30 --plot loss.png",
+    "memtheory loss --target 'exp(-2*t/5) + airyai(t - 6)' --a 0.7,-0.2 --w 0.3,1.1 --certified --dps 40 --json",
 ]
 
 
@@ -23,6 +25,7 @@ def register(sub) -> None:
     p.add_argument("--a", required=True, help="coefficients a_1,...,a_m")
     p.add_argument("--w", required=True, help="rates w_1,...,w_m (> 0)")
     p.add_argument("--plot", metavar="FILE", help="save the target and the model kernel to FILE")
+    certified_arg(p)
     p.set_defaults(func=_handler)
 
 
@@ -34,17 +37,35 @@ def _handler(args: argparse.Namespace) -> int:
     a, w = exacts(args.a, "a"), exacts(args.w, "w")  # exact decimals, rounded once by the float64 path
     if len(a) != len(w):
         raise UsageError(f"--a and --w must have the same length, got {len(a)} and {len(w)}")
+    if args.certified and args.plot:
+        raise UsageError("--plot draws float64 curves; it does not combine with --certified")
     model, rho = DiagonalRNN(a, w), kernel(args)
+    cert = None
+    if args.certified:
+        from ...certified import certified_dps
+        from ...losses import certified_l2_loss
+
+        # the typed decimals, exactly (not their float64 roundings)
+        cert = certified_l2_loss(a, w, rho, gradient=True, dps=certified_dps(args.dps))
     res = l2_loss(model, rho, gradient=True, dps=args.dps)
     if args.plot:
         _plot(args.plot, model, rho, args.target)
     if args.json:
-        print(dumps({**res.to_dict(), **({"plot": args.plot} if args.plot else {})}))
+        extra = {"plot": args.plot} if args.plot else {}
+        if cert is not None:
+            extra["certified"] = {"loss": certified_pairs(cert.loss), "grad_a": certified_pairs(cert.grad_a),
+                                  "grad_w": certified_pairs(cert.grad_w), "dps": cert.dps}
+        print(dumps({**res.to_dict(), **extra}))
     else:
         # all requested digits (an mpf prints 15 by default), the gradients as numbers, not quoted strings
         print(f"J      = {number(res.loss, res.dps) if res.dps else res.loss}")
         print("dJ/da  = [" + ", ".join(str(number(x, res.dps)) for x in res.grad_a) + "]")
         print("dJ/dw  = [" + ", ".join(str(number(x, res.dps)) for x in res.grad_w) + "]")
+        if cert is not None:
+            print(f"certified (dps {cert.dps}): J in [{', '.join(cert.loss.pair())}]")
+            for name, encs in (("a", cert.grad_a), ("w", cert.grad_w)):
+                for i, e in enumerate(encs, start=1):
+                    print(f"  dJ/d{name}_{i} in [{', '.join(e.pair())}]")
     return 0
 
 

@@ -78,6 +78,10 @@ class JacksonBound(Displayable):
         width-``m`` approximation needs, a lower estimate of the constant any proof via this construction gives).
     table : tuple of dict
         Per width: ``m``, ``l1`` (construction error), ``bound_over_C`` (``gamma d/(beta m^alpha)``), ``ratio``.
+    certified : dict or None
+        With ``certified=True``: ``gamma`` (an :class:`~memtheory.certified.Enclosure` of ``gamma``),
+        ``gamma_by_k`` (one per ``k``), ``range`` (the compact range ``[0, T]`` of the branch and bound), ``tail``
+        (the certified bound of ``sup_{t >= T}`` per ``k``) and ``dps``.
     """
 
     alpha: int
@@ -92,6 +96,7 @@ class JacksonBound(Displayable):
     tail: tuple
     c_empirical: float | None = None
     table: tuple = field(default=())
+    certified: dict | None = None
 
     @property
     def expr(self) -> sp.Expr:
@@ -134,7 +139,15 @@ class JacksonBound(Displayable):
                 "argmax_k": self.argmax_k, "hypotheses_hold": self.hypotheses_hold,
                 "violations": list(self.violations), "tail": [list(p) for p in self.tail],
                 "c_empirical": self.c_empirical, "table": [dict(r) for r in self.table],
-                "latex": self.latex()}
+                "latex": self.latex(), **({"certified": self.certified_dict()} if self.certified else {})}
+
+    def certified_dict(self) -> dict | None:
+        """The certified enclosures as JSON: ``gamma`` and ``gamma_by_k`` as outward-rounded decimal pairs."""
+        if not self.certified:
+            return None
+        c = self.certified
+        return {"gamma": list(c["gamma"].pair()), "gamma_by_k": [list(e.pair()) for e in c["gamma_by_k"]],
+                "range": [0, str(c["range"])], "tail": [mp.nstr(x, 6) for x in c["tail"]], "dps": c["dps"]}
 
 
 # ================================================================================================= derivatives
@@ -319,8 +332,54 @@ def _golden_max(f, a, b, iters: int = 90):
     return (c, fc) if fc > fd else (d, fd)
 
 
+def _certified_gamma(ders: tuple, bps: list, alpha: int, beta, t_scale: float, dps: int) -> dict:
+    """Enclosures of ``gamma_k = sup_t |e^{beta t} y^{(k)}(t)| / beta^k``, ``k = 1..alpha+1``: interval branch and
+    bound on ``[0, T]`` (mean-value form between the steps) plus a certified envelope bound of the sup beyond
+    ``T``; ``T`` starts at ``30 t_scale`` and doubles until that tail bound is below the compact range's sup."""
+    from flint import arb
+
+    from ...certified import Enclosure, certified_sup, tail_sup_bound
+    from ...compile.arb import dps_to_prec, workprec
+    from ...errors import CertificationError
+    from ...exact import exact
+
+    b = exact(beta, "beta")
+    steps = sorted({node.args[0] for e in ders for node in sp.preorder_traversal(e) if isinstance(node, _Step)},
+                   key=str)
+    steps_h = [e.replace(_Step, lambda g: sp.Heaviside(g)) for e in steps]
+    points = [exact(p, "breakpoint") for p in bps]
+    out, tails = [], []
+    with workprec(dps_to_prec(dps)):
+        for k in range(1, alpha + 2):
+            g = sp.exp(b * T) * ders[k - 1] / b**k
+            # the mean-value form needs f' on each box: valid between steps (decided on the box), not across a
+            # Piecewise boundary, which the box test does not see
+            dg = None if g.has(sp.Piecewise) else sp.diff(g, T).replace(_Step, lambda x: sp.Heaviside(x))
+            g = g.replace(_Step, lambda x: sp.Heaviside(x))
+            horizon = sp.Integer(int(math.ceil(30 * t_scale)))
+            for _ in range(12):
+                sup = certified_sup(g, T, 0, horizon, points=[p for p in points if p < horizon],
+                                    rel_tol=10.0 ** -min(dps - 6, 30), derivative=dg, steps=steps_h)
+                tail = tail_sup_bound(g, T, horizon)
+                if tail is not None and tail <= sup.lower:
+                    break
+                horizon *= 2
+            else:
+                raise CertificationError(f"gamma_{k}: no certified bound of sup_(t >= T) |e^(beta t) y^({k})(t)| "
+                                         f"below the sup on [0, T] up to T = {horizon}")
+            upper = sup.upper if sup.upper > tail else tail
+            out.append(Enclosure(sup.lower.union(upper), dps))
+            tails.append(mp.mpf(float(tail.mid())))
+        gamma = out[0]
+        for e in out[1:]:  # the max of enclosures: [max lo, max hi]
+            lo = gamma.ball.lower() if gamma.ball.lower() > e.ball.lower() else e.ball.lower()
+            hi = gamma.ball.upper() if gamma.ball.upper() > e.ball.upper() else e.ball.upper()
+            gamma = Enclosure(arb(lo).union(arb(hi)), dps)
+    return {"gamma": gamma, "gamma_by_k": tuple(out), "range": horizon, "tail": tuple(tails), "dps": dps}
+
+
 def jackson_bound(rho: Kernel, alpha: int, beta: float, ms=None, d: int = 1, t_scale: float | None = None,
-                  dps: int = 30) -> JacksonBound:
+                  dps: int = 30, certified: bool = False) -> JacksonBound:
     """Check the hypotheses of the Jackson-type theorem and compute ``gamma`` and the bound.
 
     Parameters
@@ -340,11 +399,21 @@ def jackson_bound(rho: Kernel, alpha: int, beta: float, ms=None, d: int = 1, t_s
         searched on ``[0, 30 t_scale]`` (600 points) and geometrically up to ``1e5 t_scale`` (300 points),
         then refined by golden section in mpmath; the decay is checked at ``1e3..1e7 t_scale``.
     dps : int
-        mpmath digits for the evaluations (``e^{beta t}`` is huge and ``y^{(k)}`` tiny far out).
+        mpmath digits for the evaluations (``e^{beta t}`` is huge and ``y^{(k)}`` tiny far out); with
+        ``certified``, the digits of the ball arithmetic (at least 16).
+    certified : bool, default False
+        Also enclose ``gamma`` rigorously (:attr:`JacksonBound.certified`): the sup of each
+        ``|e^{beta t} y^{(k)}| / beta^k`` by interval branch and bound in Arb on ``[0, T]`` plus a certified
+        envelope bound beyond ``T`` (:mod:`memtheory.certified`).
 
     Returns
     -------
     JacksonBound
+
+    Raises
+    ------
+    CertificationError
+        With ``certified``, if the derivatives have no rigorous ball evaluation or no certified tail bound.
 
     Examples
     --------
@@ -425,8 +494,13 @@ def jackson_bound(rho: Kernel, alpha: int, beta: float, ms=None, d: int = 1, t_s
         if not all(math.isfinite(v) for v in tail_vals) or tail_vals[-1] > max(finite or [0.0]):
             gmax = math.inf
     k_star = int(np.argmax(gammas)) + 1
+    cert = None
+    if certified:
+        from ...certified import certified_dps
+
+        cert = _certified_gamma(ders, bps, alpha, beta, t_scale, certified_dps(dps))
     jb = JacksonBound(alpha, beta, int(d), float(gmax), tuple(float(x) for x in gammas), where[k_star - 1],
-                      k_star, not violations, tuple(violations), tuple(tail))
+                      k_star, not violations, tuple(violations), tuple(tail), certified=cert)
     if ms is None:
         return jb
     rows, c_emp = [], 0.0
@@ -437,7 +511,7 @@ def jackson_bound(rho: Kernel, alpha: int, beta: float, ms=None, d: int = 1, t_s
         rows.append({"m": int(m), "l1": cons.errors.l1, "l2": cons.errors.l2, "bound_over_C": base, "ratio": ratio})
         c_emp = max(c_emp, ratio)
     return JacksonBound(jb.alpha, jb.beta, jb.d, jb.gamma, jb.gamma_by_k, jb.argmax_t, jb.argmax_k,
-                        jb.hypotheses_hold, jb.violations, jb.tail, float(c_emp), tuple(rows))
+                        jb.hypotheses_hold, jb.violations, jb.tail, float(c_emp), tuple(rows), cert)
 
 
 def _check_alpha(alpha) -> int:
