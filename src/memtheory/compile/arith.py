@@ -316,6 +316,16 @@ def _via_mpmath(fn: Callable, int_args: tuple[int, ...]) -> Callable:
     return call
 
 
+def _on_balls(fn: Callable, int_args: tuple[int, ...]) -> Callable:
+    """A ball implementation called with its arguments as Arb balls (integer arguments as ints)."""
+
+    def call(*args):
+        return fn(*[int(a) if i in int_args else (a if isinstance(a, flint.arb) else FLINT.num(a))
+                    for i, a in enumerate(args)])
+
+    return call
+
+
 def flint_namespace() -> dict:
     """The lambdify namespace of the flint arithmetic: Arb's elementary functions and constants, and, for each
     registry entry, Arb's function where :attr:`~memtheory.compile.registry.SpecialFunction.arb` names one, else
@@ -333,8 +343,8 @@ def flint_namespace() -> dict:
     ns["power"] = lambda x, y: FLINT.num(x) ** y
     mp_ns = mpmath_namespace()
     for fn in SPECIAL_FUNCTIONS:
-        if fn.arb is not None:
-            ns[fn.sympy] = unary(fn.arb)
+        if fn.arb is not None:  # the registry's ball implementation (memtheory.compile.arb_special)
+            ns[fn.sympy] = _on_balls(fn.arb, fn.int_args)
         elif fn.sympy in ns:  # an Arb function of the same name (erfc)
             continue
         elif fn.sympy in mp_ns:
