@@ -26,6 +26,10 @@ from memtheory.verify.figures import Series, log_figure
 
 NAME = "curse_width"
 CLAIM = "width for (1+t)^-(1+omega) at L1 accuracy eps: ~eps^(-1/omega) with a rate margin, far slower without"
+CRITERION = ('passes when, with free rates, the fitted width exponent p (m ~ eps^-p) is below 0.5/omega for every '
+             'omega; and, with rates >= 0.1, p >= 0.5/omega, every accuracy eps is reached within the width cap '
+             '(30), each width is at least the free-rate width at the same eps and within [0.25, 4] times the tail '
+             'law 0.1 (omega eps)^(-1/omega).')
 
 MARGIN = 0.1
 
@@ -78,7 +82,7 @@ def run(quick: bool = False) -> CheckResult:
     latex = {"kernel": r"\rho_\omega(t) = (1 + t)^{-(1+\omega)}",
              "law": r"m \sim r\,(\omega\,\varepsilon)^{-1/\omega},\qquad r = " + f"{MARGIN:g}"}
     return CheckResult(NAME, passed, measured, CLAIM, details, summary=summary,
-                       figures={NAME: lambda: _figure(measured)}, latex=latex)
+                       figures={NAME: lambda: _figure(measured)}, latex=latex, criterion=CRITERION)
 
 
 def _free_width(om, eps, free):

@@ -36,6 +36,10 @@ from memtheory.verify.figures import perturbation_figure
 NAME = "iat_fig1"
 CLAIM = ("[IAT] Fig. 1: least-squares linear RNNs on exponential memory share a stable radius; on polynomial "
          "memory the radii shrink with the width and the E_m(beta) crossings move left")
+CRITERION = ('passes when every listed assertion holds: exponential memory has equal radii for all widths, each in '
+             "[lambda/3, 2 lambda/3], no crossing moving left and the verdict 'stable'; polynomial memory has "
+             'E_m(0) strictly decreasing, radii strictly shrinking, each radius in [min w/2, min w] of its model, '
+             "crossings moving left and the verdict 'unstable'.")
 
 LAM = math.log(10 / 9)
 
@@ -104,7 +108,7 @@ def run(quick: bool = False) -> CheckResult:
                f"{min(pol['radii'].values()):.2g}..{max(pol['radii'].values()):.2g}, {pol['verdict']}")
     latex = {label: kernel_latex(rho) for label, rho in targets.items()}
     return CheckResult(NAME, passed, measured, CLAIM, details, summary=summary,
-                       figures={NAME: lambda: _figure(all_curves, measured["table"])}, latex=latex)
+                       figures={NAME: lambda: _figure(all_curves, measured["table"])}, latex=latex, criterion=CRITERION)
 
 
 def _table(measured: dict, widths) -> str:

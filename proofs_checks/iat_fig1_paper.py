@@ -33,6 +33,10 @@ from memtheory.verify.figures import perturbation_figure
 NAME = "iat_fig1_paper"
 CLAIM = ("[IAT] Fig. 1 as the paper ran it (least squares on t = 1..100, its error norm): exponential memory is "
          "approximated stably, polynomial memory is approximated but not stably")
+CRITERION = ('passes when every listed assertion holds: exponential memory is fitted with E_m(0) < 1e-12 at every '
+             'width, has a common radius (radii within a factor 2, all > 0), no crossing moving left and the '
+             "verdict 'stable'; polynomial memory has E_m(0) strictly decreasing, radii shrinking (largest width's "
+             "below a quarter of the smallest's), crossings moving left and the verdict 'unstable'.")
 
 GRID = np.arange(1, 101)
 TARGETS = {  # name -> (kernel, exact value at an mpmath time)
@@ -110,7 +114,7 @@ def run(quick: bool = False) -> CheckResult:
     summary = (f"exp: radius {exp['common_radius']}, {exp['verdict']}; pol: radii "
                f"{min(pol['radii'].values()):.2g}..{max(pol['radii'].values()):.2g}, {pol['verdict']}")
     return CheckResult(NAME, passed, measured, CLAIM, details, summary=summary,
-                       figures={NAME: lambda: _figure(all_curves)}, latex=latex)
+                       figures={NAME: lambda: _figure(all_curves)}, latex=latex, criterion=CRITERION)
 
 
 def _g3(x):

@@ -3,9 +3,11 @@
 Report (``memtheory verify --out DIR``)
 ---------------------------------------
 ``DIR/report.md`` (one row per check: name, what was measured, what the theory says, PASS/FAIL, seconds, what its
-claims rest on (enclosures or floating-point agreement); then a section per check with what each claim rests
-on, the details, the measured table, the LaTeX and the figures), ``DIR/report.json``
-(``{"passed", "quick", "seconds", "checks": [CheckResult.to_dict(), ...]}``), the figures ``DIR/<stem>.png``,
+claims rest on (enclosures or floating-point agreement); then a section per check with the theory, the pass
+criterion (the condition the check's code tests, with its thresholds), the verdict, what was measured, what each
+claim rests on, the measured table, the LaTeX and the figures), ``DIR/report.json``
+(``{"passed", "quick", "seconds", "checks": [CheckResult.to_dict(), ...]}``, each check with its ``"criterion"``),
+the figures ``DIR/<stem>.png``,
 the LaTeX snippets ``DIR/<stem>.tex`` and the tables ``DIR/<NAME>.md``.
 """
 
@@ -25,8 +27,17 @@ def _cell(text: str) -> str:
     return " ".join(str(text).split()).replace("|", "\\|")
 
 
+def _criterion(r: CheckResult) -> str:
+    """The criterion line of a check's section (a check that states none is said to, not left blank)."""
+    text = " ".join(str(r.criterion).split())
+    if not text:
+        return "(not stated by the check)"
+    return text[0].upper() + text[1:]
+
+
 def report_markdown(results: list[CheckResult], quick: bool = False, seconds: float | None = None) -> str:
-    """The Markdown report: a summary table (one row per check) and a section per check."""
+    """The Markdown report: a summary table (one row per check) and a section per check (theory, criterion,
+    verdict, measured numbers, runtime)."""
     n_pass = sum(r.passed for r in results)
     total = sum(r.seconds for r in results) if seconds is None else seconds
     lines = ["# memtheory proofs checks", "",
@@ -37,7 +48,8 @@ def report_markdown(results: list[CheckResult], quick: bool = False, seconds: fl
                      f"{'PASS' if r.passed else '**FAIL**'} | {r.seconds:.1f} | {_cell(r.evidence_summary())} |")
     for r in results:
         lines += ["", f"## {r.name}", "", f"**{'PASS' if r.passed else 'FAIL'}** in {r.seconds:.1f} s.", "",
-                  f"*Theory:* {r.claim}", "", f"*Measured:* {r.details.strip() if r.details else r.short()}"]
+                  f"*Theory:* {r.claim}", "", f"*Criterion:* {_criterion(r)}", "",
+                  f"*Measured:* {r.details.strip() if r.details else r.short()}"]
         if r.details and "\n" in r.details.strip():
             lines[-1] = "*Measured:*"
             lines += ["", "```", r.details.strip(), "```"]

@@ -6,6 +6,8 @@ A check module defines
 
 * ``NAME`` (str): the check's name (the module name);
 * ``CLAIM`` (str): what the theory says, one line (the report's "theory" column);
+* ``CRITERION`` (str): the condition the code tests to decide pass/fail, with its thresholds, in one or two
+  sentences (shown in the report next to the claim and the verdict); it must state exactly what ``run`` tests;
 * ``run(quick: bool = False) -> CheckResult``;
 * optionally ``COST`` (float): the seconds its default run takes, measured (default :data:`DEFAULT_COST`). The
   runner starts the costliest checks first when they run in parallel, and weights the progress bar by it.
@@ -40,6 +42,7 @@ A sketch::
 
     NAME = "my_check"
     CLAIM = "what the theorem says"
+    CRITERION = "passes when every error is below 1e-6"
 
     def run(quick: bool = False) -> CheckResult:
         ms = [2, 4] if quick else [2, 4, 8, 16]
@@ -53,7 +56,8 @@ A sketch::
             return fig
 
         return CheckResult(NAME, passed, {"m": ms, "errors": errors}, CLAIM, details="...",
-                           summary="error ~ m^-1.9", figures={NAME: figure}, latex={NAME: r"J = ..."})
+                           summary="error ~ m^-1.9", figures={NAME: figure}, latex={NAME: r"J = ..."},
+                           criterion=CRITERION)
 
 Running a check module as a script (``python -m proofs_checks.my_check``) should call :func:`main_for` so that
 ``$MEMTHEORY_FIGURES_DIR`` keeps working there too.
@@ -118,6 +122,9 @@ class CheckResult(Displayable):
         ``{stem: LaTeX}`` of the symbolic objects the check uses.
     evidence : dict
         ``{claim: "enclosure" | "floating point"}``: what each key claim rests on (module docstring).
+    criterion : str
+        The condition that decides ``passed``, with its thresholds (the check module's ``CRITERION``; the runner
+        fills it in from the module when a check leaves it empty).
     """
 
     name: str
@@ -130,6 +137,7 @@ class CheckResult(Displayable):
     figures: dict = field(default_factory=dict)
     latex: dict = field(default_factory=dict)
     evidence: dict = field(default_factory=dict)
+    criterion: str = ""
 
     def __post_init__(self):
         bad = {k: v for k, v in self.evidence.items() if v not in EVIDENCE_KINDS}
@@ -155,11 +163,13 @@ class CheckResult(Displayable):
         return text if len(text) <= _SUMMARY_CHARS else text[:_SUMMARY_CHARS - 1].rstrip() + "…"
 
     def to_dict(self) -> dict:
-        """JSON-ready dict: ``name, passed, measured, claim, details, seconds, summary, figures, latex, evidence``.
+        """JSON-ready dict: ``name, passed, measured, claim, criterion, details, seconds, summary, figures, latex,
+        evidence``.
 
         ``figures`` lists the file names written (empty when none were), ``latex`` maps stems to LaTeX.
         """
         return {"name": self.name, "passed": bool(self.passed), "measured": self.measured, "claim": self.claim,
+                "criterion": self.criterion,
                 "details": self.details, "seconds": self.seconds, "summary": self.short(),
                 "figures": sorted(str(v) for v in self.figures.values() if isinstance(v, (str, Path))),
                 "latex": {str(k): str(v) for k, v in self.latex.items()},
@@ -172,6 +182,7 @@ class BrokenCheck:
     def __init__(self, name: str, error: BaseException):
         self.NAME = name
         self.CLAIM = "(module failed to import)"
+        self.CRITERION = "(module failed to import)"
         self.error = error
 
     def run(self, quick: bool = False) -> CheckResult:
@@ -301,6 +312,8 @@ def run_check(name: str, module: Any, quick: bool = False, directory: str | os.P
     result.seconds = time.perf_counter() - start
     if not result.claim:
         result.claim = getattr(module, "CLAIM", "")
+    if not result.criterion:
+        result.criterion = getattr(module, "CRITERION", "")
     if directory is not None:
         write_artifacts(result, directory)
     else:
