@@ -22,6 +22,8 @@ BAD_INPUTS = [
     (["loss", "--target", "exp(-t) & (t<1)", "--a", "1", "--w", "1"], 2, "conditions"),
     (["loss", "--target", "~exp(-t)", "--a", "1", "--w", "1"], 2, "conditions"),
     (["laplace", "--target", "1 < t < 2", "--s", "1"], 2, "condition"),
+    (["laplace", "--target", "1/(t-1)", "--s", "1"], 2, "not finite at t = 1"),           # a pole inside (0, inf)
+    (["laplace", "--target", "1/(t-1)", "--s", "1", "--dps", "30"], 2, "not finite at t = 1"),
     (["laplace", "--target", "Max()", "--s", "1"], 2, "Max"),
     (["laplace", "--target", "t" + "*1" * 4000, "--s", "1"], 2, "nested"),
     (["laplace", "--target", "exp(-s*t)", "--param", "s=2", "--s", "1"], 2, "reserved"),

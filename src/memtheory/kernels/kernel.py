@@ -512,7 +512,13 @@ class Kernel(Displayable):
         extra = sorted(set(pts) | {mp.mpf(2) ** j for j in range(-6, 8)})
 
         def f(x):
-            return resid(x, *pv) * mp.exp(-sv * x)
+            try:
+                return resid(x, *pv) * mp.exp(-sv * x)
+            except ZeroDivisionError:  # a pole (or 0/0) of rho at a quadrature node inside (0, inf)
+                raise NotIntegrableError(
+                    f"rho(t) is not finite at t = {mp.nstr(x, 15)} (a pole or 0/0 of {self.substituted()}): "
+                    "its Laplace transform is not an integral of a finite function; rewrite the kernel there "
+                    "(e.g. by its limit)") from None
 
         q1, e1 = mp.quad(f, [0, *pts, mp.inf], error=True)
         q2, e2 = mp.quad(f, [0, *extra, mp.inf], error=True)
