@@ -38,11 +38,12 @@ from memtheory.verify.figures import perturbation_figure
 NAME = "iat_reparam"
 CLAIM = ("[IAT] Figs. 4/7/8, [SSSM]: exp/softplus/best reparameterisations keep E_m(beta) stable on polynomial "
          "memory (direct does not); gradient scales and the best map follow from SymPy")
-CRITERION = ("passes when every listed assertion holds: perturbation verdict 'unstable' for direct and 'stable' "
-             'for exp, softplus and best; gradient scales equal their stated forms (rtol 1e-12) and central finite '
-             'differences (relative 1e-6); the best map derived symbolically (continuous and discrete); the '
-             'StableSSM criterion matches its closed forms to 1e-6 and quadrature to 1e-8, is infinite for direct '
-             'and stable for exp, softplus and best.')
+CRITERION = ("passes when every listed assertion holds: perturbation verdict 'unstable' for direct and 'stable' for "
+             "exp, softplus and best; the gradient scales of exp, best, direct and inverse equal their stated forms "
+             "(rtol 1e-12) and every map's scale matches central finite differences (relative 1e-6); dsolve gives "
+             "the best map -1/(a w^2 + b) (discrete 1 - 1/(a w^2 + b)) with scale 2a|w|; the StableSSM criterion "
+             "matches its closed forms to 1e-6 and quadrature to 1e-8, is infinite for direct and stable for exp, "
+             "softplus and best.")
 
 PARAMS = {"direct": "direct", "exp": "exp", "softplus": "softplus", "best": ("best", {"a": 1.0, "b": 0.1})}
 

@@ -23,9 +23,10 @@ from memtheory.verify import CheckResult, kernel_latex, main_for
 NAME = "loss_closed_form"
 CLAIM = "J(theta) closed form == quadrature of its definition (rel. 1e-9 float64, 1e-25 at 40 digits)"
 CRITERION = ('passes when sin t is refused (NotIntegrableError) and, for every other reference kernel, the '
-             'closed-form J is within relative 1e-9 (float64) and 1e-25 (40 digits) of mpmath quadrature and of '
-             'the Arb enclosure of J, the quadrature lies within relative 1e-25 of the enclosure, and (full run '
-             'only) the gradient agrees with central finite differences (h = 1e-12, 60 digits) to relative 1e-15.')
+             'closed-form J is within relative 1e-9 (float64) and 1e-25 (40 digits) of mpmath quadrature, the Arb '
+             'enclosure of J bounds the same relative errors by 1e-9 and 1e-25, the quadrature lies within relative '
+             '1e-25 of the enclosure, and (full run only) the gradient agrees with central finite differences '
+             '(h = 1e-12, 60 digits) to relative 1e-15.')
 
 A = [0.8, -0.3, 0.5]
 W = [0.7, 1.9, 0.25]
