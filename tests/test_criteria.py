@@ -79,8 +79,50 @@ def _loss_verdict(kernels: dict) -> bool:
     return bool(ok)
 
 
+def _curse_verdict(measured: dict) -> bool:
+    """curse_width's CRITERION, evaluated from its measured widths (the tail law recomputed from eps, omega)."""
+    ok = True
+    for om, v in measured["free"].items():
+        ok &= v["p"] is not None and v["p"] < 0.5 / float(om)
+    for key, v in measured["margin"].items():  # JSON keys: omega as text
+        om = float(key)
+        ok &= v["p"] is not None and v["p"] >= 0.5 / om
+        free = {r["eps"]: r["m"] for r in measured["free"].get(key, {"rows": []})["rows"]}
+        for r in v["rows"]:
+            if r["m"] is None or not r["m"] <= 30:
+                return False
+            ok &= 0.25 <= r["m"] / (0.1 * (om * r["eps"]) ** (-1 / om)) <= 4
+            if free.get(r["eps"]) is not None:
+                ok &= r["m"] >= free[r["eps"]]
+    return bool(ok)
+
+
+def _inverse_verdict(kernels: dict) -> bool:
+    """inverse_linear's CRITERION (quick run: 30-fold fall), evaluated from its measured margins."""
+    ok = True
+    for r in kernels.values():
+        mg = r["margin"]
+        if r["kind"] == "power law":
+            ok &= all(b < a for a, b in zip(mg, mg[1:])) and mg[-1] < mg[0] / 30
+        else:
+            ok &= min(mg) >= r["beta"] / 2
+    return bool(ok)
+
+
+def _universal_verdict(kernels: dict) -> bool:
+    """universal_approximation's CRITERION (quick run: both errors merely decrease), from its measured errors."""
+    ok = True
+    for r in kernels.values():
+        l1, l2 = r["l1"], r["l2"]
+        ok &= all(b <= a * (1 + 1e-10) for a, b in zip(l2, l2[1:])) and l1[-1] < l1[0] and l2[-1] < l2[0]
+    return bool(ok)
+
+
 @pytest.mark.parametrize("name, verdict, key", [("jackson_rate", _jackson_verdict, "cases"),
-                                                ("loss_closed_form", _loss_verdict, "kernels")])
+                                                ("loss_closed_form", _loss_verdict, "kernels"),
+                                                ("curse_width", _curse_verdict, None),
+                                                ("inverse_linear", _inverse_verdict, "kernels"),
+                                                ("universal_approximation", _universal_verdict, "kernels")])
 def test_real_quick_check_report_states_its_criterion(name, verdict, key, tmp_path, monkeypatch, capsys):
     monkeypatch.delenv(V.FIGURES_ENV, raising=False)
     code = main(["verify", name, "--quick", "--out", str(tmp_path), "--json", "--no-progress"])
@@ -88,7 +130,7 @@ def test_real_quick_check_report_states_its_criterion(name, verdict, key, tmp_pa
     (check,) = json.loads(stdout)["checks"]
     text = V.available_checks()[name].CRITERION
     assert check["criterion"] == text
-    assert verdict(check["measured"][key]) == check["passed"] == (code == 0)
+    assert verdict(check["measured"] if key is None else check["measured"][key]) == check["passed"] == (code == 0)
     md = (tmp_path / "report.md").read_text()
     assert "*Criterion:* " + text[0].upper() + " ".join(text.split())[1:] in md
     assert json.loads((tmp_path / "report.json").read_text())["checks"][0]["criterion"] == text
