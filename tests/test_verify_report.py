@@ -265,3 +265,15 @@ def test_evidence_says_what_each_claim_rests_on():
     assert "floating-point agreement (no claim of this check is certified" in V.report_markdown([plain])
     with pytest.raises(InvalidArgumentError, match="evidence kinds"):
         V.CheckResult("b", True, evidence={"x": "proof"})
+
+
+def test_report_summaries_are_never_cut_mid_formula():
+    from memtheory.verify.runner import shorten_at_boundary
+
+    text = "C^1 kernel e^{-2 t} (1 + t): L1 ~ m^-2.8, bound $C(\\alpha) \\gamma d / (\\beta m^\\alpha)$ holds " * 3
+    for limit in range(12, 110, 7):
+        cut = shorten_at_boundary(text, limit)
+        body = cut.removesuffix(" …")
+        assert cut.endswith(" …") and len(cut) <= limit and text.startswith(body)
+        assert body.count("{") == body.count("}") and body.count("(") == body.count(")")
+        assert body.count("$") % 2 == 0

@@ -83,7 +83,7 @@ from ..display import Displayable
 from .._plotting import pyplot
 from ..errors import InvalidArgumentError
 
-__all__ = ["BrokenCheck", "CheckResult", "DEFAULT_COST", "EVIDENCE_KINDS", "FIGURES_ENV", "available_checks", "main_for", "resolve_checks", "run_check", "run_checks",
+__all__ = ["BrokenCheck", "CheckResult", "DEFAULT_COST", "EVIDENCE_KINDS", "FIGURES_ENV", "available_checks", "main_for", "resolve_checks", "run_check", "run_checks", "shorten_at_boundary",
            "artifact_stem", "write_artifacts"]
 
 #: What a claim of a check can rest on (:attr:`CheckResult.evidence`).
@@ -96,6 +96,24 @@ _SUMMARY_CHARS = 110
 #: Seconds assumed for a check without ``COST`` (a typical check's default run on 2 cores).
 DEFAULT_COST = 15.0
 
+
+
+def shorten_at_boundary(text: str, limit: int) -> str:
+    """``text`` cut at a space outside any formula (balanced ``{}``, ``()``, ``[]`` and ``$``) and ended with an
+    ellipsis, at most ``limit`` characters in all: a summary is never cut mid-formula (``e^{-2`` ...)."""
+    depth, dollars, best = 0, 0, 0
+    room = limit - 2  # for the " …"
+    for i, ch in enumerate(text[:room + 1]):
+        if ch in "{([":
+            depth += 1
+        elif ch in "})]":
+            depth -= 1
+        elif ch == "$":
+            dollars += 1
+        elif ch == " " and depth == 0 and dollars % 2 == 0:
+            best = i
+    cut = text[:best].rstrip(" ,;:") if best else text[:room]
+    return cut + " …"
 
 @dataclass(repr=False)
 class CheckResult(Displayable):
@@ -160,7 +178,7 @@ class CheckResult(Displayable):
     def short(self) -> str:
         """The one-line "what was measured" of the report table."""
         text = " ".join((self.summary or self.details or "").split())
-        return text if len(text) <= _SUMMARY_CHARS else text[:_SUMMARY_CHARS - 1].rstrip() + "…"
+        return text if len(text) <= _SUMMARY_CHARS else shorten_at_boundary(text, _SUMMARY_CHARS)
 
     def to_dict(self) -> dict:
         """JSON-ready dict: ``name, passed, measured, claim, criterion, details, seconds, summary, figures, latex,
