@@ -67,7 +67,8 @@ def scipy_hitting_times(rho, a0, w0, delta, tau_end):
     return (first(lambda y: np.linalg.norm(y - y0) - delta), first(lambda y: abs(loss(y) - J0) - delta))
 
 
-@pytest.mark.parametrize("inv_omega", [6.0, pytest.param(10.0, marks=pytest.mark.slow), pytest.param(12.0, marks=pytest.mark.slow)])
+@pytest.mark.parametrize("inv_omega", [6.0, pytest.param(10.0, marks=pytest.mark.slow),
+                                       pytest.param(12.0, marks=pytest.mark.slow)])
 def test_float64_matches_scipy(inv_omega):
     rho = rho_at(inv_omega)
     r = plateau.hitting_times(rho, A0, W0, DELTA)
