@@ -62,6 +62,7 @@ def test_jacobian_matches_finite_differences_of_rhs(flow):
     np.testing.assert_allclose(J, fd, rtol=1e-6, atol=1e-8)
 
 
+@pytest.mark.slow  # 11 s; the flow against finite differences and the integrator tests stay in the default suite
 def test_trajectory_agrees_with_solve_ivp(flow):
     def f(t, y):
         g, _ = _np_grad(y)

@@ -277,6 +277,7 @@ def test_perturbation_errors_over_widths_equal_the_direct_loop(tmp_path):
         perturbation_errors(models, rho, betas, repeats=5, seed=3, store=tmp_path / "pe.sqlite")
 
 
+@pytest.mark.slow  # 20 s; the scan and perturbation sweeps in parallel stay in the default suite
 def test_verify_checks_in_parallel_match_the_serial_run():
     from memtheory.verify import run_checks
 
