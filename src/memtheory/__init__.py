@@ -16,6 +16,9 @@ import os as _os
 # 1.5x (up to 10x for small models) in the parallel kernels. Passive waiting, unless the user chose otherwise.
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+# NUMBA_NUM_THREADS=n also means n BLAS threads: the BLAS variables are set before numpy loads
+from . import _runtime  # noqa: E402
+
 __version__ = "0.1.0"
 
 from ._cachedirs import ensure_numba_cache as _ensure_numba_cache  # noqa: E402
@@ -31,6 +34,8 @@ from .models import DiagonalRNN, LinearFunctional, LinearRNN, NonlinearRNN  # no
 from .dynamics import FlowSolution, GradientFlow, ODEResult, integrate  # noqa: F401
 from .theory import approximation, memory, plateau, stability  # noqa: F401
 from . import training  # noqa: F401,E402
+
+_runtime.apply_environment_thread_limit()  # numpy may have been imported before memtheory
 
 __all__ = [
     "__version__",
