@@ -42,7 +42,7 @@ import sympy as sp
 from .errors import InvalidArgumentError
 
 __all__ = ["ExactNumber", "exact", "exact_number", "exact_values", "is_float64", "to_float", "to_mpf",
-           "all_exact", "typed_exactly", "float64_exactly", "as_float64"]
+           "typed_exactly", "float64_exactly", "as_float64"]
 
 _DECIMAL = re.compile(r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$")
 _FRACTION = re.compile(r"^\s*([+-]?\d+)\s*/\s*(\d+)\s*$")
@@ -225,11 +225,6 @@ def is_float64(value: sp.Expr) -> bool:
     return sp.Rational(*x.as_integer_ratio()) == value
 
 
-def all_exact(values: Iterable[sp.Expr]) -> bool:
-    """Whether every exact number is a float64 exactly (:func:`is_float64`)."""
-    return all(is_float64(v) for v in values)
-
-
 def to_mpf(value: sp.Expr) -> mp.mpf:
     """An exact number at mpmath's working precision (Rationals rounded once: ``p / q`` in mpf)."""
     if isinstance(value, sp.Integer):
@@ -266,7 +261,7 @@ def float64_exactly(values: object) -> bool:
     if floats is not None:
         return typed_exactly(floats)
     nums, typed = exact_values(values)
-    return typed and all_exact(nums)
+    return typed and all(is_float64(v) for v in nums)
 
 
 def as_float64(values: object, name: str = "values") -> np.ndarray:

@@ -16,7 +16,7 @@ import scipy.linalg as sla
 
 from ..display import Displayable
 from ..errors import InvalidArgumentError, NotHurwitzError
-from ..exact import exact_values, float64_exactly, to_float, typed_exactly
+from ..exact import as_float64, exact_values, float64_exactly, typed_exactly
 
 __all__ = ["LinearRNN", "DiagonalRNN", "discretize"]
 
@@ -60,9 +60,7 @@ class DiagonalRNN(Displayable):
     def __post_init__(self):
         # What the caller passed, kept when it is not already a float array: the exact values of the
         # arbitrary-precision paths come from it (the float64 arrays below are its one rounding).
-        raw = {name: (None if isinstance(v, np.ndarray) and v.dtype.kind in "fc" or np.isscalar(v)
-                      or np.asarray(v, dtype=object).ndim != 1 else tuple(np.asarray(v, dtype=object)))
-               for name, v in (("a", self.a), ("w", self.w))}
+        raw = {"a": self._kept(self.a), "w": self._kept(self.w)}
         is_complex = np.iscomplexobj(self.a) or np.iscomplexobj(self.w)
         dtype = complex if is_complex else float
         a = _finite_array(self._rounded(raw["a"], "a", is_complex) or self.a, "a", 1, dtype)
@@ -81,13 +79,21 @@ class DiagonalRNN(Displayable):
         object.__setattr__(self, "_raw", raw)
 
     @staticmethod
-    def _rounded(raw, name: str, is_complex: bool) -> list[float] | None:
+    def _kept(values) -> tuple | None:
+        """``values`` as a tuple of what was passed, or None for float arrays and scalars (nothing to keep)."""
+        if isinstance(values, np.ndarray) and values.dtype.kind in "fc" or np.isscalar(values):
+            return None
+        items = np.asarray(values, dtype=object)
+        return tuple(items) if items.ndim == 1 else None
+
+    @staticmethod
+    def _rounded(raw: tuple | None, name: str, is_complex: bool) -> list[float] | None:
         """The float64 values of exact inputs (strings such as ``"3/10"`` included), rounded once, correctly."""
-        if raw is None or is_complex or np.asarray(raw, dtype=object).ndim != 1:
+        if raw is None or is_complex:
             return None
         if all(isinstance(v, (float, int, np.floating, np.integer)) and not isinstance(v, bool) for v in raw):
             return None  # already binary numbers: numpy's conversion is exact (ints) or the identity (floats)
-        return [to_float(v) for v in exact_values(list(raw), name)[0]]
+        return as_float64(list(raw), name).tolist()
 
     def _exact(self, name: str) -> tuple[tuple, bool]:
         if not self.is_real:
