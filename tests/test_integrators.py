@@ -478,3 +478,36 @@ def test_bad_functions_and_domain_raise():
         integrate(decay, decay_jac, [1.0], (0.0, 1.0), [1.0], events=levels, direction=[2, 0, 0])
     with pytest.raises(InvalidArgumentError, match="rows"):
         integrate_batch(decay, decay_jac, np.ones((3, 1)), (0.0, 1.0), np.ones((2, 1)))
+
+
+# --------------------------------------------------------------------------------- function pointers
+@njit
+def _raising_rhs(t, y, p):
+    if t > 0.5:
+        raise ValueError("rhs refuses t > 1/2")
+    return -y
+
+
+def test_exception_in_a_user_function_propagates():
+    """The loop calls the user functions through their numba-convention address: their exceptions reach the
+    caller (the C wrapper would swallow them)."""
+    with pytest.raises(ValueError, match="refuses"):
+        integrate(_raising_rhs, None, [1.0], (0.0, 1.0), method="dopri5")
+
+
+def test_pointers_and_adapters_are_resolved_once_per_function():
+    from memtheory.dynamics import pointers, prepare
+
+    @njit
+    def int_rhs(t, y, p):  # returns a non-contiguous view: needs the adapter
+        return (-y[::-1])[::-1]
+
+    first = integrate(int_rhs, None, [1.0, 2.0], (0.0, 1.0), method="dopri5", rtol=1e-10, atol=1e-12)
+    adapted = prepare._ADAPTED[int_rhs]["vector"]
+    assert adapted is not int_rhs
+    addresses = pointers.function_pointers(adapted, pointers.RHS_T)
+    second = integrate(int_rhs, None, [1.0, 2.0], (0.0, 1.0), method="dopri5", rtol=1e-10, atol=1e-12)
+    assert prepare._ADAPTED[int_rhs]["vector"] is adapted
+    assert pointers.function_pointers(adapted, pointers.RHS_T) == addresses
+    assert np.array_equal(first.y_final, second.y_final)
+    assert np.allclose(second.y_final, np.exp(-1.0) * np.array([1.0, 2.0]), rtol=1e-9)

@@ -27,7 +27,8 @@ from memtheory.dynamics.loop import solve_chunk
 __all__ = ["SOURCES", "sources_stamp", "attach_cache", "compiled_solver"]
 
 #: Files of this package whose code is compiled into the entry point (the cache key).
-SOURCES = ("constants.py", "dopri.py", "radau.py", "events.py", "buffers.py", "control.py", "loop.py")
+SOURCES = ("constants.py", "dopri.py", "radau.py", "events.py", "buffers.py", "control.py", "pointers.py",
+           "loop.py")
 
 
 def sources_stamp(directory: str | None = None) -> tuple[str, ...]:
@@ -82,10 +83,10 @@ def attach_cache(disp: CPUDispatcher) -> bool:
 def compiled_solver() -> CPUDispatcher:
     """The compiled entry point (compiled, or loaded from the on-disk cache, on first use).
 
-    Compiled for the single signature :data:`~memtheory.dynamics.constants.CHUNK_ARGS` (user functions as
-    first-class function types), after which compilation is disabled so that numba converts dispatcher
-    arguments to function pointers instead of specialising the integrator on them. Building it lazily keeps
-    ``import memtheory`` fast.
+    Compiled for the single signature :data:`~memtheory.dynamics.constants.CHUNK_ARGS` (the user functions
+    as the addresses of :mod:`memtheory.dynamics.pointers`, rebuilt into first-class functions inside), after
+    which compilation is disabled, so that the integrator is never specialised on a user function. Building
+    it lazily keeps ``import memtheory`` fast.
 
     Returns
     -------

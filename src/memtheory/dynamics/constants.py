@@ -76,7 +76,8 @@ JAC_T = types.FunctionType(JAC_SIGNATURE)
 DOM_T = types.FunctionType(DOMAIN_SIGNATURE)
 
 #: The single signature the entry point :func:`memtheory.dynamics.loop.solve_chunk` is compiled for.
-CHUNK_ARGS = (RHS_T, JAC_T, RHS_T, DOM_T, types.float64[:, ::1], _F8, _F8, types.float64[:, ::1],
+#: The user functions arrive as the int64 addresses of :func:`memtheory.dynamics.pointers.pointer_array`.
+CHUNK_ARGS = (types.int64[::1], types.float64[:, ::1], _F8, _F8, types.float64[:, ::1],
               _F8, _V, _V, types.int64[::1], types.int64[::1], types.boolean, types.boolean, types.int64,
               types.boolean, types.boolean, types.int64, _F8, _F8, types.int64, types.int64)
 

@@ -315,17 +315,19 @@ class GradientFlow(_FlowBase):
         self._ck = compile_kernel(rho)
         self.module = _diagonal_flow_module(self._ck.module.__name__, len(rho.param_symbols), self._ck.has_residual)
         self._bps = breakpoints(rho)
+        # the kernel block of ``p``, converted from SymPy once (per solve it cost more than a short integration)
+        self._kernel_block = np.concatenate([rho.param_array(), [self._norm]])
 
     def kernel_params(self, rho: Kernel | None = None) -> np.ndarray:
         """Kernel block of ``p`` (parameters, ``||rho||^2``) for ``rho`` (same structure) or this flow's kernel."""
         if rho is None:
-            return np.concatenate([self.rho.param_array(), [self._norm]])
+            return self._kernel_block.copy()
         if rho.expr != self.rho.expr:
             raise InvalidArgumentError("rho must have the same structure (expression) as the flow's kernel")
         return np.concatenate([rho.param_array(), [rho.square_integral()]])
 
     def _base_params(self) -> np.ndarray:
-        return self.kernel_params()
+        return self._kernel_block
 
     def _extra(self) -> np.ndarray:
         return self._bps

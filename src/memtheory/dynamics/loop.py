@@ -51,6 +51,7 @@ from memtheory.dynamics.control import (
 )
 from memtheory.dynamics.dopri import INLINE, dopri_attempt, dopri_dense, initial_step
 from memtheory.dynamics.events import KIND_DOPRI, KIND_RADAU, detect_events, find_root, interp
+from memtheory.dynamics.pointers import domain_from_address, jac_from_address, rhs_from_address
 from memtheory.dynamics.radau import (
     NFEV,
     RADAU_STATE_SIZE,
@@ -327,20 +328,25 @@ def _integrate_loop(rhs, jac, events, domain, y0, t0, t_end, p, rtol, atol, t_ev
     return (reason, ts, ys, nt, ev_i, ev_t, ev_y, nev, cnt, t_switch, mode, d_t, d_h, d_k, d_c, nd, t, y)
 
 
-def solve_chunk(rhs, jac, events, domain, Y0, t0, t_end, P, rtol, atol, t_eval, direction, terminal,
-                use_domain, use_fd, method, record_steps, store_dense, max_steps, first_step, max_step,
-                k0, k1):
+def solve_chunk(fptrs, Y0, t0, t_end, P, rtol, atol, t_eval, direction, terminal, use_domain, use_fd, method,
+                record_steps, store_dense, max_steps, first_step, max_step, k0, k1):
     """Integrate trajectories ``k0 <= k < k1`` (state ``Y0[k]``, parameters ``P[k]``) one after the other.
 
-    This is the single compiled entry point (explicit first-class-function signature
-    :data:`~memtheory.dynamics.constants.CHUNK_ARGS`, ``nogil``), a plain Python function here: it is compiled
-    by :func:`memtheory.dynamics.cache.compiled_solver`. :func:`memtheory.dynamics.integrators.integrate` calls
+    This is the single compiled entry point (signature :data:`~memtheory.dynamics.constants.CHUNK_ARGS`,
+    ``nogil``), a plain Python function here: it is compiled by :func:`memtheory.dynamics.cache.compiled_solver`.
+    The user functions arrive as ``fptrs``, the ``int64[8]`` addresses of
+    :func:`memtheory.dynamics.pointers.pointer_array` (``rhs``, ``jac``, ``events``, ``domain``), and become
+    first-class functions again here. :func:`memtheory.dynamics.integrators.integrate` calls
     it with one trajectory, :func:`memtheory.dynamics.integrators.integrate_batch` calls it on chunks of
     trajectories from a thread pool. Returns per-trajectory summaries
     ``(reasons, t_final, y_final, t_first_event, n_events, counts, t_switch, modes)`` followed by the full
     outputs of the last trajectory ``(t_out, y_out, n_out, ev_idx, ev_t, ev_y, n_ev_found, d_t, d_h,
     d_kind, d_coef, n_dense)``.
     """
+    rhs = rhs_from_address(fptrs[0], fptrs[1])
+    jac = jac_from_address(fptrs[2], fptrs[3])
+    events = rhs_from_address(fptrs[4], fptrs[5])
+    domain = domain_from_address(fptrs[6], fptrs[7])
     m = k1 - k0
     n = Y0.shape[1]
     n_ev = direction.shape[0]

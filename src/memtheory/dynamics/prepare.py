@@ -9,6 +9,7 @@ or an integer). Absent optional functions are replaced by compiled defaults.
 from __future__ import annotations
 
 import os
+import weakref
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -106,14 +107,30 @@ def _compiled_return_type(fn: CPUDispatcher) -> Any:
     return None
 
 
+#: Dispatcher -> {kind: the function to pass to the loop}: a dispatcher typed as the loop expects is passed
+#: itself, one typed differently once wrapped; either is remembered, so that repeated calls (every solve of a
+#: flow) neither re-inspect its overloads nor re-create (and recompile) the adapter.
+_ADAPTED: "weakref.WeakKeyDictionary[CPUDispatcher, dict]" = weakref.WeakKeyDictionary()
+
+
 def _prepare_function(fn: Callable, name: str, kind: str, t0: float, y0: np.ndarray,
                       p: np.ndarray) -> tuple[CPUDispatcher, Any]:
     """Jit ``fn`` if needed, evaluate it once at ``(t0, y0, p)`` and adapt its type to the signature.
 
     ``kind`` is ``"vector"``, ``"matrix"`` or ``"scalar"``. Returns the function to pass to the compiled
-    loop and the value at the initial point.
+    loop and the value at the initial point. The value is computed on every call (it validates this
+    problem's ``y0`` and ``p``); the adaptation is remembered per dispatcher.
     """
     disp = _as_jitted(fn, name)
+    known = _ADAPTED.get(disp, {}).get(kind)
+    if known is not None:
+        try:
+            return known, disp(float(t0), y0, p)
+        except Exception as exc:  # user exceptions at this initial point
+            raise InvalidArgumentError(
+                f"{name}(t, y, p) could not be evaluated with t: float64, y: float64[::1] (n={y0.shape[0]}), "
+                f"p: float64[::1] (len {p.shape[0]}): {exc}") from exc
+    original = disp
     try:
         value = disp(float(t0), y0, p)
     except Exception as exc:  # numba typing errors, user exceptions
@@ -132,6 +149,7 @@ def _prepare_function(fn: Callable, name: str, kind: str, t0: float, y0: np.ndar
             raise InvalidArgumentError(
                 f"{name}(t, y, p) must return a float64 {'array' if kind != 'scalar' else 'scalar'}; "
                 f"numba typed its result as {rtype}: {exc}") from exc
+    _ADAPTED.setdefault(original, {})[kind] = disp
     return disp, value
 
 
