@@ -185,17 +185,20 @@ def forward_kernel(x, MT, r, diag, UT, bias, c, c0, dt, act, nchunks, block, sta
 
 
 @njit(fastmath=_FM, **_JIT)
-def _block_forward(x, y, tw, s0, nb, MT, r, diag, UT, bias, c, c0, dt, act, scale, H, D, E) -> float:
-    """Forward pass of one block storing ``H``, ``sigma'`` in ``D`` and ``dL/dy`` in ``E``; returns the loss sum."""
-    m = bias.shape[0]
+def _block_forward(x, y, tw, s0, MT, r, diag, UT, bias, c, c0, dt, act, scale, H, D, E) -> float:
+    """Forward pass of one block storing ``H``, ``sigma'`` in ``D`` and ``dL/dy`` in ``E``; returns the loss sum.
+
+    ``H`` is ``(T + 1, nb, m)``, ``D`` ``(T, nb, m)``, ``E`` ``(T, nb)``, all C-contiguous.
+    """
+    nb, m = H.shape[1], H.shape[2]
     T = x.shape[1]
     lsum = 0.0
-    H[0, :nb] = 0.0
+    H[0] = 0.0
     for k in range(T):
-        Hp = H[k][:nb]
-        Hn = H[k + 1][:nb]
+        Hp = H[k]
+        Hn = H[k + 1]
         _preactivation(x, s0, k, UT, bias, MT, r, diag, Hp, Hn)
-        activate(act, Hn.reshape(nb * m), D[k][:nb].reshape(nb * m))
+        activate(act, Hn.reshape(nb * m), D[k].reshape(nb * m))
         for s in range(nb):
             for i in range(m):
                 Hn[s, i] = Hp[s, i] + dt * Hn[s, i]
@@ -206,24 +209,26 @@ def _block_forward(x, y, tw, s0, nb, MT, r, diag, UT, bias, c, c0, dt, act, scal
 
 
 @njit(fastmath=_FM, **_JIT)
-def _block_backward(x, s0, nb, M, r, diag, c, dt, H, D, E, Lam, tmp, tmp_mm, gM, gr, gUT, gb, gc) -> float:
+def _block_backward(x, s0, M, r, diag, c, dt, H, D, E, L, tmp, tmp_mm, gM, gr, gUT, gb, gc) -> float:
     """Backpropagation through time for one block; accumulates gradients, returns ``dL/dc_0``.
 
     Adjoint ``lambda_k = dL/dh_k``: ``delta_k = dt lambda_k * sigma'(z_k)`` (``dL/dz_k``), then
     ``lambda_{k-1} = lambda_k - W_+^T delta_k + e_{k-1} c`` with ``e_k = dL/dy_k``. Each update is a
     separate short loop (few arrays per loop keeps LLVM's alias checks cheap, so the loops vectorise).
+    ``D[k]`` is overwritten with ``delta_k``; the gradient of ``W_+``, ``-sum_k delta_k^T h_{k-1}``, is one GEMM
+    over all time steps and samples after the loop (a product with inner dimension ``T nb`` instead of ``T``
+    products with inner dimension ``nb``).
     """
-    m = c.shape[0]
+    T, nb, m = D.shape
     d = x.shape[2]
-    T = x.shape[1]
     g0 = 0.0
-    L = Lam[:nb]
     L[:] = 0.0
     n = nb * m
+    L1 = L.reshape(n)
     for k in range(T - 1, -1, -1):
-        Dk = D[k][:nb]  # sigma'(z_k), overwritten with delta_k = dL/dz_k
-        Hp = H[k][:nb]
-        Hn = H[k + 1][:nb]
+        Dk = D[k]  # sigma'(z_k), overwritten with delta_k = dL/dz_k
+        Hp = H[k]
+        Hn = H[k + 1]
         Ek = E[k]
         for s in range(nb):
             ek = Ek[s]
@@ -234,7 +239,6 @@ def _block_backward(x, s0, nb, M, r, diag, c, dt, H, D, E, Lam, tmp, tmp_mm, gM,
             hs = Hn[s]
             for i in range(m):
                 gc[i] += ek * hs[i]
-        L1 = L.reshape(n)
         D1 = Dk.reshape(n)
         for i in range(n):
             D1[i] *= dt * L1[i]
@@ -257,16 +261,16 @@ def _block_backward(x, s0, nb, M, r, diag, c, dt, H, D, E, Lam, tmp, tmp_mm, gM,
                 for i in range(m):
                     Ls[i] -= r[i] * ds[i]
         else:
-            np.dot(Dk.T, Hp, tmp_mm)  # sum_s delta_s h_s^T
-            g1 = gM.reshape(m * m)
-            t1 = tmp_mm.reshape(m * m)
-            for i in range(m * m):
-                g1[i] -= t1[i]
-            tb = tmp[:nb]
-            np.dot(Dk, M, tb)  # rows (W_+^T delta_s)^T
-            T1 = tb.reshape(n)
+            np.dot(Dk, M, tmp)  # rows (W_+^T delta_s)^T
+            T1 = tmp.reshape(n)
             for i in range(n):
                 L1[i] -= T1[i]
+    if not diag:
+        np.dot(D.reshape(T * nb, m).T, H[:T].reshape(T * nb, m), tmp_mm)  # sum_k delta_k^T h_{k-1}
+        g1 = gM.reshape(m * m)
+        t1 = tmp_mm.reshape(m * m)
+        for i in range(m * m):
+            g1[i] -= t1[i]
     return g0
 
 
@@ -286,16 +290,22 @@ def loss_grad_kernel(x, y, tw, M, MT, r, diag, UT, bias, c, c0, dt, act, nchunks
     gc0 = np.zeros(nchunks)
     for ci in prange(nchunks):
         c_lo, c_hi = _chunk_bounds(ci, nchunks, B)
-        H = np.empty((T + 1, block, m))
-        D = np.empty((T, block, m))
-        E = np.empty((T, block))
-        Lam = np.empty((block, m))
-        tmp = np.empty((block, m))
+        # flat work arrays, viewed per block as contiguous (T, nb, m) arrays (the last block may be smaller)
+        Hf = np.empty((T + 1) * block * m)
+        Df = np.empty(T * block * m)
+        Ef = np.empty(T * block)
+        Lf = np.empty(block * m)
+        tmpf = np.empty(block * m)
         tmp_mm = np.empty((mm, mm))
         for s0 in range(c_lo, c_hi, block):
             nb = min(block, c_hi - s0)
-            loss[ci] += _block_forward(x, y, tw, s0, nb, MT, r, diag, UT, bias, c, c0, dt, act, scale, H, D, E)
-            gc0[ci] += _block_backward(x, s0, nb, M, r, diag, c, dt, H, D, E, Lam, tmp, tmp_mm,
+            H = Hf[: (T + 1) * nb * m].reshape(T + 1, nb, m)
+            D = Df[: T * nb * m].reshape(T, nb, m)
+            E = Ef[: T * nb].reshape(T, nb)
+            L = Lf[: nb * m].reshape(nb, m)
+            tmp = tmpf[: nb * m].reshape(nb, m)
+            loss[ci] += _block_forward(x, y, tw, s0, MT, r, diag, UT, bias, c, c0, dt, act, scale, H, D, E)
+            gc0[ci] += _block_backward(x, s0, M, r, diag, c, dt, H, D, E, L, tmp, tmp_mm,
                                        gM[ci], gr[ci], gUT[ci], gb[ci], gc[ci])
     return loss.sum() * scale, gM, gr, gUT, gb, gc, gc0
 
@@ -356,17 +366,24 @@ def n_chunks(batch: int) -> int:
 
 _BLOCK_MAX = 128  # samples stepped in lock-step per GEMM
 _BLOCK_MIN = 8
-_HISTORY_BYTES = 4 * 2**20  # per-thread BPTT history budget: keeps H and sigma' near the caches
+_BLOCK_WIDE = 64  # block of wide models (m >= _WIDE), whose BPTT is GEMM-bound
+_WIDE = 128
+_HISTORY_BYTES = 3 * 2**19  # per-thread BPTT history budget (1.5 MiB): keeps H and sigma' in the L2 cache
 
 
 def block_size(batch: int, T: int, m: int, history: bool) -> int:
     """Samples per lock-step block.
 
-    Measured on 2 AVX-512 cores (width 64, T = 100): blocks of 16-64 samples are fastest for BPTT, 256
-    is 1.5x slower (the histories fall out of cache and are page-faulted on every call).
+    Measured on 2 AVX-512 cores (2 MiB L2 each), BPTT: at width 64 blocks whose histories fit in L2 are fastest
+    (16 samples at ``T = 100``, 1.1x faster than 40; 128 is 1.25x slower); at width 8 blocks of 32 or more are
+    1.7x faster than 8; at width 256 the products dominate and 64 samples per GEMM are 1.25x faster than 10,
+    histories out of cache or not.
     """
     per_chunk = -(-batch // n_chunks(batch))
     block = _BLOCK_MAX
     if history:
-        block = min(block, max(_BLOCK_MIN, _HISTORY_BYTES // (16 * (T + 1) * m)))
+        if m >= _WIDE:
+            block = _BLOCK_WIDE
+        else:
+            block = min(block, max(_BLOCK_MIN, _HISTORY_BYTES // (16 * (T + 1) * m)))
     return max(1, min(per_chunk, block))
