@@ -251,7 +251,7 @@ class NonlinearRNN(Displayable):
             W = Q.T @ (np.logaddexp(0.0, rng.standard_normal(width))[:, None] * Q)
             return cls(U, b, c, W=W, **common)
         par = get_parameterisation(parameterisation, **constants)
-        w = _random_raw(rng, par, width)
+        w = par.random_raw(rng, width)
         P = _random_orthogonal(rng, width) if structure == "conjugated" else None
         return cls(U, b, c, w=w, P=P, parameterisation=par, **common)
 
@@ -519,13 +519,3 @@ def _random_orthogonal(rng: np.random.Generator, m: int) -> np.ndarray:
     q, _ = np.linalg.qr(rng.standard_normal((m, m)))
     return q
 
-
-def _random_raw(rng: np.random.Generator, par: Parameterisation, m: int) -> np.ndarray:
-    if par.name == "direct":
-        return -np.abs(rng.standard_normal(m))  # raw eigenvalues: start stable
-    lo, hi = par.spec.domain
-    if math.isfinite(lo) and math.isfinite(hi):
-        return rng.uniform(lo, hi, m)
-    if math.isfinite(lo):
-        return lo + 0.5 + np.abs(rng.standard_normal(m))
-    return rng.standard_normal(m)

@@ -323,6 +323,18 @@ class Parameterisation(Displayable):
             return w
         return np.clip(w, lo + _PROJECTION_EPS, hi - _PROJECTION_EPS)
 
+    def random_raw(self, rng: np.random.Generator, m: int) -> np.ndarray:
+        """``m`` random raw weights, the models' initialisation: ``-|N(0, 1)|`` for "direct" (stable start),
+        uniform on a bounded domain, ``lo + 0.5 + |N(0, 1)|`` on a half-bounded one, ``N(0, 1)`` otherwise."""
+        if self.name == "direct":
+            return -np.abs(rng.standard_normal(m))
+        lo, hi = self.spec.domain
+        if math.isfinite(lo) and math.isfinite(hi):
+            return rng.uniform(lo, hi, m)
+        if math.isfinite(lo):
+            return lo + 0.5 + np.abs(rng.standard_normal(m))
+        return rng.standard_normal(m)
+
     def rates(self, w: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray]:
         """Return the residual-form rates ``r = diag(W_+)`` and ``dr/dw``.
 

@@ -15,7 +15,8 @@ For a linear functional with kernel ``rho`` all three equal ``|rho(t)|_1`` (for 
 :class:`~memtheory.errors.NotHurwitzError`).
 
 Nonlinear models (:class:`~memtheory.models.nonlinear.NonlinearRNN`, the gated cells
-:class:`~memtheory.models.gated.GRU` and :class:`~memtheory.models.gated.LSTM` with ``dt = 1``) and black-box
+:class:`~memtheory.models.gated.GRU` and :class:`~memtheory.models.gated.LSTM` and the state-space-form
+:class:`~memtheory.models.ssm.SSM`, these three with ``dt = 1``) and black-box
 callables are simulated on the sample grid ``t_k = k dt``. Conventions (the residual model's: ``y_k`` is the
 output after reading ``x_k``):
 
@@ -64,6 +65,7 @@ from ..models.functional import LinearFunctional
 from ..models.gated import GRU, LSTM
 from ..models.linear import DiagonalRNN, LinearRNN
 from ..models.nonlinear import NonlinearRNN
+from ..models.ssm import SSM
 
 __all__ = [
     "KINDS",
@@ -241,7 +243,7 @@ def memory_function(
 
     Parameters
     ----------
-    obj : Kernel, LinearFunctional, DiagonalRNN, LinearRNN, NonlinearRNN, GRU, LSTM or callable
+    obj : Kernel, LinearFunctional, DiagonalRNN, LinearRNN, NonlinearRNN, GRU, LSTM, SSM or callable
         Linear objects give the exact ``|rho(t)|`` (``|.|_1`` over input channels). A callable is a black box
         mapping inputs ``(B, T)`` (``input_dim`` 1) or ``(B, T, d)`` to outputs ``(B, T)`` (or ``(B, T, p)``:
         the Euclidean norm over outputs is used), whose ``k``-th output has read inputs ``0..k``.
@@ -373,7 +375,7 @@ def _simulator(obj: Any, dt: float | None, input_dim: int | None, check: bool):
         if check:
             _check_nonlinear_stability(obj)
         return obj.forward, obj.input_dim, obj.dt
-    if isinstance(obj, (GRU, LSTM)):  # one input sample per step: dt = 1
+    if isinstance(obj, (GRU, LSTM, SSM)):  # one input sample per step: dt = 1
         if dt is not None and not math.isclose(float(dt), 1.0, rel_tol=1e-12):
             raise InvalidArgumentError(f"dt: a {type(obj).__name__} reads one sample per step (dt = 1), got {dt!r}")
         if input_dim is not None and input_dim != obj.input_dim:
@@ -388,7 +390,8 @@ def _simulator(obj: Any, dt: float | None, input_dim: int | None, check: bool):
             raise InvalidArgumentError(f"input_dim: must be an integer >= 1, got {input_dim!r}")
         return (lambda x: obj(x[:, :, 0] if d == 1 else x)), int(d), float(step)
     raise InvalidArgumentError(
-        f"obj: expected a Kernel, LinearFunctional, DiagonalRNN, LinearRNN, NonlinearRNN, GRU, LSTM or a callable, "
+        f"obj: expected a Kernel, LinearFunctional, DiagonalRNN, LinearRNN, NonlinearRNN, GRU, LSTM, SSM or a "
+        "callable, "
         f"got {type(obj).__name__}"
     )
 

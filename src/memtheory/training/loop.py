@@ -19,6 +19,7 @@ from ..display import Displayable
 from .._runtime import numba_threads
 from ..errors import ConvergenceError, InvalidArgumentError
 from ..models.nonlinear import NonlinearRNN
+from ..models.ssm import SSM
 from .checks import as_generator, positive_float, positive_int
 from .datasets import LFDataset, reference_time_weights
 from .optim import Adam, clip_grad_norm, step_size_schedule
@@ -95,7 +96,7 @@ def _resolve_time_weights(time_weights: Any, T: int) -> np.ndarray | None:
     return np.asarray(time_weights, dtype=np.float64)
 
 def train(
-    model: NonlinearRNN,
+    model: NonlinearRNN | SSM,
     dataset: LFDataset | tuple[np.ndarray, np.ndarray],
     epochs: int = 10,
     batch_size: int = 128,
@@ -121,7 +122,7 @@ def train(
 
     Parameters
     ----------
-    model : NonlinearRNN
+    model : NonlinearRNN or SSM
         Updated in place; box-constrained reparameterisations are projected after every step.
     dataset : LFDataset or (x, y)
         Training data, ``x`` of shape (n, T, d), ``y`` of shape (n, T).
@@ -181,8 +182,8 @@ def train(
     ConvergenceError
         The loss became NaN or infinite (lower ``lr`` or set ``grad_clip``).
     """
-    if not isinstance(model, NonlinearRNN):
-        raise InvalidArgumentError(f"model: must be a NonlinearRNN, got {type(model).__name__}")
+    if not isinstance(model, (NonlinearRNN, SSM)):
+        raise InvalidArgumentError(f"model: must be a NonlinearRNN or an SSM, got {type(model).__name__}")
     x, y = _unpack_data(dataset, "dataset")
     if x.shape[2] != model.input_dim:
         raise InvalidArgumentError(f"dataset: input dimension {x.shape[2]} != model input_dim {model.input_dim}")
