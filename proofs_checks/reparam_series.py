@@ -1,0 +1,215 @@
+"""The trained series of [IAT] Figs. 7 and 8: RNNs trained with the reference code's recipe, their perturbation
+errors, and the comparison with values read off plots.
+
+Shared by the checks ``iat_fig7`` (ReLU RNNs without and with the softplus reparameterisation) and ``iat_fig8``
+(softplus-reparameterised hardtanh and tanh RNNs); not a check itself (no ``NAME``).
+
+The experiment, as the paper's released code runs it (github.com/radarFudan/Curse-of-memory: ``scripts/lf_all.sh``,
+``configs/experiment/LF/*.yaml``, ``src/models/lf_module.py``, ``src/perturb.py``):
+
+* task: the LF data "pol", white-noise inputs ``x_k ~ N(0, 1)`` and targets ``y_k = sum_{s <= k} rho(s) x_{k-s}``
+  with ``rho(t) = (1 + t/10)^{-1.1}``, ``T = 100`` steps of ``dt = 1``, stored as float32 (the reference's tensors);
+* model: the residual RNN ``h_k = h_{k-1} + sigma(U x_k + b - W_+ h_{k-1})``, ``y_k = c^T h_k + c_0`` with
+  ``W_+ = P^T diag(r(w)) P`` (structure "conjugated", ``P`` trainable, initialised orthogonal), ``r = relu(w)``
+  (the reference's ``rnn``: no reparameterisation, the rates are the raw weights clamped at 0) or
+  ``r = softplus(w)`` (``softplusrnn``); the reference's initialisation (:meth:`NonlinearRNN.random`);
+* training: Adam (the reference's AdamW with weight decay 0), learning rate 0.01, ``ReduceLROnPlateau(factor 0.1,
+  patience 10)`` on the validation loss, gradient clipping 0.5, the time-weighted MSE (``twe_MSE``, weights
+  ``((k+1)/(T+1))^2`` on outputs and targets), the stability-margin penalty ``0.01 relu(1 - min_i r_i)``, the
+  parameters of the best validation epoch kept (its checkpoint on ``val/loss``), and its early stopping across
+  widths: width ``m`` stops as soon as its validation loss is below the best of the previous width;
+* perturbation error: the reference's ``perturb.py`` (:func:`perturbation_error` with ``definition="reference"``):
+  every raw parameter tensor moved by Gaussian noise rescaled to max-abs ``beta`` (ReLU rates evaluated without the
+  clamp, as in its eval mode), ``beta in {0} U {1e-3 * 2^(i/2), i = 0..20}``, 30 draws per radius, error = the test
+  loss (the same time-weighted MSE, not the sup norm of [IAT] Definition 3.5), running maximum over draws and
+  smaller radii; widths 8, 16, 32, 64.
+
+Sizes (:data:`SIZES`): ``full`` is the reference's (128000 / 12800 / 12800 sequences, batch 512, up to 1000 epochs:
+hours on 2 cores); the default and ``quick`` runs keep the recipe and scale down the widths (default 8, 16, 32;
+quick 8, 16), the data, the epochs and the draws, and say so in their settings. The minimum number of epochs is
+scaled so that the first width takes about as many Adam steps as the reference's two epochs of 250 minibatches
+(default: 30 epochs of 16 minibatches). The reference plots its ``beta = 0`` point at ``beta = 1e-4`` (its notebook
+``notebooks/perturbation_error.ipynb`` sets ``data["perturbation"][0] = 1e-4`` before a log-log plot), so the
+plotted values "at 1e-4" are ``E_m(0)``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+from memtheory import Kernel
+from memtheory.models.nonlinear import NonlinearRNN
+from memtheory.theory.stability import PerturbationResult, perturbation_error, reference_betas, stability_summary
+from memtheory.training import ReduceLROnPlateau, lf_dataset, reference_time_weights, train
+
+__all__ = ["RECIPE", "SIZES", "TARGET", "TABLE_BETAS", "comparison_rows", "comparison_table", "divergence_radius",
+           "float32_data", "initial_model", "series_sizes", "train_series"]
+
+#: The reference's LF kernel "pol".
+TARGET = "(1 + t/10)**(-11/10)"
+
+#: The reference's training recipe (module docstring).
+RECIPE = {"T": 100, "dt": 1.0, "lr": 0.01, "plateau_factor": 0.1, "plateau_patience": 10, "grad_clip": 0.5,
+          "margin_weight": 0.01, "time_weights": "twe_MSE (((k+1)/(T+1))^2, the reference's)",
+          "structure": "conjugated", "optimizer": "Adam (the reference's AdamW, weight decay 0)",
+          "keep_best": "validation loss", "min_epochs": "2 (default / quick: about the same number of Adam steps)",
+          "early_stopping": "after min_epochs, width m stops once its validation loss is below half the previous "
+                            "width's final one (the first width: below 100)"}
+
+#: The reference's first stopping threshold and the factor applied to each width's final validation loss.
+FIRST_THRESHOLD, THRESHOLD_FACTOR = 100.0, 0.5
+
+#: Sizes of the three runs; ``full`` is the reference's. ``approximates``: a width "approximates" when its
+#: ``E_m(0)`` is below this fraction of the zero model's error (the test loss of ``y = 0``); relaxed for ``quick``,
+#: whose 300 Adam steps on 256 sequences cannot reach the 5% of the longer runs.
+SIZES = {
+    "quick": {"widths": [8, 16], "n_train": 256, "n_val": 64, "n_test": 64, "min_epochs": 20, "epochs": 30,
+              "batch_size": 16, "repeats": 3, "approximates": 0.25},
+    "default": {"widths": [8, 16, 32], "n_train": 1024, "n_val": 256, "n_test": 128, "min_epochs": 30,
+                "epochs": 60, "batch_size": 64, "repeats": 10, "approximates": 0.05},
+    "full": {"widths": [8, 16, 32, 64], "n_train": 128000, "n_val": 12800, "n_test": 12800, "min_epochs": 2,
+             "epochs": 1000, "batch_size": 512, "repeats": 30, "approximates": 0.05},
+}
+
+#: Radii shown in the comparison tables: beta = 0 and every sixth point of the reference grid.
+TABLE_BETAS = (0.0, 1e-3, 8e-3, 0.064, 0.512)
+
+
+def series_sizes(quick: bool, full: bool) -> dict:
+    """The sizes of a run (``full`` wins over ``quick``), with its name under ``"size"``."""
+    name = "full" if full else ("quick" if quick else "default")
+    return {"size": name, **SIZES[name]}
+
+
+def float32_data(rho: Kernel, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """LF data of ``rho`` (reference convention, ``T = 100``, ``dt = 1``) rounded to float32 as the reference
+    stores them, returned in float64 for the float64 models."""
+    ds = lf_dataset(rho, n, RECIPE["T"], RECIPE["dt"], seed=seed, convention="reference")
+    return ds.x.astype(np.float32).astype(np.float64), ds.y.astype(np.float32).astype(np.float64)
+
+
+def initial_model(activation: str, parameterisation: str, m: int, seed: int = 0) -> NonlinearRNN:
+    """The untrained width-``m`` model of a series (the reference's initialisation, structure "conjugated")."""
+    return NonlinearRNN.random(1, m, activation=activation, structure="conjugated",
+                               parameterisation=parameterisation, dt=RECIPE["dt"], seed=np.random.default_rng([seed, m]))
+
+
+def train_series(activation: str, parameterisation: str, sizes: Mapping, seed: int = 0) -> dict:
+    """Train one model per width with the recipe and measure its perturbation errors (module docstring).
+
+    Parameters
+    ----------
+    activation : str
+        ``"relu"``, ``"hardtanh"`` or ``"tanh"``.
+    parameterisation : str
+        ``"relu"`` (no reparameterisation) or ``"softplus"``.
+    sizes : mapping
+        One of :data:`SIZES` (widths, data sizes, epochs, batch size, draws).
+    seed : int
+        Seed of the data, the initialisations and the shuffling.
+
+    Returns
+    -------
+    dict
+        ``results`` ({m: PerturbationResult}), ``models``, ``summary`` (:func:`stability_summary` as a dict), and
+        per width ``E0``, ``val_loss`` (best epoch), ``final_val_loss`` (last epoch), ``threshold`` (its stopping
+        threshold), ``epochs_run``, ``best_epoch``, ``margin`` (smallest rate of ``W_+``), ``seconds`` (training) and
+        ``divergence_radius`` (:func:`divergence_radius`); ``trivial_error`` (the zero model's test loss) and
+        ``relative_E0`` (``E_m(0)`` divided by it).
+    """
+    rho = Kernel(TARGET)
+    data = float32_data(rho, sizes["n_train"], seed=3 * seed)
+    val = float32_data(rho, sizes["n_val"], seed=3 * seed + 1)
+    test = float32_data(rho, sizes["n_test"], seed=3 * seed + 2)
+    tw = reference_time_weights(RECIPE["T"])
+    betas = reference_betas()
+    out: dict = {"widths": list(sizes["widths"]), "E0": [], "val_loss": [], "epochs_run": [], "best_epoch": [],
+                 "margin": [], "seconds": [], "threshold": [], "final_val_loss": [], "results": {}, "models": {}}
+    threshold = FIRST_THRESHOLD
+    for m in sizes["widths"]:
+        model = initial_model(activation, parameterisation, m, seed)
+        final = []
+
+        def stop_below(epoch, loss, current, threshold=threshold, final=final):  # the reference's stopping_threshold
+            final.append(current.loss(val[0], val[1], tw))
+            return bool(epoch + 1 >= sizes["min_epochs"] and final[-1] < threshold)
+
+        fit = train(model, data, epochs=sizes["epochs"], batch_size=sizes["batch_size"], lr=RECIPE["lr"],
+                    seed=np.random.default_rng([seed, m]), progress=False, time_weights=tw, grad_clip=RECIPE["grad_clip"], val_data=val,
+                    keep_best=True, margin_weight=RECIPE["margin_weight"], callback=stop_below,
+                    plateau=ReduceLROnPlateau(RECIPE["lr"], factor=RECIPE["plateau_factor"],
+                                              patience=RECIPE["plateau_patience"]))
+        best = float(fit.val_history[fit.best_epoch])
+        out["threshold"].append(threshold)
+        out["final_val_loss"].append(float(final[-1]))
+        threshold = THRESHOLD_FACTOR * float(final[-1])
+        res = perturbation_error(model, test, betas, repeats=sizes["repeats"], definition="reference",
+                                 norm="twe_mse", seed=seed)
+        out["results"][m] = res
+        out["models"][m] = model
+        out["E0"].append(float(res.errors[0]))
+        out["val_loss"].append(best)
+        out["epochs_run"].append(int(fit.epochs))
+        out["best_epoch"].append(int(fit.best_epoch))
+        out["margin"].append(float(model.rates()[0].min()) + 0.0)  # + 0.0: no "-0" for a clamped rate
+        out["seconds"].append(float(fit.seconds))
+    out["summary"] = stability_summary(out["results"]).to_dict()
+    out["trivial_error"] = float(out["results"][sizes["widths"][0]].trivial_error)
+    out["divergence_radius"] = [divergence_radius(out["results"][m]) for m in sizes["widths"]]
+    out["relative_E0"] = [e / out["trivial_error"] for e in out["E0"]]
+    return out
+
+
+def divergence_radius(result: PerturbationResult, factor: float = 1e6) -> float:
+    """Smallest radius at which ``E_m(beta)`` exceeds ``factor`` times the zero model's error (the perturbed
+    recurrence diverges: a rate pushed across the stability boundary grows like ``e^{beta T}``, beyond any
+    approximation error); ``inf`` when no radius of the grid does."""
+    over = np.nonzero(~(result.errors <= factor * result.trivial_error))[0]
+    return float(result.betas[over[0]]) if over.size else math.inf
+
+
+def _grid_value(result: PerturbationResult, beta: float) -> float | None:
+    j = np.nonzero(np.isclose(result.betas, beta, rtol=1e-6, atol=0.0))[0]
+    return float(result.errors[j[0]]) if j.size else None
+
+
+def comparison_rows(results: Mapping[int, PerturbationResult], plotted: Mapping[float, Mapping[int, float]],
+                    betas=None) -> list[dict]:
+    """Rows ``{m, beta, ours, plotted, ratio}`` at each ``(width, beta)`` of ``plotted`` (values read off a plot:
+    ``{beta: {m: value}}``) for which we have a curve; ``betas`` restricts the radii (default: all of ``plotted``).
+    ``ratio = ours / plotted``."""
+    rows = []
+    for beta in sorted(plotted):
+        if betas is not None and not any(math.isclose(beta, b, rel_tol=1e-6, abs_tol=0.0) for b in betas):
+            continue
+        for m, value in sorted(plotted[beta].items()):
+            if m not in results:
+                continue
+            ours = _grid_value(results[m], beta)
+            if ours is None:
+                continue
+            rows.append({"m": int(m), "beta": float(beta), "ours": ours, "plotted": float(value),
+                         "ratio": ours / float(value)})
+    return rows
+
+
+def comparison_table(rows_by_series: Mapping[str, list[dict]], source: str) -> str:
+    """Markdown table of :func:`comparison_rows` for several series (``source`` names where the plotted values
+    come from)."""
+    lines = [f"| series | m | beta | ours | {source} | ratio (ours / {source}) |", "|---|---|---|---|---|---|"]
+    for label, rows in rows_by_series.items():
+        for r in rows:
+            lines.append(f"| {label} | {r['m']} | {r['beta']:.3g} | {r['ours']:.3g} | {r['plotted']:.3g} | "
+                         f"{r['ratio']:.3g} |")
+    return "\n".join(lines)
+
+
+def nearest_grid(beta: float) -> float:
+    """The point of the reference grid nearest to ``beta`` in log scale (0 for 0)."""
+    if beta == 0:
+        return 0.0
+    grid = reference_betas()[1:]
+    return float(grid[np.argmin(np.abs(np.log(grid) - math.log(beta)))])
