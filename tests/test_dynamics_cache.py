@@ -88,8 +88,8 @@ def test_entry_point_reaches_the_step_kernels():
     """Sanity check of the walk itself: the kernels of every stage of the loop are found."""
     found = {os.path.basename(f): names for f, names in _reachable_dispatchers().items()}
     assert "solve_chunk" in found["loop.py"]
-    for name, kernel in [("dopri.py", "dopri_attempt"), ("radau.py", "radau_attempt"),
-                         ("events.py", "detect_events"), ("control.py", "dopri_control"),
+    for name, kernel in [("explicit.py", "erk_attempt"), ("dopri.py", "initial_step"), ("radau.py", "radau_attempt"),
+                         ("events.py", "detect_events"), ("control.py", "stiffness_update"),
                          ("buffers.py", "push_point")]:
         assert kernel in found[name], (name, found.get(name))
 

@@ -21,7 +21,7 @@ from numba import njit
 from scipy.integrate import solve_ivp
 from scipy.linalg import expm
 
-from memtheory.dynamics import dopri, radau
+from memtheory.dynamics import radau
 from memtheory.dynamics.integrators import (
     BatchResult,
     ODEResult,
@@ -144,7 +144,7 @@ def linear_jac(t, y, p):
     return p.reshape(n, n).copy()
 
 
-ALL = ("dopri5", "radau", "auto")
+ALL = ("dopri5", "dop853", "radau", "auto")
 # Hairer & Wanner's test set (ROBER, t = 1e11), reference values of the published problem description.
 ROBER_1E11 = np.array([0.2083340149701255e-07, 0.8333360770334713e-13, 0.9999999791665050e+00])
 # Van der Pol, mu = 1000, y(0) = (2, 0), t = 3000: scipy Radau rtol = atol = 1e-12 (agrees with rtol = atol
@@ -219,8 +219,8 @@ def test_robertson_to_1e11_matches_test_set(method):
     assert np.all(rel < 1e-7), rel  # measured: 1.2e-8 (radau), 8e-9 (auto) for y1, y2; 1e-14 for y3
     assert abs(res.y_final.sum() - 1.0) < 1e-12  # mass conservation (linear invariant)
     assert res.nsteps < 1500  # measured: 940 (radau), 981 (auto)
-    if method == "auto":
-        assert res.method_used == "dopri5->radau" and res.t_switch < 1.0
+    if method == "auto":  # rtol < 1e-7: DOP853 first
+        assert res.method_used == "dop853->radau" and res.t_switch < 1.0
 
 
 def test_robertson_loose_tolerance_and_fd_jacobian():
@@ -239,7 +239,7 @@ def test_van_der_pol_mu_1000_matches_reference(method):
     assert abs(res.y_final[0] - VDP_3000[0]) < 2e-9  # measured: 1.8e-10
     assert abs(res.y_final[1] - VDP_3000[1]) / VDP_3000[1] < 3e-9  # measured: 3e-10
     assert res.nsteps < 5000  # measured: 3103 (radau), 3141 (auto)
-    assert res.method_used == ("radau" if method == "radau" else "dopri5->radau")
+    assert res.method_used == ("radau" if method == "radau" else "dop853->radau")
 
 
 @pytest.mark.slow
@@ -262,14 +262,17 @@ def test_near_constant_stiff_solution_takes_logarithmically_many_steps(method, t
     assert res.nsteps < (120 if t_end == 1e12 else 500)  # measured: 69, 87, 357
 
 
-def test_auto_switches_on_stiff_problem_only():
-    stiff_res = integrate(relax, relax_jac, [2.0], (0.0, 10.0), [1e4, 0.0], method="auto")
-    assert stiff_res.method_used == "dopri5->radau" and stiff_res.t_switch is not None
+@pytest.mark.parametrize("rtol,pair", [(1e-8, "dop853"), (1e-6, "dopri5")])
+def test_auto_switches_on_stiff_problem_only(rtol, pair):
+    """``auto`` starts with DOP853 below rtol = 1e-7 and with DOPRI5 above, and switches on stiffness only."""
+    stiff_res = integrate(relax, relax_jac, [2.0], (0.0, 10.0), [1e4, 0.0], method="auto", rtol=rtol)
+    assert stiff_res.method_used == f"{pair}->radau" and stiff_res.t_switch is not None
     assert stiff_res.nsteps < 200
-    explicit = integrate(relax, relax_jac, [2.0], (0.0, 10.0), [1e4, 0.0], method="dopri5")
-    assert explicit.nsteps > 5000  # stability-limited: h ~ 3.3e-4
-    nonstiff = integrate(oscillator, oscillator_jac, [1.0, 0.0], (0.0, 50.0), [1.0], method="auto")
-    assert nonstiff.method_used == "dopri5" and nonstiff.t_switch is None and nonstiff.njev == 0
+    explicit = integrate(relax, relax_jac, [2.0], (0.0, 10.0), [1e4, 0.0], method=pair, rtol=rtol)
+    # stability-limited: h ~ 3.3e-4 (DOPRI5), ~ 6e-4 (DOP853)
+    assert explicit.nsteps > (5000 if pair == "dopri5" else 2500)
+    nonstiff = integrate(oscillator, oscillator_jac, [1.0, 0.0], (0.0, 50.0), [1.0], method="auto", rtol=rtol)
+    assert nonstiff.method_used == pair and nonstiff.t_switch is None and nonstiff.njev == 0
 
 
 # ------------------------------------------------------------------------------------ events
@@ -385,16 +388,7 @@ def test_radau_constants_diagonalise_inverse_collocation_matrix():
         np.testing.assert_allclose(radau.RADAU_P @ np.array([x, x**2, x**3]), np.eye(3)[i], atol=1e-13)
 
 
-def test_dopri_tableau_order_conditions():
-    b = np.array([dopri.A71, 0.0, dopri.A73, dopri.A74, dopri.A75, dopri.A76, 0.0])
-    e = np.array([dopri.E1, 0.0, dopri.E3, dopri.E4, dopri.E5, dopri.E6, dopri.E7])
-    c = np.array([0.0, dopri.C2, dopri.C3, dopri.C4, dopri.C5, 1.0, 1.0])
-    for k in range(1, 6):  # quadrature conditions sum b c^(k-1) = 1/k up to order 5
-        assert abs(b @ c ** (k - 1) - 1.0 / k) < 1e-15
-    bhat = b - e  # embedded 4th-order weights
-    for k in range(1, 5):
-        assert abs(bhat @ c ** (k - 1) - 1.0 / k) < 1e-15
-    assert abs(bhat @ c**4 - 0.2) > 1e-6  # ...and not 5th order
+# (the order conditions of the explicit pairs: tests/test_tableaux.py)
 
 
 # --------------------------------------------------------------------------------- conveniences

@@ -27,8 +27,8 @@ from memtheory.dynamics.loop import solve_chunk
 __all__ = ["SOURCES", "sources_stamp", "attach_cache", "compiled_solver"]
 
 #: Files of this package whose code is compiled into the entry point (the cache key).
-SOURCES = ("constants.py", "dopri.py", "radau.py", "events.py", "buffers.py", "control.py", "pointers.py",
-           "loop.py")
+SOURCES = ("constants.py", "tableaux.py", "dopri.py", "explicit.py", "radau.py", "events.py", "buffers.py",
+           "control.py", "pointers.py", "loop.py")
 
 
 def sources_stamp(directory: str | None = None) -> tuple[str, ...]:

@@ -19,6 +19,8 @@ __all__ = [
     "M_AUTO",
     "M_DOPRI",
     "M_RADAU",
+    "M_DOP853",
+    "HIGH_ORDER_RTOL",
     "RHS_SIGNATURE",
     "JAC_SIGNATURE",
     "DOMAIN_SIGNATURE",
@@ -57,10 +59,13 @@ __all__ = [
 ]
 
 #: Accepted values of ``method``.
-METHODS = ("auto", "dopri5", "radau")
+METHODS = ("auto", "dopri5", "dop853", "radau")
 #: ``method`` name -> code passed to the loop.
-METHOD_CODE = {"auto": 0, "dopri5": 1, "radau": 2}
-M_AUTO, M_DOPRI, M_RADAU = 0, 1, 2
+METHOD_CODE = {"auto": 0, "dopri5": 1, "radau": 2, "dop853": 3}
+#: ``M_DOPRI`` is also the loop's mode "explicit pair" (which pair: the loop's ``erk`` argument).
+M_AUTO, M_DOPRI, M_RADAU, M_DOP853 = 0, 1, 2, 3
+#: ``method="auto"`` starts with DOP853 below this ``rtol``, with DOPRI5 otherwise.
+HIGH_ORDER_RTOL = 1e-7
 
 _F8 = types.float64
 _V = types.float64[::1]
@@ -79,7 +84,7 @@ DOM_T = types.FunctionType(DOMAIN_SIGNATURE)
 #: The user functions arrive as the int64 addresses of :func:`memtheory.dynamics.pointers.pointer_array`.
 CHUNK_ARGS = (types.int64[::1], types.float64[:, ::1], _F8, _F8, types.float64[:, ::1],
               _F8, _V, _V, types.int64[::1], types.int64[::1], types.boolean, types.boolean, types.int64,
-              types.boolean, types.boolean, types.int64, _F8, _F8, types.int64, types.int64)
+              types.boolean, types.boolean, types.int64, _F8, _F8, types.int64, types.int64, types.int64)
 
 # Termination reasons of the compiled loop (mapped to status and message in Python).
 R_END = 0

@@ -1,10 +1,10 @@
 """Step-size decisions, the stiffness switch and failure diagnosis of the compiled integration loop.
 
-After each trial step the loop calls a small controller: :func:`dopri_control` (the PI controller of
-``dopri5.f``) or :func:`radau_control` (Gustafsson's predictive controller of ``radau5.f``), which accepts the
-step or says why it is rejected and with which step size to retry; :func:`accept_radau` does the bookkeeping of
-an accepted Radau step. :func:`stiffness_update` and :func:`power_radius` decide the switch of
-``method="auto"`` from Dormand--Prince to Radau IIA; :func:`failure_reason` names the cause when the step size
+After each trial step the loop calls a small controller: :func:`memtheory.dynamics.explicit.erk_control` (the PI
+controller of ``dopri5.f`` / ``dop853.f``) or :func:`radau_control` (Gustafsson's predictive controller of
+``radau5.f``), which accepts the step or says why it is rejected and with which step size to retry;
+:func:`accept_radau` does the bookkeeping of an accepted Radau step. :func:`stiffness_update` and
+:func:`power_radius` decide the switch of ``method="auto"`` from the explicit pair to Radau IIA; :func:`failure_reason` names the cause when the step size
 underflows.
 
 (The loop calls the step kernels directly and these small controllers afterwards, rather than through
@@ -25,8 +25,6 @@ from numba import njit
 
 from memtheory.dynamics.constants import (
     C_ERR,
-    C_FACOLD,
-    C_HLAMB,
     C_HNEW,
     C_NITER,
     C_RATE,
@@ -44,7 +42,6 @@ from memtheory.dynamics.constants import (
     REJ_NONFINITE,
     REJ_SINGULAR,
 )
-from memtheory.dynamics.dopri import STIFF_HLAMB
 from memtheory.dynamics.radau import (
     MAX_FACTOR,
     MIN_FACTOR,
@@ -61,8 +58,6 @@ from memtheory.dynamics.radau import (
 
 __all__ = [
     "NSTIFF_ON",
-    "STIFF_HRHO",
-    "dopri_control",
     "radau_control",
     "accept_radau",
     "reset_radau",
@@ -71,41 +66,9 @@ __all__ = [
     "failure_reason",
 ]
 
-# Dormand--Prince PI controller (dopri5.f defaults).
-_SAFE = 0.9
-_BETA = 0.04
-_EXPO1 = 0.2 - _BETA * 0.75
-_FACC1 = 1.0 / 0.2  # largest decrease 5
-_FACC2 = 1.0 / 10.0  # largest increase 10
 #: Accepted steps of Hairer's test (and of the suspicion count) before a switch is considered.
 NSTIFF_ON = 15
 _NSTIFF_OFF = 6
-_SUSPECT_HLAMB = 0.8  # Hairer's estimate above this on 15 steps: check h * rho(J)
-#: ``h * rho(J)`` above this: the step is limited by stability (see :func:`stiffness_update`).
-STIFF_HRHO = 1.5
-
-
-@njit(nogil=True)
-def dopri_control(finite, err, hlamb, h, ctl):
-    """PI step-size decision after a Dormand--Prince trial step.
-
-    Returns ``(rej, h_retry)``: ``rej = REJ_NONE`` if the step is acceptable (then ``ctl[C_HNEW]`` is the
-    proposed next step), otherwise the reason and the step size to retry with.
-    """
-    if not finite:
-        return REJ_NONFINITE, 0.5 * h
-    fac11 = err ** _EXPO1
-    if err <= 1.0:
-        fac = fac11 / ctl[C_FACOLD] ** _BETA
-        fac = max(_FACC2, min(_FACC1, fac / _SAFE))
-        hnew = h / fac
-        if ctl[C_REJ] == 1.0:
-            hnew = min(hnew, h)
-        ctl[C_HNEW] = hnew
-        ctl[C_ERR] = err
-        ctl[C_HLAMB] = hlamb
-        return REJ_NONE, h
-    return REJ_ERROR, h / min(_FACC1, fac11 / _SAFE)
 
 
 @njit(nogil=True)
@@ -163,19 +126,21 @@ def reset_radau(st):
 
 
 @njit(nogil=True)
-def stiffness_update(hlamb, sti):
-    """Stiffness counters after an accepted DOPRI step.
+def stiffness_update(hlamb, sti, hlamb_stiff, hlamb_suspect):
+    """Stiffness counters after an accepted explicit step.
 
-    ``sti = [iasti, nonsti, nsusp, wait, countdown]`` (int64). Hairer's test: ``h |lambda| > 3.25`` on 15
-    accepted steps without 6 consecutive non-stiff ones in between. Because the estimate
+    ``sti = [iasti, nonsti, nsusp, wait, countdown]`` (int64); the thresholds are the pair's
+    (:mod:`memtheory.dynamics.tableaux`; the numbers below are DOPRI5's, DOP853's are 6.1/3.25 times larger).
+    Hairer's test: ``h |lambda| > hlamb_stiff = 3.25`` on 15 accepted steps without 6 consecutive non-stiff ones
+    in between. Because the estimate
     ``||k7 - k6|| / ||y7 - y6||`` mixes stiff and non-stiff components (on Robertson's problem at tight
     tolerances it stays between 1 and 3 for thousands of stability-limited steps), 15 consecutive steps with
-    ``h |lambda| > 0.8`` also trigger a check with the Jacobian (see :func:`power_radius`): stiff if
-    ``h rho(J) > 1.5``. (DOPRI5 is stable up to ``h rho ~ 3.3`` on the negative axis, but its error
+    ``h |lambda| > hlamb_suspect = 0.8`` also trigger a check with the Jacobian (see :func:`power_radius`): stiff
+    if ``h rho(J) > 1.5`` (the pair's ``F_HRHO``, compared by the loop). (DOPRI5 is stable up to ``h rho ~ 3.3`` on the negative axis, but its error
     estimator is not: on Robertson's problem the accepted steps settle at ``h rho ~ 2-2.7``.)
     Returns 0 (not stiff), 1 (stiff by Hairer's test) or 2 (check with the Jacobian).
     """
-    if hlamb > STIFF_HLAMB:
+    if hlamb > hlamb_stiff:
         sti[1] = 0
         sti[0] += 1
         if sti[0] >= NSTIFF_ON:
@@ -184,7 +149,7 @@ def stiffness_update(hlamb, sti):
         sti[1] += 1
         if sti[1] >= _NSTIFF_OFF:
             sti[0] = 0
-    if hlamb > _SUSPECT_HLAMB:
+    if hlamb > hlamb_suspect:
         sti[2] += 1
     else:
         sti[2] = 0

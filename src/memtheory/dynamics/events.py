@@ -1,10 +1,11 @@
 """Dense-output interpolation, event detection and root location on one accepted step.
 
 Every accepted step of either integrator leaves a polynomial interpolant ``u(theta)``,
-``theta = (s - t_old)/h`` in [0, 1], stored as a ``(5, n)`` coefficient array and a ``kind`` flag:
+``theta = (s - t_old)/h`` in [0, 1], stored as an ``(8, n)`` coefficient array and a ``kind`` flag:
 
-* ``KIND_DOPRI`` (0): Shampine's fourth-order continuous extension of Dormand--Prince,
-  ``u = r0 + theta (r1 + (1 - theta) (r2 + theta (r3 + (1 - theta) r4)))``;
+* ``KIND_DOPRI`` (0): the continuous extension of an explicit pair (:mod:`memtheory.dynamics.tableaux`),
+  ``u = r0 + theta (r1 + (1 - theta) (r2 + theta (r3 + (1 - theta) (r4 + theta (r5 + ...)))))``: Shampine's
+  fourth-order one of Dormand--Prince 5(4) (rows ``r5..r7`` zero), the seventh-order one of DOP853;
 * ``KIND_RADAU`` (1): the Radau IIA collocation polynomial, ``u = r0 + theta (r1 + theta (r2 + theta r3))``.
 
 Both interpolants match the step's end points exactly (``u(0) = y_old``, ``u(1) = y_new``), so a sign
@@ -33,10 +34,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from memtheory.dynamics.dopri import INLINE, dopri_interp
+from memtheory.dynamics.dopri import INLINE
+from memtheory.dynamics.explicit import erk_interp
 from memtheory.dynamics.radau import radau_interp
 
-__all__ = ["KIND_DOPRI", "KIND_RADAU", "interp", "find_root", "detect_events"]
+__all__ = ["KIND_DOPRI", "KIND_RADAU", "interp", "find_root", "detect_events", "events_fire"]
 
 KIND_DOPRI = 0
 KIND_RADAU = 1
@@ -48,7 +50,7 @@ _EPS = 2.220446049250313e-16
 def interp(kind, coef, theta, out):
     """Evaluate the interpolant of a step (``kind``, ``coef``) at ``theta`` into ``out``."""
     if kind == KIND_DOPRI:
-        dopri_interp(coef, theta, out)
+        erk_interp(coef, theta, out)
     else:
         radau_interp(coef, theta, out)
 
@@ -57,7 +59,7 @@ def interp(kind, coef, theta, out):
 def _gval(events, domain, which, t_old, h, kind, coef, theta, p, yw):
     """Event component ``which`` (or the domain function if ``which < 0``) on the interpolant."""
     if kind == KIND_DOPRI:
-        dopri_interp(coef, theta, yw)
+        erk_interp(coef, theta, yw)
     else:
         radau_interp(coef, theta, yw)
     s = t_old + theta * h
@@ -202,3 +204,17 @@ def detect_events(events, domain, t_old, h, kind, coef, p, g_old, g_new, directi
         found_theta[j + 1] = ti
         found_idx[j + 1] = ii
     return nf, theta_term
+
+
+@njit(nogil=True, inline=INLINE)
+def events_fire(g_old, g_new, direction):
+    """Whether some event fires between ``g_old`` and ``g_new`` (the rule of :func:`detect_events`).
+
+    The loop asks before building an interpolant that costs right-hand side evaluations (DOP853's).
+    """
+    for ev in range(g_old.shape[0]):
+        go = g_old[ev]
+        gn = g_new[ev]
+        if (go < 0.0 and gn >= 0.0 and direction[ev] >= 0) or (go > 0.0 and gn <= 0.0 and direction[ev] <= 0):
+            return True
+    return False

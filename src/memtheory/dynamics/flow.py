@@ -178,8 +178,9 @@ class _FlowBase(Displayable):
             Initial state (``(a_1..a_m, w_1..w_m)`` for the diagonal flow).
         tau_end : float
             Final training time (> 0; up to 1e300: the stiff solver's step grows geometrically).
-        method : {"auto", "dopri5", "radau"}
-            ``"auto"`` starts explicit and switches to Radau IIA on stiffness.
+        method : {"auto", "dopri5", "dop853", "radau"}
+            ``"auto"`` starts explicit (DOP853 when ``rtol < 1e-7``, else DOPRI5) and switches to Radau IIA on
+            stiffness.
         rtol, atol : float
             Tolerances.
         events : dict, optional

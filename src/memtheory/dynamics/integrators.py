@@ -1,4 +1,4 @@
-"""Adaptive ODE integration in numba: Dormand--Prince 5(4), Radau IIA 5, automatic stiffness switching.
+"""Adaptive ODE integration in numba: Dormand--Prince 5(4) and 8(5,3), Radau IIA 5, automatic stiffness switching.
 
 Problem convention (the gradient flows of :mod:`memtheory` are wired onto it):
 
@@ -30,19 +30,26 @@ more than the integration itself.
 Methods (``method=``):
 
 ``"dopri5"``
-    explicit Dormand--Prince 5(4), PI step-size control, 4th-order dense output
-    (:mod:`memtheory.dynamics.dopri`).
+    explicit Dormand--Prince 5(4), PI step-size control, 4th-order dense output.
+``"dop853"``
+    explicit Dormand--Prince 8(5,3) (Hairer's DOP853): twelve stages per step, an error estimate from the
+    embedded fifth- and third-order solutions, a 7th-order dense output built (three more stages) only on the
+    steps whose interpolant is used (events that fire, ``t_eval`` points, ``dense=True``). At tight
+    tolerances it needs far fewer right-hand side evaluations than ``dopri5`` (measured on a forced pendulum
+    at ``rtol = 1e-11``: 2.8x fewer, with a 10x smaller error). Both explicit pairs are tableaux
+    (:mod:`memtheory.dynamics.tableaux`) run by one step engine (:mod:`memtheory.dynamics.explicit`).
 ``"radau"``
     implicit Radau IIA of order 5 with the simplified Newton iteration of RADAU5, using the analytic
     Jacobian; L-stable, for stiff problems; the step can grow by a factor 10 per step, so a solution that
     is constant over ``[1, 1e12]`` costs about one step per decade (69 steps from ``t = 0``), and
     ``t_end = 1e300`` is fine (:mod:`memtheory.dynamics.radau`).
 ``"auto"``
-    starts with ``dopri5`` and switches (once, irreversibly) to ``radau`` when the explicit steps are
-    limited by stability: Hairer's test ``h |lambda| > 3.25`` on 15 accepted steps, or, after 15 steps
-    with ``h |lambda| > 0.8``, ``h rho(J) > 1.5`` with the spectral radius of the Jacobian estimated by
+    starts with an explicit pair chosen by tolerance -- ``dop853`` when ``rtol < 1e-7``, ``dopri5`` otherwise
+    -- and switches (once, irreversibly) to ``radau`` when the explicit steps are limited by stability:
+    Hairer's test ``h |lambda| > 3.25`` (DOP853: 6.1) on 15 accepted steps, or, after 15 steps with
+    ``h |lambda| > 0.8`` (1.5), ``h rho(J) > 1.5`` (2.8) with the spectral radius of the Jacobian estimated by
     power iteration (see :func:`memtheory.dynamics.control.stiffness_update`); ``method_used`` reports
-    ``"dopri5->radau"`` and ``t_switch`` the switching time.
+    ``"dop853->radau"`` or ``"dopri5->radau"`` and ``t_switch`` the switching time.
 
 The whole integration loop (steps, step-size control, events, domain, output) runs in compiled code
 (:mod:`memtheory.dynamics.loop`); :func:`integrate` only validates the input
@@ -73,6 +80,7 @@ from memtheory.dynamics.constants import DOMAIN_SIGNATURE, JAC_SIGNATURE, METHOD
 from memtheory.dynamics.pointers import pointer_array
 from memtheory.dynamics.prepare import (
     as_vector,
+    explicit_pair,
     prepare_problem,
     thread_count,
     validate_method,
@@ -131,7 +139,7 @@ def integrate(
         ``(t0, t_end)`` with ``t_end > t0``, both finite (``t_end`` may be as large as ``1e300``).
     p : array_like, shape (n_p,), optional
         Parameters passed to every user function (default: empty).
-    method : {"auto", "dopri5", "radau"}
+    method : {"auto", "dopri5", "dop853", "radau"}
         Integrator; see the module docstring.
     rtol, atol : float, float or array_like of shape (n,)
         Relative and absolute tolerances (``> 0``); the local error of component ``i`` is kept below
@@ -190,6 +198,7 @@ def integrate(
     pa = as_vector([] if p is None else p, "p", allow_empty=True)
     rtol_f, atol_a = validate_tolerances(rtol, atol, y0a.shape[0])
     max_steps_i, fs, ms = validate_steps(max_steps, first_step, max_step)
+    erk = explicit_pair(method_code, rtol_f)
     if t_eval is None:
         te = np.empty(0)
     else:
@@ -201,8 +210,8 @@ def integrate(
     fptrs = pointer_array(rhs_f, jac_f, ev_f, dom_f)  # (the dispatchers stay referenced during the call)
     out = compiled_solver()(fptrs, y0a[None, :], t0, t_end, pa[None, :], rtol_f, atol_a, te, d_arr,
                             term_arr, domain is not None, use_fd, method_code, t_eval is None, bool(dense),
-                            max_steps_i, fs, ms, 0, 1)
-    return ode_result(out, d_arr.shape[0], method_code, max_steps_i, dom_f, pa, t0, bool(dense))
+                            max_steps_i, fs, ms, 0, 1, erk)
+    return ode_result(out, d_arr.shape[0], method_code, max_steps_i, dom_f, pa, t0, bool(dense), erk)
 
 
 def integrate_batch(
@@ -272,6 +281,7 @@ def integrate_batch(
     if not (np.all(np.isfinite(Y0)) and np.all(np.isfinite(P))):
         raise InvalidArgumentError("y0 and p must be finite (no NaN or inf)")
     rtol_f, atol_a = validate_tolerances(rtol, atol, Y0.shape[1])
+    erk = explicit_pair(method_code, rtol_f)
     max_steps_i, fs, ms = validate_steps(max_steps, first_step, max_step)
     rhs_f, jac_f, ev_f, dom_f, use_fd, d_arr, term_arr = prepare_problem(
         rhs, jac, events, n_events, direction, terminal, domain, Y0[0].copy(), P[0].copy(), t0,
@@ -288,8 +298,8 @@ def integrate_batch(
     edges = np.linspace(0, m, n_chunks + 1).round().astype(np.int64)
     bounds = [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
     if n_threads == 1:
-        parts = [solver(*args, k0, k1) for k0, k1 in bounds]
+        parts = [solver(*args, k0, k1, erk) for k0, k1 in bounds]
     else:
         with ThreadPoolExecutor(max_workers=n_threads) as pool:
-            parts = list(pool.map(lambda kk: solver(*args, kk[0], kk[1]), bounds))
+            parts = list(pool.map(lambda kk: solver(*args, kk[0], kk[1], erk), bounds))
     return batch_result(parts, max_steps_i)

@@ -40,17 +40,16 @@ from memtheory.dynamics.constants import (
 )
 from memtheory.dynamics.control import (
     NSTIFF_ON,
-    STIFF_HRHO,
     accept_radau,
-    dopri_control,
     failure_reason,
     power_radius,
     radau_control,
     reset_radau,
     stiffness_update,
 )
-from memtheory.dynamics.dopri import INLINE, dopri_attempt, dopri_dense, initial_step
-from memtheory.dynamics.events import KIND_DOPRI, KIND_RADAU, detect_events, find_root, interp
+from memtheory.dynamics.dopri import INLINE, initial_step
+from memtheory.dynamics.events import KIND_DOPRI, KIND_RADAU, detect_events, events_fire, find_root, interp
+from memtheory.dynamics.explicit import erk_attempt, erk_control, erk_dense, erk_extra_stages
 from memtheory.dynamics.pointers import domain_from_address, jac_from_address, rhs_from_address
 from memtheory.dynamics.radau import (
     NFEV,
@@ -60,6 +59,19 @@ from memtheory.dynamics.radau import (
     radau_dense,
     radau_tolerances,
 )
+from memtheory.dynamics.tableaux import (
+    ERK_F,
+    ERK_INT,
+    F_HLAMB,
+    F_HRHO,
+    F_SUSPECT,
+    I_FSAL,
+    I_ORDER,
+    MAX_STAGES,
+)
+
+#: Coefficient rows of a step's interpolant (DOP853's dense output has 8; the others fill fewer, the rest are 0).
+N_COEF = 8
 
 __all__ = ["solve_chunk"]
 
@@ -70,8 +82,10 @@ _MAX_TROUBLED = 200  # score of steps needing domain / non-finite rejections: st
 @njit(nogil=True, inline=INLINE)
 def _integrate_loop(rhs, jac, events, domain, y0, t0, t_end, p, rtol, atol, t_eval, direction, terminal,
                     use_domain, use_fd, method, record_steps, store_dense, max_steps, first_step,
-                    max_step):
+                    max_step, erk):
     """Integrate from ``t0`` to ``t_end``; the whole loop in nopython mode.
+
+    ``erk`` is the explicit pair of the explicit mode (:mod:`memtheory.dynamics.tableaux`).
 
     Returns
     -------
@@ -104,13 +118,15 @@ def _integrate_loop(rhs, jac, events, domain, y0, t0, t_end, p, rtol, atol, t_ev
     d_t = np.empty(dcap)
     d_h = np.empty(dcap)
     d_k = np.empty(dcap, dtype=np.int64)
-    d_c = np.empty((dcap, 5, n))
+    d_c = np.empty((dcap, N_COEF, n))
     nd = 0
 
     # Method state.
     mode = M_RADAU if method == M_RADAU else M_DOPRI
     t_switch = np.nan
-    K = np.empty((7, n))
+    fsal = ERK_INT[erk, I_FSAL]
+    dense_extra = erk_extra_stages(erk) > 0  # the interpolant costs rhs evaluations: build it on demand
+    K = np.empty((MAX_STAGES, n))
     for i in range(n):
         K[0, i] = f[i]
     ysti = np.empty(n)
@@ -123,7 +139,7 @@ def _integrate_loop(rhs, jac, events, domain, y0, t0, t_end, p, rtol, atol, t_ev
     LUc = np.zeros((n, n), dtype=np.complex128)
     pivc = np.zeros(n, dtype=np.int64)
     st = np.zeros(RADAU_STATE_SIZE)
-    prev_coef = np.zeros((5, n))
+    prev_coef = np.zeros((N_COEF, n))
     Z = np.zeros((3, n))
     rtol_r, atol_r, newton_tol = radau_tolerances(rtol, atol)
     if mode == M_RADAU:
@@ -133,7 +149,7 @@ def _integrate_loop(rhs, jac, events, domain, y0, t0, t_end, p, rtol, atol, t_ev
     if first_step > 0.0:
         h = min(first_step, hmax)
     else:
-        h, nf0 = initial_step(rhs, t, y, f, p, rtol, atol, 5 if mode == M_DOPRI else 3, hmax)
+        h, nf0 = initial_step(rhs, t, y, f, p, rtol, atol, ERK_INT[erk, I_ORDER] if mode == M_DOPRI else 3, hmax)
         cnt[NFEV] += nf0
 
     # Events, domain, outputs at t0.
@@ -156,7 +172,7 @@ def _integrate_loop(rhs, jac, events, domain, y0, t0, t_end, p, rtol, atol, t_ev
             ts, ys, nt = push_point(ts, ys, nt, t_eval[i_eval], y)
             i_eval += 1
 
-    coef = np.empty((5, n))
+    coef = np.zeros((N_COEF, n))
     reason = R_END
     last_rej = REJ_NONE
     while t < t_end:
@@ -172,6 +188,7 @@ def _integrate_loop(rhs, jac, events, domain, y0, t0, t_end, p, rtol, atol, t_ev
         t_new = t
         d_new = d_cur
         troubled = False
+        dense_ok = True
         while True:
             hmin = 16.0 * _EPS * abs(t) + 1e-300
             last = t_end - t <= 1.01 * h  # (False if h is NaN)
@@ -185,9 +202,9 @@ def _integrate_loop(rhs, jac, events, domain, y0, t0, t_end, p, rtol, atol, t_ev
                 reason = failure_reason(last_rej, use_domain, d_cur, d_prev, h_last, t, t0)
                 break
             if mode == M_DOPRI:
-                finite, err, y_new, hlamb = dopri_attempt(rhs, t, y, h, p, rtol, atol, K, ysti)
-                cnt[NFEV] += 6
-                rej, h_retry = dopri_control(finite, err, hlamb, h, ctl)
+                finite, err, y_new, hlamb, nf_step = erk_attempt(rhs, t, y, h, p, rtol, atol, K, ysti, erk)
+                cnt[NFEV] += nf_step
+                rej, h_retry = erk_control(finite, err, hlamb, h, ctl, erk)
                 kind = KIND_DOPRI
             else:
                 code, err, n_iter, rate, y_new = radau_attempt(rhs, jac, use_fd, t, y, f, h, p, rtol_r,
@@ -203,9 +220,12 @@ def _integrate_loop(rhs, jac, events, domain, y0, t0, t_end, p, rtol, atol, t_ev
                 h = h_retry
                 continue
             if kind == KIND_DOPRI:
-                dopri_dense(y, y_new, K, h, coef)
+                dense_ok = not dense_extra
+                if dense_ok:
+                    erk_dense(rhs, t, y, y_new, h, p, K, erk, coef)
             else:
                 radau_dense(y, Z, coef)
+                dense_ok = True
             if use_domain:
                 d_new = domain(t_new, y_new, p)
                 if not (d_new > 0.0):
@@ -216,6 +236,9 @@ def _integrate_loop(rhs, jac, events, domain, y0, t0, t_end, p, rtol, atol, t_ev
                         troubled = True
                         h = 0.5 * h
                         continue
+                    if not dense_ok:
+                        cnt[NFEV] += erk_dense(rhs, t, y, y_new, h, p, K, erk, coef)
+                        dense_ok = True
                     th_c = find_root(events, domain, -1, t, h, kind, coef, p, d_cur, d_new, yw)
                     t_c = t + th_c * h
                     confirmed = dom_pending and abs(t_c - t_cross) <= tol_cross
@@ -238,12 +261,15 @@ def _integrate_loop(rhs, jac, events, domain, y0, t0, t_end, p, rtol, atol, t_ev
         # ---------------- accepted step ----------------
         cnt[NACC] += 1
         if kind == KIND_DOPRI:
-            f_new = K[6].copy()
+            f_new = K[fsal].copy()
         else:
             f_new = rhs(t_new, y_new, p)
             cnt[NFEV] += 1
         if n_ev > 0:
             g_new = events(t_new, y_new, p)
+            if not dense_ok and events_fire(g_old, g_new, direction):
+                cnt[NFEV] += erk_dense(rhs, t, y, y_new, h, p, K, erk, coef)
+                dense_ok = True
             nf, th_term = detect_events(events, domain, t, h, kind, coef, p, g_old, g_new, direction,
                                         terminal, yw, found_idx, found_theta)
             if th_term <= theta_stop:
@@ -255,6 +281,10 @@ def _integrate_loop(rhs, jac, events, domain, y0, t0, t_end, p, rtol, atol, t_ev
                     ev_i, ev_t, ev_y, nev = push_event(ev_i, ev_t, ev_y, nev, found_idx[k],
                                                         t + found_theta[k] * h, yw)
             g_old = g_new
+        if not dense_ok and (store_dense or theta_stop <= 1.0 or (
+                not record_steps and i_eval < n_eval and t_eval[i_eval] <= t_new)):
+            cnt[NFEV] += erk_dense(rhs, t, y, y_new, h, p, K, erk, coef)
+            dense_ok = True
         if theta_stop <= 1.0:
             t_stop = t + theta_stop * h if theta_stop < 1.0 else t_new
             y_stop = np.empty(n)
@@ -285,19 +315,19 @@ def _integrate_loop(rhs, jac, events, domain, y0, t0, t_end, p, rtol, atol, t_ev
             ctl[C_REJ] = 0.0
             h_next = ctl[C_HNEW]
             if method == M_AUTO:
-                verdict = stiffness_update(ctl[C_HLAMB], sti)
+                verdict = stiffness_update(ctl[C_HLAMB], sti, ERK_F[erk, F_HLAMB], ERK_F[erk, F_SUSPECT])
                 switch = verdict == 1
                 if verdict == 2:
                     eval_jacobian(jac, rhs, use_fd, t_new, y_new, f_new, p, J, cnt)
                     for i in range(n):
                         yw[i] = y_new[i] - ysti[i]
-                    switch = h * power_radius(J, yw) > STIFF_HRHO
+                    switch = h * power_radius(J, yw) > ERK_F[erk, F_HRHO]
                     jac_fresh = True
                     sti[2] = 0
                     sti[3] = 2 * sti[3] + NSTIFF_ON
                     sti[4] = sti[3]
             for i in range(n):
-                K[0, i] = K[6, i]
+                K[0, i] = K[fsal, i]
         else:
             h_next, recompute_jac = accept_radau(h, coef, st, prev_coef, ctl)
             if recompute_jac:
@@ -329,14 +359,14 @@ def _integrate_loop(rhs, jac, events, domain, y0, t0, t_end, p, rtol, atol, t_ev
 
 
 def solve_chunk(fptrs, Y0, t0, t_end, P, rtol, atol, t_eval, direction, terminal, use_domain, use_fd, method,
-                record_steps, store_dense, max_steps, first_step, max_step, k0, k1):
+                record_steps, store_dense, max_steps, first_step, max_step, k0, k1, erk):
     """Integrate trajectories ``k0 <= k < k1`` (state ``Y0[k]``, parameters ``P[k]``) one after the other.
 
     This is the single compiled entry point (signature :data:`~memtheory.dynamics.constants.CHUNK_ARGS`,
     ``nogil``), a plain Python function here: it is compiled by :func:`memtheory.dynamics.cache.compiled_solver`.
     The user functions arrive as ``fptrs``, the ``int64[8]`` addresses of
     :func:`memtheory.dynamics.pointers.pointer_array` (``rhs``, ``jac``, ``events``, ``domain``), and become
-    first-class functions again here. :func:`memtheory.dynamics.integrators.integrate` calls
+    first-class functions again here; ``erk`` is the explicit pair (:mod:`memtheory.dynamics.tableaux`). :func:`memtheory.dynamics.integrators.integrate` calls
     it with one trajectory, :func:`memtheory.dynamics.integrators.integrate_batch` calls it on chunks of
     trajectories from a thread pool. Returns per-trajectory summaries
     ``(reasons, t_final, y_final, t_first_event, n_events, counts, t_switch, modes)`` followed by the full
@@ -368,14 +398,14 @@ def solve_chunk(fptrs, Y0, t0, t_end, P, rtol, atol, t_eval, direction, terminal
     d_t = np.empty(0)
     d_h = np.empty(0)
     d_k = np.empty(0, dtype=np.int64)
-    d_c = np.empty((0, 5, n))
+    d_c = np.empty((0, N_COEF, n))
     nd = 0
     for k in range(k0, k1):
         j = k - k0
         (reason, ts, ys, nt, ev_i, ev_t, ev_y, nev, cnt, tsw, mode, d_t, d_h, d_k, d_c, nd, tf,
          yf) = _integrate_loop(rhs, jac, events, domain, Y0[k].copy(), t0, t_end, P[k].copy(), rtol, atol,
                                t_eval, direction, terminal, use_domain, use_fd, method, record_steps,
-                               store_dense, max_steps, first_step, max_step)
+                               store_dense, max_steps, first_step, max_step, erk)
         reasons[j] = reason
         t_final[j] = tf
         for i in range(n):

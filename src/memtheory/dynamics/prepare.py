@@ -16,7 +16,8 @@ import numpy as np
 from numba import njit, types
 from numba.core.registry import CPUDispatcher
 
-from memtheory.dynamics.constants import METHOD_CODE, METHODS
+from memtheory.dynamics.constants import HIGH_ORDER_RTOL, METHOD_CODE, METHODS, M_AUTO, M_DOP853
+from memtheory.dynamics.tableaux import ERK_DOP853, ERK_DOPRI5
 from memtheory.errors import InvalidArgumentError
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "validate_span",
     "validate_tolerances",
     "validate_method",
+    "explicit_pair",
     "validate_steps",
     "thread_count",
 ]
@@ -208,6 +210,18 @@ def validate_method(method: str) -> int:
     if method not in METHOD_CODE:
         raise InvalidArgumentError(f"unknown method {method!r}; choose one of {METHODS}")
     return METHOD_CODE[method]
+
+
+def explicit_pair(method_code: int, rtol: float) -> int:
+    """The explicit pair of a run (:mod:`memtheory.dynamics.tableaux` index).
+
+    ``"dop853"`` runs DOP853 and ``"dopri5"`` DOPRI5; ``"auto"`` starts with DOP853 when
+    ``rtol < HIGH_ORDER_RTOL`` (1e-7), where its eighth order needs far fewer steps, and with DOPRI5 otherwise
+    (``"radau"`` has no explicit phase; DOPRI5 is returned).
+    """
+    if method_code == M_DOP853 or (method_code == M_AUTO and rtol < HIGH_ORDER_RTOL):
+        return ERK_DOP853
+    return ERK_DOPRI5
 
 
 def _event_flags(n_ev: int, direction: Any, terminal: Any) -> tuple[np.ndarray, np.ndarray]:

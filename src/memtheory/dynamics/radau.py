@@ -432,7 +432,8 @@ def radau_dense(y, Z, coef):
         coef[0, j] = y[j]
         for k in range(3):
             coef[1 + k, j] = RADAU_P[0, k] * Z[0, j] + RADAU_P[1, k] * Z[1, j] + RADAU_P[2, k] * Z[2, j]
-        coef[4, j] = 0.0
+        for k in range(4, coef.shape[0]):
+            coef[k, j] = 0.0
 
 
 @njit(nogil=True, inline=INLINE)

@@ -31,6 +31,7 @@ from memtheory.dynamics.constants import (
 )
 from memtheory.dynamics.events import KIND_DOPRI
 from memtheory.dynamics.radau import NFEV, NJEV, NLU
+from memtheory.dynamics.tableaux import ERK_DOPRI5, ERK_NAMES
 from memtheory.errors import InvalidArgumentError
 
 from ..display import Displayable
@@ -56,21 +57,25 @@ MESSAGES = {
 }
 
 
-def method_used(method_code: int, final_mode: int, t_switch: float) -> str:
-    """The ``method_used`` of a result: ``"dopri5"``, ``"radau"`` or ``"dopri5->radau"`` (an ``"auto"`` switch).
+def method_used(method_code: int, final_mode: int, t_switch: float, erk: int = ERK_DOPRI5) -> str:
+    """The ``method_used`` of a result: ``"dopri5"``, ``"dop853"``, ``"radau"``, or ``"dopri5->radau"`` /
+    ``"dop853->radau"`` (an ``"auto"`` switch).
 
     Parameters
     ----------
     method_code : int
         The requested method (:data:`memtheory.dynamics.constants.METHOD_CODE`).
     final_mode : int
-        The method of the last step (``M_DOPRI`` or ``M_RADAU``).
+        The method of the last step (``M_DOPRI``, the explicit pair, or ``M_RADAU``).
     t_switch : float
         Switching time (NaN: no switch).
+    erk : int
+        The explicit pair (:data:`memtheory.dynamics.tableaux.ERK_NAMES` index).
     """
+    explicit = ERK_NAMES[erk]
     if method_code == M_AUTO and np.isfinite(t_switch):
-        return "dopri5->radau"
-    return "radau" if final_mode == M_RADAU else "dopri5"
+        return f"{explicit}->radau"
+    return "radau" if final_mode == M_RADAU else explicit
 
 
 class DenseSolution(Displayable):
@@ -113,8 +118,11 @@ class DenseSolution(Displayable):
         idx = np.clip(np.searchsorted(self.t_start, tt, side="right") - 1, 0, self.n_steps - 1)
         th = ((tt - self.t_start[idx]) / self.h[idx])[:, None]
         c = self.coef[idx]
-        dop = (c[:, 0] + th * (c[:, 1] + (1 - th) * (c[:, 2] + th * (c[:, 3] + (1 - th) * c[:, 4])))
-               )
+        th1 = 1 - th
+        u = c[:, 6] + th * c[:, 7]
+        for row, w in ((5, th1), (4, th), (3, th1), (2, th), (1, th1)):
+            u = c[:, row] + w * u
+        dop = c[:, 0] + th * u
         rad = c[:, 0] + th * (c[:, 1] + th * (c[:, 2] + th * c[:, 3]))
         out = np.where((self.kind[idx] == KIND_DOPRI)[:, None], dop, rad)
         return out[0] if scalar else out
@@ -147,7 +155,7 @@ class ODEResult(Displayable):
     success : bool
         ``status >= 0``.
     method_used : str
-        ``"dopri5"``, ``"radau"`` or ``"dopri5->radau"``.
+        ``"dopri5"``, ``"dop853"``, ``"radau"``, ``"dopri5->radau"`` or ``"dop853->radau"``.
     t_switch : float or None
         Time of the switch to the stiff solver (``method="auto"``).
     t_final : float
@@ -245,7 +253,7 @@ class BatchResult(Displayable):
 
 
 def ode_result(out: tuple, n_ev: int, method_code: int, max_steps: int, dom_f: Callable,
-               p: np.ndarray, t0: float, dense: bool) -> ODEResult:
+               p: np.ndarray, t0: float, dense: bool, erk: int = ERK_DOPRI5) -> ODEResult:
     """Package the output of the compiled entry point for one trajectory as an :class:`ODEResult`.
 
     Parameters
@@ -266,6 +274,8 @@ def ode_result(out: tuple, n_ev: int, method_code: int, max_steps: int, dom_f: C
         Initial time.
     dense : bool
         Whether the step interpolants were stored (then ``sol`` is a :class:`DenseSolution`).
+    erk : int
+        The explicit pair the loop used.
     """
     (reasons, t_fins, y_fins, _, _, counts, t_sws, modes,
      ts, ys, nt, ev_i, ev_t, ev_y, nev, d_t, d_h, d_k, d_c, nd) = out
@@ -283,7 +293,7 @@ def ode_result(out: tuple, n_ev: int, method_code: int, max_steps: int, dom_f: C
     return ODEResult(
         t=ts, y=ys, t_events=t_events, y_events=y_events, nfev=int(cnt[NFEV]), njev=int(cnt[NJEV]),
         nlu=int(cnt[NLU]), nsteps=int(cnt[NACC]), nrejected=int(cnt[NREJ]), status=status,
-        message=message, success=status >= 0, method_used=method_used(method_code, int(mode), t_switch),
+        message=message, success=status >= 0, method_used=method_used(method_code, int(mode), t_switch, erk),
         t_switch=float(t_switch) if np.isfinite(t_switch) else None, t_final=float(t_fin),
         y_final=np.asarray(y_fin).copy(), sol=sol)
 
