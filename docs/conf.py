@@ -88,6 +88,7 @@ api_modules = [
     ("memtheory.theory.stability", "members"),
     ("memtheory.training", "members"),
     ("memtheory.sweep", "members"),
+    ("memtheory.sweep.progress", "members"),
     ("memtheory.verify", "members"),
     ("memtheory.errors", "members"),
 ]

@@ -28,3 +28,42 @@ def typed_error_below_zero(point: dict) -> int:
     if point["n"] < 0:
         raise InvalidArgumentError(f"n must be >= 0, got {point['n']}")
     return point["n"]
+
+
+class PointWarning(UserWarning):
+    """The warning :func:`warns_when_odd` raises (a category of its own, to check it survives the trip)."""
+
+
+def warns_when_odd(point: dict) -> int:
+    """``point["n"]``, warning (PointWarning, the same text each time) when it is odd, three times over."""
+    import warnings
+
+    for _ in range(3):
+        if point["n"] % 2:
+            warnings.warn("odd points are suspicious", PointWarning)
+    return point["n"]
+
+
+def reports_progress(point: dict) -> int:
+    """``point["n"]``, reporting a quarter done every ``point["sleep"]`` seconds."""
+    from memtheory.sweep import progress
+
+    for k in range(1, 5):
+        time.sleep(point.get("sleep", 0.0))
+        progress.report(k / 4)
+    return point["n"]
+
+
+def nested_sweep(point: dict) -> list:
+    """A sweep (serial) of :func:`reports_progress` inside a point: its completion reaches the outer sweep."""
+    from memtheory import sweep
+
+    return sweep.run(reports_progress, [{"n": n, "sleep": point["sleep"]} for n in range(point["n"])],
+                     backend="serial").values
+
+
+def small_tanh_rnn(m: int, seed: int):
+    """An untrained width-``m`` tanh RNN (the reference code's initialisation) for the training-series tests."""
+    from memtheory.models.nonlinear import NonlinearRNN
+
+    return NonlinearRNN.random(1, m, activation="tanh", seed=seed)

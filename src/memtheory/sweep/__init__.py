@@ -10,8 +10,10 @@
 * :class:`ResultStore` (:mod:`.store`): one SQLite file per sweep; each finished point written at once, keyed
   by the point and the code version; reruns skip finished points.
 * :mod:`.backends`: where the points run.
+* :mod:`.progress`: how a long point reports how far it has got (the bar moves within a point).
 """
 
+from . import progress
 from .backends import DaskBackend, ProcessBackend, SerialBackend, connect, default_workers, make_backend
 from .engine import PointError, SweepResult, describe, grid, run
 from .store import ResultStore, StoredPoint, code_version, point_key

@@ -1,7 +1,10 @@
 """Where a sweep's points run: in this process, in local worker processes, or on a Dask cluster.
 
 Every backend runs :func:`call_point` on each point, which catches the point's own exception and returns it as
-data, so a failing point never stops the others. A backend has three operations: ``submit`` a point,
+data, so a failing point never stops the others. In a worker process (processes or Dask) the point runs inside
+:func:`call_in_worker`: the warnings it raises are collected (once each) and travel back with its result, for
+the engine to raise again in the parent; in a local worker process, the fractions the point reports through
+:mod:`memtheory.sweep.progress` travel to the parent on a queue while it runs. A backend has three operations: ``submit`` a point,
 ``wait`` (up to a timeout) for some to finish, and ``close`` (``abort=True`` on Ctrl-C: cancel what is queued and
 stop the workers at once).
 
@@ -22,6 +25,7 @@ import pickle
 import signal
 import time
 import traceback
+import warnings
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -29,11 +33,19 @@ from typing import Any
 from .._validation import check_int
 from ..errors import InvalidArgumentError, SweepBackendError
 
-__all__ = ["Outcome", "call_point", "SerialBackend", "ProcessBackend", "DaskBackend", "make_backend",
+__all__ = ["Outcome", "WarningRecord", "call_point", "call_in_worker", "SerialBackend", "ProcessBackend", "DaskBackend", "make_backend",
            "default_workers", "connect"]
 
-#: ``(index, error or None, value (the exception of a failed point), traceback text or None, seconds)``.
-Outcome = tuple[int, "str | None", Any, "str | None", float]
+#: A warning raised in a worker: ``(category, message text, filename, lineno)``.
+WarningRecord = tuple[type, str, str, int]
+
+#: ``(index, error or None, value (the exception of a failed point), traceback text or None, seconds,
+#: warnings)`` with ``warnings`` a list of :data:`WarningRecord` (empty for points run in this process, whose
+#: warnings were raised here already).
+Outcome = tuple[int, "str | None", Any, "str | None", float, list]
+
+#: Most distinct warnings one point sends back (the rest are counted in one last warning).
+_MAX_WARNINGS = 50
 
 
 def call_point(func: Callable[[Any], Any], point: Any) -> tuple[str | None, Any, str | None, float]:
@@ -51,6 +63,64 @@ def call_point(func: Callable[[Any], Any], point: Any) -> tuple[str | None, Any,
         return (f"{type(exc).__name__}: {exc}" if exc is not None else _describe_exc(), exc, traceback.format_exc(),
                 time.perf_counter() - start)
     return (None, value, None, time.perf_counter() - start)
+
+
+class _WarningCollector:
+    """``warnings.showwarning`` replacement that keeps each distinct warning once."""
+
+    def __init__(self):
+        self.records: list[WarningRecord] = []
+        self._seen: set = set()
+        self.dropped = 0
+
+    def __call__(self, message, category, filename, lineno, file=None, line=None) -> None:
+        key = (category, str(message), filename, lineno)
+        if key in self._seen:
+            return
+        if len(self.records) >= _MAX_WARNINGS:
+            self.dropped += 1
+            return
+        self._seen.add(key)
+        self.records.append(key)
+
+
+def _picklable_category(category: type) -> type:
+    """``category`` if it pickles by reference (the parent can import it), else ``UserWarning``."""
+    try:
+        pickle.loads(pickle.dumps(category))
+        return category
+    except Exception:  # noqa: BLE001 -- a warning class defined in a closure, say
+        return UserWarning
+
+
+def call_in_worker(func: Callable[[Any], Any], point: Any, index: int | None = None
+                   ) -> tuple[str | None, Any, str | None, float, list]:
+    """:func:`call_point` in a worker process: also collect the warnings ``func`` raises (each distinct one
+    once, under the "always" filter: the parent's filters decide what is shown) and, when this worker has a
+    progress queue (local processes), forward the fractions the point reports.
+
+    Returns
+    -------
+    tuple
+        ``call_point``'s four items and the list of :data:`WarningRecord`.
+    """
+    from . import progress
+
+    collector = _WarningCollector()
+    queue = _PROGRESS_QUEUE
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = collector
+        if queue is not None and index is not None:
+            with progress.listening(progress.Forwarder(queue.put, index)):
+                outcome = call_point(func, point)
+        else:
+            outcome = call_point(func, point)
+    records = [(_picklable_category(c), m, f, n) for c, m, f, n in collector.records]
+    if collector.dropped:
+        records.append((RuntimeWarning, f"{collector.dropped} more distinct warnings of this point not shown",
+                        __file__, 0))
+    return (*outcome, records)
 
 
 def _describe_exc() -> str:
@@ -85,19 +155,46 @@ class SerialBackend:
         """Points not yet finished."""
         return len(self._queue)
 
-    def wait(self, timeout: float) -> list[Outcome]:
-        """Run the next point (the timeout does not apply: a point in this process cannot be waited on)."""
+    def wait(self, timeout: float, on_progress: Callable[[int, float], None] | None = None) -> list[Outcome]:
+        """Run the next point (the timeout does not apply: a point in this process cannot be waited on);
+        the fractions it reports go to ``on_progress(index, fraction)``."""
+        from . import progress
+
         index, func, point = self._queue.popleft()
-        return [(index, *call_point(func, point))]
+        if on_progress is None:
+            return [(index, *call_point(func, point), [])]
+        with progress.listening(lambda f: on_progress(index, f)):
+            return [(index, *call_point(func, point), [])]
 
     def close(self, abort: bool = False) -> None:
         """Forget what is queued."""
         self._queue.clear()
 
 
-def _ignore_sigint() -> None:  # pragma: no cover - runs in the worker processes
-    """Worker initializer: Ctrl-C is the parent's to handle (it stops the workers)."""
+#: In a local worker process: the queue its points' progress fractions go to (None elsewhere).
+_PROGRESS_QUEUE = None
+
+
+def _init_worker(queue=None) -> None:  # pragma: no cover - runs in the worker processes
+    """Worker initializer: Ctrl-C is the parent's to handle (it stops the workers); progress goes to ``queue``."""
+    global _PROGRESS_QUEUE
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if queue is not None:
+        queue.cancel_join_thread()  # a worker stopped mid-sweep must not hang on unsent progress
+    _PROGRESS_QUEUE = queue
+
+
+def _drain(queue, on_progress: Callable[[int, float], None] | None) -> None:
+    """Hand every ``(index, fraction)`` waiting on ``queue`` to ``on_progress``."""
+    import queue as queues
+
+    while True:
+        try:
+            index, fraction = queue.get_nowait()
+        except (queues.Empty, OSError, EOFError, ValueError):
+            return
+        if on_progress is not None:
+            on_progress(index, fraction)
 
 
 class ProcessBackend:
@@ -113,34 +210,39 @@ class ProcessBackend:
 
     def __init__(self, workers: int):
         self.workers = check_int("workers", workers, lo=1)
-        self._pool = cf.ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                            initializer=_ignore_sigint)
+        ctx = multiprocessing.get_context("spawn")
+        self._progress = ctx.Queue()
+        self._pool = cf.ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
+                                            initargs=(self._progress,))
         self._futures: dict[cf.Future, int] = {}
 
     def submit(self, index: int, func: Callable, point: Any) -> None:
         """Send a point to the pool."""
-        self._futures[self._pool.submit(call_point, func, point)] = index
+        self._futures[self._pool.submit(call_in_worker, func, point, index)] = index
 
     def pending(self) -> int:
         """Points not yet finished."""
         return len(self._futures)
 
-    def wait(self, timeout: float) -> list[Outcome]:
-        """The points that finish within ``timeout`` seconds (possibly none)."""
+    def wait(self, timeout: float, on_progress: Callable[[int, float], None] | None = None) -> list[Outcome]:
+        """The points that finish within ``timeout`` seconds (possibly none); the fractions the running points
+        reported meanwhile go to ``on_progress(index, fraction)``."""
         done, _ = cf.wait(list(self._futures), timeout=timeout, return_when=cf.FIRST_COMPLETED)
+        _drain(self._progress, on_progress)
         out = []
         for fut in done:
             index = self._futures.pop(fut)
             try:
                 out.append((index, *fut.result()))
             except Exception as exc:  # noqa: BLE001 -- e.g. a worker killed (BrokenProcessPool), an unpicklable value
-                out.append((index, f"{type(exc).__name__}: {exc}", None, traceback.format_exc(), 0.0))
+                out.append((index, f"{type(exc).__name__}: {exc}", None, traceback.format_exc(), 0.0, []))
         return out
 
     def close(self, abort: bool = False) -> None:
         """Shut the pool down; ``abort``: cancel the queue and terminate the workers now."""
         if not abort:
             self._pool.shutdown(wait=True)
+            self._progress.close()
             return
         for fut in self._futures:
             fut.cancel()
@@ -154,6 +256,7 @@ class ProcessBackend:
             proc.join(max(0.0, deadline - time.monotonic()))
             if proc.is_alive():
                 proc.kill()
+        self._progress.close()
 
 
 def _dask():
@@ -217,14 +320,15 @@ class DaskBackend:
 
     def submit(self, index: int, func: Callable, point: Any) -> None:
         """Send a point to the cluster."""
-        self._futures[self.client.submit(call_point, func, point, pure=False)] = index
+        self._futures[self.client.submit(call_in_worker, func, point, pure=False)] = index
 
     def pending(self) -> int:
         """Points not yet finished."""
         return len(self._futures)
 
-    def wait(self, timeout: float) -> list[Outcome]:
-        """The points that finish within ``timeout`` seconds (possibly none)."""
+    def wait(self, timeout: float, on_progress: Callable[[int, float], None] | None = None) -> list[Outcome]:
+        """The points that finish within ``timeout`` seconds (possibly none). The fractions a point reports
+        stay on its worker (``on_progress`` is not called): on a cluster the bar moves per point."""
         # polled: distributed.wait() looks for a default client, and a client given to a sweep need not be one
         deadline = time.monotonic() + timeout
         while not any(f.done() for f in self._futures) and time.monotonic() < deadline:
@@ -235,7 +339,7 @@ class DaskBackend:
             try:
                 out.append((index, *fut.result()))
             except Exception as exc:  # noqa: BLE001 -- a worker lost, a task cancelled by the cluster
-                out.append((index, f"{type(exc).__name__}: {exc}", None, traceback.format_exc(), 0.0))
+                out.append((index, f"{type(exc).__name__}: {exc}", None, traceback.format_exc(), 0.0, []))
         return out
 
     def close(self, abort: bool = False) -> None:

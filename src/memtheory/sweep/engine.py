@@ -3,7 +3,10 @@
 :func:`run` submits every point not already in the store, writes each result to the store the moment it
 arrives, shows one progress bar (per point, on stderr, with the estimate weighted by the points' expected
 costs), and returns the results in the order of the points, read back from the store when there is one. A
-point that raises is recorded with its error (:class:`PointError`) and the others go on. On Ctrl-C the
+point that raises is recorded with its error (:class:`PointError`) and the others go on. A point that reports
+its own progress (:mod:`memtheory.sweep.progress`) moves the bar while it runs, and a sweep run inside another
+sweep's point reports its completion to that point. A warning raised in a worker process is raised again in
+this process, once per sweep, with its category, when its point's result arrives. On Ctrl-C the
 workers are stopped (queued points cancelled, running ones terminated) before ``KeyboardInterrupt``
 propagates; every row written before stays in the store, and a rerun computes only the rest.
 """
@@ -19,6 +22,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,6 +31,7 @@ from typing import Any
 
 from ..display import Displayable
 from ..errors import InvalidArgumentError, MemtheoryError, PointFailedError
+from . import progress as _progress
 from .backends import make_backend
 from .store import ResultStore, code_version, point_key
 
@@ -196,6 +201,11 @@ class _Bar:
         self._postfix()
         self._bar.update(weight)
 
+    def move(self, amount: float) -> None:
+        """Part of a running point's weight done (it reported its progress)."""
+        if amount > 0:
+            self._bar.update(amount)
+
     def close(self) -> None:
         self._stop.set()
         if self._thread is not None:
@@ -215,6 +225,54 @@ def _func_file(func: Callable) -> list[str]:
     package = Path(__file__).resolve().parent.parent
     p = Path(path).resolve()
     return [] if p.is_relative_to(package) or not p.exists() else [str(p)]
+
+
+class _Progress:
+    """A sweep's progress: finished weights and the reported fractions of running points, shown on the bar and
+    reported to the enclosing sweep point, if any (:mod:`memtheory.sweep.progress`)."""
+
+    def __init__(self, bar: _Bar, weights: list[float], done: float):
+        self.bar, self.w, self.total = bar, weights, sum(weights)
+        self.done = done
+        self.partial: dict[int, float] = {}
+        self._over: set[int] = set()  # finished points (a late fraction from a worker's queue is ignored)
+        self.outer = _progress.current()
+        self._lock = threading.Lock()
+
+    def fraction(self, index: int, fraction: float) -> None:
+        """Point ``index`` reports ``fraction`` of itself done."""
+        with self._lock:
+            old = self.partial.get(index, 0.0)
+            if index in self._over or fraction <= old or fraction > 1.0:
+                return
+            self.partial[index] = fraction
+            self.bar.move((fraction - old) * self.w[index])
+        self._tell_outer()
+
+    def finished(self, index: int, failed: bool) -> None:
+        """Point ``index`` finished."""
+        with self._lock:
+            old = self.partial.pop(index, 0.0)
+            self._over.add(index)
+            self.done += self.w[index]
+            self.bar.advance((1.0 - old) * self.w[index], failed)
+        self._tell_outer()
+
+    def _tell_outer(self) -> None:
+        if self.outer is not None:
+            running = sum(self.partial[i] * self.w[i] for i in list(self.partial))
+            self.outer.report((self.done + running) / self.total)
+
+
+def _raise_again(records: list, seen: set) -> None:
+    """Raise in this process the warnings a worker collected, each distinct one once per sweep."""
+    for category, message, filename, lineno in records:
+        key = (category, message, filename, lineno)
+        if key in seen:
+            continue
+        seen.add(key)
+        module = Path(filename).stem if filename else "<worker>"
+        warnings.warn_explicit(message, category, filename, lineno, module=module)
 
 
 def run(func: Callable[[Any], Any], points: Sequence[Any], *, backend: Any = "processes",
@@ -264,6 +322,18 @@ def run(func: Callable[[Any], Any], points: Sequence[Any], *, backend: Any = "pr
     -------
     SweepResult
 
+    Notes
+    -----
+    Progress: a point may report the fraction of itself done (:mod:`memtheory.sweep.progress`); on this
+    process and on local worker processes the bar moves with it (on a Dask cluster, per finished point). A
+    sweep run inside a point of another sweep reports its weighted completion to that point.
+
+    Warnings: a warning raised by a point in a worker process (local processes or Dask) is raised again here
+    when the point's result arrives, with the same category, message and source location, once per sweep
+    however many points raised it; this process's warning filters decide whether it is shown (or becomes an
+    error, which then stops the sweep like Ctrl-C, keeping the finished rows). Points run in this process
+    (serial) raise their warnings directly.
+
     Raises
     ------
     InvalidArgumentError
@@ -303,8 +373,10 @@ def run(func: Callable[[Any], Any], points: Sequence[Any], *, backend: Any = "pr
         values: list[Any] = [None] * len(pts)
         seconds: list[Any] = [None] * len(pts)
         be = make_backend(backend, workers, len(todo), timeout) if todo else make_backend("serial")
-        bar = _Bar(progress, desc, sum(w), sum(w[i] for i in range(len(pts)) if keys[i] in done), len(pts),
-                   len(pts) - len(todo), unit)
+        already = sum(w[i] for i in range(len(pts)) if keys[i] in done)
+        bar = _Bar(progress, desc, sum(w), already, len(pts), len(pts) - len(todo), unit)
+        tracker = _Progress(bar, w, already)
+        seen_warnings: set = set()
         try:
             if on_result is not None:
                 for i, k in enumerate(keys):
@@ -314,12 +386,13 @@ def run(func: Callable[[Any], Any], points: Sequence[Any], *, backend: Any = "pr
             for i in todo:
                 be.submit(i, func, pts[i])
             while be.pending():
-                for i, error, value, tb, secs in be.wait(_TICK):
+                for i, error, value, tb, secs, caught in be.wait(_TICK, tracker.fraction):
                     if db is not None:
                         db.put(keys[i], value, error=error, traceback=tb, seconds=secs)
                     values[i] = value if error is None else PointError(pts[i], error, tb, value)
                     seconds[i] = secs
-                    bar.advance(w[i], error is not None)
+                    tracker.finished(i, error is not None)
+                    _raise_again(caught, seen_warnings)
                     if on_result is not None:
                         on_result(i, values[i])
         except BaseException:
