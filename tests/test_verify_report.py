@@ -44,8 +44,13 @@ def _module(name: str, passed: bool = True, crash: bool = False, figure=None, qu
 @pytest.fixture
 def fake_checks(monkeypatch):
     """Install fake checks; returns the dict to fill."""
+    import memtheory.sweep
+
     checks: dict = {}
     monkeypatch.setattr(V.runner, "available_checks", lambda: dict(checks))
+    # the fake checks exist in this process only: the command's default (every core) would look for them in
+    # worker processes
+    monkeypatch.setattr(memtheory.sweep, "default_workers", lambda: 1)
     monkeypatch.delenv(V.FIGURES_ENV, raising=False)
     return checks
 
@@ -84,7 +89,7 @@ def test_out_writes_report_figures_latex(fake_checks, tmp_path, capsys):
     assert len(rows) == 2
     cells = [c.strip() for c in rows[0].strip("|").split("|")]
     assert cells[0] == "[alpha](#alpha)" and cells[1] == "value of alpha = 1.5" and cells[2] == "claim of alpha"
-    assert cells[3] == "PASS" and float(cells[4]) >= 0 and cells[5] == "floating point"
+    assert cells[3] == "PASS" and float(cells[4]) >= 0 and cells[5] == "default" and cells[6] == "floating point"
     assert "## beta" in md and "![alpha_extra](alpha_extra.png)" in md and "| beta | 2 |" in md
     assert "J = \\frac{1}{2}" in md and "| value below 2 | yes |" in md
 

@@ -6,7 +6,8 @@ Report (``memtheory verify --out DIR``)
 claims rest on (enclosures or floating-point agreement); then a section per check with the theory, the pass
 criterion (the condition the check's code tests, with its thresholds), the verdict, what was measured, what each
 claim rests on, the measured table, the LaTeX and the figures), ``DIR/report.json``
-(``{"passed", "quick", "seconds", "checks": [CheckResult.to_dict(), ...]}``, each check with its ``"criterion"``),
+(``{"passed", "size", "quick", "full", "seconds", "checks": [CheckResult.to_dict(), ...]}``, each check with its
+``"criterion"`` and the ``"size"`` it ran at),
 the figures ``DIR/<stem>.png``,
 the LaTeX snippets ``DIR/<stem>.tex`` and the tables ``DIR/<NAME>.md``.
 """
@@ -18,7 +19,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .runner import CheckResult, artifact_stem
+from .runner import CheckResult, artifact_stem, run_size
+
+#: How the report names each size of a run.
+_SIZE_TEXT = {"quick": "quick run (reduced sizes)", "default": "default run (sizes that decide each claim)",
+              "full": "full run (paper scale)"}
 
 __all__ = ["report_markdown", "report_dict", "write_report", "jsonable"]
 
@@ -35,19 +40,30 @@ def _criterion(r: CheckResult) -> str:
     return text[0].upper() + text[1:]
 
 
-def report_markdown(results: list[CheckResult], quick: bool = False, seconds: float | None = None) -> str:
+def _size_of(r: CheckResult, size: str) -> str:
+    return r.size or size
+
+
+def report_markdown(results: list[CheckResult], quick: bool = False, seconds: float | None = None, *,
+                    full: bool = False) -> str:
     """The Markdown report: a summary table (one row per check) and a section per check (theory, criterion,
-    verdict, measured numbers, runtime)."""
+    verdict, measured numbers, runtime, the size that ran)."""
+    size = run_size(quick, full)
     n_pass = sum(r.passed for r in results)
     total = sum(r.seconds for r in results) if seconds is None else seconds
     lines = ["# memtheory proofs checks", "",
-             f"{n_pass} of {len(results)} checks passed ({'quick' if quick else 'full'} run, {total:.1f} s).", "",
-             "| check | measured | theory | verdict | seconds | rests on |", "|---|---|---|---|---|---|"]
+             f"{n_pass} of {len(results)} checks passed ({_SIZE_TEXT[size]}, {total:.1f} s).", ""]
+    other = [r.name for r in results if _size_of(r, size) != size]
+    if other:
+        lines += [f"Checks without a {size} size ran their default size: {', '.join(other)}.", ""]
+    lines += ["| check | measured | theory | verdict | seconds | size | rests on |", "|---|---|---|---|---|---|---|"]
     for r in results:
         lines.append(f"| [{r.name}](#{r.name}) | {_cell(r.short())} | {_cell(r.claim)} | "
-                     f"{'PASS' if r.passed else '**FAIL**'} | {r.seconds:.1f} | {_cell(r.evidence_summary())} |")
+                     f"{'PASS' if r.passed else '**FAIL**'} | {r.seconds:.1f} | {_size_of(r, size)} | "
+                     f"{_cell(r.evidence_summary())} |")
     for r in results:
-        lines += ["", f"## {r.name}", "", f"**{'PASS' if r.passed else 'FAIL'}** in {r.seconds:.1f} s.", "",
+        lines += ["", f"## {r.name}", "",
+                  f"**{'PASS' if r.passed else 'FAIL'}** in {r.seconds:.1f} s ({_size_of(r, size)} size).", "",
                   f"*Theory:* {r.claim}", "", f"*Criterion:* {_criterion(r)}", "",
                   f"*Measured:* {r.details.strip() if r.details else r.short()}"]
         if r.details and "\n" in r.details.strip():
@@ -78,15 +94,23 @@ def report_markdown(results: list[CheckResult], quick: bool = False, seconds: fl
     return "\n".join(lines) + "\n"
 
 
-def report_dict(results: list[CheckResult], quick: bool = False, seconds: float | None = None) -> dict:
-    """The JSON report: ``{"passed", "quick", "seconds", "checks": [CheckResult.to_dict(), ...]}``."""
+def report_dict(results: list[CheckResult], quick: bool = False, seconds: float | None = None, *,
+                full: bool = False) -> dict:
+    """The JSON report: ``{"passed", "size", "quick", "full", "seconds", "checks": [CheckResult.to_dict(),
+    ...]}`` (``size``: ``"quick"``, ``"default"`` or ``"full"``; each check has the ``"size"`` it ran at)."""
+    size = run_size(quick, full)
     total = sum(r.seconds for r in results) if seconds is None else seconds
-    return {"passed": all(r.passed for r in results), "quick": bool(quick), "seconds": total,
-            "checks": [r.to_dict() for r in results]}
+    checks = []
+    for r in results:
+        d = r.to_dict()
+        d["size"] = _size_of(r, size)
+        checks.append(d)
+    return {"passed": all(r.passed for r in results), "size": size, "quick": bool(quick), "full": bool(full),
+            "seconds": total, "checks": checks}
 
 
 def write_report(results: list[CheckResult], directory: str | os.PathLike, quick: bool = False,
-                 seconds: float | None = None) -> dict[str, Path]:
+                 seconds: float | None = None, *, full: bool = False) -> dict[str, Path]:
     """Write ``report.md`` and ``report.json`` to ``directory`` (figures and LaTeX: :func:`~memtheory.verify.runner.write_artifacts`).
 
     Returns
@@ -97,8 +121,8 @@ def write_report(results: list[CheckResult], directory: str | os.PathLike, quick
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     md, js = out / "report.md", out / "report.json"
-    md.write_text(report_markdown(results, quick, seconds))
-    js.write_text(json.dumps(report_dict(results, quick, seconds), indent=1, default=jsonable) + "\n")
+    md.write_text(report_markdown(results, quick, seconds, full=full))
+    js.write_text(json.dumps(report_dict(results, quick, seconds, full=full), indent=1, default=jsonable) + "\n")
     return {"markdown": md, "json": js}
 
 

@@ -8,14 +8,25 @@ A check module defines
 * ``CLAIM`` (str): what the theory says, one line (the report's "theory" column);
 * ``CRITERION`` (str): the condition the code tests to decide pass/fail, with its thresholds, in one or two
   sentences (shown in the report next to the claim and the verdict); it must state exactly what ``run`` tests;
-* ``run(quick: bool = False) -> CheckResult``;
-* optionally ``COST`` (float): the seconds its default run takes, measured (default :data:`DEFAULT_COST`). The
-  runner starts the costliest checks first when they run in parallel, and weights the progress bar by it.
+* ``run(quick: bool = False, full: bool = False) -> CheckResult`` (``full`` may be left out: the runner passes
+  it only to a ``run`` that accepts it, and a check without it runs its default size under ``--full``);
+* optionally ``COST`` (float, or ``{"quick": s, "default": s, "full": s}``): the seconds its runs take,
+  measured on 2 quiet cores (default :data:`DEFAULT_COST`). The runner starts the costliest checks first when
+  they run in parallel, and weights the progress bar by it.
 
-``run(quick=True)`` must exist and be *genuinely reduced*: fewer widths, draws, grid points or digits, but still
-measuring the same quantity and deciding pass/fail honestly on it (thresholds may be relaxed only where the
-reduced sizes cannot resolve the full-run threshold; say so in the docstring). The whole ``memtheory verify
---quick`` must stay near one minute on 2 cores, so a quick check should take a few seconds at most.
+Three sizes (:data:`SIZES`), each measuring the same quantity and deciding pass/fail honestly on it:
+
+* ``quick`` (``run(quick=True)``): *genuinely reduced* -- fewer widths, draws, grid points or digits
+  (thresholds may be relaxed only where the reduced sizes cannot resolve the default threshold; say so in the
+  docstring and the ``CRITERION``). The whole ``memtheory verify --quick`` stays near one minute on 2 cores,
+  so a quick check takes a few seconds.
+* ``default`` (``run()``): sizes that *decide* the claim (the ``CRITERION`` states what is tested), within the
+  budget of the whole default ``memtheory verify``: under 3 minutes on 2 quiet cores.
+* ``full`` (``run(full=True)``): paper scale, any length (the sizes of the papers' figures, or larger).
+
+A check states the settings it ran (sizes, seeds, norms) in ``measured`` and reports its progress through
+:mod:`memtheory.sweep.progress` (points of a scan, widths: the bar moves at least every 10 s). The points of a
+grid inside a check run through :mod:`memtheory.sweep` with :func:`check_workers` worker processes.
 
 A check writes no files itself. It returns what it made in its :class:`CheckResult`; the runner writes it to the
 ``--out`` directory (or to ``$MEMTHEORY_FIGURES_DIR`` when that is set and there is no ``--out``), and
@@ -83,8 +94,9 @@ from ..display import Displayable
 from .._plotting import pyplot
 from ..errors import InvalidArgumentError
 
-__all__ = ["BrokenCheck", "CheckResult", "DEFAULT_COST", "EVIDENCE_KINDS", "FIGURES_ENV", "available_checks", "main_for", "resolve_checks", "run_check", "run_checks", "shorten_at_boundary",
-           "artifact_stem", "write_artifacts"]
+__all__ = ["BrokenCheck", "CheckResult", "DEFAULT_COST", "EVIDENCE_KINDS", "FIGURES_ENV", "SIZES", "available_checks",
+           "check_cost", "check_workers", "main_for", "resolve_checks", "run_check", "run_checks", "run_size",
+           "shorten_at_boundary", "artifact_stem", "write_artifacts"]
 
 #: What a claim of a check can rest on (:attr:`CheckResult.evidence`).
 EVIDENCE_KINDS = ("enclosure", "floating point")
@@ -95,6 +107,59 @@ FIGURES_ENV = "MEMTHEORY_FIGURES_DIR"
 _SUMMARY_CHARS = 110
 #: Seconds assumed for a check without ``COST`` (a typical check's default run on 2 cores).
 DEFAULT_COST = 15.0
+#: The sizes a check runs at (module docstring): ``memtheory verify --quick``, ``memtheory verify``,
+#: ``memtheory verify --full``.
+SIZES = ("quick", "default", "full")
+
+#: Worker processes the check running in this process may use for its own grids (set by :func:`run_check`).
+_CHECK_WORKERS = 1
+
+
+def check_workers() -> int:
+    """The worker processes the check now running may use for the points of its grids (plateau points,
+    widths), through :mod:`memtheory.sweep`: the ``--workers`` of ``memtheory verify`` (1 outside a run).
+
+    The results of a check must not depend on it (the points are independent; the sweep returns them in
+    order).
+    """
+    return _CHECK_WORKERS
+
+
+def run_size(quick: bool = False, full: bool = False) -> str:
+    """The size name (``"quick"``, ``"default"`` or ``"full"``) of ``quick``/``full``.
+
+    Raises
+    ------
+    InvalidArgumentError
+        If both are set.
+    """
+    if quick and full:
+        raise InvalidArgumentError("quick and full exclude each other: a run has one size")
+    return "quick" if quick else "full" if full else "default"
+
+
+def check_cost(module: Any, size: str = "default") -> float:
+    """Expected seconds of a check's run at ``size``: its ``COST`` (a number: the default run, a quick run
+    taken as a tenth and a full run as 5 times that; or a dict by size), else :data:`DEFAULT_COST`."""
+    cost = getattr(module, "COST", None)
+    if isinstance(cost, dict):
+        value = cost.get(size, cost.get("default", DEFAULT_COST))
+    else:
+        value = float(cost) if cost is not None else DEFAULT_COST
+        value *= {"quick": 0.1, "default": 1.0, "full": 5.0}[size]
+    value = float(value)
+    return value if value > 0 and value == value else DEFAULT_COST
+
+
+def _accepts_full(run: Callable) -> bool:
+    """Whether ``run`` takes a ``full`` argument (by name, or ``**kwargs``)."""
+    import inspect
+
+    try:
+        params = inspect.signature(run).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == "full" or p.kind is p.VAR_KEYWORD for p in params)
 
 
 
@@ -143,6 +208,9 @@ class CheckResult(Displayable):
     criterion : str
         The condition that decides ``passed``, with its thresholds (the check module's ``CRITERION``; the runner
         fills it in from the module when a check leaves it empty).
+    size : str
+        The size that ran: ``"quick"``, ``"default"`` or ``"full"`` (set by the runner; a check whose ``run``
+        takes no ``full`` runs ``"default"`` under ``--full``).
     """
 
     name: str
@@ -156,6 +224,7 @@ class CheckResult(Displayable):
     latex: dict = field(default_factory=dict)
     evidence: dict = field(default_factory=dict)
     criterion: str = ""
+    size: str = ""
 
     def __post_init__(self):
         bad = {k: v for k, v in self.evidence.items() if v not in EVIDENCE_KINDS}
@@ -173,7 +242,7 @@ class CheckResult(Displayable):
         n = len(self.certified_claims())
         return f"{n} of {len(self.evidence)} claims certified"
 
-    _display_fields = ("name", "passed", "seconds", "claim", "details")
+    _display_fields = ("name", "passed", "size", "seconds", "claim", "details")
 
     def short(self) -> str:
         """The one-line "what was measured" of the report table."""
@@ -181,12 +250,13 @@ class CheckResult(Displayable):
         return text if len(text) <= _SUMMARY_CHARS else shorten_at_boundary(text, _SUMMARY_CHARS)
 
     def to_dict(self) -> dict:
-        """JSON-ready dict: ``name, passed, measured, claim, criterion, details, seconds, summary, figures, latex,
-        evidence``.
+        """JSON-ready dict: ``name, passed, size, measured, claim, criterion, details, seconds, summary, figures,
+        latex, evidence``.
 
         ``figures`` lists the file names written (empty when none were), ``latex`` maps stems to LaTeX.
         """
-        return {"name": self.name, "passed": bool(self.passed), "measured": self.measured, "claim": self.claim,
+        return {"name": self.name, "passed": bool(self.passed), "size": self.size, "measured": self.measured,
+                "claim": self.claim,
                 "criterion": self.criterion,
                 "details": self.details, "seconds": self.seconds, "summary": self.short(),
                 "figures": sorted(str(v) for v in self.figures.values() if isinstance(v, (str, Path))),
@@ -203,7 +273,7 @@ class BrokenCheck:
         self.CRITERION = "(module failed to import)"
         self.error = error
 
-    def run(self, quick: bool = False) -> CheckResult:
+    def run(self, quick: bool = False, full: bool = False) -> CheckResult:
         raise self.error
 
 
@@ -305,7 +375,8 @@ def write_artifacts(result: CheckResult, directory: str | os.PathLike) -> list[s
     return written
 
 
-def run_check(name: str, module: Any, quick: bool = False, directory: str | os.PathLike | None = None) -> CheckResult:
+def run_check(name: str, module: Any, quick: bool = False, directory: str | os.PathLike | None = None, *,
+              full: bool = False, workers: int = 1) -> CheckResult:
     """Run one check; an exception becomes a failed check with its cause, the run time is recorded.
 
     Parameters
@@ -318,16 +389,31 @@ def run_check(name: str, module: Any, quick: bool = False, directory: str | os.P
         Reduced sizes.
     directory : path, optional
         Where to write the figures, LaTeX and table (:func:`write_artifacts`); ``None``: write nothing.
+    full : bool
+        Paper scale, passed as ``run(full=True)`` to a ``run`` that accepts it (else the default size runs).
+    workers : int
+        Worker processes the check may use for its grids (:func:`check_workers`).
     """
+    global _CHECK_WORKERS
+
+    size = run_size(quick, full)
     start = time.perf_counter()
+    saved, _CHECK_WORKERS = _CHECK_WORKERS, max(1, int(workers))
     try:
-        result = module.run(quick=quick)
+        if full and _accepts_full(module.run):
+            result = module.run(quick=False, full=True)
+        else:
+            size = "default" if full else size
+            result = module.run(quick=quick)
         if not isinstance(result, CheckResult):
             raise TypeError(f"run() returned {type(result).__name__}, not CheckResult")
     except Exception as exc:  # a crashing check is a failed check, reported with its cause
         result = CheckResult(name, False, {"error": f"{type(exc).__name__}: {exc}"}, getattr(module, "CLAIM", ""),
                              traceback.format_exc(limit=3), summary=f"error: {type(exc).__name__}: {exc}")
+    finally:
+        _CHECK_WORKERS = saved
     result.seconds = time.perf_counter() - start
+    result.size = size
     if not result.claim:
         result.claim = getattr(module, "CLAIM", "")
     if not result.criterion:
@@ -339,31 +425,36 @@ def run_check(name: str, module: Any, quick: bool = False, directory: str | os.P
     return result
 
 
-def _check_point(quick: bool, directory: str | None, point: dict) -> CheckResult:
+def _check_point(quick: bool, directory: str | None, full: bool, workers: int, point: dict) -> CheckResult:
     """One check as a sweep point (module level: worker processes resolve the check by its name)."""
     name = point["check"]
-    return run_check(name, resolve_checks([name])[name], quick=quick, directory=directory)
+    return run_check(name, resolve_checks([name])[name], quick=quick, directory=directory, full=full,
+                     workers=workers)
 
 
 def run_checks(names: list[str] | None = None, quick: bool = False, progress: Callable | None = None,
-               directory: str | os.PathLike | None = None, *, workers: int | None = 1, backend: Any = "processes",
-               store: str | os.PathLike | None = None, bar: bool = False) -> list[CheckResult]:
+               directory: str | os.PathLike | None = None, *, full: bool = False, workers: int | None = 1,
+               backend: Any = "processes", store: str | os.PathLike | None = None,
+               bar: bool = False) -> list[CheckResult]:
     """Run the named checks (all when ``names`` is empty); exceptions become failed checks.
 
     The checks are the points of one sweep (:func:`memtheory.sweep.run`): with ``workers > 1`` (or a Dask
-    ``backend``) they run in parallel, the costliest first (a check module's ``COST``, its measured seconds,
-    default :data:`DEFAULT_COST`); with a ``store`` a rerun skips the checks already finished by the same code.
+    ``backend``) they run in parallel, the costliest first (:func:`check_cost`); with a ``store`` a rerun
+    skips the checks already finished by the same code at the same size. Each check may also run the points
+    of its own grids on ``workers`` processes (:func:`check_workers`).
 
     Parameters
     ----------
     names : list of str, optional
         Checks to run, in order.
     quick : bool
-        Reduced sizes.
+        Reduced sizes (``memtheory verify --quick``).
     progress : callable, optional
         Called with each :class:`CheckResult` as it completes (in this process).
     directory : path, optional
         Where to write figures, LaTeX and tables; default ``$MEMTHEORY_FIGURES_DIR`` if set, else nowhere.
+    full : bool
+        Paper scale (``memtheory verify --full``): ``run(full=True)`` for the checks that accept it.
     workers : int or None
         Local worker processes (default 1: this process; None: all cores).
     backend : {"processes", "serial"}, str or distributed.Client
@@ -371,47 +462,63 @@ def run_checks(names: list[str] | None = None, quick: bool = False, progress: Ca
     store : path, optional
         SQLite result store of this run.
     bar : bool
-        Progress bar on stderr (one step per check).
+        Progress bar on stderr, weighted by the checks' costs and moved by the sub-steps the checks report
+        (:mod:`memtheory.sweep.progress`).
 
     Returns
     -------
     list of CheckResult
         In the order of ``names``.
+
+    Raises
+    ------
+    InvalidArgumentError
+        Unknown checks, or both ``quick`` and ``full``.
     """
     import functools
 
     from .. import sweep
 
+    size = run_size(quick, full)
     checks = resolve_checks(names)
     if directory is None:
         directory = os.environ.get(FIGURES_ENV) or None
     directory = None if directory is None else str(Path(directory).resolve())
     order = list(checks)
     files = sorted({str(Path(m.__file__).resolve()) for m in checks.values() if getattr(m, "__file__", None)})
-    weights = [float(getattr(checks[n], "COST", DEFAULT_COST)) for n in order]
+    weights = [check_cost(checks[n], size) for n in order]
+    local = isinstance(backend, str) and backend in ("processes", "serial")
+    n_workers = (sweep.default_workers() if workers is None else int(workers)) if local else 1
+    if local and n_workers < 1:
+        raise InvalidArgumentError(f"workers must be >= 1, got {workers}")
 
     def done(index: int, value: Any) -> None:
         if isinstance(value, sweep.PointError):  # the worker itself failed (run_check catches the check's errors)
             value = CheckResult(order[index], False, {"error": value.error}, getattr(checks[order[index]], "CLAIM", ""),
-                                value.traceback or value.error, summary=f"error: {value.error}")
+                                value.traceback or value.error, summary=f"error: {value.error}", size=size)
         results[index] = value
         if progress is not None:
             progress(value)
 
     results: list[Any] = [None] * len(order)
-    local = isinstance(backend, str) and backend in ("processes", "serial")
-    sweep.run(functools.partial(_check_point, quick, directory), [{"check": n} for n in order], backend=backend,
-              workers=workers if local else None, store=store, key={"quick": quick, "directory": directory},
-              weights=weights, progress=bar, desc="verify", unit="checks", code_files=files, on_result=done)
+    key = {"quick": quick, "directory": directory}
+    if full:  # a store of a quick or default run stays valid (its key is unchanged)
+        key["full"] = True
+    sweep.run(functools.partial(_check_point, quick, directory, full, n_workers), [{"check": n} for n in order],
+              backend=backend, workers=n_workers if local else None, store=store, key=key, weights=weights,
+              progress=bar, desc="verify" if size == "default" else f"verify --{size}", unit="checks",
+              code_files=files, on_result=done)
     return results
 
 
-def main_for(name: str, quick: bool | None = None) -> int:
-    """Run one check as a script (``python -m proofs_checks.NAME [--quick]``); figures go to ``$MEMTHEORY_FIGURES_DIR``.
+def main_for(name: str, quick: bool | None = None, full: bool | None = None) -> int:
+    """Run one check as a script (``python -m proofs_checks.NAME [--quick | --full]``); figures go to
+    ``$MEMTHEORY_FIGURES_DIR``.
 
     Returns the exit code (0 pass, 1 fail).
     """
     quick = ("--quick" in sys.argv[1:]) if quick is None else quick
-    (result,) = run_checks([name], quick=quick)
+    full = ("--full" in sys.argv[1:]) if full is None else full
+    (result,) = run_checks([name], quick=quick, full=full)
     print(result.details, "PASS" if result.passed else "FAIL")
     return 0 if result.passed else 1
