@@ -130,12 +130,14 @@ def parse_expression(
             raise UnsafeExpressionError(f"invalid parameter name {name!r}")
     source = _SIGN_RUN.sub(_collapse_signs, text.strip())
     try:
-        tree = ast.parse(source, mode="eval")
+        tree = _parse_tree(source)
     except SyntaxError as exc:
+        if "too many nested parentheses" in str(exc.msg):
+            raise UnsafeExpressionError(f"expression is nested too deeply (more than {MAX_DEPTH} "
+                                        "levels)") from None
         raise UnsafeExpressionError(f"cannot parse {_short(text)}: {exc.msg} at column {exc.offset}") from None
     except (RecursionError, MemoryError):
-        raise UnsafeExpressionError("expression is too deeply nested for the parser (nesting, or a chain of more "
-                                    "than about 2,900 operators: group it with parentheses)") from None
+        raise UnsafeExpressionError(f"expression is nested too deeply (more than {MAX_DEPTH} levels)") from None
     try:
         result = _Builder(names, source).build(tree.body)
     except RecursionError:  # SymPy's own recursion on a huge (but shallow) expression
@@ -146,6 +148,25 @@ def parse_expression(
         raise UnsafeExpressionError(f"{_short(text)} is a condition, not a number; for a step write "
                                     "Heaviside(t - a) or Piecewise((value, condition), (0, True))")
     return result
+
+
+def _parse_tree(source: str) -> ast.Expression:
+    """``ast.parse(source, mode="eval")`` for any text within :data:`MAX_LENGTH` characters.
+
+    Python's parser reads ``t*1*1*...`` as a left-nested tree with one level per operator, and converting it into
+    Python objects counts each level against the interpreter's recursion limit (1,000 by default: about 2,900
+    operators fail). A text of ``n`` characters has at most ``n/2`` binary operators, so the limit is raised to
+    cover that depth while parsing; deep *nesting* (parentheses, powers) is refused by :class:`_Builder` at
+    :data:`MAX_DEPTH` levels, and the tree walk is iterative along chains.
+    """
+    import sys
+
+    previous = sys.getrecursionlimit()
+    sys.setrecursionlimit(previous + len(source) // 2 + 100)  # each binary operator takes two characters or more
+    try:
+        return ast.parse(source, mode="eval")
+    finally:
+        sys.setrecursionlimit(previous)
 
 
 #: Runs of two or more signs (``--t``, ``1 - -2``): Python reads them as nested unary operators, which its parser
