@@ -154,12 +154,22 @@ def check_array_size(what: str, shape: tuple, itemsize: int = 8, limit: int | No
 def require_float(value: Any, what: str) -> None:
     """Raise :class:`~memtheory.errors.PrecisionError` if an mpmath value is outside float64's normal range.
 
-    The message says which ``dps`` to pass to get the value in arbitrary precision instead.
+    The message says what ``dps`` gives the value in arbitrary precision instead. Above float64's range the limit
+    is the exponent, not the digits: mpmath numbers have no exponent limit, so any ``dps`` (30 is suggested)
+    holds the value. Below the range the same is true of the value itself, but a tiny value is often the
+    difference of terms of order 1 (a plateau gradient), which resolving takes about ``|log10 value| + 20``
+    digits: both are said.
     """
     if value == 0:
         return
     mag = abs(value)
-    if mag < FLOAT64_TINY or mag > np.finfo(float).max:
-        digits = int(abs(float(mp.log10(mag)))) + 20
+    if mag > np.finfo(float).max:
         raise PrecisionError(
-            f"{what} = {mp.nstr(value, 6)} is outside float64 range; pass dps={max(30, digits)} for mpmath values")
+            f"{what} = {mp.nstr(value, 6)} is outside float64 range (above 1.8e308: the exponent, not the digits, "
+            "is the limit); pass dps=30 (--dps 30) for mpmath values, which have no exponent limit")
+    if mag < FLOAT64_TINY:
+        digits = max(30, int(abs(float(mp.log10(mag)))) + 20)
+        raise PrecisionError(
+            f"{what} = {mp.nstr(value, 6)} is outside float64 range (below 2.2e-308); mpmath numbers have no "
+            f"exponent limit: pass dps=30 (--dps 30) for the value, dps={digits} if it is a difference of terms of "
+            "order 1 (a cancellation that needs the digits)")

@@ -77,10 +77,15 @@ class LossResult(Displayable):
         return None if self.grad is None else self.grad[self.grad.shape[0] // 2:]
 
     def to_dict(self) -> dict:
-        """JSON-ready dict with keys ``loss``, ``grad_a``, ``grad_w`` (and ``hess``, ``dps``, ``loss_error``)."""
-        conv = (lambda x: mp.nstr(x, self.dps)) if self.dps else float
-        out = {"loss": conv(self.loss), "dps": self.dps, "loss_error": float(self.loss_error),
-               "inputs_exact": self.inputs_exact}
+        """JSON-ready dict with keys ``loss``, ``grad_a``, ``grad_w`` (and ``hess``, ``dps``, ``loss_error``).
+
+        float64 results are floats; with ``dps`` every value is a decimal string with all ``dps`` significant
+        digits and ``loss_error`` a decimal string of 5 digits (it may be far below float64's range).
+        """
+        conv = (lambda x: mp.nstr(x, self.dps, strip_zeros=False)) if self.dps else float
+        with mp.workdps(max(self.dps or 15, 15)):
+            err = mp.nstr(mp.mpf(self.loss_error), 5) if self.dps else float(self.loss_error)
+        out = {"loss": conv(self.loss), "dps": self.dps, "loss_error": err, "inputs_exact": self.inputs_exact}
         if self.grad is not None:
             out["grad_a"] = [conv(x) for x in self.grad_a]
             out["grad_w"] = [conv(x) for x in self.grad_w]
@@ -354,6 +359,9 @@ def _diagonal_float(model: DiagonalRNN, rho: Kernel, gradient: bool, hessian: bo
         J = mod.assemble(a, w, L0, L1, L2, norm, grad, hess, gradient, hessian)
     except ZeroDivisionError:  # a power of w underflowed (w = 1e-300): mpmath decides, or PrecisionError
         return _to_float(resolved_mp_loss(model, rho, gradient, hessian, 60), model, rho)
+    outputs = np.concatenate([[J], grad if gradient else [], hess.ravel() if hessian else []])
+    if not np.all(np.isfinite(outputs)):  # overflow (a = 1e308): mpmath has the value, or PrecisionError
+        return _to_float(resolved_mp_loss(model, rho, gradient, hessian, 60), model, rho)
     if not check:
         return LossResult(J, grad if gradient else None, hess if hessian else None)
     # Error estimate: rounding of the assembly, (#terms) * eps * magnitude, plus the errors of the inputs
@@ -361,13 +369,16 @@ def _diagonal_float(model: DiagonalRNN, rho: Kernel, gradient: bool, hessian: bo
     # dJ/dw_i = ... + 2 a_i L1_i (dL0/dw = -L1).
     gmag = np.zeros(2 * m)
     hmag = np.zeros((2 * m, 2 * m))
-    Jmag = mod.assemble_magnitude(a, w, L0, L1, L2, norm, gmag, hmag, gradient, hessian)
-    rounding = (4 * m + 8) * _EPS
-    J_err = rounding * Jmag + 2 * float(np.dot(np.abs(a), e0)) + norm_err
-    g_err = rounding * gmag + np.concatenate([2 * e0, 2 * np.abs(a) * e1])
-    rel_in = max(_EPS, float(np.max(np.abs(np.concatenate([e0, e1, e2])) /
-                                    np.maximum(np.abs(np.concatenate([L0, L1, L2])), 1e-300))))
-    h_err = (rounding + 4 * max(rel_in, 8 * _EPS)) * hmag
+    with np.errstate(over="ignore", invalid="ignore"):  # an infinite bound sends the outputs to mpmath below
+        Jmag = mod.assemble_magnitude(a, w, L0, L1, L2, norm, gmag, hmag, gradient, hessian)
+        rounding = (4 * m + 8) * _EPS
+        J_err = rounding * Jmag + 2 * float(np.dot(np.abs(a), e0)) + norm_err
+        g_err = rounding * gmag + np.concatenate([2 * e0, 2 * np.abs(a) * e1])
+        rel_in = max(_EPS, float(np.max(np.abs(np.concatenate([e0, e1, e2])) /
+                                        np.maximum(np.abs(np.concatenate([L0, L1, L2])), 1e-300))))
+        h_err = (rounding + 4 * max(rel_in, 8 * _EPS)) * hmag
+    if not (math.isfinite(J_err) and np.all(np.isfinite(g_err)) and np.all(np.isfinite(h_err))):
+        J_err = math.inf  # the bound overflowed: the outputs are recomputed in mpmath
     unreliable = abs(J) < 1e3 * J_err and J_err > 0
     if gradient:
         unreliable = unreliable or bool(np.any((np.abs(grad) < 1e3 * g_err) & (g_err > 0)))
@@ -378,7 +389,8 @@ def _diagonal_float(model: DiagonalRNN, rho: Kernel, gradient: bool, hessian: bo
                           g_err if gradient else None)
     # Cancellation: recompute with enough digits to resolve every output, then return float64 if representable.
     smallest = min([abs(J)] + ([float(np.min(np.abs(grad[g_err > 0])))] if gradient and np.any(g_err > 0) else []))
-    digits = 30 + int(max(0.0, math.log10(max(Jmag, 1.0)) - math.log10(max(smallest, 1e-300))))
+    log_mag = math.log10(max(Jmag, 1.0)) if math.isfinite(Jmag) else 310.0  # an overflowed magnitude: > 1.8e308
+    digits = 30 + int(max(0.0, log_mag - math.log10(max(smallest, 1e-300))))
     return _to_float(resolved_mp_loss(model, rho, gradient, hessian, min(digits, 2000)), model, rho)
 
 
@@ -432,6 +444,9 @@ def _to_float(res: LossResult, model: DiagonalRNN, rho: Kernel) -> LossResult:
         grad = np.array([float(g) for g in res.grad])
         g_err = np.array([float(e) for e in res.grad_error])
     if res.hess is not None:
+        for row in res.hess:
+            for h in row:
+                require_float(h, "hess J")  # only a range check: the Hessian's entries are not resolved one by one
         hess = np.array([[float(h) for h in row] for row in res.hess])
     return LossResult(float(loss), grad, hess, None, float(res.loss_error), g_err)
 
