@@ -25,7 +25,7 @@ BAD_INPUTS = [
     (["laplace", "--target", "1/(t-1)", "--s", "1"], 2, "not finite at t = 1"),           # a pole inside (0, inf)
     (["laplace", "--target", "1/(t-1)", "--s", "1", "--dps", "30"], 2, "not finite at t = 1"),
     (["laplace", "--target", "Max()", "--s", "1"], 2, "Max"),
-    (["laplace", "--target", "t" + "*1" * 4000, "--s", "1"], 2, "nested"),
+    (["laplace", "--target", "t" + "**1" * 3000, "--s", "1"], 2, "nested too deeply"),  # powers nest
     (["laplace", "--target", "exp(-s*t)", "--param", "s=2", "--s", "1"], 2, "reserved"),
     (["loss", "--target", "exp(-t**2/(2*sigma**2))", "--param", "sigma=0", "--a", "1", "--w", "1"], 2, "sigma=0"),
     (["laplace", "--target", "Piecewise((1, t < a), (0, True))", "--param", "a=1", "--s", "1"], 2, "Heaviside"),
@@ -56,6 +56,10 @@ BAD_INPUTS = [
     (["loss", "--target", "exp(t)", "--a", "1", "--w", "1"], 2, "diverges"),
     (["loss", "--target", "exp(-t)", "--a", "1", "--w", "1e-300"], 1, "outside float64 range"),
     (["loss", "--target", "exp(-t)", "--a", "1e200", "--w", "1e-200"], 1, "outside float64 range"),
+    # float64 overflow used to print J = inf: the exponent range is the limit, and --dps 30 gets the value
+    (["loss", "--target", "exp(-t)", "--a", "1e308", "--w", "1"], 1, "--dps 30"),
+    (["loss", "--target", "exp(-t)", "--a", "1e308", "--w", "1", "--json"], 1, "exponent"),
+    (["loss", "--target", "exp(-t)", "--a", "1e200", "--w", "1"], 1, "--dps 30"),
 ]
 
 
@@ -140,14 +144,42 @@ def test_number_keeps_all_requested_digits():
     assert number(float("inf"), 20) == "inf"
 
 
-def test_loss_json_at_a_huge_coefficient_is_valid(capsys):
-    rc, out, err = run(["loss", "--target", "exp(-t)", "--a", "1e308", "--w", "1", "--json"], capsys)
-    assert "Infinity" not in out and "NaN" not in out
-    if rc == 0:
-        doc = json.loads(out)
-        assert doc["loss"] is None and doc["nonfinite"]["loss"] == "inf"
-    else:
-        assert rc == 1 and len(err.strip().splitlines()) == 1
+def test_loss_beyond_float64_range_raises_and_dps_gives_the_value(capsys):
+    """``--a 1e308`` overflowed to J = inf: now a PrecisionError (CLI exit 1 suggesting --dps 30, API likewise),
+    and at --dps 30 the value J = (a - 1)^2/2 (rho = e^{-t}, w = 1) with all its digits."""
+    import memtheory as mt
+
+    for a in (1e308, 1e200):
+        with pytest.raises(mt.PrecisionError, match="exponent"):
+            mt.l2_loss(mt.DiagonalRNN([a], [1.0]), mt.Kernel("exp(-t)"), gradient=True)
+    with pytest.raises(mt.PrecisionError, match="exponent"):  # the Hessian's entries overflow: 1/w^3 at w = 1e-110
+        mt.l2_loss(mt.DiagonalRNN([1.0], [1e-110]), mt.Kernel("exp(-t)"), hessian=True)
+    rc, out, err = run(["loss", "--target", "exp(-t)", "--a", "1e308", "--w", "1", "--dps", "30", "--json"], capsys)
+    assert rc == 0, err
+    doc = json.loads(out)
+    with mp.workdps(40):
+        a = mp.mpf(10) ** 308
+        assert mp.mpf(doc["loss"]) == mp.mpf(mp.nstr((a - 1) ** 2 / 2, 30))
+        assert mp.mpf(doc["grad_a"][0]) == mp.mpf(mp.nstr(a - 1, 30))  # dJ/da = a - 1
+        assert mp.mpf(doc["grad_w"][0]) == mp.mpf(mp.nstr(-a * (a - 1) / 2, 30))  # dJ/dw = -a^2/2 + a/2
+    assert len(doc["loss"].split("e")[0].replace(".", "")) == 30  # the 30 digits asked for, as a decimal string
+
+
+def test_long_products_and_sums_get_their_value(capsys):
+    """``'*1' * 4000`` (4000 factors) failed with a 'too deeply nested' error: it is t, and the Laplace transform
+    of t at s = 1 is 1; a 1200-term sum and a 4996-factor product of exp(-t) likewise get their value."""
+    rc, out, err = run(["laplace", "--target", "t" + "*1" * 4000, "--s", "1", "--json"], capsys)
+    assert rc == 0, err
+    assert json.loads(out)["values"] == [pytest.approx(1.0, rel=1e-15)]
+    rc, out, err = run(["laplace", "--target", "exp(-t)" + "+0*t" * 1200 + "+t*exp(-2*t)", "--s", "1", "--json"],
+                       capsys)
+    assert rc == 0, err
+    assert json.loads(out)["values"] == [pytest.approx(0.5 + 1 / 9, rel=1e-15)]  # 1/(1+s) + 1/(2+s)^2
+    rc, out, err = run(["loss", "--target", "exp(-t)" + "*1" * 4996, "--a", "1", "--w", "2", "--json"], capsys)
+    assert rc == 0, err
+    with mp.workdps(30):  # ||e^{-2t} - e^{-t}||^2 by quadrature
+        ref = mp.quad(lambda t: (mp.exp(-2 * t) - mp.exp(-t)) ** 2, [0, mp.inf])
+    assert json.loads(out)["loss"] == pytest.approx(float(ref), rel=1e-13)
 
 
 def test_memory_json_of_an_overflowing_kernel_is_valid(capsys):

@@ -38,7 +38,7 @@ def _handler(args: argparse.Namespace) -> int:
     values = [number(v, res.dps) for v in res.values]
     if args.json:
         out = {"s": [float(x) for x in s], "values": values, "moment": args.moment, "method": res.method,
-               "errors": [number(e, 5) for e in res.errors], "dps": res.dps, "inputs_exact": res.inputs_exact}
+               "errors": [number(e, 5) if res.dps else number(e) for e in res.errors], "dps": res.dps, "inputs_exact": res.inputs_exact}
         if cert is not None:
             out["certified"] = certified_pairs(cert)
         print(dumps(out))
