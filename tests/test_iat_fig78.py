@@ -180,3 +180,23 @@ def test_quick_runs_pass_and_state_their_settings(check):
             j = int(np.argmin(np.abs(reference_betas() - row["beta"])))
             assert row["ours"] == curves[row["m"]][j]
             assert row["ratio"] == pytest.approx(row["ours"] / row["plotted"], rel=1e-12)
+
+
+def test_relu_margin_is_the_smallest_positive_rate():
+    """The reference's training-mode margin of its relu-clamped models: ``weight[weight > 0].min()``."""
+    from memtheory.models.nonlinear import NonlinearRNN
+    from memtheory.training.penalty import margin_penalty, stability_margin
+
+    def model(w, par="relu"):
+        m = len(w)
+        return NonlinearRNN(np.ones((m, 1)), np.zeros(m), np.ones(m), w=np.array(w), parameterisation=par)
+
+    margin, grad = stability_margin(model([-1.0, 0.5, 0.2, 2.0]))
+    assert margin == 0.2 and grad.tolist() == [0.0, 0.0, 1.0, 0.0]
+    value, g = margin_penalty(model([-1.0, 0.5, 0.2, 2.0]), 0.01)
+    assert value == pytest.approx(0.01 * 0.8) and g.tolist() == [0.0, 0.0, -0.01, 0.0]
+    margin, grad = stability_margin(model([-1.0, -0.5]))  # every rate clamped: margin 0, no gradient
+    assert margin == 0.0 and not grad.any()
+    w = [-1.0, 0.5, 0.2, 2.0]
+    margin, grad = stability_margin(model(w, "softplus"))  # other maps: the smallest rate
+    assert margin == pytest.approx(math.log1p(math.exp(-1.0))) and grad[0] == pytest.approx(1 / (1 + math.e))

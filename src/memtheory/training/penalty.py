@@ -6,7 +6,10 @@ and softplus RNNs is the smallest decay rate of the recurrence (``softplus(min w
 positive means stable, and the penalty pushes the slowest rate up towards 1. Here the margin of a
 :class:`~memtheory.models.nonlinear.NonlinearRNN` with a diagonal or conjugated structure is
 ``min_i r_i``, the smallest eigenvalue of ``W_+`` (rates of ``dh/dt = -W_+ h``), with gradient
-``dr_i/dw_i`` at the minimising ``i`` (the subgradient torch's ``min`` takes). A ``"full"`` model has no such
+``dr_i/dw_i`` at the minimising ``i`` (the subgradient torch's ``min`` takes). For the ``"relu"`` map the minimum
+runs over the positive raw weights only, as the reference's ``rnn`` / ``diagonalrnn`` take it in training mode
+(``weight[weight > 0].min()``): a clamped rate ``relu(w) = 0`` has no gradient, and the penalty pushes the slowest
+live rate instead (all rates clamped: the margin is 0, without gradient). A ``"full"`` model has no such
 margin: asking for it is an error.
 """
 
@@ -58,7 +61,12 @@ def stability_margin(model: NonlinearRNN) -> tuple[float, np.ndarray]:
         raise InvalidArgumentError("penalty: a model with a full recurrent matrix has no stability margin (it is "
                                    "defined for the 'diagonal' and 'conjugated' structures)")
     r, dr = model.rates()
-    i = int(np.argmin(r))
+    candidates = np.arange(r.size)
+    if model.parameterisation.name == "relu":
+        positive = np.nonzero(model.w > 0)[0]  # the reference's training-mode margin: smallest positive weight
+        if positive.size:
+            candidates = positive
+    i = int(candidates[np.argmin(r[candidates])])
     grad = np.zeros_like(r)
     grad[i] = dr[i]
     return float(r[i]), grad
