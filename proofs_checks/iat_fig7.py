@@ -49,7 +49,7 @@ from proofs_checks.reparam_series import (
 
 NAME = "iat_fig7"
 #: Seconds of the default run, measured on 2 loaded cores.
-COST = 50.0
+COST = 72.0
 CLAIM = ("[IAT] Fig. 7: ReLU RNNs approximate polynomial memory, unstably without reparameterisation (rates on the "
          "stability boundary, perturbed models diverge first) and stably with the softplus reparameterisation")
 CRITERION = ("passes when in both series every width has E_m(0) below 5% of the zero model's error (quick: 25%); without "

@@ -106,8 +106,8 @@ def test_series_records_the_recipe(tiny_series):
     for s in (plain, soft):
         assert s["threshold"][0] == 100.0  # the reference's first stopping threshold
         assert all(TINY["min_epochs"] <= e <= TINY["epochs"] for e in s["epochs_run"])
-        # the next width's threshold is half the previous width's final validation loss
-        assert s["threshold"][1] == 0.5 * s["final_val_loss"][0]
+        # the next width's threshold is half the previous width's best validation loss
+        assert s["threshold"][1] == 0.5 * s["val_loss"][0]
         assert s["val_loss"][0] <= s["final_val_loss"][0]  # the best epoch is kept
         assert len(s["divergence_radius"]) == len(TINY["widths"])
 
