@@ -45,9 +45,10 @@ from memtheory import Kernel
 from memtheory.models.nonlinear import NonlinearRNN
 from memtheory.theory.stability import PerturbationResult, perturbation_error, reference_betas, stability_summary
 from memtheory.training import ReduceLROnPlateau, lf_dataset, reference_time_weights, train
+from memtheory.verify import run_size
 
 __all__ = ["RECIPE", "SIZES", "TARGET", "TABLE_BETAS", "comparison_rows", "comparison_table", "divergence_radius",
-           "float32_data", "initial_model", "series_sizes", "train_series"]
+           "float32_data", "initial_model", "reference_series", "series_sizes"]
 
 #: The reference's LF kernel "pol".
 TARGET = "(1 + t/10)**(-11/10)"
@@ -80,8 +81,9 @@ TABLE_BETAS = (0.0, 1e-3, 8e-3, 0.064, 0.512)
 
 
 def series_sizes(quick: bool, full: bool) -> dict:
-    """The sizes of a run (``full`` wins over ``quick``), with its name under ``"size"``."""
-    name = "full" if full else ("quick" if quick else "default")
+    """The sizes of a run (:func:`memtheory.verify.run_size`: ``quick`` and ``full`` exclude each other), with its
+    name under ``"size"``."""
+    name = run_size(quick, full)
     return {"size": name, **SIZES[name]}
 
 
@@ -98,8 +100,11 @@ def initial_model(activation: str, parameterisation: str, m: int, seed: int = 0)
                                parameterisation=parameterisation, dt=RECIPE["dt"], seed=np.random.default_rng([seed, m]))
 
 
-def train_series(activation: str, parameterisation: str, sizes: Mapping, seed: int = 0) -> dict:
+def reference_series(activation: str, parameterisation: str, sizes: Mapping, seed: int = 0) -> dict:
     """Train one model per width with the recipe and measure its perturbation errors (module docstring).
+
+    The widths train one after the other, not as a sweep (:func:`memtheory.training.series.train_series`): the
+    reference's early stopping makes each width's stopping threshold depend on the previous width's loss.
 
     Parameters
     ----------

@@ -21,7 +21,7 @@ from proofs_checks.reparam_series import (
     comparison_table,
     divergence_radius,
     float32_data,
-    train_series,
+    reference_series,
 )
 from memtheory import Kernel
 
@@ -80,7 +80,7 @@ def _reference_curve(model, parameterisation: str, x, y, betas, repeats: int, se
 
 @pytest.fixture(scope="module")
 def tiny_series():
-    return {par: train_series("relu", par, TINY) for par in ("relu", "softplus")}
+    return {par: reference_series("relu", par, TINY) for par in ("relu", "softplus")}
 
 
 @pytest.mark.parametrize("par", ["relu", "softplus"])
@@ -143,7 +143,7 @@ def test_sizes_scale_the_reference_recipe():
 
 def test_bad_activation_is_a_typed_error():
     with pytest.raises(InvalidArgumentError, match="activation: unknown 'sigmoid'"):
-        train_series("sigmoid", "softplus", TINY)
+        reference_series("sigmoid", "softplus", TINY)
 
 
 def _stated_criterion(check, measured: dict) -> bool:
@@ -200,3 +200,8 @@ def test_relu_margin_is_the_smallest_positive_rate():
     w = [-1.0, 0.5, 0.2, 2.0]
     margin, grad = stability_margin(model(w, "softplus"))  # other maps: the smallest rate
     assert margin == pytest.approx(math.log1p(math.exp(-1.0))) and grad[0] == pytest.approx(1 / (1 + math.e))
+
+
+def test_quick_and_full_exclude_each_other():
+    with pytest.raises(InvalidArgumentError, match="exclude each other"):
+        iat_fig7.run(quick=True, full=True)
