@@ -45,7 +45,7 @@ from memtheory import Kernel
 from memtheory.models.nonlinear import NonlinearRNN
 from memtheory.theory.stability import perturbation_error, stability_summary
 from memtheory.training import lf_dataset, train
-from memtheory.verify import CheckResult, kernel_latex, main_for
+from memtheory.verify import CheckResult, kernel_latex, main_for, run_size
 from memtheory.verify.figures import perturbation_figure
 
 NAME = "iat_fig2_paper"
@@ -86,6 +86,7 @@ def _stop_at(val_x: np.ndarray, val_y: np.ndarray, level: float):
 
 def run(quick: bool = False, full: bool = False) -> CheckResult:
     """Run the check (sizes in :func:`settings`; ``full``: the paper's, and the paper's claim asserted)."""
+    run_size(quick, full)  # quick and full exclude each other
     cfg = settings(quick, full)
     rho = Kernel("(t + 1)**(-3/2)")
     data = lf_dataset(rho, cfg["n_train"], T_TRAIN, DT, seed=0, convention="reference")

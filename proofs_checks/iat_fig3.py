@@ -50,7 +50,7 @@ from memtheory.models.nonlinear import NonlinearRNN
 from memtheory.theory.memory import classify_decay, memory_function
 from memtheory.training import EarlyStopping, train
 from memtheory.training.teachers import RNNTeacher, rnn_teacher_dataset
-from memtheory.verify import CheckResult, main_for, pyplot
+from memtheory.verify import CheckResult, main_for, pyplot, run_size
 
 NAME = "iat_fig3"
 CLAIM = ("[IAT] Fig. 3: students trained on a random width-256 RNN teacher approximate it, and the memory functions "
@@ -128,6 +128,7 @@ def _fit(mf) -> dict:
 
 def run(quick: bool = False, full: bool = False) -> CheckResult:
     """Run the check (``quick``: one student of width 16; ``full``: three teachers, widths 8..256, 1000 epochs)."""
+    run_size(quick, full)  # quick and full exclude each other
     cfg = settings(quick, full)
     checks: dict = {}
     teachers, students, curves = [], [], {}
