@@ -49,7 +49,7 @@ from proofs_checks.reparam_series import (
 
 NAME = "iat_fig7"
 #: Seconds of the runs on 2 loaded cores (quick, default: measured; full: the reference's sizes, an estimate).
-COST = {"quick": 15.0, "default": 72.0, "full": 5e5}
+COST = {"quick": 15.0, "default": 53.0, "full": 5e5}
 CLAIM = ("[IAT] Fig. 7: ReLU RNNs approximate polynomial memory, unstably without reparameterisation (rates on the "
          "stability boundary, perturbed models diverge first) and stably with the softplus reparameterisation")
 CRITERION = ("passes when in both series every width has E_m(0) below 5% of the zero model's error (quick: 25%); without "

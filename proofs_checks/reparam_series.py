@@ -115,7 +115,9 @@ def reference_series(activation: str, parameterisation: str, sizes: Mapping, see
     sizes : mapping
         One of :data:`SIZES` (widths, data sizes, epochs, batch size, draws).
     seed : int
-        Seed of the data, the initialisations and the shuffling.
+        Seed of the data, the initialisations and the shuffling. Training runs on one numba thread: the BPTT
+        gradient sums per-thread chunks, so a thread count of its own would make the trained models (and the
+        numbers the docs quote) depend on the machine's cores.
 
     Returns
     -------
@@ -144,7 +146,8 @@ def reference_series(activation: str, parameterisation: str, sizes: Mapping, see
             return bool(epoch + 1 >= sizes["min_epochs"] and final[-1] < threshold)
 
         fit = train(model, data, epochs=sizes["epochs"], batch_size=sizes["batch_size"], lr=RECIPE["lr"],
-                    seed=np.random.default_rng([seed, m]), progress=False, time_weights=tw, grad_clip=RECIPE["grad_clip"], val_data=val,
+                    seed=np.random.default_rng([seed, m]), progress=False, n_threads=1, time_weights=tw,
+                    grad_clip=RECIPE["grad_clip"], val_data=val,
                     keep_best=True, margin_weight=RECIPE["margin_weight"], callback=stop_below,
                     plateau=ReduceLROnPlateau(RECIPE["lr"], factor=RECIPE["plateau_factor"],
                                               patience=RECIPE["plateau_patience"]))

@@ -205,3 +205,13 @@ def test_relu_margin_is_the_smallest_positive_rate():
 def test_quick_and_full_exclude_each_other():
     with pytest.raises(InvalidArgumentError, match="exclude each other"):
         iat_fig7.run(quick=True, full=True)
+
+
+def test_series_does_not_depend_on_the_thread_count(tiny_series):
+    """Training runs on one numba thread, so the numbers the docs quote are the same on any machine."""
+    from memtheory._runtime import numba_threads
+
+    with numba_threads(1):
+        again = reference_series("relu", "softplus", TINY)
+    assert again["E0"] == tiny_series["softplus"]["E0"]
+    assert again["val_loss"] == tiny_series["softplus"]["val_loss"]
