@@ -15,10 +15,12 @@ The experiment, as the paper's released code runs it (github.com/radarFudan/Curs
   ``r = softplus(w)`` (``softplusrnn``); the reference's initialisation (:meth:`NonlinearRNN.random`);
 * training: Adam (the reference's AdamW with weight decay 0), learning rate 0.01, ``ReduceLROnPlateau(factor 0.1,
   patience 10)`` on the validation loss, gradient clipping 0.5, the time-weighted MSE (``twe_MSE``, weights
-  ``((k+1)/(T+1))^2`` on outputs and targets), the stability-margin penalty ``0.01 relu(1 - min_i r_i)``, the
+  ``((k+1)/(T+1))^2`` on outputs and targets), the stability-margin penalty ``0.01 relu(1 - min_i r_i)`` (for
+  ``r = relu(w)`` the minimum over the positive weights, as the reference's training mode takes it), the
   parameters of the best validation epoch kept (its checkpoint on ``val/loss``), and its early stopping across
   widths: after at least 2 epochs, width ``m`` stops as soon as its validation loss is below half the best
-  validation loss of the previous width (the first width: below 100);
+  validation loss of the previous width (the first width: below 100); one numba thread, so that the trained
+  models do not depend on the machine's cores;
 * perturbation error: the reference's ``perturb.py`` (:func:`perturbation_error` with ``definition="reference"``):
   every raw parameter tensor moved by Gaussian noise rescaled to max-abs ``beta`` (ReLU rates evaluated without the
   clamp, as in its eval mode), ``beta in {0} U {1e-3 * 2^(i/2), i = 0..20}``, 30 draws per radius, error = the test
