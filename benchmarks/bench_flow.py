@@ -1,15 +1,25 @@
-"""Benchmark: compiled gradient flows against scipy.integrate.solve_ivp, in one run.
+"""Benchmark: the compiled float64 gradient flows against scipy.integrate.solve_ivp, ratios measured in one run.
 
-For m = 4, 16, 64 the flow of the exact L2 loss of a diagonal RNN against a long-memory target
-(rho = e^{-0.5 t} + Gaussian spike at lag 1/omega) is integrated from a plateau start by
+1. **One trajectory**, m = 3, Gaussian-spike kernel ``rho = e^{-t/2} + exp(-(t - 6)^2 / (2 * 0.5^2))``, from
+   ``a = (1, 0, 0)``, ``w = geomspace(0.5, 4, 3)``, ``rtol = 1e-10`` (``atol = 1e-12``), ``tau = 2`` and ``1e4``:
+   ``GradientFlow.solve`` (``method="auto"``: DOP853, then Radau IIA on stiffness; and ``method="dopri5"`` /
+   ``"radau"`` for comparison) against scipy LSODA with a numpy right-hand side of the same closed form, in two
+   spellings: the SymPy closed form lambdified to numpy + scipy.special (``memtheory.compile.codegen.numpy_function``,
+   what the package's own numpy path evaluates) and a hand-written one with ``scipy.special.erfcx`` (what a
+   careful user writes; ~50x cheaper per call). Reported: seconds (best of several), evaluations, the ratio, the
+   agreement of the final states, and where our time goes (per-call set-up, right-hand side, the rest).
+2. **Per plateau point**, m = 10, same kernel family at ``1/omega = 8..18`` (``a = (1, 0, ..)``,
+   ``w = geomspace(0.5, 4, 10)``, ``delta = 0.05``): both hitting times ``tau_0`` (``||theta - theta_0|| = delta``)
+   and ``tau_0'`` (``|J - J_0| = delta``) by ``GradientFlow.solve`` with both events terminal, against a plain
+   scipy ``solve_ivp(method="DOP853")`` run with the erfcx right-hand side and the same events, both at the
+   plateau code's float64 tolerances (rtol 1e-11, atol 1e-14); also the float64 point of
+   ``memtheory.plateau.hitting_times`` as the ``plateau_timescale`` check runs it (Radau to tau = 1e300, no error
+   estimate), which is not this file's code and does more than the two times.
+3. **Ensembles**: ``GradientFlow.solve_ensemble`` over the omega sweep of 2. (one call, the trajectories in the
+   compiled loop one after the other, 1 and 2 threads) against a Python loop of ``solve`` calls.
 
-* memtheory: ``GradientFlow.solve`` (numba DOPRI5 -> Radau IIA with the analytic Hessian), and
-* what a user would write instead: ``solve_ivp`` with a vectorised numpy right-hand side of the *same* closed
-  form (RK45 and LSODA; Radau with finite-difference Jacobian, as solve_ivp does by default),
-
-at the same tolerances. Reported: agreement of the final states and of the hitting time tau_0
-(``||theta - theta_0|| = delta``), and the speed ratio per trajectory (compile time reported separately).
-Then the ensemble throughput on 1 and 2 threads. Run: ``python benchmarks/bench_flow.py [--quick]``.
+Timings on a loaded machine are noisy; the ratios of one run are the result. Run:
+``python benchmarks/bench_flow.py [--quick] [--json]`` (``--quick``: fewer repeats and plateau points).
 """
 
 from __future__ import annotations
@@ -19,28 +29,71 @@ import json
 import time
 
 import numpy as np
+from numba import njit
 from scipy.integrate import solve_ivp
+from scipy.special import erfcx
 
 import memtheory as mt
+from memtheory import plateau
 
-RTOL, ATOL = 1e-8, 1e-10
+RATE, SIGMA, DELTA = 0.5, 0.5, 0.05
 
 
-def problem(m: int, inv_omega: float = 6.0):
-    rho = mt.kernels.memory_family(mt.kernels.exponential(0.5), mt.kernels.gaussian_bump(0, 0.5), omega=1 / inv_omega)
-    w0 = np.geomspace(0.5, 4.0, m)
+def family(inv_omega: float) -> mt.Kernel:
+    return mt.kernels.memory_family(mt.kernels.exponential(RATE), mt.kernels.gaussian_bump(0, SIGMA),
+                                    omega=1 / inv_omega)
+
+
+def start(m: int) -> np.ndarray:
     a0 = np.zeros(m)
     a0[0] = 1.0
-    return rho, np.concatenate([a0, w0])
+    return np.concatenate([a0, np.geomspace(0.5, 4.0, m)])
 
 
-def numpy_rhs(rho: mt.Kernel, m: int):
-    """The closed-form gradient in plain numpy (what a user would write from docs/theory.md §4)."""
-    lap0 = mt.compile.codegen.numpy_function((mt.kernels.kernel.S, *rho.param_symbols), rho.laplace_form(0).closed)
-    lap1 = mt.compile.codegen.numpy_function((mt.kernels.kernel.S, *rho.param_symbols), rho.laplace_form(1).closed)
+def _moments(w, lag):
+    """Laplace moments ``M_0, M_1`` of ``rho`` at the rates ``w`` (the Gaussian part through erfcx)."""
+    pre = np.exp(-lag**2 / (2 * SIGMA**2))
+    z = (w * SIGMA**2 - lag) / (np.sqrt(2) * SIGMA)
+    j0 = np.sqrt(np.pi) / 2 * erfcx(z)
+    return (1 / (RATE + w) + np.sqrt(2) * SIGMA * pre * j0,
+            1 / (RATE + w) ** 2 + 2 * SIGMA**2 * pre * (0.5 - z * j0))
+
+
+def erfcx_rhs(lag: float):
+    """``-grad J`` in numpy from the closed-form Laplace moments."""
+
+    def f(t, theta):
+        m = theta.size // 2
+        a, w = theta[:m], theta[m:]
+        m0, m1 = _moments(w, lag)
+        S = w[:, None] + w[None, :]
+        ga = 2 * ((a[None, :] / S).sum(1) - m0)
+        gw = -2 * a * ((a[None, :] / S**2).sum(1) - m1)
+        return -np.concatenate([ga, gw])
+
+    return f
+
+
+def erfcx_loss(lag: float):
+    """``J(theta) - ||rho||^2`` in numpy (the constant cancels in ``J - J_0``)."""
+
+    def loss(theta):
+        m = theta.size // 2
+        a, w = theta[:m], theta[m:]
+        return float((np.outer(a, a) / (w[:, None] + w[None, :])).sum() - 2 * a @ _moments(w, lag)[0])
+
+    return loss
+
+
+def lambdified_rhs(rho: mt.Kernel):
+    """``-grad J`` in numpy from the SymPy closed form of the Laplace moments, lambdified by memtheory."""
+    S_ = mt.kernels.kernel.S
+    lap0 = mt.compile.codegen.numpy_function((S_, *rho.param_symbols), rho.laplace_form(0).closed)
+    lap1 = mt.compile.codegen.numpy_function((S_, *rho.param_symbols), rho.laplace_form(1).closed)
     p = rho.param_array()
 
     def f(t, theta):
+        m = theta.size // 2
         a, w = theta[:m], theta[m:]
         S = w[:, None] + w[None, :]
         ga = 2 * ((a[None, :] / S).sum(1) - lap0(w, *p))
@@ -50,67 +103,141 @@ def numpy_rhs(rho: mt.Kernel, m: int):
     return f
 
 
-def distance_event(theta0, delta):
-    def ev(t, y):
-        return np.linalg.norm(y - theta0) - delta
-
-    ev.terminal = False
-    ev.direction = 1
-    return ev
-
-
-def timeit(fn, repeat: int) -> float:
-    best = np.inf
+def best_of(fn, repeat: int) -> tuple[float, object]:
+    best, out = np.inf, None
     for _ in range(repeat):
         t0 = time.perf_counter()
-        fn()
+        out = fn()
         best = min(best, time.perf_counter() - t0)
-    return best
+    return best, out
 
 
-def run(quick: bool = False) -> dict:
-    tau_end, delta = 200.0, 0.05
+def rhs_cost(flow, theta, p, calls: int = 2000, repeat: int = 15) -> float:
+    """Seconds per call of the compiled right-hand side, called from compiled code (best of ``repeat`` loops)."""
+    rhs = flow.module.rhs
+
+    @njit
+    def loop(y, p, k):
+        s = 0.0
+        for _ in range(k):
+            y[0] += 1e-15
+            s += rhs(0.0, y, p)[0]
+        return s
+
+    loop(theta.copy(), p, 10)
+    return best_of(lambda: loop(theta.copy(), p, calls), repeat)[0] / calls
+
+
+def trajectories(quick: bool) -> dict:
+    m, rtol, atol = 3, 1e-10, 1e-12
+    rho, theta0 = family(6.0), start(m)
+    flow = mt.GradientFlow(rho, m)
+    flow.solve(theta0, 2.0)  # compile / load
+    rep = 3 if quick else 7
+    setup, _ = best_of(lambda: flow.solve(theta0, 1e-9, rtol=rtol, atol=atol), 20 * rep)
+    f_erfcx, f_lamb = erfcx_rhs(6.0), lambdified_rhs(rho)
+    out = {"setup_s": setup,
+           "numpy_rhs_s": {"erfcx": best_of(lambda: f_erfcx(0.0, theta0), 200)[0],
+                           "lambdified": best_of(lambda: f_lamb(0.0, theta0), 20)[0]},
+           "rows": []}
+    for tau in (2.0, 1e4):
+        row = {"tau": tau}
+        for method in ("auto", "dopri5", "radau"):
+            if method == "dopri5" and tau > 100:
+                continue  # stiff: 1e5 stability-limited steps
+            sec, sol = best_of(lambda: flow.solve(theta0, tau, method=method, rtol=rtol, atol=atol), rep)
+            row[method] = {"s": sec, "nfev": sol.nfev, "njev": sol.njev, "nsteps": sol.nsteps,
+                           "method_used": sol.method_used, "theta": sol.theta[-1]}
+        ours = row["auto"]
+        per_rhs = rhs_cost(flow, ours["theta"], flow.params(theta0))  # measured next to the solve it explains
+        ours["rhs_s"] = per_rhs
+        ours["rhs_share"] = ours["nfev"] * per_rhs / ours["s"]
+        for name, f in (("erfcx", f_erfcx), ("lambdified", f_lamb)):
+            reps = 1 if name == "lambdified" else (2 if quick else 3)
+            sec, ref = best_of(lambda: solve_ivp(f, (0.0, tau), theta0, method="LSODA", rtol=rtol, atol=atol),
+                               reps)
+            row[f"lsoda_{name}"] = {"s": sec, "nfev": int(ref.nfev), "njev": int(ref.njev), "ratio": sec / ours["s"],
+                                    "state_diff": float(np.max(np.abs(ref.y[:, -1] - ours["theta"])))}
+        out["rows"].append(row)
+    return out
+
+
+def plateau_points(quick: bool) -> dict:
+    m, rtol, atol = 10, 1e-11, 1e-14
+    xs = [8.0, 12.0, 16.0, 18.0] if quick else [float(x) for x in range(8, 19)]
+    theta0 = start(m)
+    flow = mt.GradientFlow(family(8.0), m)
+    rep = 2 if quick else 3
     rows = []
-    for m in ([4, 16] if quick else [4, 16, 64]):
-        rho, theta0 = problem(m)
-        t0 = time.perf_counter()
-        flow = mt.GradientFlow(rho, m)
-        sol = flow.solve(theta0, tau_end, rtol=RTOL, atol=ATOL, events={"distance": delta}, terminal=False)
-        compile_s = time.perf_counter() - t0
-        ours = timeit(lambda: flow.solve(theta0, tau_end, rtol=RTOL, atol=ATOL, events={"distance": delta},
-                                         terminal=False), 3)
-        f = numpy_rhs(rho, m)
-        row = {"m": m, "compile_s": round(compile_s, 2), "memtheory_s": ours, "method_used": sol.method_used}
-        for method in ("RK45", "LSODA", "Radau"):
-            if method == "Radau" and m > 16 and quick:
-                continue
-            ev = distance_event(theta0, delta)
-            t_start = time.perf_counter()
-            ref = solve_ivp(f, (0, tau_end), theta0, method=method, rtol=RTOL, atol=ATOL, events=ev)
-            elapsed = time.perf_counter() - t_start
-            row[f"{method}_s"] = elapsed
-            row[f"{method}_ratio"] = elapsed / ours
-            row[f"{method}_state_diff"] = float(np.max(np.abs(ref.y[:, -1] - sol.theta[-1])))
-            if len(ref.t_events[0]) and len(sol.t_events["distance"]):
-                row[f"{method}_tau0_reldiff"] = float(abs(ref.t_events[0][0] - sol.t_events["distance"][0])
-                                                      / sol.t_events["distance"][0])
-        rows.append(row)
-    # Ensembles: omega sweep of the m = 16 problem on 1 and 2 threads (trajectories of ~10 ms each, so that
-    # thread start-up is negligible).
-    rho, theta0 = problem(16)
-    flow = mt.GradientFlow(rho, 16)
-    inv = np.linspace(3, 8, 16 if quick else 64)
-    bases = [flow.kernel_params(rho.with_params(omega=1 / x)) for x in inv]
-    thetas = np.tile(theta0, (len(inv), 1))
-    flow.solve_ensemble(thetas[:2], 1e6, events={"distance": delta}, bases=bases[:2])  # compile
-    ens = {}
+    for x in xs:
+        rho = family(x)
+        f, loss = erfcx_rhs(x), erfcx_loss(x)
+        J0 = loss(theta0)
+
+        def ev_dist(t, y):
+            return np.linalg.norm(y - theta0) - DELTA
+
+        def ev_loss(t, y):
+            return abs(loss(y) - J0) - DELTA
+
+        ev_dist.terminal = ev_loss.terminal = False
+        ev_dist.direction = ev_loss.direction = 1
+        ours_flow = mt.GradientFlow(rho, m)  # the same compiled module (cached): per-point construction
+        events = {"distance": DELTA, "loss": DELTA}
+        # both runs go to 5% past the later hitting time (a terminal event stops at the first one; after the
+        # plateau the flow does not come to rest for a long time, so "to infinity" is no fair horizon)
+        first = ours_flow.solve(theta0, 1e6, rtol=rtol, atol=atol, events=events, terminal={"loss": True})
+        horizon = 1.05 * max(first.t_events["distance"][0], first.t_events["loss"][0])
+        sec, sol = best_of(lambda: ours_flow.solve(theta0, horizon, method="auto", rtol=rtol, atol=atol,
+                                                   events=events, terminal=False), rep)
+        t_ref = time.perf_counter()
+        ref = solve_ivp(f, (0.0, horizon), theta0, method="DOP853", rtol=rtol, atol=atol,
+                        events=[ev_dist, ev_loss])
+        ref_s = time.perf_counter() - t_ref
+        t_pl = time.perf_counter()
+        hp = plateau.hitting_times(rho, theta0[:m], theta0[m:], DELTA, method="float64", error_estimate=False)
+        pl_s = time.perf_counter() - t_pl
+        tau0, tau1 = sol.t_events["distance"][0], sol.t_events["loss"][0]
+        rows.append({"inv_omega": x, "tau0": tau0, "tau0_prime": tau1, "ours_s": sec, "ours_nfev": sol.nfev,
+                     "ours_method": sol.method_used, "dop853_s": ref_s, "dop853_nfev": int(ref.nfev),
+                     "ratio": ref_s / sec,
+                     "tau0_reldiff": abs(ref.t_events[0][0] - tau0) / tau0 if len(ref.t_events[0]) else np.nan,
+                     "tau0p_reldiff": abs(ref.t_events[1][0] - tau1) / tau1 if len(ref.t_events[1]) else np.nan,
+                     "plateau_point_s": pl_s, "plateau_tau0_reldiff": abs(float(hp.tau0_mp) - tau0) / tau0})
+    return {"rows": rows}
+
+
+def ensembles(quick: bool) -> dict:
+    m, rtol, atol = 10, 1e-11, 1e-14
+    xs = np.linspace(8, 18, 8 if quick else 22)
+    theta0 = start(m)
+    flow = mt.GradientFlow(family(8.0), m)
+    bases = [flow.kernel_params(family(x)) for x in xs]
+    thetas = np.tile(theta0, (len(xs), 1))
+    ev = {"distance": DELTA, "loss": DELTA}
+    horizon = 1e6  # the loss event (terminal) fires after the distance event at these points
+    flow.solve_ensemble(thetas[:2], horizon, events=ev, bases=bases[:2], rtol=rtol, atol=atol,
+                        terminal={"loss": True})
+
+    def loop():
+        out = []
+        for b in bases:
+            p = flow.params(theta0, ev, b)
+            out.append(mt.dynamics.integrate(flow.module.rhs, flow.module.jac, theta0, (0.0, horizon), p, rtol=rtol,
+                                             atol=atol, events=flow.module.events, direction=[1, 1],
+                                             terminal=[False, True], domain=flow.module.domain).t_events[0][0])
+        return np.array(out)
+
+    rep = 1 if quick else 2
+    loop_s, t_loop = best_of(loop, rep)
+    res = {"trajectories": len(xs), "loop_s": loop_s}
     for threads in (1, 2):
-        ens[threads] = timeit(lambda: flow.solve_ensemble(thetas, 1e6, events={"distance": delta}, bases=bases,
-                                                          chunk=len(inv), num_threads=threads), 3)
-    single = timeit(lambda: [flow.solve(theta0, 1e6, events={"distance": delta}) for _ in range(4)], 2) / 4
-    return {"rows": rows, "ensemble": {"trajectories": len(inv), "seconds_1_thread": ens[1],
-                                       "seconds_2_threads": ens[2], "speedup_2_threads": ens[1] / ens[2],
-                                       "per_trajectory_s": ens[2] / len(inv), "single_solve_s": single}}
+        sec, out = best_of(lambda: flow.solve_ensemble(thetas, horizon, events=ev, bases=bases, rtol=rtol, atol=atol,
+                                                       terminal={"loss": True}, chunk=len(xs), num_threads=threads),
+                           rep)
+        res[f"batch_{threads}_s"] = sec
+        res[f"batch_{threads}_same"] = bool(np.array_equal(out["t_events"]["distance"], t_loop))
+    return res
 
 
 def main() -> None:
@@ -118,22 +245,42 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    res = run(args.quick)
+    res = {"trajectory": trajectories(args.quick), "plateau": plateau_points(args.quick),
+           "ensemble": ensembles(args.quick)}
     if args.json:
-        print(json.dumps(res, indent=1))
+        print(json.dumps(res, indent=1, default=lambda o: o.tolist() if isinstance(o, np.ndarray) else str(o)))
         return
-    for row in res["rows"]:
-        print(f"m={row['m']:3d}  compile {row['compile_s']:.1f}s  memtheory {row['memtheory_s'] * 1e3:8.2f} ms "
-              f"({row['method_used']})")
-        for method in ("RK45", "LSODA", "Radau"):
-            if f"{method}_s" in row:
-                print(f"       {method:6s} {row[f'{method}_s'] * 1e3:9.1f} ms  ratio {row[f'{method}_ratio']:8.1f}x  "
-                      f"max|state diff| {row[f'{method}_state_diff']:.1e}  "
-                      f"tau0 rel diff {row.get(f'{method}_tau0_reldiff', float('nan')):.1e}")
+    tr = res["trajectory"]
+    print("1. one trajectory, m = 3, rtol 1e-10")
+    npr = tr["numpy_rhs_s"]
+    print(f"   per-call set-up (solve to tau = 1e-9): {tr['setup_s'] * 1e6:.0f} us; numpy rhs: erfcx "
+          f"{npr['erfcx'] * 1e6:.0f} us/call, lambdified {npr['lambdified'] * 1e6:.0f} us/call")
+    for row in tr["rows"]:
+        a = row["auto"]
+        print(f"   tau = {row['tau']:g}: memtheory auto {a['s'] * 1e3:.2f} ms ({a['method_used']}, {a['nfev']} rhs, "
+              f"{a['njev']} jac, {a['nsteps']} steps); where it goes: set-up {tr['setup_s'] * 1e3:.2f} ms, rhs "
+              f"{a['nfev']} x {a['rhs_s'] * 1e6:.2f} us = {a['nfev'] * a['rhs_s'] * 1e3:.2f} ms "
+              f"({100 * a['rhs_share']:.0f}%), the rest (steps, Jacobians, LU, output) "
+              f"{(a['s'] - tr['setup_s'] - a['nfev'] * a['rhs_s']) * 1e3:.2f} ms")
+        for method in ("dopri5", "radau"):
+            if method in row:
+                r = row[method]
+                print(f"      {method:6s} {r['s'] * 1e3:8.2f} ms ({r['nfev']} rhs, {r['nsteps']} steps)")
+        for name in ("erfcx", "lambdified"):
+            r = row[f"lsoda_{name}"]
+            print(f"      LSODA, {name:10s} rhs: {r['s'] * 1e3:9.1f} ms ({r['nfev']} rhs, {r['njev']} jac)  ratio "
+                  f"{r['ratio']:7.1f}x  max|state diff| {r['state_diff']:.1e}")
+    print("2. per plateau point, m = 10 (both hitting times; rtol 1e-11, atol 1e-14)")
+    for r in res["plateau"]["rows"]:
+        print(f"   1/omega = {r['inv_omega']:4.0f}: tau0 = {r['tau0']:.6e}  memtheory {r['ours_s'] * 1e3:7.1f} ms "
+              f"({r['ours_method']}, {r['ours_nfev']} rhs)  scipy DOP853 {r['dop853_s'] * 1e3:8.1f} ms "
+              f"({r['dop853_nfev']} rhs)  ratio {r['ratio']:6.1f}x  tau0/tau0' rel diff {r['tau0_reldiff']:.1e}/"
+              f"{r['tau0p_reldiff']:.1e}   plateau.hitting_times float64 point {r['plateau_point_s'] * 1e3:7.1f} ms")
     e = res["ensemble"]
-    print(f"ensemble of {e['trajectories']} omega values: 1 thread {e['seconds_1_thread']:.3f}s, 2 threads "
-          f"{e['seconds_2_threads']:.3f}s (speed-up {e['speedup_2_threads']:.2f}x); per trajectory "
-          f"{e['per_trajectory_s'] * 1e3:.2f} ms vs single solve {e['single_solve_s'] * 1e3:.2f} ms")
+    print(f"3. ensemble of {e['trajectories']} plateau points: loop of integrate calls {e['loop_s']:.3f} s, "
+          f"solve_ensemble 1 thread {e['batch_1_s']:.3f} s ({e['loop_s'] / e['batch_1_s']:.2f}x), 2 threads "
+          f"{e['batch_2_s']:.3f} s ({e['loop_s'] / e['batch_2_s']:.2f}x); identical hitting times: "
+          f"{e['batch_1_s'] and e['batch_1_same'] and e['batch_2_same']}")
 
 
 if __name__ == "__main__":

@@ -4,8 +4,8 @@ After each trial step the loop calls a small controller: :func:`memtheory.dynami
 controller of ``dopri5.f`` / ``dop853.f``) or :func:`radau_control` (Gustafsson's predictive controller of
 ``radau5.f``), which accepts the step or says why it is rejected and with which step size to retry;
 :func:`accept_radau` does the bookkeeping of an accepted Radau step. :func:`stiffness_update` and
-:func:`power_radius` decide the switch of ``method="auto"`` from the explicit pair to Radau IIA; :func:`failure_reason` names the cause when the step size
-underflows.
+:func:`power_radius` decide the switch of ``method="auto"`` from the explicit pair to Radau IIA;
+:func:`failure_reason` names the cause when the step size underflows.
 
 (The loop calls the step kernels directly and these small controllers afterwards, rather than through
 wrappers: every extra level of separately compiled functions is re-optimised by numba/LLVM together with
@@ -132,12 +132,12 @@ def stiffness_update(hlamb, sti, hlamb_stiff, hlamb_suspect):
     ``sti = [iasti, nonsti, nsusp, wait, countdown]`` (int64); the thresholds are the pair's
     (:mod:`memtheory.dynamics.tableaux`; the numbers below are DOPRI5's, DOP853's are 6.1/3.25 times larger).
     Hairer's test: ``h |lambda| > hlamb_stiff = 3.25`` on 15 accepted steps without 6 consecutive non-stiff ones
-    in between. Because the estimate
-    ``||k7 - k6|| / ||y7 - y6||`` mixes stiff and non-stiff components (on Robertson's problem at tight
-    tolerances it stays between 1 and 3 for thousands of stability-limited steps), 15 consecutive steps with
-    ``h |lambda| > hlamb_suspect = 0.8`` also trigger a check with the Jacobian (see :func:`power_radius`): stiff
-    if ``h rho(J) > 1.5`` (the pair's ``F_HRHO``, compared by the loop). (DOPRI5 is stable up to ``h rho ~ 3.3`` on the negative axis, but its error
-    estimator is not: on Robertson's problem the accepted steps settle at ``h rho ~ 2-2.7``.)
+    in between. Because the estimate ``||k7 - k6|| / ||y7 - y6||`` mixes stiff and non-stiff components (on
+    Robertson's problem at tight tolerances it stays between 1 and 3 for thousands of stability-limited steps),
+    15 consecutive steps with ``h |lambda| > hlamb_suspect = 0.8`` also trigger a check with the Jacobian (see
+    :func:`power_radius`): stiff if ``h rho(J) > 1.5`` (the pair's ``F_HRHO``, compared by the loop). (DOPRI5 is
+    stable up to ``h rho ~ 3.3`` on the negative axis, but its error estimator is not: on Robertson's problem the
+    accepted steps settle at ``h rho ~ 2-2.7``.)
     Returns 0 (not stiff), 1 (stiff by Hairer's test) or 2 (check with the Jacobian).
     """
     if hlamb > hlamb_stiff:

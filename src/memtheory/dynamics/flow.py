@@ -187,7 +187,8 @@ class _FlowBase(Displayable):
             ``{"distance": delta}`` and/or ``{"loss": delta}``: the times when ``||theta - theta0|| = delta`` and
             ``|J - J(theta0)| = delta``, located on the dense output.
         terminal : bool or dict
-            Stop at the events (all, or per event name); the run stops once every terminal event has fired.
+            Stop at the events (all, or per event name): the run stops at the first occurrence of any terminal
+            event (to locate several events, make them non-terminal and bound ``tau_end``).
         dense : bool
             Keep a continuous solution ``sol(t)``.
         t_eval : array_like, optional

@@ -366,12 +366,12 @@ def solve_chunk(fptrs, Y0, t0, t_end, P, rtol, atol, t_eval, direction, terminal
     ``nogil``), a plain Python function here: it is compiled by :func:`memtheory.dynamics.cache.compiled_solver`.
     The user functions arrive as ``fptrs``, the ``int64[8]`` addresses of
     :func:`memtheory.dynamics.pointers.pointer_array` (``rhs``, ``jac``, ``events``, ``domain``), and become
-    first-class functions again here; ``erk`` is the explicit pair (:mod:`memtheory.dynamics.tableaux`). :func:`memtheory.dynamics.integrators.integrate` calls
-    it with one trajectory, :func:`memtheory.dynamics.integrators.integrate_batch` calls it on chunks of
-    trajectories from a thread pool. Returns per-trajectory summaries
-    ``(reasons, t_final, y_final, t_first_event, n_events, counts, t_switch, modes)`` followed by the full
-    outputs of the last trajectory ``(t_out, y_out, n_out, ev_idx, ev_t, ev_y, n_ev_found, d_t, d_h,
-    d_kind, d_coef, n_dense)``.
+    first-class functions again here; ``erk`` is the explicit pair (:mod:`memtheory.dynamics.tableaux`).
+    :func:`memtheory.dynamics.integrators.integrate` calls it with one trajectory,
+    :func:`memtheory.dynamics.integrators.integrate_batch` on chunks of trajectories from a thread pool. Returns
+    per-trajectory summaries ``(reasons, t_final, y_final, t_first_event, n_events, counts, t_switch, modes)``
+    followed by the full outputs of the last trajectory ``(t_out, y_out, n_out, ev_idx, ev_t, ev_y, n_ev_found,
+    d_t, d_h, d_kind, d_coef, n_dense)``.
     """
     rhs = rhs_from_address(fptrs[0], fptrs[1])
     jac = jac_from_address(fptrs[2], fptrs[3])
