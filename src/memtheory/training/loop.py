@@ -1,7 +1,7 @@
 """The BPTT training loop for nonlinear RNNs: minibatch Adam on the mean (time-weighted) squared error.
 
-Gradients come from :meth:`memtheory.models.nonlinear.NonlinearRNN.loss_and_grad` (numba BPTT, parallel over
-the batch); data are :class:`~memtheory.training.datasets.LFDataset` or arrays ``(x, y)``.
+Gradients come from :meth:`memtheory.models.nonlinear.NonlinearRNN.loss_and_grad` or
+:meth:`memtheory.models.ssm.SSM.loss_and_grad` (numba BPTT, parallel over the batch); data are :class:`~memtheory.training.datasets.LFDataset` or arrays ``(x, y)``.
 """
 
 from __future__ import annotations
