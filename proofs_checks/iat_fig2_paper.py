@@ -113,7 +113,8 @@ def run(quick: bool = False, full: bool = False) -> CheckResult:
     checks = {
         "every trained model stable at beta = 0": min(r["margin"] for r in rows) > 0,
         "approximation: every E_m(0) below half the zero model's error": max(e0) < trivial * APPROX_FRACTION,
-        "training: the widest validation loss no larger than the narrowest's": rows[-1]["val_loss"] <= rows[0]["val_loss"],
+        "training: the widest validation loss no larger than the narrowest's": (
+            rows[-1]["val_loss"] <= rows[0]["val_loss"]),
     }
     if full:
         checks.update({
@@ -126,7 +127,8 @@ def run(quick: bool = False, full: bool = False) -> CheckResult:
     measured = {
         "settings": {**cfg, **PAPER, "target": "(t+1)^-1.5", "dt": DT, "train_times": "0.1..3.2 (T = 32)",
                      "eval_times": "0.1..10.0 (T = 100)", "model": "residual tanh RNN, full W_+, no "
-                     "reparameterisation, NonlinearRNN.random(structure='full')", "betas": "{0} U {1e-11 2^k, k = 0..35}",
+                     "reparameterisation, NonlinearRNN.random(structure='full')",
+                     "betas": "{0} U {1e-11 2^k, k = 0..35}",
                      "definition": "paper (spectral-norm ball boundary + shift)", "norm": "sup over the test set and t",
                      "gradient_clip": None, "claim_asserted": "approximation + instability" if full else
                      "approximation (instability reported, not asserted)"},

@@ -22,16 +22,16 @@ Settings (the reference code's Filter task, ``configs/data/filter.yaml`` and ``c
   ``t = 40 / r`` (``r`` its linearised rate, capped at 1000 steps) so that its memory falls through many decades.
 
 How decay is read (the paper plots ``|M|`` on a log axis; a width-256 teacher's memory is a sum of many complex
-modes and oscillates): the *block maximum* of ``M`` over consecutive windows of 8 steps (longer than the gaps between the
-peaks of the teacher's memory function), so that the zeros of the oscillating sum do not enter and what is fitted is the
-upper envelope the eye reads on the plot; :func:`~memtheory.theory.memory.classify_decay` on the later three
-quarters of the points above its floor (``tail=0.75``). Why not its default half: the teacher's memory reaches
-round-off within about 50 steps, and the later half (t = 19.5..43.5) spans too few octaves in ``t`` to tell a steep
-power law from an exponential (the raw values with the default tail: "undecided", rmse 0.51 vs 0.43; the block
-maxima with the later half: exponential, but from 4 points and at a rate 16% above the linearisation); why not the whole range: a
-diagonal student's memory is a sum of real modes of spread rates, convex in ``log M`` until the slowest dominates
-(the width-8 student of the default run: "undecided" with ``tail=1``, exponential with 0.75 and 0.5, at the same
-rate).
+modes and oscillates): the *block maximum* of ``M`` over consecutive windows of 8 steps (longer than the gaps
+between the peaks of the teacher's memory function), so that the zeros of the oscillating sum do not enter and
+what is fitted is the upper envelope the eye reads on the plot; :func:`~memtheory.theory.memory.classify_decay` on
+the later three quarters of the points above its floor (``tail=0.75``). Why not its default half: the teacher's
+memory reaches round-off within about 50 steps, and the later half (t = 19.5..43.5) spans too few octaves in ``t``
+to tell a steep power law from an exponential (the raw values with the default tail: "undecided", rmse 0.51 vs
+0.43; the block maxima with the later half: exponential, but from 4 points and at a rate 16% above the
+linearisation); why not the whole range: a diagonal student's memory is a sum of real modes of spread rates,
+convex in ``log M`` until the slowest dominates (the width-8 student of the default run: "undecided" with
+``tail=1``, exponential with 0.75 and 0.5, at the same rate).
 
 Predicted rates (independent of the fit): the teacher relaxes after an impulse to its rest state ``h*`` (the
 fixed point of ``h = tanh(W_hh h + b)``) at the rate of its linearisation there,
@@ -58,7 +58,8 @@ CLAIM = ("[IAT] Fig. 3: students trained on a random width-256 RNN teacher appro
 CRITERION = ("passes when every memory function (teacher and every student; Heaviside and impulse) is classified "
              "'exponential' by classify_decay on its 8-step block maxima (tail=0.75) with a fitted rate within 15% of "
              "the linearised rate, the widest student's validation MSE is below 10% of the target's variance and no "
-             "larger than the narrowest's, and the widest student's memory function is within 35% of the teacher's (relative to the teacher's maximum) "
+             "larger than the narrowest's, and the widest student's memory function is within 35% of the teacher's "
+             "(relative to the teacher's maximum) "
              "wherever the teacher's is above 1% of its maximum.")
 
 TEACHER_WIDTH = 256
@@ -217,7 +218,8 @@ def run(quick: bool = False, full: bool = False) -> CheckResult:
                f"error vs linearisation {worst_rate:.1%}; student val MSE / variance "
                f"{', '.join(f'{v:.2g}' for v in rel_mse)}; memory-function distance to the teacher "
                f"{', '.join(f'{v:.2f}' for v in match)}")
-    summary = f"{n_exp}/{n_all} exponential; worst rate error {worst_rate:.1%}; val MSE/var {min(rel_mse):.2g}–{max(rel_mse):.2g}"
+    summary = (f"{n_exp}/{n_all} exponential; worst rate error {worst_rate:.1%}; "
+               f"val MSE/var {min(rel_mse):.2g}–{max(rel_mse):.2g}")
     latex = {"teacher_rate": r"r = -\log \rho\left(\mathrm{diag}(1 - h_*^2)\, W_{hh}\right)"}
     return CheckResult(NAME, passed, measured, CLAIM, details, summary=summary,
                        figures={NAME: lambda: _figure(curves, cfg["seeds"][0])}, latex=latex, criterion=CRITERION)

@@ -1,4 +1,4 @@
-"""State-space-form models: a diagonal linear recurrence with the activation after it ([SSSM], the reference code).
+"""State-space-form models: a diagonal linear recurrence with the activation after it ([SSSM]).
 
 Model, width ``m``, input dimension ``d``, scalar output, ``h_{-1} = 0``::
 
@@ -28,6 +28,13 @@ time in one compiled (numba) pass, parallel over the batch: the adjoint ``a_k = 
 ``dL/dB = sum_k (a_k * g) x_k^T``, ``dL/dw = f'(w) dL/dlambda``. The same parameter-vector interface as
 :class:`~memtheory.models.nonlinear.NonlinearRNN` (``get_vector`` / ``set_vector`` / ``pack`` / ``project``), so
 :func:`memtheory.training.train` trains it.
+
+Naming: this is the state-space form of [SSSM] (linear recurrence, nonlinearity on the readout), with the LRU's
+input normalisation applied to the eigenvalue ``lambda`` of the recurrence. The reference code has neither
+exactly: its ``LRU`` (``src/models/recurrent/lru.py``) is a residual recurrence with the activation inside,
+``h_k = h_{k-1} + sigma(mu h_{k-1} + sqrt(1 - mu^2) x_k)``, ``mu = exp(-exp(w)) - 1`` (for a linear activation
+this model's recurrence with ``lambda = 1 + mu``, but an input scale ``sqrt(1 - mu^2)``), and its ``SimpleSSM``
+(``src/models/recurrent/ssm.py``) is a residual RNN between two MLPs.
 
 References
 ----------
