@@ -94,7 +94,10 @@ def test_nonlinear_memory_function_against_the_loop_as_a_black_box():
     mine = memory_function(model, t, "heaviside")
     box = memory_function(lambda x: loop_forward(model, x), t, "heaviside", dt=1.0)
     np.testing.assert_allclose(mine.values, box.values, rtol=0, atol=1e-12)
-    assert mine.classify().verdict == "exponential"
+    fit = mine.classify()
+    # the state is linear: h_k - h_rest is a sum of the modes lambda_i^k, so M decays at -log max |lambda_i|
+    assert fit.verdict == "exponential"
+    assert abs(fit.rate + np.log(np.max(np.abs(model.eigenvalues())))) < 0.02 * fit.rate
 
 
 def test_trains_through_memtheory_training():
@@ -125,3 +128,6 @@ def test_errors():
         model.forward(np.zeros((2, 5)))
     with pytest.raises(InvalidArgumentError, match="integer times"):
         model.kernel([0.5])
+    with pytest.raises(InvalidArgumentError, match="NonlinearRNN"):  # the stability-margin penalty is the RNNs'
+        train(SSM.random(1, 3), (np.zeros((4, 5, 1)), np.zeros((4, 5))), epochs=1, progress=False,
+              margin_weight=0.01)
