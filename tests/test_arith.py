@@ -134,3 +134,66 @@ def test_flint_and_mpmath_give_the_same_hitting_time():
     assert a.status == b.status and a.dps == b.dps
     assert rel(a.tau0_mp, b.tau0_mp) < 1e-12
     assert isinstance(a.tau0_mp, mp.mpf)
+
+
+@pytest.mark.parametrize("ar", ARITHS, ids=lambda a: a.name)
+def test_ill_conditioned_gram_matrix_keeps_the_digits_of_floating_point(ar):
+    """The Gram matrix C_ij = 1/(w_i + w_j) of twenty rates geometric on [0.5, 4] (condition 3.7e26) at 42
+    digits: the solution is accurate to about 1e-16 relative against mpmath's at 200 digits in both
+    arithmetics, and L D L^T finds it positive definite. Over Arb this needs the divisors as midpoints: dividing
+    by the balls of the elimination (whose radii overestimate the rounding errors by the wrapping effect) gave a
+    relative error of 1.6, and an indefinite L D L^T."""
+    n = 20
+    w = [mp.mpf(1) / 2 * 8 ** (mp.mpf(k) / (n - 1)) for k in range(n)]
+    with ar.workdps(42):
+        ww = [ar.num(v) for v in w]
+        C = [[1 / (ww[i] + ww[j]) for j in range(n)] for i in range(n)]
+        x = [ar.to_mpf(v) for v in lu_solve(lu(C, ar), [ar.num(k + 1) for k in range(n)], ar)]
+        assert ldl(C, ar.num(0), ar) is not None
+    with mp.workdps(200):
+        ref = mp.lu_solve(mp.matrix([[1 / (w[i] + w[j]) for j in range(n)] for i in range(n)]),
+                          mp.matrix([k + 1 for k in range(n)]))
+        assert max(abs(x[k] - ref[k]) for k in range(n)) < 1e-15 * max(abs(v) for v in ref)
+
+
+def test_a_rodas_step_of_the_full_flow_on_arb_against_mpmath_at_more_digits():
+    """One RODAS4 step of the full plateau flow (ten rates, 1/omega = 10) from theta_0, with the step size
+    handed over as an inexact ball (as the controller produces it): the new state agrees with mpmath's at 100
+    digits to the working precision, and the error estimate to the digits its cancellation leaves."""
+    from memtheory.dynamics import rodas
+    from memtheory.theory.plateau.systems import FullSystem
+
+    rho = mt.kernels.memory_family(mt.kernels.exponential(0.5), mt.kernels.gaussian_bump(0, 0.5),
+                                   sp.Rational(1, 10))
+    theta = [1] + [0] * 9 + [mp.mpf(v) for v in np.geomspace(0.5, 4.0, 10)]
+    h = mp.mpf("2.7870079346723824584614808514348799650769e-7")
+    out = {}
+    for ar, dps in ((FLINT, 60), (MPMATH, 100)):
+        obj = MPObjective(rho, 10, dps, ar)
+        with ar.workdps(dps):
+            system = FullSystem(obj, [ar.num(v) for v in theta])
+            rod = rodas._Rodas(system)
+            y = system.initial_state()
+            _, f, Jac, S = system.jacobian(y)
+            hh = ar.num(h)
+            if ar is FLINT:
+                hh = FLINT.flint.arb(hh, FLINT.num(h * mp.mpf(10) ** -25))  # a radius, as the controller leaves
+            y1, e = rod.step(y, f, rod.factor(Jac, S, hh), hh)
+            out[ar.name] = [ar.to_mpf(v) for v in y1], [ar.to_mpf(v) for v in e]
+    with mp.workdps(100):
+        (yf, ef), (ym, em) = out["flint"], out["mpmath"]
+        assert max(abs(a - b) for a, b in zip(yf, ym)) < mp.mpf(10) ** -57 * max(abs(v) for v in ym)
+        assert max(abs(a - b) for a, b in zip(ef, em)) < mp.mpf(10) ** -40 * max(abs(v) for v in em)
+
+
+@pytest.mark.slow
+def test_full_flow_of_ten_rates_on_flint_agrees_with_mpmath():
+    """The configuration whose tau_0' on Arb was once wrong by 4e-3 (ten rates, 1/omega = 10, 42 digits, the full
+    flow): both hitting times agree with mpmath's to far better than the tolerance (30 s)."""
+    rho = mt.kernels.memory_family(mt.kernels.exponential(0.5), mt.kernels.gaussian_bump(0, 0.5),
+                                   sp.Rational(1, 10))
+    a0, w0 = np.r_[1.0, np.zeros(9)], np.geomspace(0.5, 4.0, 10)
+    runs = {name: mt.plateau.hitting_times(rho, a0, w0, 0.05, method="mpmath", dps=42, error_estimate=False,
+                                           arithmetic=name) for name in ("flint", "mpmath")}
+    a, b = runs["flint"], runs["mpmath"]
+    assert rel(a.tau0_mp, b.tau0_mp) < 1e-8 and rel(a.tau0_prime_mp, b.tau0_prime_mp) < 1e-8

@@ -114,8 +114,8 @@ class Arithmetic:
                 return fn(*values)
             key = mp.mp.prec
             c = cache.get(key)
-            if c is None:
-                c = cache[key] = tuple(const_fn())
+            if c is None:  # as exact numbers: a divisor must not carry a radius (see mplinalg's notes)
+                c = cache[key] = tuple(self.clean(self.num(v)) for v in const_fn())
             return fn(*values, *c)
 
         return call

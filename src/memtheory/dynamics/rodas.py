@@ -185,8 +185,12 @@ class _Rodas:
         self.ndec = 0
 
     def factor(self, Jac, S, h):
-        """Factorisation of ``I/(gamma h) - Jac``, or None when the curvature safeguard refuses ``h``."""
-        inv = 1 / (self.gamma * h)
+        """Factorisation of ``I/(gamma h) - Jac``, or None when the curvature safeguard refuses ``h``.
+
+        ``h`` is used as the number it stands for (:meth:`~memtheory.compile.arith.Arithmetic.clean`): a step
+        size is the output of the controller, and Arb divides by an inexact ball only to the ball's accuracy."""
+        h = self.ar.clean(h)
+        inv = self.ar.clean(1 / (self.gamma * h))
         self.ndec += 1
         if ldl(S, KAPPA * inv, self.ar) is None:
             return None
@@ -201,6 +205,7 @@ class _Rodas:
         n = len(y)
         ar = self.ar
         fsum, clean = ar.fsum, ar.clean
+        h = clean(h)  # the step size as an exact number (see factor)
         g = []
         for i in range(6):
             if i == 0:

@@ -369,10 +369,8 @@ def hitting_times(rho: Kernel, a0, w0, delta: float, *, method: str = "auto", dp
         before integrating any).
     arithmetic : {"flint", "mpmath"}, optional
         Number type of the arbitrary-precision flows (:mod:`memtheory.compile.arith`): Arb's balls used as
-        floating point (faster, ``benchmarks/bench_plateau.py``) or mpmath's ``mpf``; the same algorithm. Default:
-        flint for the slow-manifold flow (the same times as mpmath to 1e-30 and better), mpmath for the full
-        flow (at ten rates and 1/omega = 10, 42 digits, flint's ``tau_0'`` differs from mpmath's and float64's by
-        4e-3 and agrees at 80 digits: a precision sensitivity not yet understood).
+        floating point (faster, ``benchmarks/bench_plateau.py``) or mpmath's ``mpf``; the same algorithm, the
+        same times to far better than the tolerance (``tests/test_arith.py``). Default: flint.
 
     Returns
     -------
@@ -462,19 +460,19 @@ def hitting_times(rho: Kernel, a0, w0, delta: float, *, method: str = "auto", dp
                 note = (f" (full flow: the initial weights are {offset:.3g} from the slow manifold, more than "
                         f"{_OFFSET_FRACTION:g} delta)")
         run = _mp_run(rho, a0x, w0x, delta, rt, used_dps, tau_max, used == "reduced",
-                      arithmetic or ("flint" if used == "reduced" else "mpmath"))
+                      arithmetic or "flint")
         if method == "auto" and used == "reduced" and not run.model_error <= _SLAVING_TOL:
             note = (f" (full flow: the slow-manifold flow's slaving error {run.model_error:.2g} exceeds "
                     f"{_SLAVING_TOL:g})")
             used = "mpmath"
-            run = _mp_run(rho, a0x, w0x, delta, rt, used_dps, tau_max, False, arithmetic or "mpmath")
+            run = _mp_run(rho, a0x, w0x, delta, rt, used_dps, tau_max, False, arithmetic or "flint")
         t0, t1, status, message = run.t0, run.t1, run.status, run.message + note
         if used == "reduced":
             model_error = run.model_error
         err = None
         if error_estimate:
             rerun = _mp_run(rho, a0x, w0x, delta, rt / 30, used_dps, tau_max, used == "reduced",
-                            arithmetic or ("flint" if used == "reduced" else "mpmath"))
+                            arithmetic or "flint")
             err = max(_rel_diff(t0, rerun.t0), _rel_diff(t1, rerun.t1))
         if err is not None and not math.isfinite(err):
             err = None

@@ -40,9 +40,8 @@ a few dozen through the escape.
 Arithmetic
 ----------
 One algorithm over two number types (:mod:`memtheory.compile.arith`): Arb's ``arb`` used as floating point
-(``arithmetic="flint"``, what :func:`memtheory.plateau.hitting_times` uses for the slow-manifold flow) or
-mpmath's ``mpf`` (``"mpmath"``, its default for the full flow and
-:class:`MPObjective`'s default), at ``dps`` digits; exponents are
+(``arithmetic="flint"``, what :func:`memtheory.plateau.hitting_times` uses by default) or mpmath's ``mpf``
+(``"mpmath"``, :class:`MPObjective`'s default), at ``dps`` digits; exponents are
 unbounded in both (``tau = 1e900`` and gradients of ``1e-870`` are ordinary numbers). The Laplace moments at the
 current rates are the kernel's closed forms compiled once for the arithmetic, the three moments ``k = 0, 1, 2``
 together (they share their exponentials and ``erfc``); a kernel with a quadrature remainder uses
