@@ -34,8 +34,9 @@ CRITERION = ('passes when, with free rates, a width exponent p (m ~ eps^-p) is f
 MARGIN = 0.1
 
 
-def run(quick: bool = False) -> CheckResult:
-    """Run the check (``quick``: omega = 1 only, two accuracies)."""
+def run(quick: bool = False, full: bool = False) -> CheckResult:
+    """Run the check (``quick``: omega = 1 only, two accuracies). ``full`` runs the default sizes, which are already the
+    paper's (or the theorem's) scale."""
     if quick:
         free_grid = {1.0: [1e-1, 1e-2]}
         margin_grid = {1.0: [5e-2, 2e-2]}

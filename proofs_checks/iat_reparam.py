@@ -52,8 +52,9 @@ def _par(spec):
     return get_parameterisation(spec[0], **spec[1]) if isinstance(spec, tuple) else spec
 
 
-def run(quick: bool = False) -> CheckResult:
-    """Run the check (``quick``: widths up to 8, 6 draws, octave grid)."""
+def run(quick: bool = False, full: bool = False) -> CheckResult:
+    """Run the check (``quick``: widths up to 8, 6 draws, octave grid). ``full`` runs the default sizes, which are
+    already the paper's (or the theorem's) scale."""
     from memtheory.theory.approximation import best_exponential_sums
 
     widths = [2, 4, 6, 8] if quick else [2, 4, 6, 8, 14]

@@ -6,22 +6,29 @@ Setting (JMLR-style, docs/theory.md §4): width m = 10, ``rho_omega = e^{-t/2} +
 Companion series (same target, m = 2, ``w_0 = (0.5, 2)``): a width where the float64 range is already in the
 asymptotic regime.
 
-Measured:
+Measured (three sizes; the default decides every assertion below, ``--full`` is the paper-scale series):
 
-* 1/omega = 8..18 in float64 (the compiled flow): ``J(theta_0)``, ``log10 |grad J(theta_0)|``, ``tau_0``,
-  ``tau_0'``; the full flow in mpmath (RODAS4) at 12 and 16 on the overlap; the full flow at 30 and 45;
-* the extended scan 1/omega = 100, 200, 500, 1000, 2000 (``|grad J_0|`` down to 1e-431, ``tau_0`` up to 1e852):
-  ``method="auto"`` picks the slow-manifold flow of the rates in mpmath
+* 1/omega = 8..18 in float64 (the compiled flow), each with its error estimate: ``J(theta_0)``,
+  ``log10 |grad J(theta_0)|``, ``tau_0``, ``tau_0'``; the full flow in mpmath (RODAS4) on the overlap at 12
+  (full run: 12 and 16); full run only: the full mpmath flow at 30 and 45 (minutes each);
+* the extended scan 1/omega = 100, 200, 500, 1000 (full run: also 2000; ``|grad J_0|`` down to 1e-431,
+  ``tau_0`` up to 1e852): ``method="auto"`` picks the slow-manifold flow of the rates in mpmath
   (:class:`memtheory.theory.plateau.systems.ReducedSystem`), each point with its error estimate (30x tighter
-  tolerance) and slaving error; 1/omega = 500 again at twice the digits;
+  tolerance) and slaving error; 1/omega = 200 again at twice the digits (full run: 500);
 * the asymptotic law ``tau_0 = K omega^2 e^{2 w_l/omega}``: ``z = ln tau_0 + 2 ln(1/omega) - 2 w_l/omega`` tends
-  to ``ln K`` (fitted with its first correction, ``z = ln K + c omega``).
+  to ``ln K`` (fitted with its first correction, ``z = ln K + c omega``, on 100..500, predicting the points
+  beyond: 1000, and 2000 in the full run).
+
+The points of each scan run on :func:`memtheory.verify.check_workers` processes; the check reports its progress
+phase by phase (:mod:`memtheory.sweep.progress`).
 
 Verdict: ``J(theta_0)`` does not depend on omega (spread < 1e-9), ``log10 |grad J(theta_0)|`` is linear in
 1/omega over all points (R^2 > 0.99), ``ln tau_0`` is linear in 1/omega over 8..18 and over 100..2000 (R^2 > 0.99
 each), ``tau_0 >= S(omega)`` (the theorem's scale, constant 1) at every point, mpmath and float64 agree to 1e-6
 on the overlap, the extended points have estimated errors below 1e-6 and move by less than 1e-6 when the digits
-are doubled, and the asymptotic law fitted on 100..500 predicts 1000 and 2000 (``|Delta ln tau_0| < 0.1``).
+are doubled, and the asymptotic law fitted on 100..500 predicts the farther points (``|Delta ln tau_0| < 0.1``).
+The quick run asserts the first six on four float64 points, one overlap point and two extended points without
+error estimates.
 Reported: the exponent in each range next to ``w_l`` and ``2 w_l``; how far the float64 line's extrapolation
 misses (the exponent changes between the ranges); the m = 2 series, whose float64 range predicts its
 1/omega = 2000 within a factor 1.5.
@@ -35,18 +42,22 @@ import numpy as np
 
 import memtheory as mt
 from memtheory import plateau
-from memtheory.verify import CheckResult, main_for, pyplot
+from memtheory.sweep import progress
+from memtheory.verify import CheckResult, check_workers, main_for, pyplot
 
 NAME = "plateau_timescale"
-#: Seconds of the default run, measured on 2 loaded cores (the runner starts the costliest checks first).
-COST = 813.0
+#: Seconds of each size (CPU seconds of the parts, measured one by one; the runner starts the costliest checks
+#: first and weights the progress bar by it).
+COST = {"quick": 30.0, "default": 120.0, "full": 1500.0}
 CLAIM = ("plateau time tau_0 >~ omega^2 e^{w_l/omega} min(delta/sqrt(m), ln(1+delta)): exponential in 1/omega; "
          "J(theta_0) independent of omega, grad J(theta_0) exponentially small")
 CRITERION = ('passes when every listed assertion holds: J(theta_0) spread < 1e-9 relative; log10|grad J(theta_0)| '
              'and ln tau_0 (8..18 and the far points) linear in 1/omega with R^2 > 0.99; tau_0 > S(omega) at every '
-             'point; mpmath and float64 agree to 1e-6; far points use the slow-manifold flow; full run also: '
-             'estimated errors and the digit-doubling change < 1e-6, and the law fitted on 100..500 predicts the '
-             'far points to |d ln tau_0| < 0.1.')
+             'point; mpmath and float64 agree to 1e-6 on the overlap; far points use the slow-manifold flow with '
+             'estimated errors < 1e-6 and the digit-doubling change < 1e-6; the law fitted on 100..500 predicts the '
+             'farther points to |d ln tau_0| < 0.1. Default: float64 8..18, overlap 12, far 100..1000, doubling at '
+             '200; full: also overlap 16, mpmath flows at 30 and 45, far 2000, doubling at 500; quick: the first six '
+             'assertions on 8..14, overlap 10, far 100 and 200 without error estimates.')
 
 M = 10
 DELTA = 0.05
@@ -67,36 +78,53 @@ def z_of(row, x: float, w_l: float) -> float:
     return row.log10_tau0 * math.log(10) + 2 * math.log(x) - 2 * w_l * x
 
 
-def run(quick: bool = False) -> CheckResult:
+def sizes(quick: bool = False, full: bool = False) -> dict:
+    """The points of each part of the check at a size (module docstring)."""
+    if quick:
+        return {"float64": [8.0, 10.0, 12.0, 14.0], "overlap": [10.0], "middle": [], "far": [100.0, 200.0],
+                "doubled_at": None, "m2_far": [200.0], "error_estimate": False}
+    return {"float64": [float(x) for x in range(8, 19)], "overlap": [12.0, 16.0] if full else [12.0],
+            "middle": [30.0, 45.0] if full else [],
+            "far": [100.0, 200.0, 500.0, 1000.0] + ([2000.0] if full else []),
+            "doubled_at": 500.0 if full else 200.0, "m2_far": [200.0, 2000.0], "error_estimate": True}
+
+
+def run(quick: bool = False, full: bool = False) -> CheckResult:
     """Run the check (``quick``: four float64 points, one mpmath overlap point, two reduced points without
-    error estimates, no precision doubling)."""
+    error estimates, no precision doubling; ``full``: the paper-scale series, see :func:`sizes`)."""
     family, a0, w0 = setting()
     w_l = float(w0.min())
-    xs = [8.0, 10.0, 12.0, 14.0] if quick else [float(x) for x in range(8, 19)]
-    overlap = [10.0] if quick else [12.0, 16.0]
-    middle = [] if quick else [30.0, 45.0]
-    far = [100.0, 200.0] if quick else [100.0, 200.0, 500.0, 1000.0, 2000.0]
-    doubled_at = None if quick else 500.0
-    procs = 2
-    f64 = plateau.scan(family, a0, w0, DELTA, xs, method="float64", error_estimate=not quick)
-    mpr = plateau.scan(family, a0, w0, DELTA, overlap + middle, method="mpmath", error_estimate=False,
-                       workers=procs)
-    ext = plateau.scan(family, a0, w0, DELTA, far, error_estimate=not quick, workers=procs)
+    size = sizes(quick, full)
+    xs, overlap, middle, far = size["float64"], size["overlap"], size["middle"], size["far"]
+    doubled_at, estimate = size["doubled_at"], size["error_estimate"]
+    procs = 1 if quick else check_workers()
+    # the parts' shares of the run time (CPU seconds measured part by part, default size)
+    with progress.part(0.0, 0.12):
+        f64 = plateau.scan(family, a0, w0, DELTA, xs, method="float64", error_estimate=estimate, workers=procs)
+    with progress.part(0.12, 0.6 if middle else 0.35):
+        mpr = plateau.scan(family, a0, w0, DELTA, overlap + middle, method="mpmath", error_estimate=False,
+                           workers=procs)
+    with progress.part(0.6 if middle else 0.35, 0.85):
+        ext = plateau.scan(family, a0, w0, DELTA, far, error_estimate=estimate, workers=procs)
     rows64 = dict(zip(xs, f64.rows))
     rows_mp = dict(zip(overlap + middle, mpr.rows))
     rows_far = dict(zip(far, ext.rows))
     doubling, base = None, None
-    if doubled_at is not None:
-        base = rows_far[doubled_at]
-        doubled = plateau.hitting_times(family.with_params(omega=1 / doubled_at), a0, w0, DELTA, dps=2 * base.dps,
-                                        error_estimate=False)
-        doubling = abs(float((doubled.tau0_mp - base.tau0_mp) / base.tau0_mp)) if base.tau0_mp else math.inf
+    with progress.part(0.85, 0.95):
+        if doubled_at is not None:
+            base = rows_far[doubled_at]
+            doubled = plateau.hitting_times(family.with_params(omega=1 / doubled_at), a0, w0, DELTA,
+                                            dps=2 * base.dps, error_estimate=False)
+            doubling = abs(float((doubled.tau0_mp - base.tau0_mp) / base.tau0_mp)) if base.tau0_mp else math.inf
     # companion series m = 2: float64 range and far points
     a2 = np.array([1.0, 0.0])
     near2 = [20.0, 24.0, 28.0]
-    far2 = [200.0] if quick else [200.0, 2000.0]
-    rows2 = {x: plateau.hitting_times(family.with_params(omega=1 / x), a2, W2, DELTA, error_estimate=False)
-             for x in near2 + far2}
+    far2 = size["m2_far"]
+    steps = progress.Steps(len(near2 + far2), start=0.95)
+    rows2 = {}
+    for x in near2 + far2:
+        rows2[x] = plateau.hitting_times(family.with_params(omega=1 / x), a2, W2, DELTA, error_estimate=False)
+        steps.advance()
 
     all_rows = ([(x, rows64[x]) for x in xs] + [(x, rows_mp[x]) for x in middle]
                 + [(x, rows_far[x]) for x in far])
@@ -116,7 +144,7 @@ def run(quick: bool = False) -> CheckResult:
     far_fit = ext.fit
     # the asymptotic law with its first correction, z = ln K + c omega, fitted on 100..500 predicts the rest
     z = {x: z_of(r, x, w_l) for x, r in rows_far.items() if math.isfinite(r.log10_tau0)}
-    train = [x for x in far if x <= 500.0 and x in z][: max(1, len(z) - 2)]
+    train = [x for x in far if x <= 500.0 and x in z][: max(1, len(z) - 1)]
     if len(train) >= 2:
         corr, lnK = (float(v) for v in np.polyfit([1 / x for x in train], [z[x] for x in train], 1))
     else:
@@ -182,7 +210,9 @@ def run(quick: bool = False) -> CheckResult:
         + f" decades (the exponent changes from ~w_l to 2 w_l). Companion m = 2: ln K = {lnK2:.3f} from the "
         "float64 range 20..28 predicts " + ", ".join(f"{x:g} within {v:+.3f}" for x, v in miss2.items())
         + ". The theorem's exponent w_l is a lower bound; the asymptotic exponent is 2 w_l.")
-    measured = {"float64": f64.to_dict(), "mpmath": mpr.to_dict(), "extended": ext.to_dict(), "agreement": agree,
+    measured = {"settings": {"m": M, "delta": DELTA, "sigma": 0.5, "w0": "geomspace(0.5, 4, 10)",
+                             "size": "quick" if quick else "full" if full else "default", **size, "workers": procs},
+                "float64": f64.to_dict(), "mpmath": mpr.to_dict(), "extended": ext.to_dict(), "agreement": agree,
                 "grad_slope_ln": g_fit["slope"], "log10_ratio_min": min(ratios.values()),
                 "asymptotic": {"lnK": lnK, "correction": corr, "trained_on": train, "misses": predicted, "exponent": asym_slope,
                                "two_w_l": 2 * w_l},

@@ -71,3 +71,14 @@ def test_the_report_states_the_size_of_the_run_and_of_each_check(tmp_path):
     assert json.loads(paths["json"].read_text())["size"] == "default"
     assert "default run (sizes that decide each claim" in paths["markdown"].read_text()
     assert "quick run" in V.report_markdown([V.run_check("plain", _module(False), quick=True)], quick=True)
+
+
+def test_every_check_takes_the_three_sizes():
+    """The shared convention ``run(quick=False, full=False)``: a check that drops ``full`` would silently run its
+    default size under ``memtheory verify --full``."""
+    import inspect
+
+    for name, module in V.available_checks().items():
+        params = inspect.signature(module.run).parameters
+        assert list(params)[:2] == ["quick", "full"], name
+        assert params["quick"].default is False and params["full"].default is False, name
