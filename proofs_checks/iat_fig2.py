@@ -16,7 +16,8 @@ epochs and a cosine decay to 1e-4, batch 64, clipping 0.5, the parameters of the
 100 epochs on 512 LF sequences of ``T = 1000``, batch 32 (full: 200 epochs on 1024, batch 64; quick: 60 epochs on
 256, batch 16); perturbation error with 5 draws per radius (quick: 3). The widths train as one sweep
 (:func:`memtheory.training.series.train_series`, one numba thread per model, so the result does not depend on
-the workers) on :func:`memtheory.verify.check_workers` processes. The training horizon is the point: with the reference code's ``T = 100`` the loss
+the workers) on :func:`memtheory.verify.check_workers` processes; with a store (``--store``) the trained models
+and the perturbation errors are kept as they finish (:func:`memtheory.verify.check_store`). The training horizon is the point: with the reference code's ``T = 100`` the loss
 never asks for memory beyond 100 steps, the slowest rates stay near ``1/T`` and no trend in the radii appears
 (measured in an earlier version of this check, see docs/nonlinear.md).
 
@@ -50,7 +51,7 @@ from memtheory.models.nonlinear import NonlinearRNN
 from memtheory.theory.stability import perturbation_errors, stability_summary
 from memtheory.sweep import progress
 from memtheory.training import lf_dataset
-from memtheory.verify import CheckResult, check_workers, kernel_latex, main_for
+from memtheory.verify import CheckResult, check_store, check_workers, kernel_latex, main_for
 from memtheory.verify.figures import perturbation_figure
 
 NAME = "iat_fig2"
@@ -102,7 +103,7 @@ def run(quick: bool = False, full: bool = False) -> CheckResult:
         constructed[f.m] = model
     with progress.part(0.0, 0.3):
         res = perturbation_errors(constructed, (test.x, test.y), bs, repeats=repeats, definition="paper",
-                                  norm="mse", workers=workers)
+                                  norm="mse", workers=workers, store=check_store("constructed"))
     s = stability_summary(res)
     e0 = [res[m].errors[0] for m in widths]
     with progress.part(0.3, 1.0):
@@ -200,7 +201,8 @@ def trained_series(rho: Kernel, test, betas: np.ndarray, quick: bool, seed: int 
     with progress.part(0.0, 0.8):
         fitted = train_series(initial_tanh_rnn, data, [(m, seed) for m in widths], val_data=val, workers=workers,
                               epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=cfg["lr"], lr_schedule="cosine",
-                              lr_min=cfg["lr_min"], warmup=cfg["warmup"], grad_clip=cfg["grad_clip"], keep_best=True)
+                              lr_min=cfg["lr_min"], warmup=cfg["warmup"], grad_clip=cfg["grad_clip"], keep_best=True,
+                              store=check_store("train"))
     models = {p.width: p.model for p in fitted}
     seconds = [p.fit.seconds for p in fitted]
     val_loss = [float(p.fit.val_history[p.fit.best_epoch]) for p in fitted]
@@ -208,7 +210,7 @@ def trained_series(rho: Kernel, test, betas: np.ndarray, quick: bool, seed: int 
     margin = [float(np.linalg.eigvals(models[m].recurrent_matrix()).real.min()) for m in widths]
     with progress.part(0.8, 1.0):
         results = perturbation_errors(models, (test.x, test.y), betas, repeats=repeats, definition="paper",
-                                      norm="mse", workers=workers)
+                                      norm="mse", workers=workers, store=check_store("trained"))
     s = stability_summary(results)
     e0 = np.array([results[m].errors[0] for m in widths])
     # tail law: a model whose slowest rate is r misses the target's tail beyond t ~ 1/r, whose squared mass is

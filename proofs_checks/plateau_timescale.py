@@ -19,8 +19,9 @@ Measured (three sizes; the default decides every assertion below, ``--full`` is 
   to ``ln K`` (fitted with its first correction, ``z = ln K + c omega``, on 100..500, predicting the points
   beyond: 1000, and 2000 in the full run).
 
-The points of each scan run on :func:`memtheory.verify.check_workers` processes; the check reports its progress
-phase by phase (:mod:`memtheory.sweep.progress`).
+The points of each scan run on :func:`memtheory.verify.check_workers` processes, kept in the stores of
+:func:`memtheory.verify.check_store` when the run has one (a full run killed half-way resumes); the check
+reports its progress phase by phase (:mod:`memtheory.sweep.progress`).
 
 Verdict: ``J(theta_0)`` does not depend on omega (spread < 1e-9), ``log10 |grad J(theta_0)|`` is linear in
 1/omega over all points (R^2 > 0.99), ``ln tau_0`` is linear in 1/omega over 8..18 and over 100..2000 (R^2 > 0.99
@@ -43,7 +44,7 @@ import numpy as np
 import memtheory as mt
 from memtheory import plateau
 from memtheory.sweep import progress
-from memtheory.verify import CheckResult, check_workers, main_for, pyplot
+from memtheory.verify import CheckResult, check_store, check_workers, main_for, pyplot
 
 NAME = "plateau_timescale"
 #: Seconds of each size (CPU seconds of the parts, measured one by one; the runner starts the costliest checks
@@ -100,12 +101,14 @@ def run(quick: bool = False, full: bool = False) -> CheckResult:
     procs = 1 if quick else check_workers()
     # the parts' shares of the run time (CPU seconds measured part by part, default size)
     with progress.part(0.0, 0.12):
-        f64 = plateau.scan(family, a0, w0, DELTA, xs, method="float64", error_estimate=estimate, workers=procs)
+        f64 = plateau.scan(family, a0, w0, DELTA, xs, method="float64", error_estimate=estimate, workers=procs,
+                           store=check_store("float64"))
     with progress.part(0.12, 0.6 if middle else 0.35):
         mpr = plateau.scan(family, a0, w0, DELTA, overlap + middle, method="mpmath", error_estimate=False,
-                           workers=procs)
+                           workers=procs, store=check_store("mpmath"))
     with progress.part(0.6 if middle else 0.35, 0.85):
-        ext = plateau.scan(family, a0, w0, DELTA, far, error_estimate=estimate, workers=procs)
+        ext = plateau.scan(family, a0, w0, DELTA, far, error_estimate=estimate, workers=procs,
+                           store=check_store("far"))
     rows64 = dict(zip(xs, f64.rows))
     rows_mp = dict(zip(overlap + middle, mpr.rows))
     rows_far = dict(zip(far, ext.rows))

@@ -82,3 +82,19 @@ def test_every_check_takes_the_three_sizes():
         params = inspect.signature(module.run).parameters
         assert list(params)[:2] == ["quick", "full"], name
         assert params["quick"].default is False and params["full"].default is False, name
+
+
+def test_a_check_gets_stores_for_its_own_sweeps_beside_the_runs_store(tmp_path):
+    seen = []
+
+    def run(quick: bool = False, full: bool = False):
+        seen.append(V.check_store("scan"))
+        return V.CheckResult("stored", True, {}, "claim", "ok")
+
+    mod = types.SimpleNamespace(NAME="stored", CLAIM="claim", run=run)
+    V.run_check("stored", mod, full=True, store=tmp_path / "run.sqlite")
+    V.run_check("stored", mod)
+    assert seen == [f"{tmp_path / 'run.sqlite'}.stored.full.scan.sqlite", None]
+    assert V.check_store("scan") is None  # outside a check
+    with pytest.raises(InvalidArgumentError, match="part"):
+        V.check_store("../x")

@@ -95,7 +95,7 @@ from .._plotting import pyplot
 from ..errors import InvalidArgumentError
 
 __all__ = ["BrokenCheck", "CheckResult", "DEFAULT_COST", "EVIDENCE_KINDS", "FIGURES_ENV", "SIZES", "available_checks",
-           "check_cost", "check_workers", "main_for", "resolve_checks", "run_check", "run_checks", "run_size",
+           "check_cost", "check_store", "check_workers", "main_for", "resolve_checks", "run_check", "run_checks", "run_size",
            "shorten_at_boundary", "artifact_stem", "write_artifacts"]
 
 #: What a claim of a check can rest on (:attr:`CheckResult.evidence`).
@@ -113,6 +113,26 @@ SIZES = ("quick", "default", "full")
 
 #: Worker processes the check running in this process may use for its own grids (set by :func:`run_check`).
 _CHECK_WORKERS = 1
+#: ``(store of the run, check name, size)`` of the check running in this process, when the run has a store.
+_CHECK_STORE: tuple[str, str, str] | None = None
+
+
+def check_store(part: str) -> str | None:
+    """The result store for one of the running check's own sweeps, when the ``memtheory verify`` run has one
+    (``--store FILE``): ``FILE.<check>.<size>.<part>.sqlite`` beside it, so that a long check killed half-way
+    (``--full``) recomputes only the points it had not finished. ``None`` without a store.
+
+    Parameters
+    ----------
+    part : str
+        Names the sweep within the check (letters, digits, ``_`` and ``-``).
+    """
+    if not part or not all(c.isalnum() or c in "_-" for c in part):
+        raise InvalidArgumentError(f"a check store's part is a name of letters, digits, _ and -, got {part!r}")
+    if _CHECK_STORE is None:
+        return None
+    store, name, size = _CHECK_STORE
+    return f"{store}.{name}.{size}.{part}.sqlite"
 
 
 def check_workers() -> int:
@@ -376,7 +396,7 @@ def write_artifacts(result: CheckResult, directory: str | os.PathLike) -> list[s
 
 
 def run_check(name: str, module: Any, quick: bool = False, directory: str | os.PathLike | None = None, *,
-              full: bool = False, workers: int = 1) -> CheckResult:
+              full: bool = False, workers: int = 1, store: str | os.PathLike | None = None) -> CheckResult:
     """Run one check; an exception becomes a failed check with its cause, the run time is recorded.
 
     Parameters
@@ -393,12 +413,15 @@ def run_check(name: str, module: Any, quick: bool = False, directory: str | os.P
         Paper scale, passed as ``run(full=True)`` to a ``run`` that accepts it (else the default size runs).
     workers : int
         Worker processes the check may use for its grids (:func:`check_workers`).
+    store : path, optional
+        The run's result store: the check's own sweeps keep their points beside it (:func:`check_store`).
     """
-    global _CHECK_WORKERS
+    global _CHECK_WORKERS, _CHECK_STORE
 
     size = run_size(quick, full)
     start = time.perf_counter()
-    saved, _CHECK_WORKERS = _CHECK_WORKERS, max(1, int(workers))
+    saved, _CHECK_WORKERS = (_CHECK_WORKERS, _CHECK_STORE), max(1, int(workers))
+    _CHECK_STORE = None if store is None else (str(store), name, size)
     try:
         if full and _accepts_full(module.run):
             result = module.run(quick=False, full=True)
@@ -411,7 +434,7 @@ def run_check(name: str, module: Any, quick: bool = False, directory: str | os.P
         result = CheckResult(name, False, {"error": f"{type(exc).__name__}: {exc}"}, getattr(module, "CLAIM", ""),
                              traceback.format_exc(limit=3), summary=f"error: {type(exc).__name__}: {exc}")
     finally:
-        _CHECK_WORKERS = saved
+        _CHECK_WORKERS, _CHECK_STORE = saved
     result.seconds = time.perf_counter() - start
     result.size = size
     if not result.claim:
@@ -425,11 +448,12 @@ def run_check(name: str, module: Any, quick: bool = False, directory: str | os.P
     return result
 
 
-def _check_point(quick: bool, directory: str | None, full: bool, workers: int, point: dict) -> CheckResult:
+def _check_point(quick: bool, directory: str | None, full: bool, workers: int, store: str | None,
+                 point: dict) -> CheckResult:
     """One check as a sweep point (module level: worker processes resolve the check by its name)."""
     name = point["check"]
     return run_check(name, resolve_checks([name])[name], quick=quick, directory=directory, full=full,
-                     workers=workers)
+                     workers=workers, store=store)
 
 
 def run_checks(names: list[str] | None = None, quick: bool = False, progress: Callable | None = None,
@@ -460,7 +484,8 @@ def run_checks(names: list[str] | None = None, quick: bool = False, progress: Ca
     backend : {"processes", "serial"}, str or distributed.Client
         Where the checks run (a Dask scheduler address or client: then ``workers`` is ignored).
     store : path, optional
-        SQLite result store of this run.
+        SQLite result store of this run: a rerun skips the checks finished; the checks' own sweeps keep their
+        points in stores beside it (:func:`check_store`), so a check killed half-way resumes.
     bar : bool
         Progress bar on stderr, weighted by the checks' costs and moved by the sub-steps the checks report
         (:mod:`memtheory.sweep.progress`).
@@ -504,8 +529,9 @@ def run_checks(names: list[str] | None = None, quick: bool = False, progress: Ca
     key = {"quick": quick, "directory": directory}
     if full:  # a store of a quick or default run stays valid (its key is unchanged)
         key["full"] = True
-    sweep.run(functools.partial(_check_point, quick, directory, full, n_workers), [{"check": n} for n in order],
-              backend=backend, workers=n_workers if local else None, store=store, key=key, weights=weights,
+    inner = None if store is None else str(Path(store).resolve())
+    sweep.run(functools.partial(_check_point, quick, directory, full, n_workers, inner),
+              [{"check": n} for n in order], backend=backend, workers=n_workers if local else None, store=store, key=key, weights=weights,
               progress=bar, desc="verify" if size == "default" else f"verify --{size}", unit="checks",
               code_files=files, on_result=done)
     return results
