@@ -37,6 +37,10 @@ def register(sub) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--list", action="store_true", help="list the checks and their claims, run nothing")
     sweep_args(p)
+    for action in p._actions:  # the checks are independent points: this command's default is every core
+        if action.dest == "workers":
+            action.help = ("local worker processes for the checks and their grids (default: every core; "
+                           "--workers 1 runs the checks one after the other in this process)")
     p.set_defaults(func=_handler)
 
 
