@@ -14,7 +14,7 @@ EXAMPLES = [
     "memtheory verify jackson_rate --quick --out report",
     "memtheory verify --list",
     "memtheory verify loss_closed_form inverse_linear --quick --workers 2 --json",
-    "memtheory verify plateau_timescale --full --store full.sqlite",
+    "memtheory verify inverse_linear --quick --store verify.sqlite",
 ]
 
 
