@@ -23,8 +23,8 @@ def register(sub) -> None:
     p = sub.add_parser("verify", help="run the proofs checks and print what was measured against the theory",
                        description="Run the proofs checks (proofs_checks/), with a progress bar on stderr, on all "
                                    "cores unless --workers says otherwise. Three sizes: --quick (reduced, about a "
-                                   "minute), the default (sizes that decide each claim, under 3 minutes on 2 "
-                                   "cores) and --full (paper scale, any length; with --store FILE a rerun "
+                                   "minute), the default (sizes that decide each claim; the budget: 3 minutes on "
+                                   "2 quiet cores) and --full (paper scale, any length; with --store FILE a rerun "
                                    "resumes). With --out DIR, write DIR/report.md, DIR/report.json, the figures "
                                    "(.png) and the LaTeX (.tex). Exit code 1 if a check fails.",
                        epilog=epilog(EXAMPLES))
