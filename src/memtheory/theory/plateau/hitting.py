@@ -478,6 +478,9 @@ def hitting_times(rho: Kernel, a0, w0, delta: float, *, method: str = "auto", dp
             err = None
         if model_error is not None and (t0 is not None or t1 is not None):
             err = max(err or 0.0, model_error)
+    if premise.holds is None:
+        warnings.warn(f"the premise rho_hat(theta_0) = rho_bar was not measured: {premise.reason}; the times are "
+                      "those of this target, not checked to be the theorem's plateau", stacklevel=2)
     if premise.holds is False:
         warnings.warn(f"theta_0 does not reproduce rho_bar: the mismatch's gradient is 10^{premise.log10_ratio:.3g} "
                       f"times the memory term's (||rho_hat(theta_0) - rho_bar|| = {premise.theta0_mismatch:.3g}); "

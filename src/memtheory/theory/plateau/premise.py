@@ -34,7 +34,8 @@ from ...exact import exact_values, to_mpf
 from ...kernels.kernel import Kernel
 from ...symbolic.parse import symbol
 
-__all__ = ["PREMISE_RATIO", "PlateauPremise", "measure_premise", "check_premise", "rho_bar_of"]
+__all__ = ["PREMISE_RATIO", "PlateauPremise", "measure_premise", "check_premise", "rho_bar_of",
+           "rho_bar_with_reason"]
 
 #: The premise holds while ``|grad J_bar(theta_0)| <= PREMISE_RATIO |g_mem|``.
 PREMISE_RATIO = 1e-3
@@ -47,18 +48,26 @@ _MAX_DPS = 20000
 # ============================================================================================ rho_bar
 def rho_bar_of(rho: Kernel) -> Kernel | None:
     """``rho_bar(t) = lim_{omega -> 0+} rho(t)`` for a kernel with a parameter ``omega`` (None otherwise or when
-    SymPy cannot take the limit)."""
+    SymPy cannot take the limit; :func:`rho_bar_with_reason` says which)."""
+    return rho_bar_with_reason(rho)[0]
+
+
+def rho_bar_with_reason(rho: Kernel) -> tuple[Kernel | None, str | None]:
+    """``(rho_bar, reason)``: :func:`rho_bar_of` and, when it is None, why (one line)."""
     if "omega" not in rho.params:
-        return None
+        return None, (f"the kernel {rho.expr} has no parameter omega, so rho_bar = lim_(omega->0+) rho is not "
+                      "defined")
     om = symbol("omega")
     expr = rho.expr.xreplace({symbol(k): v for k, v in rho.exact_params.items() if k != "omega"})
     try:
         bar = sp.limit(expr, om, 0, "+")
-    except Exception:  # SymPy may fail on unusual expressions: the check is then skipped, not faked
-        return None
+    except Exception as exc:  # SymPy may fail on unusual expressions: the check is then skipped, not faked
+        return None, f"SymPy could not take lim_(omega->0+) of {expr} ({type(exc).__name__})"
     if bar.has(sp.nan, sp.zoo, sp.oo, sp.Limit) or om in bar.free_symbols:
-        return None
-    return Kernel(bar) if bar != 0 else None
+        return None, f"lim_(omega->0+) of {expr} is not a kernel of t (SymPy gives {bar})"
+    if bar == 0:
+        return None, f"lim_(omega->0+) of {expr} is 0: there is no rho_bar for theta_0 to reproduce"
+    return Kernel(bar), None
 
 
 def _memory_part(rho: Kernel, bar: Kernel) -> Kernel | None:
@@ -95,6 +104,8 @@ class PlateauPremise(Displayable):
         ``ratio <= PREMISE_RATIO`` (None when not measured).
     dps : int or None
         Digits of the mismatch term.
+    reason : str or None
+        Why ``holds`` is None (one line; None when the premise was measured).
     """
 
     rho_bar: str | None
@@ -105,6 +116,7 @@ class PlateauPremise(Displayable):
     resolved: bool = False
     holds: bool | None = None
     dps: int | None = None
+    reason: str | None = None
 
     def to_dict(self) -> dict:
         """JSON-ready dict."""
@@ -173,7 +185,8 @@ def measure_premise(rho: Kernel, a0, w0) -> PlateauPremise:
     Returns
     -------
     PlateauPremise
-        With ``holds = None`` when ``rho_bar`` is unknown or ``rho = rho_bar``.
+        With ``holds = None`` and a ``reason`` when ``rho_bar`` is unknown, ``rho = rho_bar`` or the memory
+        term vanishes.
 
     Examples
     --------
@@ -193,17 +206,19 @@ def measure_premise(rho: Kernel, a0, w0) -> PlateauPremise:
     a, w = exact_values(a0, "a0")[0], exact_values(w0, "w0")[0]
     if len(a) != len(w) or not a:
         raise InvalidArgumentError(f"a0 and w0 must be non-empty and of equal length, got {len(a)} and {len(w)}")
-    bar = rho_bar_of(rho)
+    bar, reason = rho_bar_with_reason(rho)
     if bar is None:
-        return PlateauPremise(None)
+        return PlateauPremise(None, reason=reason)
     part = _memory_part(rho, bar)
     if part is None:
-        return PlateauPremise(str(bar.expr))
+        return PlateauPremise(str(bar.expr), reason="rho = rho_bar: the target has no memory term to measure "
+                                                    "the mismatch against")
     g_mem, _ = _resolved_memory_gradient(part, a, w)
     with mp.workdps(60):
         n_mem = _norm(g_mem)
     if n_mem == 0:
-        return PlateauPremise(str(bar.expr), log10_memory_gradient=-math.inf)
+        return PlateauPremise(str(bar.expr), log10_memory_gradient=-math.inf,
+                              reason="the memory term of grad J(theta_0) is 0 at these rates")
     lg_mem = _log10(n_mem)
     dps = min(_MAX_DPS, max(30, int(math.ceil(-lg_mem)) + _GUARD))
     obj = MPObjective(bar, len(a), dps)
