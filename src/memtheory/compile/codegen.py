@@ -18,13 +18,14 @@ The cache directory is ``$MEMTHEORY_CACHE_DIR`` or ``$XDG_CACHE_HOME/memtheory``
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import math
 import os
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
 
@@ -39,7 +40,11 @@ __all__ = [
     "NumbaPrinter",
     "numba_source",
     "load_module",
+    "loaded_module",
+    "module_name",
     "cache_dir",
+    "cached_source",
+    "package_stamp",
     "mpmath_function",
     "numpy_function",
     "print_numba",
@@ -166,6 +171,16 @@ def numba_source(body: str) -> str:
     return _HEADER.replace("from numba import njit\n", "from numba import njit\n" + imports) + body
 
 
+def module_name(source: str, tag: str = "gen") -> str:
+    """The module name of a generated ``source``: ``memtheory_<tag>_<hash of the source>``."""
+    return f"memtheory_{tag}_{hashlib.sha256(source.encode()).hexdigest()[:20]}"
+
+
+def loaded_module(name: str) -> ModuleType | None:
+    """The generated module ``name`` if this process has loaded it (:func:`load_module`), else None."""
+    return _MODULES.get(name)
+
+
 def load_module(body: str, tag: str = "gen") -> ModuleType:
     """Write ``numba_source(body)`` to the cache directory (once) and import it.
 
@@ -173,8 +188,7 @@ def load_module(body: str, tag: str = "gen") -> ModuleType:
     on-disk cache (``cache=True``) stays valid between processes.
     """
     source = numba_source(body)
-    digest = hashlib.sha256(source.encode()).hexdigest()[:20]
-    name = f"memtheory_{tag}_{digest}"
+    name = module_name(source, tag)
     if name in _MODULES:
         return _MODULES[name]
     directory = cache_dir()
@@ -190,6 +204,54 @@ def load_module(body: str, tag: str = "gen") -> ModuleType:
     spec.loader.exec_module(module)
     _MODULES[name] = module
     return module
+
+
+@functools.cache
+def package_stamp() -> str:
+    """SHA-256 (first 20 hex digits) of every source file of the memtheory package and of SymPy's version.
+
+    The key of the generated sources cached by :func:`cached_source`: any edit of the package (of the formulas,
+    the printers, the registry) gives new keys, so a cached source is never stale.
+    """
+    digest = hashlib.sha256(f"sympy {sp.__version__}\0".encode())
+    package = Path(__file__).resolve().parent.parent
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:20]
+
+
+def cached_source(tag: str, generate: Callable[[], str]) -> str:
+    """A generated source, read from the cache directory when a process of the same code has generated it.
+
+    Generating some sources takes seconds of SymPy (the loss assembly simplifies every element derivative);
+    the text is a function of the package's code and SymPy's version only, so it is stored once per
+    :func:`package_stamp` as ``<tag>-<stamp>.src`` next to the generated modules and read back by later
+    processes (and by the workers of a sweep). An unreadable or unwritable file is regenerated, never fatal.
+
+    Parameters
+    ----------
+    tag : str
+        Names the source (one file per tag and stamp).
+    generate : callable
+        ``generate()`` returns the source text.
+    """
+    header = f"# memtheory generated source {tag} {package_stamp()}\n"
+    path = cache_dir() / f"{tag}-{package_stamp()}.src"
+    try:
+        text = path.read_text()
+        if text.startswith(header):
+            return text[len(header):]
+    except (OSError, UnicodeDecodeError):
+        pass
+    source = generate()
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "w") as fh:
+            fh.write(header + source)
+        os.replace(tmp, path)
+    except OSError:
+        pass
+    return source
 
 
 def print_numba(expr: sp.Expr, printer: NumbaPrinter | None = None) -> str:

@@ -33,6 +33,7 @@ import sympy as sp
 
 from ..compile import codegen
 from ..compile.rounding import rounding_error
+from ..compile.tiers import TieredModule
 from ..errors import NotIntegrableError
 from ..symbolic.parse import symbol
 
@@ -47,6 +48,10 @@ QUAD_RTOL = 1e-12
 LAPLACE_RTOL = 1e-13
 #: Most subintervals of one compiled quadrature.
 QUAD_LIMIT = 4000
+#: Closed-form evaluations (points times moments) a kernel module runs interpreted per process before its calls
+#: go to numba's machine code (:mod:`memtheory.compile.tiers`): about 0.2 s of interpretation, against seconds to
+#: compile the module in a fresh environment.
+INTERPRETED_BUDGET = 20_000
 
 _T = symbol("t")
 _S = symbol("s")
@@ -58,8 +63,10 @@ class CompiledKernel:
 
     Attributes
     ----------
-    module : module
-        The generated numba module: ``rho(t, p)``; ``moment(s, k, p, bps, rtol)`` returning ``(value, closed
+    code : TieredModule
+        The generated module, run interpreted while a process calls it little and compiled by numba once it is
+        hot (:mod:`memtheory.compile.tiers`; the same numbers). Its compiled tier, :attr:`module`, is the numba
+        module: ``rho(t, p)``; ``moment(s, k, p, bps, rtol)`` returning ``(value, closed
         part, quadrature error, status)`` of one moment at one ``s`` (status 0 = converged); ``moments(s, p, kmax,
         bps, out, err)`` (fills ``out[k]``, ``err[k]`` for ``k <= min(kmax, 2)`` and returns a quadrature status),
         ``moments_at(w, p, kmax, bps, L, E)`` (all rates at once into ``L[k, i]``); ``laplace_at(s, k, p, bps,
@@ -73,10 +80,22 @@ class CompiledKernel:
         The highest moment compiled (at least 2).
     """
 
-    module: ModuleType
+    code: TieredModule
     param_names: tuple
     has_residual: bool
     kmax: int = 2
+
+    @property
+    def module(self) -> ModuleType:
+        """The numba module (what compiled code, such as the gradient flows, calls)."""
+        return self.code.compiled
+
+    def _run(self, name: str, args: tuple, work: int, outputs: tuple):
+        """``name(*args)``: through the tiers for closed forms; compiled for a residual (its quadrature passes
+        the integrand as a compiled first-class function)."""
+        if self.has_residual:
+            return getattr(self.code.compiled, name)(*args)
+        return self.code.call(name, args, work, outputs)
 
     def moments(self, kernel: Kernel, w, kmax: int = 2) -> tuple[np.ndarray, np.ndarray]:
         """``L[k, i] = L[t^k rho](w_i)`` for k <= kmax (<= 2), with quadrature error estimates (float64).
@@ -90,7 +109,8 @@ class CompiledKernel:
         L = np.zeros((3, w.size))
         E = np.zeros((3, w.size))
         try:
-            status = self.module.moments_at(w, kernel.param_array(), kmax, breakpoints(kernel), L, E)
+            status = self._run("moments_at", (w, kernel.param_array(), kmax, breakpoints(kernel), L, E),
+                               w.size * (kmax + 1), (4, 5))
         except ZeroDivisionError:  # a closed form's pole (exp(t) at w = 1): the caller decides point by point
             L[:] = np.nan
             return L, E
@@ -121,7 +141,8 @@ class CompiledKernel:
         for mask, fn in ((~half_line, "laplace_at"), (half_line, "laplace_half_line")):
             if mask.any():
                 idx = np.flatnonzero(mask)
-                v, e = _call(getattr(self.module, fn), s[idx], moment, p, bps, rtol)
+                v, e = _call(lambda *args, fn=fn: self._run(fn, args, args[0].size, (5, 6)), s[idx], moment, p,
+                             bps, rtol)
                 values[idx], errors[idx] = v, e
         return values, errors
 
@@ -135,7 +156,7 @@ class CompiledKernel:
         E = np.zeros((3, w.size))
         with np.errstate(all="ignore"):
             try:
-                self.module.closed_errors_at(w, kernel.param_array(), kmax, E)
+                self._run("closed_errors_at", (w, kernel.param_array(), kmax, E), w.size * (kmax + 1), (3,))
             except ZeroDivisionError:  # a pole of the closed form: the moments are decided point by point
                 E[:] = np.inf
         return E
@@ -377,5 +398,5 @@ def _compile(expr: sp.Expr, params: tuple, forms: tuple) -> CompiledKernel:
     if has_residual:
         body = ("import memtheory.compile.special as _sp\n"
                 "from memtheory.compile.special.quadrature import as_integrand\n\n" + body + _HALF_LINE)
-    module = codegen.load_module(body, tag="kernel")
-    return CompiledKernel(module, tuple(sym.name for sym in params), has_residual, kmax)
+    return CompiledKernel(TieredModule(body, "kernel", INTERPRETED_BUDGET), tuple(sym.name for sym in params),
+                          has_residual, kmax)

@@ -4,7 +4,8 @@ The element formulas ``P`` and ``Q`` (SymPy, :mod:`memtheory.symbolic.loss`) are
 (first and second derivatives in ``x_i = (a_i, w_i)`` and ``x_j``) and printed into one assembly routine that
 accumulates the loss, gradient and Hessian. The same source is loaded twice:
 
-* as a numba module (``@njit(cache=True)``), the float64 backend;
+* as a numba module (``@njit(cache=True)``), the float64 backend, run interpreted while a process calls it little
+  (:func:`float_assembly`, :mod:`memtheory.compile.tiers`: the same numbers without compiling it);
 * as plain Python, the mpmath backend (arrays of ``mpf``; constants printed as exact ratios).
 
 A second routine accumulates the same sums with every term replaced by its absolute value (the *magnitude*
@@ -21,10 +22,15 @@ from types import ModuleType, SimpleNamespace
 import sympy as sp
 
 from ..compile import codegen
+from ..compile.tiers import TieredModule
 from ..symbolic.functions import LaplaceMoment
 from ..symbolic.loss import PAIR_TERM, SINGLE_TERM, element_symbols
 
-__all__ = ["loss_module", "magnitude"]
+__all__ = ["INTERPRETED_BUDGET", "float_assembly", "loss_module", "magnitude"]
+
+#: Element pairs (``m^2`` per call) the float64 assembly runs interpreted per process before its calls go to
+#: numba's machine code: about a second of interpretation, against seconds to compile it in a fresh environment.
+INTERPRETED_BUDGET = 20_000
 
 
 def magnitude(expr: sp.Expr) -> sp.Expr:
@@ -140,17 +146,43 @@ NORM = sp.Symbol("norm")
 
 @functools.lru_cache(maxsize=None)
 def _python_source() -> str:
-    """The source of the arbitrary-precision backends (one generation per process for both: SymPy's
-    simplification of the element derivatives takes seconds)."""
-    return _source(_PyPrinter(), cse=True)
+    """The source of the arbitrary-precision backends (one generation per version of the code, kept in the cache
+    directory, for both: SymPy's simplification of the element derivatives takes seconds)."""
+    return codegen.cached_source("l2loss-python", lambda: _source(_PyPrinter(), cse=True))
+
+
+@functools.lru_cache(maxsize=None)
+def _simplified(expr: sp.Expr) -> sp.Expr:
+    """``sp.simplify`` of an element derivative, once per process (every routine of every backend simplifies the
+    same derivatives; SymPy's simplification is most of the time of generating the sources)."""
+    return sp.simplify(expr)
 
 
 def _source(printer, cse: bool = False) -> str:
     exact = _routine("assemble", "Loss; gradient and Hessian accumulated into grad (2m) and hess (2m x 2m).",
-                     printer, sp.simplify, cse)
+                     printer, _simplified, cse)
     bound = _routine("assemble_magnitude", "Sums of |terms| of each output (rounding errors scale with these).",
-                     printer, lambda e: magnitude(sp.simplify(e)), cse)
+                     printer, lambda e: magnitude(_simplified(e)), cse)
     return exact + "\n\n" + bound
+
+
+@functools.lru_cache(maxsize=None)
+def _numba_body() -> str:
+    """The body of the float64 module (one generation per version of the code, kept in the cache directory, for
+    both tiers)."""
+    return codegen.cached_source("l2loss-numba",
+                                 lambda: "_jit = njit(cache=True)\n\n\n" + _source(codegen.NumbaPrinter()))
+
+
+@functools.lru_cache(maxsize=None)
+def float_assembly() -> TieredModule:
+    """The float64 assembly routines through the two tiers of :mod:`memtheory.compile.tiers`.
+
+    Call ``float_assembly().call("assemble", args, work=m * m, outputs=(6, 7))`` with the arguments of the
+    numba routines (:func:`loss_module`); the interpreted tier runs the same source, with the same numbers,
+    until :data:`INTERPRETED_BUDGET` element pairs are spent in this process.
+    """
+    return TieredModule(_numba_body(), "l2loss", INTERPRETED_BUDGET)
 
 
 @functools.lru_cache(maxsize=None)
@@ -158,8 +190,7 @@ def loss_module(backend: str = "numba") -> ModuleType | SimpleNamespace:
     """The assembly routines for ``backend`` in ``{"numba", "python", "flint"}`` (python: for mpmath numbers;
     flint: the same source for python-flint's ``arb``, :mod:`memtheory.compile.arith`)."""
     if backend == "numba":
-        body = "_jit = njit(cache=True)\n\n\n" + _source(codegen.NumbaPrinter())
-        return codegen.load_module(body, tag="l2loss")
+        return codegen.load_module(_numba_body(), tag="l2loss")
     if backend in ("python", "flint"):
         import mpmath
 

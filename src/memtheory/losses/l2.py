@@ -30,7 +30,7 @@ from ..kernels.kernel import FLOAT64_RTOL, Kernel
 from ..models.linear import DiagonalRNN, LinearRNN
 from ..compile import codegen
 from ..kernels.compiled import compile_kernel
-from .assembly import loss_module
+from .assembly import float_assembly, loss_module
 
 __all__ = ["LossResult", "CertifiedLoss", "l2_loss", "certified_l2_loss"]
 
@@ -351,12 +351,12 @@ def _diagonal_float(model: DiagonalRNN, rho: Kernel, gradient: bool, hessian: bo
     if not representable:
         return _to_float(resolved_mp_loss(model, rho, gradient, hessian, 60), model, rho)
     norm, norm_err = rho.square_integral(full_output=True)
-    mod = loss_module("numba")
+    code = float_assembly()  # interpreted while this process calls it little, then compiled: the same numbers
     a, w = np.ascontiguousarray(model.a), np.ascontiguousarray(model.w)
     grad = np.zeros(2 * m)
     hess = np.zeros((2 * m, 2 * m))
     try:
-        J = mod.assemble(a, w, L0, L1, L2, norm, grad, hess, gradient, hessian)
+        J = code.call("assemble", (a, w, L0, L1, L2, norm, grad, hess, gradient, hessian), m * m, (6, 7))
     except ZeroDivisionError:  # a power of w underflowed (w = 1e-300): mpmath decides, or PrecisionError
         return _to_float(resolved_mp_loss(model, rho, gradient, hessian, 60), model, rho)
     outputs = np.concatenate([[J], grad if gradient else [], hess.ravel() if hessian else []])
@@ -370,7 +370,8 @@ def _diagonal_float(model: DiagonalRNN, rho: Kernel, gradient: bool, hessian: bo
     gmag = np.zeros(2 * m)
     hmag = np.zeros((2 * m, 2 * m))
     with np.errstate(over="ignore", invalid="ignore"):  # an infinite bound sends the outputs to mpmath below
-        Jmag = mod.assemble_magnitude(a, w, L0, L1, L2, norm, gmag, hmag, gradient, hessian)
+        Jmag = code.call("assemble_magnitude", (a, w, L0, L1, L2, norm, gmag, hmag, gradient, hessian), m * m,
+                         (6, 7))
         rounding = (4 * m + 8) * _EPS
         J_err = rounding * Jmag + 2 * float(np.dot(np.abs(a), e0)) + norm_err
         g_err = rounding * gmag + np.concatenate([2 * e0, 2 * np.abs(a) * e1])

@@ -25,7 +25,6 @@ ICLR 2024 (arXiv 2305.19190).
 from __future__ import annotations
 
 import numpy as np
-from scipy.signal import fftconvolve
 
 from ..display import Displayable
 from .._validation import check_choice
@@ -62,6 +61,8 @@ def causal_convolution(x: np.ndarray, weights: np.ndarray) -> np.ndarray:
     InvalidArgumentError
         Shapes that do not fit together.
     """
+    from scipy.signal import fftconvolve  # here, not at import: scipy.signal costs a second of every start-up
+
     x = np.asarray(x)
     weights = np.asarray(weights)
     if x.ndim == 3:
