@@ -13,8 +13,9 @@ own ``gamma``, ``lgamma``, ``erf``, ... and the C library's ``exp``, ``pow``, ..
 ``lgamma`` and ``gamma``, which differ in the last bits). Where the interpreter and numba would *behave*
 differently -- a float division by zero, an overflow (Python raises, numba returns ``inf``), a negative number
 raised to a fractional power (Python's result is complex) -- the interpreted call raises, and the call is redone
-by the compiled tier, which decides (its result, or its exception). The test suite compares the tiers on every
-kernel family and on the loss assembly.
+by the compiled tier, which decides (its result, or its exception); only a float division by zero, where numba
+raises the same ``ZeroDivisionError``, is raised at once. The test suite compares the tiers on the kernel
+families and on the loss assembly.
 
 ``MEMTHEORY_COMPILE=compiled`` in the environment runs the compiled tier from the first call (the behaviour
 before the tiers existed; :mod:`benchmarks.bench_coldstart` compares the two).
@@ -206,7 +207,20 @@ class TieredModule:
         try:
             with np.errstate(divide="raise", over="ignore", under="ignore", invalid="ignore"):
                 return getattr(self.interpreted, name)(*args)
-        except _HAND_OVER:
+        except _HAND_OVER as exc:
+            if _float_division_by_zero(exc):  # numba raises the same (its Python error model): nothing to compile
+                raise ZeroDivisionError(f"{self.name}.{name}: float division by zero") from None
             for i, copy in saved:
                 args[i][...] = copy
             return getattr(self.compiled, name)(*args)
+
+
+def _float_division_by_zero(exc: BaseException) -> bool:
+    """Whether the interpreted tier stopped at a float division ``x / 0.0`` (CPython's ``ZeroDivisionError`` or
+    numpy's ``FloatingPointError`` for its scalars), where numba's compiled code raises ``ZeroDivisionError`` too.
+    Anything else, a zero raised to a negative power included (numba: ``inf``), goes to the compiled tier."""
+    message = str(exc)
+    if type(exc) is ZeroDivisionError:
+        return message == "float division by zero"
+    return (isinstance(exc, FloatingPointError) and message.startswith("divide by zero encountered in")
+            and message.endswith(" divide"))
