@@ -11,8 +11,9 @@ script runs
    2 w_l/omega`` tends to ``ln K`` (``tau_0 ~ K omega^2 e^{2 w_l/omega}``, docs/theory.md §4); ``z = ln K + c omega``
    fitted on 100..500 predicts ``ln tau_0`` at 1000 and 2000;
 3. the stability of those two points under doubling the digits;
-4. the speed ratio mpmath / flint of single runs (no error estimate) at 1/omega = 1000 and 2000, and of the
-   ``plateau_timescale`` check's m = 10 point at 1/omega = 2000;
+4. the speed ratio mpmath / flint of single runs (no error estimate) at 1/omega = 1000 and 2000, of the full
+   flow of ten rates at 1/omega = 10 (42 digits; flint's tau_0' there was once wrong, now the same to ~1e-10),
+   and of the ``plateau_timescale`` check's m = 10 point at 1/omega = 2000;
 5. the time to the one-line premise error for ``--w0 0.40000001,1.5,3`` at 1/omega = 1000 (the command itself).
 
 Seconds depend on the machine and its load: each is given as wall time and as the process's CPU time (on a
@@ -95,6 +96,17 @@ def main() -> None:
               f"tau0 agree to {mp.nstr(agree, 3)}")
     family = mt.kernels.memory_family(mt.kernels.exponential(0.5), mt.kernels.gaussian_bump(0, 0.5), omega=1)
     a10, w10 = np.r_[1.0, np.zeros(9)], np.geomspace(0.5, 4.0, 10)
+    rho_full = family.with_params(omega=sp.Rational(1, 10))
+    full = {}
+    for name in ("flint", "mpmath"):
+        full[name] = timed(plateau.hitting_times, rho_full, a10, w10, DELTA, method="mpmath", dps=42,
+                           error_estimate=False, arithmetic=name)
+    (ff, _, tff), (fm, _, tfm) = full["flint"], full["mpmath"]
+    with mp.workdps(42):
+        agree = abs(ff.tau0_prime_mp - fm.tau0_prime_mp) / fm.tau0_prime_mp
+    print(f"   full flow, m = 10, 1/omega = 10, 42 digits: CPU mpmath {tfm:.1f} s, flint {tff:.1f} s, ratio "
+          f"{tfm / tff:.1f}x; tau0' {mp.nstr(ff.tau0_prime_mp, 10)} (flint) against {mp.nstr(fm.tau0_prime_mp, 10)} "
+          f"(mpmath), relative difference {mp.nstr(agree, 3)}")
     rho10 = family.with_params(omega=sp.Rational(1, 2000))
     f10, w_f10, tf10 = timed(plateau.hitting_times, rho10, a10, w10, DELTA)
     print(f"   plateau_timescale's m = 10 point at 1/omega = 2000 (with the error estimate, as the check runs it): "

@@ -27,7 +27,9 @@ Three integrations, chosen per point (:func:`hitting_times`, ``method="auto"``):
 
 Before any integration the premise ``rho_hat(theta_0) = rho_bar`` is measured against the memory term
 (:mod:`memtheory.theory.plateau.premise`); a start whose mismatch drives the flow more than ``1e-3`` of the
-memory term raises :class:`~memtheory.errors.PremiseError`.
+memory term raises :class:`~memtheory.errors.PremiseError`. Rates that nearly coalesce are measured by the Gram
+matrix's condition number (:func:`gram_condition`): it raises the default digits of the arbitrary-precision
+flows, and explicit digits too few for it are a :class:`~memtheory.errors.PremiseError`.
 
 Each reports an error estimate (the difference to a rerun at a 30x tighter tolerance, and the modelling error)
 and they agree to ``1e-6`` where two apply.
@@ -46,7 +48,7 @@ import sympy as sp
 
 from ...compile.arith import arithmetic as _arithmetic
 from ...display import Displayable
-from ...errors import InvalidArgumentError, NotIntegrableError, PrecisionError
+from ...errors import InvalidArgumentError, NotIntegrableError, PrecisionError, PremiseError
 from ...exact import exact, exact_values, to_float, to_mpf
 from ...kernels.kernel import Kernel
 from ...symbolic.latex import to_latex
@@ -55,7 +57,7 @@ from .premise import PlateauPremise, measure_premise
 from .premise import check_premise as _check_premise
 
 __all__ = ["HittingTimes", "PlateauScan", "hitting_times", "scan", "bound", "bound_expr", "latex", "initial_state",
-           "slow_manifold_offset", "FLOAT64_MIN_FORCE"]
+           "slow_manifold_offset", "gram_condition", "FLOAT64_MIN_FORCE"]
 
 _METHODS = ("auto", "float64", "mpmath", "reduced")
 
@@ -125,6 +127,10 @@ class HittingTimes(Displayable):
     tau0_mp, tau0_prime_mp : mpmath.mpf or None
         The times at full precision (mpmath path) or as mpf (float64 path).
     seconds : float
+    log10_gram_condition : float or None
+        ``log10`` of the condition number of the Gram matrix ``C_ij = 1/(w_i + w_j)`` of the initial rates (the
+        arbitrary-precision paths): rates that nearly coalesce make it large, and the digits of the flow are
+        raised by what it exceeds (:func:`gram_condition`).
     """
 
     tau0: float | None
@@ -146,6 +152,7 @@ class HittingTimes(Displayable):
     tau0_mp: object = field(default=None, repr=False)
     tau0_prime_mp: object = field(default=None, repr=False)
     seconds: float = 0.0
+    log10_gram_condition: float | None = None
 
     def to_dict(self) -> dict:
         """JSON-ready dict (no mpf objects)."""
@@ -317,6 +324,45 @@ def slow_manifold_offset(rho: Kernel, a0, w0, dps: int = 50, arithmetic: str = "
             return float(ar.sqrt(ar.fsum((a[k] - system.theta0[k]) ** 2 for k in range(m))))
 
 
+#: The flow's default guard digits (:func:`~memtheory.theory.plateau.systems.flow_precision`) cover a Gram
+#: condition number up to 10^_GRAM_COVERED with 10 digits to spare; beyond, the digits are raised by the excess.
+_GRAM_COVERED = 27
+
+
+def gram_condition(w0) -> float:
+    """``log10`` of the 2-norm condition number of the Gram matrix ``C_ij = 1/(w_i + w_j)`` of the rates ``w0``
+    (exact numbers), from mpmath's symmetric eigenvalues at enough digits to resolve ``lambda_min``.
+
+    The reduced flow solves ``C a = L[rho]`` and both flows' steps solve systems of that conditioning, so their
+    rounding errors are ``~cond 10^-dps`` of ``O(1)`` terms; they must stay far below the escape forces
+    ``|grad J(theta_0)|^2``. Rates that nearly coalesce make ``C`` nearly singular.
+    """
+    w = exact_values(w0, "w0")[0]
+    m = len(w)
+    if m == 1:
+        return 0.0
+    dps = 60
+    while True:
+        with mp.workdps(dps):
+            ww = [to_mpf(v) for v in w]
+            lam = mp.eigsy(mp.matrix([[1 / (ww[i] + ww[j]) for j in range(m)] for i in range(m)]),
+                           eigvals_only=True)
+            lo, hi = min(lam), max(lam)
+            if lo > mp.mpf(10) ** (20 - dps) * hi or dps >= 4000:
+                return float(mp.log10(hi / lo)) if lo > 0 else math.inf
+        dps *= 2
+
+
+def _coalescence_text(w0) -> str:
+    """``w_i = .., w_j = ..``: the closest pair of rates (relative gap)."""
+    w = exact_values(w0, "w0")[0]
+    pairs = [(abs(w[i] - w[j]) / max(w[i], w[j]), i, j) for i in range(len(w)) for j in range(i + 1, len(w))]
+    gap, i, j = min(pairs)
+    digits = 6 + (int(math.ceil(-math.log10(float(gap)))) if gap > 0 else 0)
+    with mp.workdps(digits + 10):
+        return f"w_{i + 1} = {mp.nstr(to_mpf(w[i]), digits)} and w_{j + 1} = {mp.nstr(to_mpf(w[j]), digits)}"
+
+
 def _rel_diff(x, y) -> float:
     if x is None or y is None:
         return math.nan
@@ -380,7 +426,8 @@ def hitting_times(rho: Kernel, a0, w0, delta: float, *, method: str = "auto", dp
     ------
     PremiseError
         ``theta_0`` does not reproduce ``rho_bar`` to far better than the memory signal (e.g. a rate typed as
-        the binary float 0.4 against a kernel rate 2/5): the flow would time the mismatch, not the memory.
+        the binary float 0.4 against a kernel rate 2/5): the flow would time the mismatch, not the memory. Or
+        an explicit ``dps`` too small for rates that nearly coalesce (:func:`gram_condition`).
 
     Examples
     --------
@@ -444,7 +491,15 @@ def hitting_times(rho: Kernel, a0, w0, delta: float, *, method: str = "auto", dp
     else:
         from .systems import flow_precision
 
-        used_dps = int(dps) if dps is not None else flow_precision(lg)
+        log10_cond = gram_condition(w0x)
+        excess = max(0, int(math.ceil(log10_cond)) - _GRAM_COVERED)
+        used_dps = int(dps) if dps is not None else flow_precision(lg) + excess
+        need = int(math.ceil(-2 * min(lg, 0.0) + log10_cond)) + 13
+        if used_dps < need:
+            raise PremiseError(
+                f"the rates {_coalescence_text(w0x)} nearly coalesce: the Gram matrix's condition number 1e"
+                f"{log10_cond:.1f} amplifies the rounding at {used_dps} digits beyond 1e-3 of the escape forces "
+                f"|grad J(theta_0)|^2 = 1e{2 * lg:.1f}; pass dps >= {need} (or the default) or separate the rates")
         rt = rtol if rtol is not None else _MP_RTOL
         used, note = method, ""
         offset = (slow_manifold_offset(rho, a0x, w0x, used_dps, arithmetic or "flint")
@@ -491,7 +546,7 @@ def hitting_times(rho: Kernel, a0, w0, delta: float, *, method: str = "auto", dp
     return HittingTimes(_as_float(t0), _as_float(t1), _log10(t0), _log10(t1), J0, lg, used, used_dps, err,
                         status, message, premise.theta0_mismatch, premise.log10_mismatch_gradient,
                         premise.log10_memory_gradient, premise.to_dict(), model_error, t0, t1,
-                        time.perf_counter() - start)
+                        time.perf_counter() - start, None if used == "float64" else log10_cond)
 
 
 # ============================================================================================ the bound
