@@ -6,7 +6,10 @@ numba module that :func:`compile_kernel` generates per *kernel structure* (the S
 as symbols) from the closed forms of :mod:`memtheory.symbolic.laplace`, so
 
 * a sweep over parameter values (omega, sigma, p, ...) compiles once;
-* the gradient flows call the moments from inside their compiled right-hand side.
+* the gradient flows call the moments from inside their compiled right-hand side;
+* a process that evaluates a closed form a few times (``memtheory loss``, ``memtheory laplace``) compiles nothing:
+  a module of closed forms runs in the Python interpreter until :data:`INTERPRETED_BUDGET` evaluations are spent,
+  with the same numbers (:mod:`memtheory.compile.tiers`); a module with a quadrature residual is always compiled.
 
 Terms without a closed form (an Airy function) are integrated by the compiled adaptive Gauss-Kronrod quadrature of
 :mod:`memtheory.compile.special` (``laplace_quad`` for ``s > 0``; for ``s <= 0``, where the kernel must be
@@ -49,8 +52,9 @@ LAPLACE_RTOL = 1e-13
 #: Most subintervals of one compiled quadrature.
 QUAD_LIMIT = 4000
 #: Closed-form evaluations (points times moments) a kernel module runs interpreted per process before its calls
-#: go to numba's machine code (:mod:`memtheory.compile.tiers`): about 0.2 s of interpretation, against seconds to
-#: compile the module in a fresh environment.
+#: go to numba's machine code (:mod:`memtheory.compile.tiers`): a few hundredths of a second of interpretation
+#: for exponential closed forms (about 1 us an evaluation), against seconds to compile the module in a fresh
+#: environment.
 INTERPRETED_BUDGET = 20_000
 
 _T = symbol("t")
