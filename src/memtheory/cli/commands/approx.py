@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import math
 
-from ..common import UsageError, certified_arg, dumps, epilog, floats, kernel, plot_path, target_args
+from ..common import (UsageError, certified_arg, dumps, epilog, floats, kernel, plot_path, sweep_args, sweep_options,
+                      target_args)
 from ..registry import register_latex_target
 
 EXAMPLES = {
     "best": "memtheory approx best --target '(1+t)**(-1.5)' --m 1,2,4,8 --json",
+    "digits": "memtheory approx best --target '(1+t)**(-1.5)' --m 4 --dps 30",
+    "sweep": "memtheory approx best --target '(1+t)**(-1.5)' --m 2,4,6,8 --workers 2 --store best.sqlite",
     "jackson": "memtheory approx jackson --target '(1+t)*exp(-2*t)' --alpha 1 --beta 1 --m 2,4,8,16",
     "certified": "memtheory approx jackson --target '(1+t)*exp(-2*t)' --alpha 1 --beta 1 --certified --dps 30",
     "universal": "memtheory approx universal --target 'exp(-t)*(1+t)' --m 2,4,8 --scale 1",
@@ -44,6 +47,7 @@ def register(sub) -> None:
     p.add_argument("--norm", default="L1", choices=["L1", "L2", "sup"], help="width: error norm (default L1)")
     p.add_argument("--plot", metavar="FILE", help="save a figure (error against width) to FILE")
     certified_arg(p)
+    sweep_args(p)  # approx best: one point per width
     p.set_defaults(func=_handler)
 
 
@@ -66,19 +70,31 @@ def _handler(args) -> int:
     rho = kernel(args)
     if args.certified:
         return _certified_jackson(args, rho)
+    swept = any(getattr(args, k) is not None for k in ("workers", "scheduler", "store"))
+    if swept and args.what != "best":
+        raise UsageError(f"--workers, --scheduler and --store apply to approx best (one point per width), not "
+                         f"approx {args.what}")
     if args.what == "best":
         ms = _widths(args)
-        fits = approx.best_exponential_sums(rho, ms, min_rate=args.min_rate, dps=args.dps)
-        rows = [f.to_dict() for f in fits]
+        options = sweep_options(args) if swept else {}
+        fits = approx.best_exponential_sums(rho, ms, min_rate=args.min_rate, dps=args.dps, **options)
+        rows = [f.to_dict(args.dps) for f in fits]  # with --dps: decimal strings of all the digits asked for
         out = {"target": args.target, "min_rate": args.min_rate, "rows": rows}
         if len(fits) >= 3 and all(f.l2_error > 0 for f in fits):
             out["root_exponential_fit"] = approx.fit_root_exponential([f.m for f in fits],
                                                                       [f.l2_error for f in fits]).to_dict()
         series = ([f.m for f in fits], [f.l2_error for f in fits], "L2 error of the best sum")
-        text = [f"{'m':>3} {'L2 error':>12} {'loss':>12} {'margin':>10} {'log10 cond':>10} {'dps':>5} "
-                f"{'converged':>9}"]
-        text += [f"{f.m:>3} {f.l2_error:>12.4e} {f.loss:>12.4e} {f.margin:>10.3e} {f.log10_cond:>10.1f} "
-                 f"{str(f.dps or '-'):>5} {'yes' if f.converged else 'NO':>9}" for f in fits]
+        if args.dps:
+            width = args.dps + 7
+            text = [f"{'m':>3} {'L2 error':>{width}} {'loss':>{width}} {'log10 cond':>10} {'dps':>5} "
+                    f"{'converged':>9}"]
+            text += [f"{f.m:>3} {r['l2_error']:>{width}} {r['loss']:>{width}} {f.log10_cond:>10.1f} "
+                     f"{str(f.dps or '-'):>5} {'yes' if f.converged else 'NO':>9}" for f, r in zip(fits, rows)]
+        else:
+            text = [f"{'m':>3} {'L2 error':>12} {'loss':>12} {'margin':>10} {'log10 cond':>10} {'dps':>5} "
+                    f"{'converged':>9}"]
+            text += [f"{f.m:>3} {f.l2_error:>12.4e} {f.loss:>12.4e} {f.margin:>10.3e} {f.log10_cond:>10.1f} "
+                     f"{str(f.dps or '-'):>5} {'yes' if f.converged else 'NO':>9}" for f in fits]
         if not all(f.converged for f in fits):
             text.append("NO: the optimiser stopped before its tolerance; the loss is an upper bound of the optimum")
         if "root_exponential_fit" in out:

@@ -99,6 +99,9 @@ class BestSum(Displayable):
         Whether the optimiser met its tolerance (False: stopped at the iteration limit or by lack of digits).
     a_exact : tuple of str
         The coefficients at full working precision (decimal strings), for reconstructions beyond float64.
+    loss_exact, relative_l2_exact : str
+        ``loss`` and ``relative_l2_error`` at the working precision of the final check (decimal strings, about
+        ``dps + 15`` digits): what :meth:`to_dict` prints with ``digits``.
     """
 
     m: int
@@ -115,6 +118,8 @@ class BestSum(Displayable):
     iterations: int
     converged: bool
     a_exact: tuple = field(default=(), repr=False)
+    loss_exact: str = field(default="", repr=False)
+    relative_l2_exact: str = field(default="", repr=False)
 
     @property
     def model(self) -> DiagonalRNN:
@@ -131,9 +136,32 @@ class BestSum(Displayable):
         state = "converged" if self.converged else "NOT CONVERGED (the optimum was not reached)"
         return [("m", self.m), ("status", state)] + [row for row in super()._display_rows() if row[0] != "m"]
 
-    def to_dict(self) -> dict:
-        """JSON-ready dict (keys ``m, loss, l2_error, a, w, cond, dps`` and the rest of the fields)."""
-        return {
+    def exact_values(self, digits: int) -> dict:
+        """``loss``, ``l2_error``, ``relative_l2_error``, ``a``, ``w`` and ``margin`` as decimal strings of
+        ``digits`` significant digits, from the working-precision values (the rates are binary floats, printed
+        exactly to that many digits; the coefficients are ``a_exact``)."""
+        with mp.workdps(digits + 10):
+            loss = mp.mpf(self.loss_exact or repr(self.loss))
+            rel = mp.mpf(self.relative_l2_exact or repr(self.relative_l2_error))
+
+            def text(x) -> str:
+                return mp.nstr(mp.mpf(x), digits, strip_zeros=False)
+
+            return {"loss": text(loss), "l2_error": text(mp.sqrt(loss)), "relative_l2_error": text(rel),
+                    "a": [text(x) for x in (self.a_exact or self.a)], "w": [text(x) for x in self.w],
+                    "margin": text(self.margin)}
+
+    def to_dict(self, digits: int | None = None) -> dict:
+        """JSON-ready dict (keys ``m, loss, l2_error, a, w, cond, dps`` and the rest of the fields).
+
+        Parameters
+        ----------
+        digits : int, optional
+            Print the values (``loss``, ``l2_error``, ``relative_l2_error``, ``a``, ``w``, ``margin``) as decimal
+            strings of this many significant digits (:meth:`exact_values`); default: float64 numbers. The
+            diagnostics (``cond``, ``log10_cond``, ``loss_digits``, ``iterations``) stay numbers.
+        """
+        out = {
             "m": self.m,
             "loss": self.loss,
             "l2_error": self.l2_error,
@@ -150,6 +178,9 @@ class BestSum(Displayable):
             "converged": self.converged,
             "a_exact": list(self.a_exact),
         }
+        if digits is not None:
+            out.update(self.exact_values(int(digits)))
+        return out
 
 
 @dataclass(frozen=True, repr=False)
@@ -269,7 +300,8 @@ def _kernel_key(rho: Kernel):
 
 def best_exponential_sums(rho: Kernel, ms, norm: str = "L2", min_rate: float | None = None,
                           dps: int | None = None, starts: int = 2, rtol: float = 1e-10,
-                          max_iter: int = 100, min_separation: float = DEFAULT_SEPARATION) -> tuple[BestSum, ...]:
+                          max_iter: int = 100, min_separation: float = DEFAULT_SEPARATION, *, backend=None,
+                          workers: int | None = None, store=None, progress: bool = False) -> tuple[BestSum, ...]:
     """L2-best exponential sums for several widths, by continuation in the width (docs/theory.md §3).
 
     Parameters
@@ -302,6 +334,15 @@ def best_exponential_sums(rho: Kernel, ms, norm: str = "L2", min_rate: float | N
         confluent limit ``t^k e^{-wt}``, e.g. ``(1 + t) e^{-2t}``, or rates piling up at ``min_rate``) they stop
         at this gap: the loss is then within a small relative amount of the infimum, and the coefficients of the
         clustered modes grow like ``min_separation^-(k-1)`` (reported ``cond``).
+    backend : {None, "serial", "processes"}, str or distributed.Client
+        None (default): this process, every width on one continuation path. Otherwise each requested width is a
+        point of :func:`memtheory.sweep.run` (local processes, or a Dask scheduler address or client): a point
+        walks the continuation from width 1 to its own width in its worker (a worker's later points reuse its
+        path), so the results are the same as in this process; with several workers the widest point bounds
+        the wall time.
+    workers, store, progress
+        Of :func:`memtheory.sweep.run`: local worker processes, the SQLite result store (finished widths are
+        kept; rerunning computes only the rest), the progress bar.
 
     Returns
     -------
@@ -347,6 +388,10 @@ def best_exponential_sums(rho: Kernel, ms, norm: str = "L2", min_rate: float | N
         raise InvalidArgumentError(f"max_iter must be an integer >= 1, got {max_iter!r}")
     if not (isinstance(min_separation, float) and 1e-12 <= min_separation <= 0.5):
         raise InvalidArgumentError(f"min_separation must be a float in [1e-12, 0.5], got {min_separation!r}")
+    if backend is not None:
+        return _swept(rho, ms_list, dict(min_rate=min_rate, dps=dps, starts=int(starts), rtol=rtol,
+                                         max_iter=int(max_iter), min_separation=min_separation),
+                      backend, workers, store, progress)
     target = FitTarget(rho)
     key = (_kernel_key(rho), min_rate, dps, rtol, int(starts), min_separation)
     path = _PATHS.get(key)
@@ -367,6 +412,30 @@ def best_exponential_sums(rho: Kernel, ms, norm: str = "L2", min_rate: float | N
                       "upper bounds of the optimum, not the optimum (raise max_iter)", ConvergenceWarning,
                       stacklevel=2)
     return tuple(path[m] for m in ms_list)
+
+
+def _width_point(rho: Kernel, options: dict, point: dict) -> BestSum:
+    """One point of a best-sum sweep: the width ``point["m"]`` by continuation in this process."""
+    return best_exponential_sums(rho, [int(point["m"])], **options)[0]
+
+
+def _swept(rho: Kernel, ms: list, options: dict, backend, workers, store, progress) -> tuple[BestSum, ...]:
+    """:func:`best_exponential_sums` with one point per distinct width through :func:`memtheory.sweep.run`."""
+    import functools
+
+    from ... import sweep
+
+    widths = sorted(set(ms))
+    func = functools.partial(_width_point, rho, options)
+    key = {"kernel": str(rho.expr), "params": {str(k): str(v) for k, v in sorted(rho.exact_params.items())},
+           "options": {k: repr(v) for k, v in sorted(options.items())}}
+    local = isinstance(backend, str) and backend in ("processes", "serial")
+    res = sweep.run(func, [{"m": m} for m in widths], backend=backend, workers=workers if local else None,
+                    store=store, key=key, weights=[float(m) ** 2 for m in widths], progress=progress,
+                    desc="best sums", unit="widths")
+    res.raise_failures()
+    found = dict(zip(widths, res.values))
+    return tuple(found[m] for m in ms)
 
 
 def best_exponential_sum(rho: Kernel, m: int, norm: str = "L2", min_rate: float | None = None,
@@ -492,7 +561,7 @@ def _padded(res: BestSum, m: int) -> BestSum:
         k += 1
     cond, log10c = cauchy_condition(np.array(w))
     return BestSum(m, tuple(a), tuple(w), res.loss, res.l2_error, res.relative_l2_error, cond, log10c, res.dps,
-                   res.loss_digits, res.min_rate, 0, True, tuple(a_exact))
+                   res.loss_digits, res.min_rate, 0, True, tuple(a_exact), res.loss_exact, res.relative_l2_exact)
 
 
 def _finalise(vp: VariableProjection, st: FitState, converged: bool, min_rate) -> BestSum:
@@ -508,12 +577,16 @@ def _finalise(vp: VariableProjection, st: FitState, converged: bool, min_rate) -
     _, J_c = project_coefficients(target, w_float, dps_f + 20)
     with mp.workdps(dps_f + 25):
         diff = abs(J_f - J_c)
-        digits = float(min(30.0, -mp.log10(diff / abs(J_c)))) if diff > 0 and J_c != 0 else 30.0
+        cap = float(dps_f - 5)  # the digits the exact strings carry
+        digits = float(min(cap, -mp.log10(diff / abs(J_c)))) if diff > 0 and J_c != 0 else cap
     loss = max(0.0, float(J_f))
     norm2 = float(target.norm2(None))
     cond, log10c = cauchy_condition(w_float)
     with mp.workdps(dps_f):
         a_exact = tuple(mp.nstr(x, dps_f - 5) for x in a_f)
+        J_pos = max(mp.mpf(J_f), mp.mpf(0))
+        loss_exact = mp.nstr(J_pos, dps_f - 5)
+        rel_exact = mp.nstr(mp.sqrt(J_pos / mp.mpf(target.norm2(dps_f))), dps_f - 5)
     return BestSum(st.m, tuple(float(x) for x in a_f), tuple(w_float.tolist()), loss, math.sqrt(loss),
                    math.sqrt(loss / norm2), cond, log10c, st.dps, round(digits, 2), min_rate, vp.iterations,
-                   bool(converged), a_exact)
+                   bool(converged), a_exact, loss_exact, rel_exact)
