@@ -43,7 +43,7 @@ from ..symbolic.parse import parse_expression, symbol
 from ..symbolic.steps import piecewise_to_heaviside
 from .compiled import CompiledKernel, compile_kernel
 
-__all__ = ["Kernel", "LaplaceResult", "RESERVED_NAMES", "FLOAT64_RTOL", "MAX_MOMENT"]
+__all__ = ["Kernel", "LaplaceResult", "RESERVED_NAMES", "FLOAT64_RTOL", "MAX_MOMENT", "MAX_CLOSED_MOMENT"]
 
 #: Largest relative error estimate a float64 Laplace moment may carry before :meth:`Kernel.laplace` recomputes it in
 #: arbitrary precision (cancellation in the closed form, an unconverged quadrature).
@@ -86,9 +86,15 @@ class LaplaceResult(Displayable):
                 "inputs_exact": self.inputs_exact}
 
 
-#: Highest Laplace moment k of L[t^k rho]: the float64 path compiles the closed forms of every moment up to k,
-#: which takes minutes beyond a few dozen (k = 100: 100 s).
-MAX_MOMENT = 20
+#: Highest Laplace moment k of L[t^k rho] with a closed form: the closed forms are k-fold derivatives in s, whose
+#: symbolic size grows with k (k = 40 of (1 + t)^(-3/2) does not finish in minutes), and the float64 path compiles
+#: every moment up to k (k = 25 of e^(-t): 27 s). Higher moments are integrals of t^k rho(t) e^(-st) by mpmath
+#: quadrature (float64 values: at 30 digits, rounded once).
+MAX_CLOSED_MOMENT = 20
+
+#: Highest Laplace moment k of L[t^k rho]: the quadrature of the higher moments is tested up to here (against
+#: exact moments and independent quadratures at 80 digits, tests/test_kernels.py).
+MAX_MOMENT = 100
 
 #: Names a kernel parameter cannot take, with the reason.
 RESERVED_NAMES = {"s": "the Laplace variable of the transforms"}
@@ -321,10 +327,23 @@ class Kernel(Displayable):
 
     # ------------------------------------------------------------------ Laplace transforms
     def laplace_form(self, moment: int = 0) -> LaplaceForm:
-        """The symbolic split of ``L[t^moment rho](s)`` into closed form and residual (parameters symbolic)."""
-        moment = check_int("moment", moment, lo=0, hi=MAX_MOMENT)
+        """The symbolic split of ``L[t^moment rho](s)`` into closed form and residual (parameters symbolic).
+
+        Moments above :data:`MAX_CLOSED_MOMENT` are all residual (``t^k rho(t)``, integrated by quadrature), on the
+        domain of convergence of the transform itself (the conditions of moment 0).
+        """
+        moment = check_int("moment", moment, lo=0)
+        if moment > MAX_MOMENT:
+            raise InvalidArgumentError(
+                f"moment must be an integer in [0, {MAX_MOMENT}], got {moment}: moments above {MAX_CLOSED_MOMENT} "
+                f"are computed by quadrature, which is tested up to k = {MAX_MOMENT}")
         if moment in self._forms:
             return self._forms[moment]
+        if moment > MAX_CLOSED_MOMENT:  # quadrature of t^k rho(t) e^(-st), on the domain of the transform
+            base = self.laplace_form(0)
+            form = LaplaceForm(sp.S.Zero, T**moment * self._expr, base.conditions, base.assumptions)
+            self._forms[moment] = form
+            return form
         values = self._subs()
         forms = _FORMS.setdefault((self._expr, moment), [])
         for form in forms:
@@ -346,7 +365,8 @@ class Kernel(Displayable):
             Evaluation points (must make the integral converge, typically ``s > 0``). With ``certified`` each
             point is exact: a float is its binary value, a string (``"0.3"``, ``"3/10"``) an exact decimal.
         moment : int
-            ``k >= 0``.
+            ``0 <= k <= MAX_MOMENT`` (100). Up to :data:`MAX_CLOSED_MOMENT` (20) by closed forms where the rules
+            have them; above, by mpmath quadrature of ``t^k rho(t) e^{-st}`` (float64: at 30 digits, rounded once).
         dps : int, optional
             mpmath decimal digits; default float64 (with ``certified``: 30).
         full_output : bool
@@ -415,6 +435,14 @@ class Kernel(Displayable):
         self._check_conditions(form, s, moment)
         if form.residual != 0:
             self._check_residual_integrable(form, s, moment)
+        if moment > MAX_CLOSED_MOMENT:  # no compiled form: mpmath quadrature at 30 digits, rounded once
+            ref = self._laplace_mp(list(s), moment, form, 30)
+            values, errors = np.empty(s.shape), np.empty(s.shape)
+            for idx, (true, err) in enumerate(zip(ref.values, ref.errors)):
+                require_float(true, f"L[t^{moment} rho]({s[idx]:g})")
+                values[idx] = float(true)
+                errors[idx] = float(err + abs(true - mp.mpf(values[idx])))
+            return LaplaceResult(values.reshape(shape), errors.reshape(shape), "quadrature", None)
         kmax = max(2, moment)
         if kmax not in self._compiled:
             self._compiled[kmax] = compile_kernel(self, kmax)
@@ -459,7 +487,7 @@ class Kernel(Displayable):
                 val, err = self._mp_closed(closed, sv, dps, moment)
             with mp.workdps(dps):
                 if resid is not None:
-                    q, e = self._mp_residual(resid, form, sv)
+                    q, e = self._mp_residual(resid, form, sv, moment)
                     val += q
                     err += e
                 values.append(+val)
@@ -503,13 +531,19 @@ class Kernel(Displayable):
                     lost = int(mp.ceil(mp.log10(size / abs(value))))
             prec = min(cap, max(prec + 10, dps + 12 + lost))
 
-    def _mp_residual(self, resid, form: LaplaceForm, sv) -> tuple[mp.mpf, mp.mpf]:
+    def _mp_residual(self, resid, form: LaplaceForm, sv, moment: int = 0) -> tuple[mp.mpf, mp.mpf]:
         """``\\int_0^\\infty residual(t) e^{-st} dt`` at the working precision, with an error estimate that also
-        compares two subdivisions (mpmath's own estimate misses oscillation and endpoint singularities)."""
+        compares two subdivisions (mpmath's own estimate misses oscillation and endpoint singularities). For a
+        moment ``k`` above :data:`MAX_CLOSED_MOMENT` the second subdivision also splits around the peak ``t = k/s`` of ``t^k e^{-st}``."""
         pv = self._mp_params()
         sv = to_mpf(exact(sv, "s"))
         pts = [mp.mpf(x) for x in self.breakpoints(form)]
-        extra = sorted(set(pts) | {mp.mpf(2) ** j for j in range(-6, 8)})
+        extra = set(pts) | {mp.mpf(2) ** j for j in range(-6, 8)}
+        if moment > MAX_CLOSED_MOMENT and sv > 0:
+            peak, width = moment / sv, mp.sqrt(moment) / sv
+            extra |= {x for x in (peak / 2, peak - 3 * width, peak - width, peak, peak + width, peak + 3 * width,
+                                  2 * peak) if x > 0}
+        extra = sorted(extra)
 
         def f(x):
             try:
