@@ -85,9 +85,10 @@ def test_help_has_runnable_examples():
         assert f"memtheory approx {what} --target" in text
 
 
-def test_help_examples_run(capsys):
+def test_help_examples_run(capsys, tmp_path, monkeypatch):
     import shlex
 
+    monkeypatch.chdir(tmp_path)  # the examples write files (--store)
     from memtheory.cli.commands.approx import EXAMPLES
 
     for example in EXAMPLES.values():

@@ -52,6 +52,12 @@ def test_high_moments_at_60_digits(target, k, capsys):
             assert abs(mp.mpf(value) - ref) <= mp.mpf(10) ** -58 * abs(ref)
 
 
+@pytest.mark.parametrize("target", ["exp(-t)", "Piecewise((exp(-t), t < 2), (0, True))"])
+def test_the_highest_moment(target, capsys):
+    """k = 100 (the limit), against its exact value: the peak of t^100 e^{-2t} lies at t = 50."""
+    test_high_moments_at_60_digits(target, 100, capsys)
+
+
 def test_high_moment_in_float64_is_bounded_by_its_error():
     rho = mt.Kernel("(1+t)**(-1.5)")
     res = rho.laplace([1.0, 2.5], moment=25, full_output=True)

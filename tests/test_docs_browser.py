@@ -135,3 +135,46 @@ def test_api_row_links_the_numeric_loss(html):
     summary = api[: api.index('id="memtheory-kernels"')]
     assert 'href="#memtheory.losses.l2_loss" title="memtheory.losses.l2_loss"' in summary
     assert "memtheory.symbolic.l2_loss" not in summary
+
+
+#: Injected into a copy of a page: lists the sidebar and page-contents entries that do not fit (text cut by an
+#: ellipsis or by their scroll container, or wider than their own box), after the layout settled.
+_MEASURE_CUT = """<script>
+window.addEventListener("load", function () { setTimeout(function () {
+  var seen = 0, cut = [];
+  document.querySelectorAll(".sidebar-tree a, .toc-tree a").forEach(function (el) {
+    if (el.offsetParent === null) return;  // a collapsed branch
+    seen += 1;
+    var clip = el.closest(".sidebar-scroll, .toc-scroll") || el.parentElement;
+    var st = getComputedStyle(el), r = el.getBoundingClientRect(), box = clip.getBoundingClientRect();
+    if (el.scrollWidth > el.clientWidth + 1 || st.textOverflow === "ellipsis" || r.right > box.right + 1
+        || clip.scrollWidth > clip.clientWidth + 1) {
+      cut.push(el.textContent.trim());
+    }
+  });
+  var out = document.createElement("pre");
+  out.id = "measured-cut";
+  out.textContent = JSON.stringify({seen: seen, cut: cut});
+  document.body.appendChild(out);
+}, 500); });
+</script>"""
+
+
+@pytest.mark.parametrize("page", ["api", "index"])
+def test_sidebar_entries_are_not_cut(html, proxy, tmp_path, page):
+    """Long API names in the navigation sidebar and the page's contents wrap instead of being cut (the theme's
+    default for long unbroken names was an ellipsis or a clipped line in other themes)."""
+    import json
+
+    copy = html / f"{page}-measure-cut.html"
+    copy.write_text((html / f"{page}.html").read_text(encoding="utf-8").replace("</body>", _MEASURE_CUT + "</body>"),
+                    encoding="utf-8")
+    try:
+        result = _chromium(proxy, tmp_path / "profile", "--window-size=1280,1800", "--dump-dom", copy.as_uri())
+    finally:
+        copy.unlink()
+    found = re.search(r'<pre id="measured-cut">(.*?)</pre>', result.stdout)
+    assert found, result.stderr[-2000:]
+    measured = json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    assert measured["seen"] > 10, measured  # the sidebar was laid out
+    assert measured["cut"] == [], f"{page}: sidebar entries cut: {measured['cut'][:10]}"

@@ -20,7 +20,7 @@ from ..registry import register_latex_target
 EXAMPLES = {
     "best": "memtheory approx best --target '(1+t)**(-1.5)' --m 1,2,4,8 --json",
     "digits": "memtheory approx best --target '(1+t)**(-1.5)' --m 4 --dps 30",
-    "sweep": "memtheory approx best --target '(1+t)**(-1.5)' --m 2,4,6,8 --workers 2 --store best.sqlite",
+    "store": "memtheory approx best --target '(1+t)**(-1.5)' --m 2,4,6,8 --store best.sqlite",
     "jackson": "memtheory approx jackson --target '(1+t)*exp(-2*t)' --alpha 1 --beta 1 --m 2,4,8,16",
     "certified": "memtheory approx jackson --target '(1+t)*exp(-2*t)' --alpha 1 --beta 1 --certified --dps 30",
     "universal": "memtheory approx universal --target 'exp(-t)*(1+t)' --m 2,4,8 --scale 1",
