@@ -25,6 +25,19 @@ _hyp_settings.register_profile("ci", derandomize=True, database=None, max_exampl
 _hyp_settings.register_profile("explore", derandomize=False, database=None, max_examples=2000)
 _hyp_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
+# The suite runs on two worker processes (pytest-xdist, ``-n 2`` in pyproject's addopts). Tests sharing a costly
+# session fixture go to one worker, so the fixture is built once: the documentation build (test_docs and
+# test_docs_browser).
+_GROUPS = {"test_docs.py": "docs", "test_docs_browser.py": "docs"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        group = _GROUPS.get(item.path.name)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
 #: Relative accuracy required in float64 and with dps=40 (the issue's contract).
 RTOL64 = 1e-9
 RTOL40 = 1e-25
