@@ -104,7 +104,7 @@ F_SUSPECT = 5  # h |lambda| above this on 15 steps: check h rho(J)
 F_HRHO = 6  # h rho(J) above this: stiff
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Tableau:
     """An explicit embedded pair with exact coefficients (:class:`fractions.Fraction`).
 
@@ -141,6 +141,11 @@ class Tableau:
     b_third: list | None
     D: list
     fsal: int
+
+    def __repr__(self) -> str:
+        third = ",3" if self.b_third is not None else ""
+        return (f"Tableau({self.name!r}, order {self.order}({self.embedded_order}{third}), {len(self.c)} stages, "
+                f"dense order {self.dense_order})")
 
 
 def _mat(entries: dict, s: int) -> list:
