@@ -29,6 +29,7 @@ from memtheory.dynamics.rodas import RodasRun
 from memtheory.theory.plateau import hitting
 from memtheory.theory.plateau.systems import MPObjective, integrate_rodas
 from memtheory.training import datasets, loop
+from memtheory.training.series import TrainedPoint, train_series
 from memtheory.verify import runner
 
 SPIKE = "exp(-t/2) + exp(-2*(t - 1/omega)**2)"
@@ -68,6 +69,12 @@ def _train():
     return loop.train(_nonlinear(), (ds.x, ds.y), epochs=2, batch_size=4, progress=False)
 
 
+def _series():
+    ds = _dataset()
+    return train_series(lambda width, seed: _nonlinear(), (ds.x, ds.y), [(2, 0)], backend="serial", epochs=2,
+                        batch_size=4)[0]
+
+
 def _check():
     return runner.CheckResult("demo", True, {"x": 1.0}, claim="the theory says x = 1", details="x = 1.0 (|err| 0)",
                               seconds=0.5)
@@ -83,6 +90,8 @@ FACTORIES = {
     mt.DiagonalRNN: lambda: mt.DiagonalRNN(np.ones(500), np.linspace(1, 2, 500)),
     mt.LinearRNN: lambda: mt.LinearRNN(-np.eye(50), np.ones(50), np.ones(50)),
     mt.NonlinearRNN: _nonlinear,
+    mt.models.SSM: lambda: mt.models.SSM.random(1, 4),
+    TrainedPoint: _series,
     mt.LinearFunctional: lambda: mt.LinearFunctional(mt.kernels.exponential(1.0)),
     mt.FlowSolution: _flow_solution,
     mt.GradientFlow: lambda: mt.GradientFlow(mt.kernels.exponential(1.0), m=1),
