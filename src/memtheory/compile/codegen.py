@@ -39,6 +39,7 @@ from .registry import SPECIAL_FUNCTIONS, SpecialFunction, mpmath_namespace, nump
 __all__ = [
     "NumbaPrinter",
     "numba_source",
+    "import_source",
     "load_module",
     "loaded_module",
     "module_name",
@@ -188,7 +189,15 @@ def load_module(body: str, tag: str = "gen") -> ModuleType:
     on-disk cache (``cache=True``) stays valid between processes.
     """
     source = numba_source(body)
-    name = module_name(source, tag)
+    return import_source(source, module_name(source, tag))
+
+
+def import_source(source: str, name: str) -> ModuleType:
+    """Write a generated module's ``source`` to the cache directory as ``<name>.py`` (once) and import it.
+
+    Python keeps its bytecode next to it, so a later process does not compile the source again; a module is
+    imported once per process.
+    """
     if name in _MODULES:
         return _MODULES[name]
     directory = cache_dir()

@@ -34,7 +34,8 @@ import numpy as np
 from ..errors import InvalidArgumentError
 from . import codegen
 
-__all__ = ["COMPILE_ENV", "COMPILE_MODES", "NUMBA_MATH", "TieredModule", "compile_mode", "interpreted_module"]
+__all__ = ["COMPILE_ENV", "COMPILE_MODES", "NUMBA_MATH", "TieredModule", "compile_mode", "interpreted_module", "no_jit",
+           "real_abs"]
 
 #: Environment variable choosing how generated float64 code runs: ``tiered`` (default) or ``compiled``.
 COMPILE_ENV = "MEMTHEORY_COMPILE"
@@ -91,47 +92,45 @@ def _numba_math() -> SimpleNamespace:
 NUMBA_MATH = _numba_math()
 
 
-def _real_abs(x):
-    """``abs`` of a real number; a complex one (Python's ``(-2.0)**0.5``, ``nan`` in numba) raises."""
+def real_abs(x):
+    """``abs`` of a real number for the interpreted tier; a complex one (Python's ``(-2.0)**0.5``, ``nan`` in numba)
+    raises ``TypeError``, so that the compiled tier decides."""
     if isinstance(x, complex):
         raise TypeError("complex intermediate (numba computes nan here)")
     return abs(x)
 
 
-def _no_jit(*args, **kwargs):
-    """numba's ``njit`` as a no-op: ``@njit`` and ``@njit(cache=True, ...)`` both return the function."""
+def no_jit(*args, **kwargs):
+    """numba's ``njit`` as a no-op for the interpreted tier: ``@njit`` and ``@njit(cache=True, ...)`` return the
+    function."""
     if len(args) == 1 and callable(args[0]) and not kwargs:
         return args[0]
     return lambda fn: fn
 
 
-_INTERPRETED: dict[str, SimpleNamespace] = {}
+_INTERPRETED_HEADER = "from memtheory.compile.tiers import NUMBA_MATH as math, no_jit as njit, real_abs as abs\n"
 
 
-def interpreted_module(source: str, name: str) -> SimpleNamespace:
-    """Run a generated module's ``source`` in the Python interpreter, numba's decorators as no-ops.
+def interpreted_module(source: str, name: str) -> ModuleType:
+    """Import a generated module's ``source`` for the Python interpreter, numba's decorators as no-ops.
 
     Parameters
     ----------
     source : str
         The full module source (:func:`memtheory.compile.codegen.numba_source`): its ``import math`` and
-        ``from numba import njit`` lines are replaced by :data:`NUMBA_MATH` and a no-op decorator.
+        ``from numba import njit`` lines are replaced by :data:`NUMBA_MATH`, :func:`no_jit` and :func:`real_abs`.
     name : str
-        A name for tracebacks (the compiled module's name); one namespace per name is kept for the process.
+        The compiled module's name; the interpreted one is ``<name>_interpreted``, written next to it in the
+        cache directory (:func:`memtheory.compile.codegen.import_source`: its bytecode is cached by Python, which
+        matters for the long rounding-error bounds of special functions).
 
     Returns
     -------
-    types.SimpleNamespace
+    module
         The module's functions and constants.
     """
-    if name in _INTERPRETED:
-        return _INTERPRETED[name]
     lines = [line for line in source.splitlines() if line not in ("import math", "from numba import njit")]
-    namespace = {"__name__": f"{name}_interpreted", "math": NUMBA_MATH, "njit": _no_jit, "abs": _real_abs}
-    exec(compile("\n".join(lines) + "\n", f"<{name}: interpreted>", "exec"), namespace)  # generated, not user input
-    module = SimpleNamespace(**{k: v for k, v in namespace.items() if not k.startswith("__")})
-    _INTERPRETED[name] = module
-    return module
+    return codegen.import_source(_INTERPRETED_HEADER + "\n".join(lines) + "\n", f"{name}_interpreted")
 
 
 #: What makes the interpreted tier hand a call to the compiled one (see the module docstring).
@@ -172,7 +171,7 @@ class TieredModule:
         return codegen.load_module(self.body, self.tag)
 
     @property
-    def interpreted(self) -> SimpleNamespace:
+    def interpreted(self) -> ModuleType:
         """The same source run by the Python interpreter."""
         return interpreted_module(self.source, self.name)
 
