@@ -201,6 +201,23 @@ def test_big_constants_get_their_value_in_mpmath(capsys):
         assert abs(mp.mpf(json.loads(out)["values"][0]) / (mp.gamma(mp.mpf(1999) / 2) / 2) - 1) < 1e-28
 
 
+@pytest.mark.parametrize("target, c", [("exp(-t)*2**(2**13)", lambda: mp.mpf(2) ** 8192),
+                                         ("exp(-t)*(10**-10)**-1000", lambda: mp.mpf(10) ** 10000),
+                                         ("exp(-t)*gamma(999.5)", lambda: mp.gamma(mp.mpf(1999) / 2))])
+def test_loss_of_constants_beyond_float64_at_dps(target, c, capsys):
+    """The --dps 30 that the float64 error suggests gets the value: J = (c - 1)^2 / 2 and dJ/da = -(c - 1) for the
+    target c e^{-t} and the model e^{-t}, c with thousands of digits (their squares exceed Python's 4300-digit limit
+    on integer text)."""
+    rc, out, err = run(["loss", "--target", target, "--a", "1", "--w", "1", "--dps", "30", "--json"], capsys)
+    assert rc == 0, err
+    res = json.loads(out)
+    with mp.workdps(60):
+        cc = c()
+        assert abs(mp.mpf(res["loss"]) / ((cc - 1) ** 2 / 2) - 1) < 1e-28
+        assert abs(mp.mpf(res["grad_a"][0]) / (-(cc - 1)) - 1) < 1e-28
+        assert abs(mp.mpf(res["loss"]) - (cc - 1) ** 2 / 2) <= mp.mpf(res["loss_error"])
+
+
 def test_loss_text_prints_every_requested_digit(capsys):
     """--dps 30 printed J with 15 digits and the gradients as quoted strings."""
     rc, out, err = run(["loss", "--target", "exp(-t/3)", "--a", "1", "--w", "1", "--dps", "30"], capsys)

@@ -18,6 +18,7 @@ The cache directory is ``$MEMTHEORY_CACHE_DIR`` or ``$XDG_CACHE_HOME/memtheory``
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import importlib.util
@@ -273,11 +274,28 @@ _MP_NAMESPACE = mpmath_namespace()
 _NP_NAMESPACE = numpy_namespace()
 
 
+@contextlib.contextmanager
+def exact_integer_literals():
+    """Let generated source spell integers of any length (``2**(2**13)`` squared has 4933 digits).
+
+    Python refuses to convert integers of more than 4300 digits to and from decimal text (a guard against slow
+    parsing of untrusted input); the source printed here is the library's own, from expressions whose size the
+    parser already bounds, so the guard is lifted while it is printed and compiled, and restored after."""
+    old = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(0)
+    try:
+        yield
+    finally:
+        sys.set_int_max_str_digits(old)
+
+
 def mpmath_function(args: Sequence[sp.Symbol], expr):
     """Arbitrary-precision callable of ``expr`` (evaluate inside ``mpmath.workdps(...)``)."""
-    return sp.lambdify(args, expr, modules=[_MP_NAMESPACE, "mpmath"])
+    with exact_integer_literals():
+        return sp.lambdify(args, expr, modules=[_MP_NAMESPACE, "mpmath"])
 
 
 def numpy_function(args: Sequence[sp.Symbol], expr):
     """Vectorised float64 callable of ``expr`` (numpy + scipy.special)."""
-    return sp.lambdify(args, expr, modules=[_NP_NAMESPACE, "scipy", "numpy"])
+    with exact_integer_literals():
+        return sp.lambdify(args, expr, modules=[_NP_NAMESPACE, "scipy", "numpy"])
