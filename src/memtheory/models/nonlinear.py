@@ -61,6 +61,7 @@ from ..display import Displayable
 from .._runtime import single_threaded_blas
 from .._validation import check_array_size
 from ..errors import InvalidArgumentError
+from .parameters import TrainableParameters, as_real_array
 from .reparam import Parameterisation, get_parameterisation
 from .rnn_kernels import (
     ACTIVATIONS,
@@ -107,25 +108,10 @@ def _activation_code(name: str) -> int:
     return ACTIVATIONS[name]
 
 
-def _as_array(value: Any, name: str, shape: tuple[int, ...] | None = None, ndim: int | None = None) -> np.ndarray:
-    """Float64 contiguous copy of ``value``, checked for shape and finiteness."""
-    try:
-        arr = np.array(value, dtype=np.float64, copy=True, order="C")
-    except (TypeError, ValueError) as exc:
-        raise InvalidArgumentError(f"{name}: must be a real array, got {type(value).__name__}") from exc
-    if ndim is not None and arr.ndim != ndim:
-        raise InvalidArgumentError(f"{name}: must have {ndim} dimension(s), got shape {arr.shape}")
-    if shape is not None and arr.shape != shape:
-        raise InvalidArgumentError(f"{name}: must have shape {shape}, got {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise InvalidArgumentError(f"{name}: must be finite (no NaN or inf)")
-    return arr
-
-
 # =========================================================================== model
 
 
-class NonlinearRNN(Displayable):
+class NonlinearRNN(TrainableParameters, Displayable):
     """Residual nonlinear RNN ``h_k = h_{k-1} + dt sigma(U x_k + b - W_+ h_{k-1})``, ``y_k = c^T h_k + c_0``.
 
     Parameters
@@ -182,13 +168,13 @@ class NonlinearRNN(Displayable):
         if not (isinstance(dt, (int, float)) and math.isfinite(dt) and dt > 0):
             raise InvalidArgumentError(f"dt: must be a finite number > 0, got {dt!r}")
         self.dt = float(dt)
-        self.U = _as_array(U, "U", ndim=2)
+        self.U = as_real_array(U, "U", ndim=2)
         m, _ = self.U.shape
-        self.b = _as_array(b, "b", shape=(m,))
-        self.c = _as_array(c, "c", shape=(m,))
+        self.b = as_real_array(b, "b", shape=(m,))
+        self.c = as_real_array(c, "c", shape=(m,))
         self.structure = self._set_recurrent(W, w, P, m)
         self.has_output_bias = output_bias is not None
-        self.c0 = _as_array(0.0 if output_bias is None else output_bias, "output_bias", shape=())
+        self.c0 = as_real_array(0.0 if output_bias is None else output_bias, "output_bias", shape=())
 
     def _set_recurrent(self, W: Any, w: Any, P: Any, m: int) -> str:
         if (W is None) == (w is None):
@@ -198,16 +184,16 @@ class NonlinearRNN(Displayable):
                 raise InvalidArgumentError("P: only allowed with w (structure 'conjugated'), not with W")
             if self.parameterisation.name != "direct":
                 raise InvalidArgumentError("parameterisation: must be 'direct' when the full matrix W is given")
-            self.W = _as_array(W, "W", shape=(m, m))
+            self.W = as_real_array(W, "W", shape=(m, m))
             return "full"
-        self.w = _as_array(w, "w", shape=(m,))
+        self.w = as_real_array(w, "w", shape=(m,))
         if not self.parameterisation.in_domain(self.w):
             raise InvalidArgumentError(
                 f"w: outside the domain {self.parameterisation.spec.domain} of {self.parameterisation.name!r}"
             )
         if P is None:
             return "diagonal"
-        self.P = _as_array(P, "P", shape=(m, m))
+        self.P = as_real_array(P, "P", shape=(m, m))
         return "conjugated"
 
     # ------------------------------------------------------------------ constructors
@@ -268,7 +254,7 @@ class NonlinearRNN(Displayable):
         output_bias: float | None = 0.0,
     ) -> NonlinearRNN:
         """Model of ``dh/dt = sigma(W h + U x + b)``: structure ``"full"`` with ``W_+ = -W``."""
-        return cls(U, b, c, W=-_as_array(W, "W", ndim=2), activation=activation, dt=dt, output_bias=output_bias)
+        return cls(U, b, c, W=-as_real_array(W, "W", ndim=2), activation=activation, dt=dt, output_bias=output_bias)
 
     def _display_rows(self) -> list[tuple[str, object]]:
         par = [] if self.structure == "full" else [("parameterisation", self.parameterisation.name)]
@@ -298,45 +284,6 @@ class NonlinearRNN(Displayable):
         """Names of the trainable arrays, in the order of :meth:`get_vector`."""
         rec = {"full": ("W",), "diagonal": ("w",), "conjugated": ("w", "P")}[self.structure]
         return rec + ("U", "b", "c") + (("c0",) if self.has_output_bias else ())
-
-    def get_params(self) -> dict[str, np.ndarray]:
-        """Copies of the trainable arrays (``c0`` has shape ``()``)."""
-        return {name: getattr(self, name).copy() for name in self.param_names}
-
-    def set_params(self, params: dict[str, Any]) -> None:
-        """Replace trainable arrays (same shapes, finite); keys not given are kept."""
-        unknown = set(params) - set(self.param_names)
-        if unknown:
-            raise InvalidArgumentError(f"params: unknown names {sorted(unknown)}; allowed: {self.param_names}")
-        for name, value in params.items():
-            arr = _as_array(value, name, shape=getattr(self, name).shape)
-            if name == "w" and not self.parameterisation.in_domain(arr):
-                raise InvalidArgumentError(f"w: outside the domain {self.parameterisation.spec.domain}")
-            setattr(self, name, arr)
-
-    def get_vector(self) -> np.ndarray:
-        """All trainable parameters concatenated in :attr:`param_names` order."""
-        return np.concatenate([getattr(self, n).ravel() for n in self.param_names])
-
-    def set_vector(self, vector: np.ndarray) -> None:
-        """Inverse of :meth:`get_vector`; checks the shape only (it is called every optimiser step)."""
-        vector = np.asarray(vector, dtype=np.float64)
-        if vector.shape != (self.n_params,):
-            raise InvalidArgumentError(f"vector: must have shape ({self.n_params},), got {vector.shape}")
-        pos = 0
-        for name in self.param_names:
-            cur = getattr(self, name)
-            setattr(self, name, vector[pos : pos + cur.size].reshape(cur.shape).copy())
-            pos += cur.size
-
-    def pack(self, grads: dict[str, np.ndarray]) -> np.ndarray:
-        """Concatenate a gradient dictionary in :attr:`param_names` order."""
-        return np.concatenate([np.ravel(grads[n]) for n in self.param_names])
-
-    @property
-    def n_params(self) -> int:
-        """Number of trainable scalars."""
-        return sum(getattr(self, n).size for n in self.param_names)
 
     def project(self) -> None:
         """Clip box-constrained raw eigenvalue parameters into their domain (reference training clamp)."""
@@ -383,7 +330,7 @@ class NonlinearRNN(Displayable):
     # ------------------------------------------------------------------ evaluation
 
     def _check_inputs(self, x: Any) -> np.ndarray:
-        arr = _as_array(x, "x")
+        arr = as_real_array(x, "x")
         if arr.ndim == 2 and self.input_dim == 1:
             arr = arr[:, :, None]
         if arr.ndim != 3 or arr.shape[2] != self.input_dim:
@@ -447,7 +394,7 @@ class NonlinearRNN(Displayable):
     # ------------------------------------------------------------------ loss and gradient
 
     def _check_targets(self, y: Any, shape: tuple[int, int]) -> np.ndarray:
-        arr = _as_array(y, "y")
+        arr = as_real_array(y, "y")
         if arr.ndim == 3 and arr.shape[2] == 1:
             arr = arr[:, :, 0]
         if arr.shape != shape:
@@ -457,7 +404,7 @@ class NonlinearRNN(Displayable):
     def _check_weights(self, time_weights: Any, T: int) -> np.ndarray:
         if time_weights is None:
             return np.ones(T)
-        tw = _as_array(time_weights, "time_weights", shape=(T,))
+        tw = as_real_array(time_weights, "time_weights", shape=(T,))
         if np.any(tw < 0):
             raise InvalidArgumentError("time_weights: must be >= 0")
         return tw

@@ -54,6 +54,7 @@ from numba import njit, prange
 from .._validation import check_array_size
 from ..display import Displayable
 from ..errors import InvalidArgumentError
+from .parameters import TrainableParameters, as_real_array
 from .reparam import Parameterisation, get_parameterisation, lru_input_scale
 from .rnn_kernels import ACTIVATIONS, activate, n_chunks
 
@@ -164,21 +165,7 @@ def _loss_grad_kernel(x, y, tw, lam, g, Bm, bias, c, c0, act, nchunks):
 # =========================================================================== model
 
 
-def _as_array(value: Any, name: str, shape: tuple[int, ...] | None = None, ndim: int | None = None) -> np.ndarray:
-    try:
-        arr = np.array(value, dtype=np.float64, copy=True, order="C")
-    except (TypeError, ValueError) as exc:
-        raise InvalidArgumentError(f"{name}: must be a real array, got {type(value).__name__}") from exc
-    if ndim is not None and arr.ndim != ndim:
-        raise InvalidArgumentError(f"{name}: must have {ndim} dimension(s), got shape {arr.shape}")
-    if shape is not None and arr.shape != shape:
-        raise InvalidArgumentError(f"{name}: must have shape {shape}, got {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise InvalidArgumentError(f"{name}: must be finite (no NaN or inf)")
-    return arr
-
-
-class SSM(Displayable):
+class SSM(TrainableParameters, Displayable):
     """Diagonal state-space model ``h_k = lambda h_{k-1} + g(lambda) B x_k``, ``y_k = c^T sigma(h_k + b) + c_0``.
 
     Parameters
@@ -235,17 +222,17 @@ class SSM(Displayable):
         if input_scaling not in INPUT_SCALINGS:
             raise InvalidArgumentError(f"input_scaling: unknown {input_scaling!r}; allowed: None, 'lru'")
         self.input_scaling = input_scaling
-        self.B = _as_array(B, "B", ndim=2)
+        self.B = as_real_array(B, "B", ndim=2)
         m = self.B.shape[0]
         if m < 1 or self.B.shape[1] < 1:
             raise InvalidArgumentError(f"B: must be (m, d) with m, d >= 1, got {self.B.shape}")
-        self.w = _as_array(w, "w", shape=(m,))
+        self.w = as_real_array(w, "w", shape=(m,))
         if not par.in_domain(self.w):
             raise InvalidArgumentError(f"w: outside the domain {par.spec.domain} of {par.name!r}")
-        self.c = _as_array(c, "c", shape=(m,))
-        self.b = np.zeros(m) if b is None else _as_array(b, "b", shape=(m,))
+        self.c = as_real_array(c, "c", shape=(m,))
+        self.b = np.zeros(m) if b is None else as_real_array(b, "b", shape=(m,))
         self.has_output_bias = output_bias is not None
-        self.c0 = _as_array(0.0 if output_bias is None else output_bias, "output_bias", shape=())
+        self.c0 = as_real_array(0.0 if output_bias is None else output_bias, "output_bias", shape=())
 
     @classmethod
     def random(cls, input_dim: int = 1, width: int = 8, *, activation: str = "tanh",
@@ -296,45 +283,6 @@ class SSM(Displayable):
         """Names of the trainable arrays, in the order of :meth:`get_vector`."""
         return ("w", "B", "b", "c") + (("c0",) if self.has_output_bias else ())
 
-    def get_params(self) -> dict[str, np.ndarray]:
-        """Copies of the trainable arrays (``c0`` has shape ``()``)."""
-        return {name: getattr(self, name).copy() for name in self.param_names}
-
-    def set_params(self, params: dict[str, Any]) -> None:
-        """Replace trainable arrays (same shapes, finite); keys not given are kept."""
-        unknown = set(params) - set(self.param_names)
-        if unknown:
-            raise InvalidArgumentError(f"params: unknown names {sorted(unknown)}; allowed: {self.param_names}")
-        for name, value in params.items():
-            arr = _as_array(value, name, shape=getattr(self, name).shape)
-            if name == "w" and not self.parameterisation.in_domain(arr):
-                raise InvalidArgumentError(f"w: outside the domain {self.parameterisation.spec.domain}")
-            setattr(self, name, arr)
-
-    def get_vector(self) -> np.ndarray:
-        """All trainable parameters concatenated in :attr:`param_names` order."""
-        return np.concatenate([getattr(self, n).ravel() for n in self.param_names])
-
-    def set_vector(self, vector: np.ndarray) -> None:
-        """Inverse of :meth:`get_vector`; checks the shape only (it is called every optimiser step)."""
-        vector = np.asarray(vector, dtype=np.float64)
-        if vector.shape != (self.n_params,):
-            raise InvalidArgumentError(f"vector: must have shape ({self.n_params},), got {vector.shape}")
-        pos = 0
-        for name in self.param_names:
-            cur = getattr(self, name)
-            setattr(self, name, vector[pos : pos + cur.size].reshape(cur.shape).copy())
-            pos += cur.size
-
-    def pack(self, grads: dict[str, np.ndarray]) -> np.ndarray:
-        """Concatenate a gradient dictionary in :attr:`param_names` order."""
-        return np.concatenate([np.ravel(grads[n]) for n in self.param_names])
-
-    @property
-    def n_params(self) -> int:
-        """Number of trainable scalars."""
-        return sum(getattr(self, n).size for n in self.param_names)
-
     def project(self) -> None:
         """Clip box-constrained raw parameters into the map's domain (the reference's training clamp)."""
         self.w = self.parameterisation.project(self.w)
@@ -368,7 +316,7 @@ class SSM(Displayable):
     # ------------------------------------------------------------------ evaluation
 
     def _check_inputs(self, x: Any) -> np.ndarray:
-        arr = _as_array(x, "x")
+        arr = as_real_array(x, "x")
         if arr.ndim == 2 and self.input_dim == 1:
             arr = arr[:, :, None]
         if arr.ndim != 3 or arr.shape[2] != self.input_dim:
@@ -394,7 +342,7 @@ class SSM(Displayable):
         return float(np.mean(tw[None, :] * (out - yy) ** 2))
 
     def _check_targets(self, y: Any, shape: tuple[int, int]) -> np.ndarray:
-        arr = _as_array(y, "y")
+        arr = as_real_array(y, "y")
         if arr.ndim == 3 and arr.shape[2] == 1:
             arr = arr[:, :, 0]
         if arr.shape != shape:
@@ -404,7 +352,7 @@ class SSM(Displayable):
     def _check_weights(self, time_weights: Any, T: int) -> np.ndarray:
         if time_weights is None:
             return np.ones(T)
-        tw = _as_array(time_weights, "time_weights", shape=(T,))
+        tw = as_real_array(time_weights, "time_weights", shape=(T,))
         if np.any(tw < 0):
             raise InvalidArgumentError("time_weights: must be >= 0")
         return tw

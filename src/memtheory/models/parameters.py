@@ -1,0 +1,99 @@
+"""What the trainable models share: their arrays checked on the way in, and their parameters as a dict or a vector.
+
+:class:`TrainableParameters` is the one implementation of ``get_params`` / ``set_params`` / ``get_vector`` /
+``set_vector`` / ``pack`` / ``n_params`` for every model whose trainable arrays are attributes named by its
+``param_names`` (:class:`~memtheory.models.nonlinear.NonlinearRNN`, :class:`~memtheory.models.ssm.SSM`); the
+optimiser and the training loop see a model only through these.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..errors import InvalidArgumentError
+
+__all__ = ["TrainableParameters", "as_real_array"]
+
+
+def as_real_array(value: Any, name: str, shape: tuple[int, ...] | None = None, ndim: int | None = None) -> np.ndarray:
+    """Float64 contiguous copy of ``value``, checked for shape and finiteness.
+
+    Parameters
+    ----------
+    value : array_like
+        The input.
+    name : str
+        Its name in error messages.
+    shape : tuple of int, optional
+        Required shape.
+    ndim : int, optional
+        Required number of dimensions.
+
+    Returns
+    -------
+    numpy.ndarray
+
+    Raises
+    ------
+    InvalidArgumentError
+        Not real, of another shape, or not finite.
+    """
+    try:
+        arr = np.array(value, dtype=np.float64, copy=True, order="C")
+    except (TypeError, ValueError) as exc:
+        raise InvalidArgumentError(f"{name}: must be a real array, got {type(value).__name__}") from exc
+    if ndim is not None and arr.ndim != ndim:
+        raise InvalidArgumentError(f"{name}: must have {ndim} dimension(s), got shape {arr.shape}")
+    if shape is not None and arr.shape != shape:
+        raise InvalidArgumentError(f"{name}: must have shape {shape}, got {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise InvalidArgumentError(f"{name}: must be finite (no NaN or inf)")
+    return arr
+
+
+class TrainableParameters:
+    """Parameters as a dict and as one vector, for a model with ``param_names`` and a ``parameterisation`` of its
+    raw recurrent weights ``w`` (whose domain ``set_params`` checks)."""
+
+    param_names: tuple[str, ...]
+
+    def get_params(self) -> dict[str, np.ndarray]:
+        """Copies of the trainable arrays (``c0`` has shape ``()``)."""
+        return {name: getattr(self, name).copy() for name in self.param_names}
+
+    def set_params(self, params: dict[str, Any]) -> None:
+        """Replace trainable arrays (same shapes, finite); keys not given are kept."""
+        unknown = set(params) - set(self.param_names)
+        if unknown:
+            raise InvalidArgumentError(f"params: unknown names {sorted(unknown)}; allowed: {self.param_names}")
+        for name, value in params.items():
+            arr = as_real_array(value, name, shape=getattr(self, name).shape)
+            if name == "w" and not self.parameterisation.in_domain(arr):
+                raise InvalidArgumentError(f"w: outside the domain {self.parameterisation.spec.domain}")
+            setattr(self, name, arr)
+
+    def get_vector(self) -> np.ndarray:
+        """All trainable parameters concatenated in :attr:`param_names` order."""
+        return np.concatenate([getattr(self, n).ravel() for n in self.param_names])
+
+    def set_vector(self, vector: np.ndarray) -> None:
+        """Inverse of :meth:`get_vector`; checks the shape only (it is called every optimiser step)."""
+        vector = np.asarray(vector, dtype=np.float64)
+        if vector.shape != (self.n_params,):
+            raise InvalidArgumentError(f"vector: must have shape ({self.n_params},), got {vector.shape}")
+        pos = 0
+        for name in self.param_names:
+            cur = getattr(self, name)
+            setattr(self, name, vector[pos : pos + cur.size].reshape(cur.shape).copy())
+            pos += cur.size
+
+    def pack(self, grads: dict[str, np.ndarray]) -> np.ndarray:
+        """Concatenate a gradient dictionary in :attr:`param_names` order."""
+        return np.concatenate([np.ravel(grads[n]) for n in self.param_names])
+
+    @property
+    def n_params(self) -> int:
+        """Number of trainable scalars."""
+        return sum(getattr(self, n).size for n in self.param_names)
