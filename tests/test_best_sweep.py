@@ -15,18 +15,9 @@ import mpmath as mp
 import pytest
 
 import memtheory as mt
-from memtheory.cli import main
+from cli_run import run
 
 TARGET = "(1+t)**(-1.5)"
-
-
-def run(argv, capsys):
-    try:
-        rc = main(argv)
-    except SystemExit as exc:
-        rc = exc.code
-    out, err = capsys.readouterr()
-    return rc, out, err
 
 
 def _quadrature_loss(a, w, dps: int = 50):

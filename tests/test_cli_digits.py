@@ -9,19 +9,10 @@ import re
 import mpmath as mp
 import pytest
 
-from memtheory.cli import main
+from cli_run import run
 from memtheory.cli.main import build_parser
 
 DPS = 40
-
-
-def run(argv, capsys):
-    try:
-        rc = main(argv)
-    except SystemExit as exc:
-        rc = exc.code
-    out, err = capsys.readouterr()
-    return rc, out, err
 
 
 def _digits(text: str) -> int:

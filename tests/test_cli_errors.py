@@ -10,6 +10,7 @@ import json
 import mpmath as mp
 import pytest
 
+from cli_run import run
 from memtheory.cli import main
 from memtheory.cli.common import dumps, number
 
@@ -61,15 +62,6 @@ BAD_INPUTS = [
     (["loss", "--target", "exp(-t)", "--a", "1e308", "--w", "1", "--json"], 1, "exponent"),
     (["loss", "--target", "exp(-t)", "--a", "1e200", "--w", "1"], 1, "--dps 30"),
 ]
-
-
-def run(argv, capsys):
-    try:
-        rc = main(argv)
-    except SystemExit as exc:
-        rc = exc.code
-    out, err = capsys.readouterr()
-    return rc, out, err
 
 
 @pytest.mark.parametrize("argv, code, word", BAD_INPUTS, ids=[" ".join(c[0])[:70] for c in BAD_INPUTS])

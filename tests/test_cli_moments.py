@@ -10,16 +10,7 @@ import mpmath as mp
 import pytest
 
 import memtheory as mt
-from memtheory.cli import main
-
-
-def run(argv, capsys):
-    try:
-        rc = main(argv)
-    except SystemExit as exc:
-        rc = exc.code
-    out, err = capsys.readouterr()
-    return rc, out, err
+from cli_run import run
 
 
 def _exact(target: str, k: int, s):
