@@ -80,7 +80,7 @@ def run(quick: bool = False, full: bool = False) -> CheckResult:
         passed = passed and ok
     details = "; ".join(f"{n}: gamma={r['gamma']:.6g}, L1 ~ m^-{r['measured_rate']:.2f} (bound m^-{r['alpha']}),"
                         f" C_emp={r['c_empirical']:.3g}" for n, r in rows.items())
-    summary = "; ".join(f"{n[:16]}: L1 ~ m^-{r['measured_rate']:.1f} (bound m^-{r['alpha']})"
+    summary = "; ".join(f"{n}: L1 ~ m^-{r['measured_rate']:.1f} (bound m^-{r['alpha']})"
                         for n, r in rows.items())
     evidence = {"gamma of each kernel within 1e-10 of the computed value": "enclosure",
                 "gamma = 2 e^{-1/2} for (1+t) e^{-2t}": "enclosure",
