@@ -47,6 +47,7 @@ __all__ = [
     "cache_dir",
     "cached_source",
     "package_stamp",
+    "exact_integer_literals",
     "mpmath_function",
     "numpy_function",
     "print_numba",
