@@ -261,12 +261,6 @@ class NonlinearRNN(TrainableParameters, Displayable):
         return [("input_dim", self.input_dim), ("width", self.width), ("activation", self.activation),
                 ("structure", self.structure), *par, ("dt", self.dt)]
 
-    def copy(self) -> NonlinearRNN:
-        """Deep copy."""
-        new = object.__new__(NonlinearRNN)
-        new.__dict__.update({k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in self.__dict__.items()})
-        return new
-
     # ------------------------------------------------------------------ parameters
 
     @property

@@ -1,7 +1,7 @@
 """What the trainable models share: their arrays checked on the way in, and their parameters as a dict or a vector.
 
 :class:`TrainableParameters` is the one implementation of ``get_params`` / ``set_params`` / ``get_vector`` /
-``set_vector`` / ``pack`` / ``n_params`` for every model whose trainable arrays are attributes named by its
+``set_vector`` / ``pack`` / ``n_params`` / ``copy`` for every model whose trainable arrays are attributes named by its
 ``param_names`` (:class:`~memtheory.models.nonlinear.NonlinearRNN`, :class:`~memtheory.models.ssm.SSM`); the
 optimiser and the training loop see a model only through these.
 """
@@ -54,10 +54,16 @@ def as_real_array(value: Any, name: str, shape: tuple[int, ...] | None = None, n
 
 
 class TrainableParameters:
-    """Parameters as a dict and as one vector, for a model with ``param_names`` and a ``parameterisation`` of its
+    """Copies, and parameters as a dict and as one vector, for a model with ``param_names`` and a ``parameterisation`` of its
     raw recurrent weights ``w`` (whose domain ``set_params`` checks)."""
 
     param_names: tuple[str, ...]
+
+    def copy(self):
+        """A copy with its own arrays; the other attributes (the parameterisation, settings) are shared."""
+        new = object.__new__(type(self))
+        new.__dict__.update({k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in self.__dict__.items()})
+        return new
 
     def get_params(self) -> dict[str, np.ndarray]:
         """Copies of the trainable arrays (``c0`` has shape ``()``)."""

@@ -260,12 +260,6 @@ class SSM(TrainableParameters, Displayable):
         return [("input_dim", self.input_dim), ("width", self.width), ("activation", self.activation),
                 ("parameterisation", self.parameterisation.name), ("input_scaling", self.input_scaling)]
 
-    def copy(self) -> SSM:
-        """Deep copy."""
-        new = object.__new__(SSM)
-        new.__dict__.update({k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in self.__dict__.items()})
-        return new
-
     # ------------------------------------------------------------------ parameters
 
     @property
