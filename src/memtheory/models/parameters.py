@@ -1,7 +1,7 @@
 """What the trainable models share: their arrays checked on the way in, and their parameters as a dict or a vector.
 
 :class:`TrainableParameters` is the one implementation of ``get_params`` / ``set_params`` / ``get_vector`` /
-``set_vector`` / ``pack`` / ``n_params`` / ``copy`` for every model whose trainable arrays are attributes named by its
+``set_vector`` / ``pack`` / ``n_params`` / ``copy``, and of ``loss`` with its checks of targets and time weights, for every model whose trainable arrays are attributes named by its
 ``param_names`` (:class:`~memtheory.models.nonlinear.NonlinearRNN`, :class:`~memtheory.models.ssm.SSM`); the
 optimiser and the training loop see a model only through these.
 """
@@ -54,8 +54,9 @@ def as_real_array(value: Any, name: str, shape: tuple[int, ...] | None = None, n
 
 
 class TrainableParameters:
-    """Copies, and parameters as a dict and as one vector, for a model with ``param_names`` and a ``parameterisation`` of its
-    raw recurrent weights ``w`` (whose domain ``set_params`` checks)."""
+    """Copies, the loss, and parameters as a dict and as one vector, for a model with ``param_names``, a
+    ``parameterisation`` of its raw recurrent weights ``w`` (whose domain ``set_params`` checks) and a
+    ``forward(x)`` of shape ``(batch, T)``."""
 
     param_names: tuple[str, ...]
 
@@ -103,3 +104,26 @@ class TrainableParameters:
     def n_params(self) -> int:
         """Number of trainable scalars."""
         return sum(getattr(self, n).size for n in self.param_names)
+
+    def loss(self, x: Any, y: Any, time_weights: Any = None) -> float:
+        """``L = 1/(B T) sum omega_k (y_k - target_k)^2`` (``time_weights`` = ``omega``, default 1)."""
+        out = self.forward(x)
+        yy = self._check_targets(y, out.shape)
+        tw = self._check_weights(time_weights, out.shape[1])
+        return float(np.mean(tw[None, :] * (out - yy) ** 2))
+
+    def _check_targets(self, y: Any, shape: tuple[int, int]) -> np.ndarray:
+        arr = as_real_array(y, "y")
+        if arr.ndim == 3 and arr.shape[2] == 1:
+            arr = arr[:, :, 0]
+        if arr.shape != shape:
+            raise InvalidArgumentError(f"y: must have shape {shape} (batch, T), got {arr.shape}")
+        return np.ascontiguousarray(arr)
+
+    def _check_weights(self, time_weights: Any, T: int) -> np.ndarray:
+        if time_weights is None:
+            return np.ones(T)
+        tw = as_real_array(time_weights, "time_weights", shape=(T,))
+        if np.any(tw < 0):
+            raise InvalidArgumentError("time_weights: must be >= 0")
+        return tw

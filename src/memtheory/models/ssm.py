@@ -328,29 +328,6 @@ class SSM(TrainableParameters, Displayable):
 
     __call__ = forward
 
-    def loss(self, x: Any, y: Any, time_weights: Any = None) -> float:
-        """``L = 1/(B T) sum omega_k (y_k - target_k)^2`` (``time_weights`` = ``omega``, default 1)."""
-        out = self.forward(x)
-        yy = self._check_targets(y, out.shape)
-        tw = self._check_weights(time_weights, out.shape[1])
-        return float(np.mean(tw[None, :] * (out - yy) ** 2))
-
-    def _check_targets(self, y: Any, shape: tuple[int, int]) -> np.ndarray:
-        arr = as_real_array(y, "y")
-        if arr.ndim == 3 and arr.shape[2] == 1:
-            arr = arr[:, :, 0]
-        if arr.shape != shape:
-            raise InvalidArgumentError(f"y: must have shape {shape} (batch, T), got {arr.shape}")
-        return np.ascontiguousarray(arr)
-
-    def _check_weights(self, time_weights: Any, T: int) -> np.ndarray:
-        if time_weights is None:
-            return np.ones(T)
-        tw = as_real_array(time_weights, "time_weights", shape=(T,))
-        if np.any(tw < 0):
-            raise InvalidArgumentError("time_weights: must be >= 0")
-        return tw
-
     def loss_and_grad(self, x: Any, y: Any, time_weights: Any = None) -> tuple[float, dict[str, np.ndarray]]:
         """Loss and its gradient with respect to every trainable array, by BPTT (module docstring).
 
