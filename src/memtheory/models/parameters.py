@@ -1,9 +1,10 @@
 """What the trainable models share: their arrays checked on the way in, and their parameters as a dict or a vector.
 
 :class:`TrainableParameters` is the one implementation of ``get_params`` / ``set_params`` / ``get_vector`` /
-``set_vector`` / ``pack`` / ``n_params`` / ``copy``, and of ``loss`` with its checks of targets and time weights, for every model whose trainable arrays are attributes named by its
-``param_names`` (:class:`~memtheory.models.nonlinear.NonlinearRNN`, :class:`~memtheory.models.ssm.SSM`); the
-optimiser and the training loop see a model only through these.
+``set_vector`` / ``pack`` / ``n_params`` / ``copy``, and of ``loss`` with its checks of targets and time weights,
+for every model whose trainable arrays are attributes named by its ``param_names``
+(:class:`~memtheory.models.nonlinear.NonlinearRNN`, :class:`~memtheory.models.ssm.SSM`); the optimiser and the
+training loop see a model only through these.
 """
 
 from __future__ import annotations
