@@ -108,12 +108,14 @@ def test_page_renders_formulas_offline(html, proxy, tmp_path, page):
 
 
 def _browser_service(request: str) -> bool:
-    """Whether a request goes to ``*.google.com``, which Chromium itself contacts (clock check, sign-in, Android
-    clients) whatever the page: not a request of the page. A page loading from there would hide among them, so
-    :func:`test_build_references_nothing_external` checks the sources too."""
+    """Whether a request goes to ``*.google.com`` or to ``update.googleapis.com``, which Chromium itself contacts
+    (clock check, sign-in, Android clients; its component updater, which newer releases run despite
+    ``--disable-component-update``) whatever the page: not a request of the page. A page loading from there would
+    hide among them, so :func:`test_build_references_nothing_external` checks the sources too. Other
+    ``googleapis.com`` hosts (web fonts, hosted libraries) still count as the page's."""
     target = request.split(" ", 1)[1]
     host = re.sub(r"^https?://", "", target).split("/", 1)[0].split(":", 1)[0]
-    return host == "google.com" or host.endswith(".google.com")
+    return host == "google.com" or host.endswith(".google.com") or host == "update.googleapis.com"
 _EXTERNAL = re.compile(r"<(?:script|link|img|iframe|source|audio|video)\b[^>]*\b(?:src|href)=[\"']?(?:https?:)?//"
                        r"|url\(\s*[\"']?(?:https?:)?//|@import\s+[\"']?(?:url\()?[\"']?(?:https?:)?//", re.I)
 
