@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import decimal
 import fractions
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -90,20 +91,36 @@ def _parse_text(text: str, name: str) -> sp.Expr:
     return value
 
 
-def _binary(value) -> tuple[sp.Rational, str]:
-    """The exact value of a binary float and the shortest decimal text that rounds to it (at its precision)."""
+def _binary(value) -> tuple[sp.Rational, bool]:
+    """The exact value of a binary float and whether it is the number its text spells.
+
+    A float is typed exactly when its shortest round-trip text ``repr(x)`` is its exact value; an mpmath or SymPy
+    binary number of precision ``p`` bits when its exact decimal expansion has at most ``0.30103 p + 1``
+    significant digits (the digits its text carries at that precision). The expansion of ``man 2^-k`` (``man``
+    odd) is ``man 5^k / 10^k``, whose significant digits are those of the integer ``man 5^k``: counted without
+    formatting the number.
+    """
     if isinstance(value, (mp.mpf, sp.Float)):
         sign, man, exp, bc = value._mpf_
         if not man and exp:  # inf/nan: zero mantissa and a special exponent
             raise InvalidArgumentError(f"expected a finite number, got {value}")
         prec = value._prec if isinstance(value, sp.Float) else value.context.prec
-        text = mp.libmp.to_str(value._mpf_, max(1, int(max(prec, bc) * 0.30103) + 1))
-        return sp.Integer(-man if sign else man) * sp.Integer(2) ** exp, text
+        if not man:
+            return sp.Integer(0), True
+        man = int(man)
+        zeros = (man & -man).bit_length() - 1  # normalise to an odd mantissa
+        man, exp = man >> zeros, exp + zeros
+        signed = -man if sign else man
+        if exp >= 0:
+            return sp.Integer(signed << exp), True
+        digits = len(str(man * 5 ** (-exp)))
+        return sp.Rational(signed, 1 << -exp), digits <= max(1, int(max(prec, bc) * 0.30103) + 1)
     x = float(value)
     if x != x or x in (float("inf"), float("-inf")):
         raise InvalidArgumentError(f"expected a finite number, got {x!r}")
     p, q = x.as_integer_ratio()
-    return sp.Rational(p, q), repr(x)
+    val = sp.Rational(p, q)
+    return val, sp.Rational(repr(x)) == val
 
 
 def exact_number(value: object, name: str = "value") -> ExactNumber:
@@ -130,10 +147,10 @@ def exact_number(value: object, name: str = "value") -> ExactNumber:
         return ExactNumber(sp.Integer(int(value)), True)
     if isinstance(value, (float, np.floating, mp.mpf, sp.Float)):
         try:
-            val, text = _binary(value)
+            val, typed = _binary(value)
         except InvalidArgumentError as exc:
             raise InvalidArgumentError(f"{name}: {exc}") from None
-        return ExactNumber(val, sp.Rational(text) == val)
+        return ExactNumber(val, typed)
     if isinstance(value, str):
         val = _parse_text(value, name)
     elif isinstance(value, fractions.Fraction):
@@ -272,5 +289,10 @@ def as_float64(values: object, name: str = "values") -> np.ndarray:
     if isinstance(values, (float, int, np.floating, np.integer)) and not isinstance(values, bool):
         return np.asarray(values, dtype=float)
     arr = np.asarray(values, dtype=object)
+    items = arr.reshape(-1).tolist()
+    if items and all(type(v) is mp.mpf for v in items):  # binary already: rounded to nearest directly
+        flat = [mp.libmp.to_float(v._mpf_, rnd=mp.libmp.round_nearest) for v in items]
+        if all(math.isfinite(x) for x in flat):
+            return np.array(flat, dtype=float).reshape(arr.shape)
     flat = [to_float(v) for v in exact_values(arr.reshape(-1), name)[0]]
     return np.array(flat, dtype=float).reshape(arr.shape)
