@@ -204,6 +204,23 @@ def test_laplace_reference_shift_and_sin(k):
 
 
 # --------------------------------------------------------------------------- Laplace moments, dps=40
+@pytest.mark.parametrize("dps", [30, 60])
+@pytest.mark.parametrize("k", [0, 1, 2])
+def test_laplace_at_dps_bounds_its_error_through_cancellation(dps, k):
+    """Closed forms at ``dps`` digits are evaluated in Arb balls: ``exp(-t) - exp(-(1 + 10^-12) t)`` cancels 12
+    digits, and the value must still have ``dps`` correct digits, inside its reported error (exact reference:
+    ``k! (1/(s+1)^(k+1) - 1/(s+1+10^-12)^(k+1))``)."""
+    rho = mt.Kernel("exp(-t) - exp(-(1 + 10**-12)*t)")
+    s_values = ["1/3", "2", "25"]
+    res = rho.laplace(s_values, moment=k, dps=dps, full_output=True)
+    with mp.workdps(dps + 40):
+        for s, value, err in zip(s_values, res.values, res.errors):
+            x = mp.mpf(sp.Rational(s).p) / sp.Rational(s).q
+            exact = mp.factorial(k) * (1 / (x + 1) ** (k + 1) - 1 / (x + 1 + mp.mpf(10) ** -12) ** (k + 1))
+            assert abs(value - exact) <= err, (s, k, dps)
+            assert err <= mp.mpf(10) ** (-(dps - 1)) * abs(exact)
+
+
 @HYP40
 @given(rate=log_uniform(0.05, 20), s=log_uniform(0.01, 30), k=st.integers(0, 2))
 def test_laplace_exponential_dps40(rate, s, k):

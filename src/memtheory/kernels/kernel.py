@@ -35,7 +35,7 @@ from ..display import MAX_REPR, Displayable, latex_repr
 from .._validation import FLOAT64_TINY, as_float_array, check_dps, check_int, require_float
 from ..certified import certified_dps, constant_ball, enclosure, half_line_integral, laplace_balls
 from ..compile import codegen
-from ..compile.arb import dps_to_prec, workprec
+from ..compile.arb import arb_function, dps_to_prec, to_arb, workprec
 from ..errors import CertificationError, InvalidArgumentError, NotIntegrableError, UnsafeExpressionError
 from ..symbolic.laplace import LaplaceForm, laplace_form
 from ..exact import as_float64, exact, exact_number, float64_exactly, is_float64, to_mpf, typed_exactly
@@ -481,10 +481,12 @@ class Kernel(Displayable):
         closed = (_mp_callable(sp.Tuple(*sp.Add.make_args(form.closed)), self.param_symbols, S)
                   if form.closed != 0 else None)
         resid = _mp_callable(form.residual, self.param_symbols, T) if form.residual != 0 else None
-        for sv in s_list:
+        balls = _ball_callable(form.closed, tuple(self.param_symbols)) if closed is not None else None
+        in_balls = self._ball_values(balls, s_list, dps) if balls is not None else [None] * len(s_list)
+        for sv, found in zip(s_list, in_balls):
             val, err = mp.mpf(0), mp.mpf(0)
             if closed is not None:
-                val, err = self._mp_closed(closed, sv, dps, moment)
+                val, err = found if found is not None else self._mp_closed(closed, sv, dps, moment)
             with mp.workdps(dps):
                 if resid is not None:
                     q, e = self._mp_residual(resid, form, sv, moment)
@@ -497,6 +499,46 @@ class Kernel(Displayable):
         if resid is not None:
             method.append("quadrature")
         return LaplaceResult(values, errors, " + ".join(method), dps)
+
+    def _ball_values(self, func, s_list: list, dps: int) -> list:
+        """A closed form at each ``s`` in Arb ball arithmetic: per point the midpoint and the radius of a ball that
+        contains the exact value, at the precision that makes the radius at most ``10^-(dps + 2)`` of the value,
+        or None where the balls do not settle.
+
+        The radius bounds every rounding (cancellation included, which widens the ball): it is a true error
+        bound, and the ball functions are 10-40x faster than mpmath's (the incomplete gamma, erfc). The precision
+        starts at ``dps + 10`` digits and doubles up to four times; a point whose ball does not settle (a value
+        that is exactly zero, a non-finite intermediate) gets None and the mpmath evaluation decides it.
+        """
+        points = [sv if isinstance(sv, (mp.mpf, float, int)) else exact(sv, "s") for sv in s_list]
+        out: list = [None] * len(points)
+        todo = list(range(len(points)))
+        bits = dps_to_prec(dps + 10)
+        with mp.workprec(bits):
+            tol = mp.mpf(10) ** (-(dps + 2))
+        for _ in range(5):
+            if not todo:
+                break
+            with workprec(bits):
+                params = [to_arb(v) for v in self._values.values()]
+                found = []
+                for idx in todo:
+                    try:
+                        ball = func(to_arb(points[idx]), *params)
+                    except (ZeroDivisionError, ValueError, CertificationError):
+                        continue
+                    if ball.is_finite():
+                        found.append((idx, ball.mid().man_exp(), ball.rad().man_exp()))
+            settled, evaluated = set(), {f[0] for f in found}
+            with mp.workprec(bits):
+                for idx, mid, rad in found:
+                    value, radius = mp.mpf((int(mid[0]), int(mid[1]))), mp.mpf((int(rad[0]), int(rad[1])))
+                    if value != 0 and radius <= tol * abs(value):
+                        out[idx] = (value, radius)
+                        settled.add(idx)
+            todo = [idx for idx in todo if idx in evaluated and idx not in settled]
+            bits *= 2
+        return out
 
     def _mp_closed(self, terms, sv, dps: int, moment: int) -> tuple[mp.mpf, mp.mpf]:
         """A closed form at ``s = sv`` to ``dps`` digits, at the working precision its cancellation needs.
@@ -795,6 +837,16 @@ def _np_callable(expr, params, var):
 @functools.lru_cache(maxsize=512)
 def _mp_callable(expr, params, var):
     return codegen.mpmath_function((var, *params), expr)
+
+
+@functools.lru_cache(maxsize=256)
+def _ball_callable(closed: sp.Expr, params: tuple):
+    """A closed form in ``s`` and the parameters compiled to ball arithmetic, or None where a function in it has
+    no ball implementation (mpmath evaluates it then)."""
+    try:
+        return arb_function((S, *params), closed)
+    except CertificationError:
+        return None
 
 
 @functools.lru_cache(maxsize=512)
