@@ -29,12 +29,15 @@ variables separate*, SIAM J. Numer. Anal. 10 (1973); Kaufman, BIT 15 (1975).
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
+import operator
 from dataclasses import dataclass
 
 import mpmath as mp
 import numpy as np
 
+from ...compile.arith import FLINT, MPMATH, Arithmetic
 from ...errors import InvalidArgumentError, NotIntegrableError, PrecisionError
 from ...kernels.kernel import Kernel
 
@@ -98,21 +101,18 @@ def cauchy_condition(w) -> tuple[float, float]:
     return (10.0**log10 if log10 < 308 else math.inf), log10
 
 
-def _exp_obj(x):
-    return np.array([mp.exp(v) for v in x], dtype=object)
-
-
 def _abs(x):
     return np.abs(x) if x.dtype != object else np.array([abs(v) for v in x], dtype=object)
 
 
 def cauchy_ldl(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``G = L D L^T`` for ``G_ij = 1/(w_i + w_j)`` from the closed-form Schur complements (float or mpf).
+    """``G = L D L^T`` for ``G_ij = 1/(w_i + w_j)`` from the closed-form Schur complements (float, mpf or arb).
 
     Parameters
     ----------
     w : ndarray
-        Distinct positive rates, float64 or an object array of mpf (then the factors are mpf too).
+        Distinct positive rates, float64 or an object array of one arithmetic's numbers (mpmath ``mpf`` or Arb
+        ``arb``, :mod:`memtheory.compile.arith`); the factors are of the same type.
 
     Returns
     -------
@@ -135,6 +135,13 @@ def cauchy_ldl(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return Lm, D
 
 
+def _fdot(x, y):
+    """``sum_i x_i y_i`` of two object arrays: mpmath's exactly rounded ``fdot`` for mpf, ball sums for arb."""
+    if len(x) and isinstance(x[0], mp.mpf):
+        return mp.fdot(x, y)
+    return np.dot(x, y)
+
+
 def _forward(Lm, b):
     """Solve ``L z = b`` (unit lower triangular)."""
     if Lm.dtype != object:
@@ -143,7 +150,7 @@ def _forward(Lm, b):
         return solve_triangular(Lm, b, lower=True, unit_diagonal=True, check_finite=False)
     z = np.empty(b.shape[0], dtype=object)
     for k in range(b.shape[0]):
-        z[k] = b[k] - (mp.fdot(Lm[k, :k], z[:k]) if k else 0)
+        z[k] = b[k] - (_fdot(Lm[k, :k], z[:k]) if k else 0)
     return z
 
 
@@ -156,12 +163,12 @@ def _backward(Lm, y):
     m = y.shape[0]
     x = np.empty(m, dtype=object)
     for k in range(m - 1, -1, -1):
-        x[k] = y[k] - (mp.fdot(Lm[k + 1:, k], x[k + 1:]) if k < m - 1 else 0)
+        x[k] = y[k] - (_fdot(Lm[k + 1:, k], x[k + 1:]) if k < m - 1 else 0)
     return x
 
 
 def _dot(x, y):
-    return float(np.dot(x, y)) if x.dtype != object else mp.fdot(x, y)
+    return float(np.dot(x, y)) if x.dtype != object else _fdot(x, y)
 
 
 # ============================================================================================ the target
@@ -190,8 +197,16 @@ class FitTarget:
             self._norm2[dps] = self.rho.square_integral(dps=dps)
         return self._norm2[dps]
 
-    def laplace(self, w: np.ndarray, moment: int, dps: int | None) -> tuple[np.ndarray, np.ndarray]:
-        """Values and absolute error estimates of ``L[t^moment rho](w)`` (cached per rate)."""
+    def laplace(self, w: np.ndarray, moment: int, dps: int | None,
+                arith: Arithmetic = MPMATH) -> tuple[np.ndarray, np.ndarray]:
+        """Values and absolute error estimates of ``L[t^moment rho](w)`` (cached per rate).
+
+        With ``dps`` the rates and the results are numbers of ``arith`` (the kernel computes in mpmath or Arb
+        balls, :meth:`memtheory.kernels.Kernel.laplace`, and the values are converted exactly)."""
+        if dps and arith is not MPMATH:
+            vals, errs = self.laplace(np.array([arith.to_mpf(v) for v in w], dtype=object), moment, dps)
+            return (np.array([arith.num(v) for v in vals], dtype=object),
+                    np.array([arith.num(v) for v in errs], dtype=object))
         keys = [(moment, dps, v if dps else float(v)) for v in w]
         missing = [i for i, k in enumerate(keys) if k not in self._cache]
         if missing:
@@ -259,11 +274,15 @@ class VariableProjection:
         Raise the precision as the loss needs (False: a fixed ``dps``, too few digits raise PrecisionError).
     sep : float
         Smallest gap between sorted log-rates.
+    arith : Arithmetic
+        The number type of the evaluations at ``dps`` digits (:mod:`memtheory.compile.arith`): Arb balls used as
+        floating-point numbers (default; the Cauchy algebra is about 10x faster than in mpmath) or mpmath.
     """
 
     def __init__(self, target: FitTarget, min_rate: float | None, dps: int | None, auto: bool,
-                 sep: float = DEFAULT_SEPARATION):
+                 sep: float = DEFAULT_SEPARATION, arith: Arithmetic = FLINT):
         self.t = target
+        self.ar = arith
         self.lo = math.log(min_rate) if min_rate else _U_LO  # lower bound of the log-rates
         self.sep = sep  # smallest gap between sorted log-rates
         self.dps = dps  # current working precision (None: float64)
@@ -295,15 +314,20 @@ class VariableProjection:
 
     # ------------------------------------------------------------------ precision helpers
     def _eps(self, dps):
-        return _EPS if dps is None else mp.mpf(10) ** (-dps)
+        return _EPS if dps is None else self.ar.num(10) ** (-dps)
+
+    def _context(self, dps: int | None):
+        """The working precision of an evaluation: ``dps`` digits of the arithmetic (None: float64)."""
+        return self.ar.workdps(dps) if dps else contextlib.nullcontext()
 
     def rates(self, u: np.ndarray, dps: int | None) -> tuple[np.ndarray, np.ndarray]:
-        """``(dw/du, w)`` for ``w = exp(u)``, in float64 (``dps=None``) or as mpf at ``dps`` digits."""
+        """``(dw/du, w)`` for ``w = exp(u)``, in float64 (``dps=None``) or as numbers of the arithmetic at ``dps``
+        digits (exact binary numbers: a ball's radius is dropped, so the rates are the same in every call)."""
         if dps is None:
             w = np.exp(u)
             return w, w
-        with mp.workdps(dps):
-            w = _exp_obj([mp.mpf(float(x)) for x in u])
+        with self.ar.workdps(dps):
+            w = np.array([self.ar.clean(self.ar.exp(self.ar.num(float(x)))) for x in u], dtype=object)
             return w, w
 
     def required_dps(self, st: FitState) -> int | None:
@@ -328,11 +352,10 @@ class VariableProjection:
         """
         dps = self.dps if dps == "current" else dps
         u = np.sort(np.asarray(u, float))
-        ctx = mp.workdps(dps) if dps else contextlib.nullcontext()
-        with ctx:
+        with self._context(dps):
             omega, w = self.rates(u, dps)
-            b, eb = self.t.laplace(w, 0, dps)
-            norm2 = self.t.norm2(dps)
+            b, eb = self.t.laplace(w, 0, dps, self.ar)
+            norm2 = self.ar.num(self.t.norm2(dps)) if dps else self.t.norm2(dps)
             Lm, D = cauchy_ldl(w)
             if any(d == 0 for d in D) or (dps is None and not np.all(np.isfinite(D))):
                 raise SingularGramError
@@ -365,8 +388,8 @@ class VariableProjection:
         ``G^{-1}_ij = A_i A_j/(w_i + w_j)``, ``A_i = prod_k (w_i + w_k) / prod_{k != i} (w_i - w_k)``.
         """
         w, a, dps = st.w, st.a, st.dps
-        L1, _ = self.t.laplace(w, 1, dps)
-        L2, _ = self.t.laplace(w, 2, dps)
+        L1, _ = self.t.laplace(w, 1, dps, self.ar)
+        L2, _ = self.t.laplace(w, 2, dps, self.ar)
         G2 = G * G
         # the residual inner products cancel: working precision
         h = G2.dot(a) - L1
@@ -377,7 +400,7 @@ class VariableProjection:
         else:
             fl = (lambda v: np.array([float(x) for x in v]))
             parts = _structure(fl(w), fl(a), fl(h), fl(q))
-            if parts is None:  # products outside float64 range: same formulas in mpmath
+            if parts is None:  # products outside float64 range: the same formulas at the working precision
                 parts = _structure(w, a, h, q)
         K, H = parts
         om = np.array([float(x) for x in omega])
@@ -498,10 +521,9 @@ class VariableProjection:
         if cand.size == 0:
             return []
         dps = st.dps
-        ctx = mp.workdps(dps) if dps else contextlib.nullcontext()
-        with ctx:
+        with self._context(dps):
             _, x = self.rates(cand, dps)
-            Lx, _ = self.t.laplace(x, 0, dps)
+            Lx, _ = self.t.laplace(x, 0, dps, self.ar)
             S = 1 / (x[:, None] + st.w[None, :])
             Rx = Lx - S.dot(st.a)
             Bx = np.prod((x[:, None] - st.w[None, :]) * S, axis=1)
@@ -515,13 +537,13 @@ def _structure(w, a, h, q):
 
     Only products and quotients of rate sums and differences enter (no cancellation), so float64 is accurate
     when ``w, a, h, q`` are (``h``, ``q`` come from the working precision). Returns None if a product leaves
-    float64 range; the same code then runs on mpmath numbers.
+    float64 range; the same code then runs on the numbers of the working precision (mpf or arb).
     """
     m = w.shape[0]
     obj = w.dtype == object
     S = w[:, None] + w[None, :]
     Dif = w[:, None] - w[None, :]
-    one = mp.mpf(1) if obj else 1.0
+    one = type(w[0])(1) if obj else 1.0
     for k in range(m):
         Dif[k, k] = one
     R = Dif / S
@@ -529,8 +551,8 @@ def _structure(w, a, h, q):
         R[k, k] = one
     with np.errstate(all="ignore"):
         if obj:
-            prodR = np.array([mp.fprod(row) for row in R], dtype=object)
-            A = np.array([mp.fprod(S[i]) / mp.fprod(Dif[i]) for i in range(m)], dtype=object)
+            prodR = np.array([_prod(row) for row in R], dtype=object)
+            A = np.array([_prod(S[i]) / _prod(Dif[i]) for i in range(m)], dtype=object)
         else:
             # in log space: products of m factors may leave float64 range although the results do not
             logR = np.log(np.abs(R)).sum(axis=1)
@@ -562,12 +584,18 @@ def _structure(w, a, h, q):
     return K, H
 
 
+def _prod(row):
+    """Product of the entries of an object array (mpf or arb)."""
+    return functools.reduce(operator.mul, row)
+
+
 class SingularGramError(Exception):
     """Coalescing rates: G is singular at the working precision."""
 
 
 def project_coefficients(target: FitTarget, w: np.ndarray, dps: int | None) -> tuple[np.ndarray, object]:
-    """Optimal coefficients and loss for the given rates (float64 or mpmath).
+    """Optimal coefficients and loss for the given rates (float64, or at ``dps`` digits in Arb balls used as
+    floating-point numbers, returned as mpf).
 
     Parameters
     ----------
@@ -575,7 +603,7 @@ def project_coefficients(target: FitTarget, w: np.ndarray, dps: int | None) -> t
     w : ndarray
         Distinct positive rates (taken as exact binary values).
     dps : int or None
-        mpmath digits (None: float64).
+        Decimal digits (None: float64).
 
     Returns
     -------
@@ -591,15 +619,16 @@ def project_coefficients(target: FitTarget, w: np.ndarray, dps: int | None) -> t
         G = 1 / (wv[:, None] + wv[None, :])
         J = float(target.norm2(None)) - 2 * float(a @ b) + float(a @ G @ a)
         return a, J
-    with mp.workdps(dps):
-        wv = np.array([mp.mpf(float(x)) for x in w], dtype=object)
-        b, _ = target.laplace(wv, 0, dps)
+    ar = FLINT
+    with ar.workdps(dps):
+        wv = np.array([ar.num(float(x)) for x in w], dtype=object)
+        b, _ = target.laplace(wv, 0, dps, ar)
         Lm, D = cauchy_ldl(wv)
         z = _forward(Lm, b)
         a = _backward(Lm, z / D)
         G = 1 / (wv[:, None] + wv[None, :])
-        J = target.norm2(dps) - 2 * mp.fdot(a, b) + mp.fdot(a, G.dot(a))
-        return a, +J
+        J = ar.num(target.norm2(dps)) - 2 * _fdot(a, b) + _fdot(a, G.dot(a))
+        return np.array([+ar.to_mpf(x) for x in a], dtype=object), +ar.to_mpf(J)
 
 
 def _loss_terms(target: FitTarget, a, w, dps: int):
