@@ -76,7 +76,9 @@ def _handler(args) -> int:
                          f"approx {args.what}")
     if args.what == "best":
         ms = _widths(args)
-        options = sweep_options(args) if swept else {}
+        options = sweep_options(args)
+        if not swept:  # in this process, with the bar moving as the continuation walks through the widths
+            options.update(backend="serial", workers=None)
         fits = approx.best_exponential_sums(rho, ms, min_rate=args.min_rate, dps=args.dps, **options)
         rows = [f.to_dict(args.dps) for f in fits]  # with --dps: decimal strings of all the digits asked for
         out = {"target": args.target, "min_rate": args.min_rate, "rows": rows}

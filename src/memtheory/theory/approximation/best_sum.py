@@ -29,6 +29,7 @@ Kaufman, BIT 15 (1975).
 
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
 from collections import OrderedDict
@@ -42,6 +43,7 @@ from ..._validation import check_dps
 from ...errors import ConvergenceError, ConvergenceWarning, InvalidArgumentError, NotIntegrableError
 from ...kernels.kernel import Kernel
 from ...models.linear import DiagonalRNN
+from ...sweep import progress as sweep_progress
 from .varpro import (
     DEFAULT_SEPARATION,
     EXACT_REL_LOSS,
@@ -402,9 +404,12 @@ def best_exponential_sums(rho: Kernel, ms, norm: str = "L2", min_rate: float | N
     else:
         _PATHS.move_to_end(key)
     _solver = _PathSolver(target, min_rate, dps, int(starts), rtol, int(max_iter), min_separation)
-    for m in range(1, max(ms_list) + 1):
+    top = max(ms_list)
+    cost = [0.0] + list(itertools.accumulate(float(k) ** 2 for k in range(1, top + 1)))  # width k costs ~k^2
+    for m in range(1, top + 1):
         if m not in path:
             path[m] = _solver.solve(path, m)
+        sweep_progress.report(cost[m] / cost[top])  # moves a sweep's bar while the continuation walks
     unconverged = sorted({m for m in ms_list if not path[m].converged})
     if unconverged:
         warnings.warn(f"best exponential sum: the optimiser stopped before its tolerance at m = "
