@@ -35,6 +35,7 @@ import sympy as sp
 from flint import acb, arb, ctx, fmpq, fmpz
 
 from ..errors import CertificationError, InvalidArgumentError
+from .codegen import exact_integer_literals
 from .registry import SPECIAL_FUNCTIONS
 
 __all__ = ["arb_function", "to_arb", "workprec", "dps_to_prec", "ArbNamespace"]
@@ -374,12 +375,13 @@ class _Printer:
 @functools.lru_cache(maxsize=512)
 def _compiled(args: tuple, expr: sp.Expr, complex_mode: bool) -> Callable:
     names = {sym: f"_x{i}" for i, sym in enumerate(args)}
-    body = _Printer(names, complex_mode)(expr)
-    params = ", ".join([*names.values(), "_an=False"])
-    source = f"def _f({params}):\n    return {body}\n"
-    namespace = {"_Z": lambda n: arb(fmpz(n)), "_Q": lambda p, q: arb(fmpq(p, q)), "_F": ArbNamespace,
-                 "_S": {fn.sympy: fn.arb for fn in SPECIAL_FUNCTIONS if fn.arb is not None}}
-    exec(compile(source, "<memtheory.compile.arb>", "exec"), namespace)  # generated from a SymPy tree
+    with exact_integer_literals():  # integers of any length (2**(2**13)) in the generated source
+        body = _Printer(names, complex_mode)(expr)
+        params = ", ".join([*names.values(), "_an=False"])
+        source = f"def _f({params}):\n    return {body}\n"
+        namespace = {"_Z": lambda n: arb(fmpz(n)), "_Q": lambda p, q: arb(fmpq(p, q)), "_F": ArbNamespace,
+                     "_S": {fn.sympy: fn.arb for fn in SPECIAL_FUNCTIONS if fn.arb is not None}}
+        exec(compile(source, "<memtheory.compile.arb>", "exec"), namespace)  # generated from a SymPy tree
     func = namespace["_f"]
     func.source = source
     return func
