@@ -10,6 +10,7 @@ from scipy.integrate import solve_ivp
 
 import memtheory as mt
 from memtheory.dynamics import GradientFlow
+from memtheory.errors import InvalidArgumentError
 from memtheory.symbolic.functions import LaplaceMoment
 
 SPIKE = mt.kernels.memory_family(mt.kernels.exponential(0.4), mt.kernels.gaussian_bump(0, 0.7), omega=1 / 6)
@@ -98,6 +99,42 @@ def test_events_located_to_tolerance(flow):
     J0 = flow.loss(THETA0)[0]
     assert abs(flow.loss(sol.theta_events["loss"][0])[0] - J0) == pytest.approx(0.05, abs=1e-9)
     assert 0 < t_dist < 50 and 0 < t_loss < 50
+
+
+def test_terminal_all_stops_once_both_events_are_located():
+    # J = r^2/2 - theta = theta0 e^{-tau}: ||theta - theta0|| = |theta0| (1 - e^{-tau}), J0 - J = J0 (1 - e^{-2 tau})
+    flow = GradientFlow.from_loss("(x**2 + y**2) / 2", ["x", "y"])
+    theta0, d_dist, d_loss = np.array([3.0, 4.0]), 0.5, 2.0
+    exact = {"distance": -np.log1p(-d_dist / 5.0), "loss": -np.log1p(-d_loss / 12.5) / 2}
+    events = {"distance": d_dist, "loss": d_loss}
+    sol = flow.solve(theta0, 1e300, method="radau", rtol=1e-12, atol=1e-14, events=events, terminal="all")
+    assert sol.status == 1
+    for name, t in exact.items():
+        assert sol.t_events[name].shape == (1,) and sol.t_events[name][0] == pytest.approx(t, rel=1e-9)
+    assert sol.t[-1] == pytest.approx(max(exact.values()), rel=1e-9)
+    # per event: the distance event (the later one) alone stops the run as well
+    assert exact["distance"] > exact["loss"]
+    one = flow.solve(theta0, 1e300, method="radau", rtol=1e-12, atol=1e-14, events=events,
+                     terminal={"distance": "all"})
+    assert one.t[-1] == sol.t[-1]
+    # an event that never occurs (J0 - J < J0 = 12.5): the run goes on to tau_end, as terminal=False does
+    never = {"distance": d_dist, "loss": 20.0}
+    rest = flow.solve(theta0, 1e300, method="radau", rtol=1e-12, atol=1e-14, events=never, terminal="all")
+    assert rest.status == 0 and rest.t[-1] == 1e300 and rest.t_events["loss"].size == 0
+    assert rest.t_events["distance"][0] == pytest.approx(exact["distance"], rel=1e-9)
+    with pytest.raises(InvalidArgumentError, match="terminal"):
+        flow.solve(theta0, 1.0, events=events, terminal="first")
+
+
+def test_terminal_all_matches_the_run_to_the_horizon_on_a_plateau(flow):
+    events = {"distance": 0.05, "loss": 0.05}
+    kw = dict(method="radau", rtol=1e-11, atol=1e-14, events=events)
+    full = flow.solve(THETA0, 1e300, terminal=False, max_steps=5000, **kw)
+    stop = flow.solve(THETA0, 1e300, terminal="all", **kw)
+    assert stop.status == 1 and stop.nsteps < full.nsteps
+    for name in events:  # the same steps up to the stop: the same first times to the last bit
+        assert stop.t_events[name][0] == full.t_events[name][0]
+    assert stop.t[-1] == max(full.t_events[name][0] for name in events)
 
 
 def test_plateau_flow_to_1e12_in_bounded_steps():

@@ -297,6 +297,43 @@ def test_terminal_and_non_terminal_events():
     assert len(res.t_events[0]) == 1 and len(res.t_events[1]) == 1 and len(res.t_events[2]) == 0
 
 
+@pytest.mark.parametrize("method", ["dopri5", "radau"])
+def test_terminal_all_stops_at_the_last_first_occurrence(method):
+    # y = e^{-t} crosses 0.5, 0.25, 0.1 at ln 2, ln 4, ln 10
+    kw = dict(rtol=1e-12, atol=1e-14, events=levels)
+    full = integrate(decay, decay_jac, [1.0], (0.0, 10.0), [1.0], method=method, **kw)
+    res = integrate(decay, decay_jac, [1.0], (0.0, 10.0), [1.0], method=method, terminal="all", **kw)
+    assert res.status == 1 and "terminal event" in res.message
+    assert abs(res.t_final - np.log(10.0)) < 1e-9 and res.t[-1] == res.t_final
+    assert abs(res.y_final[0] - 0.1) < 1e-9
+    assert res.nsteps < full.nsteps
+    for e in range(3):  # the same steps as the run to t_end, so the same event times to the last bit
+        np.testing.assert_array_equal(res.t_events[e], full.t_events[e])
+    # the two flagged "all" stop the run at the later of them; True stops at its first occurrence
+    two = integrate(decay, decay_jac, [1.0], (0.0, 10.0), [1.0], method=method, terminal=["all", "all", False],
+                    **kw)
+    assert two.status == 1 and abs(two.t_final - np.log(4.0)) < 1e-9 and two.t_events[2].size == 0
+    mixed = integrate(decay, decay_jac, [1.0], (0.0, 10.0), [1.0], method=method, terminal=[True, "all", "all"],
+                      **kw)
+    assert mixed.status == 1 and abs(mixed.t_final - np.log(2.0)) < 1e-9
+    # an event that never occurs (y = 0.1 is reached at ln 10 > 2): the run goes on to t_end
+    short = integrate(decay, decay_jac, [1.0], (0.0, 2.0), [1.0], method=method, terminal="all", **kw)
+    assert short.status == 0 and short.t_final == 2.0 and short.t_events[2].size == 0
+    assert abs(short.t_events[1][0] - np.log(4.0)) < 1e-9
+
+
+def test_terminal_all_in_a_batch_matches_single_runs():
+    P = np.array([[0.5], [1.0], [4.0]])  # ln 10 / 0.5 > 3: the first trajectory never reaches y = 0.1
+    b = integrate_batch(decay, decay_jac, [1.0], (0.0, 3.0), P, events=levels, terminal="all", rtol=1e-11,
+                        atol=1e-13, num_threads=1)
+    for k in range(3):
+        single = integrate(decay, decay_jac, [1.0], (0.0, 3.0), P[k], events=levels, terminal="all", rtol=1e-11,
+                           atol=1e-13)
+        assert b.status[k] == single.status and b.t_final[k] == single.t_final
+    np.testing.assert_allclose(b.t_final, [3.0, np.log(10.0), np.log(10.0) / 4], rtol=1e-10)
+    assert list(b.status) == [0, 1, 1]
+
+
 def test_event_direction_and_repeated_crossings():
     w = 1.0  # x = cos t: zeros at pi/2 (down), 3pi/2 (up), 5pi/2 (down) in [0, 9]
     kw = dict(rtol=1e-12, atol=1e-14, events=first_component)
@@ -470,6 +507,10 @@ def test_bad_functions_and_domain_raise():
         integrate(42, decay_jac, [1.0], (0.0, 1.0), [1.0])
     with pytest.raises(InvalidArgumentError, match="direction"):
         integrate(decay, decay_jac, [1.0], (0.0, 1.0), [1.0], events=levels, direction=[2, 0, 0])
+    with pytest.raises(InvalidArgumentError, match="terminal"):
+        integrate(decay, decay_jac, [1.0], (0.0, 1.0), [1.0], events=levels, terminal="any")
+    with pytest.raises(InvalidArgumentError, match="terminal"):
+        integrate(decay, decay_jac, [1.0], (0.0, 1.0), [1.0], events=levels, terminal=[True, "all"])
     with pytest.raises(InvalidArgumentError, match="rows"):
         integrate_batch(decay, decay_jac, np.ones((3, 1)), (0.0, 1.0), np.ones((2, 1)))
 

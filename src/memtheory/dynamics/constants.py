@@ -38,6 +38,9 @@ __all__ = [
     "R_SINGULAR",
     "R_NEWTON",
     "STATUS",
+    "TERM_NONE",
+    "TERM_FIRST",
+    "TERM_ALL",
     "REJ_NONE",
     "REJ_ERROR",
     "REJ_NONFINITE",
@@ -99,6 +102,12 @@ R_NEWTON = 8
 #: Termination reason -> public status (0 end reached, 1 terminal event, -1 failure, -2 left the domain).
 STATUS = {R_END: 0, R_EVENT: 1, R_MAX_STEPS: -1, R_STEP_SMALL: -1, R_NONFINITE: -1, R_DOMAIN: -2,
           R_DOMAIN_SMALL: -2, R_SINGULAR: -1, R_NEWTON: -1}
+
+# Terminal flags of an event: it never stops the run; it stops it at its first occurrence; it stops it once every
+# event flagged TERM_ALL has occurred (at the first occurrence of the last of them).
+TERM_NONE = 0
+TERM_FIRST = 1
+TERM_ALL = 2
 
 # Why the last trial step was rejected.
 REJ_NONE = 0

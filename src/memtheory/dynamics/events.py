@@ -16,8 +16,11 @@ event time is therefore that of the interpolant (the integration tolerance divid
 
 An event ``e`` fires on a step when ``g_e`` goes from ``< 0`` to ``>= 0`` (direction ``+1`` or ``0``) or from
 ``> 0`` to ``<= 0`` (direction ``-1`` or ``0``); a zero at the start of a step is not an event (it was
-reported at the end of the previous one). Two crossings of the same component within one step are not
-resolved (the usual limitation of step-wise event detection); tighten ``max_step`` if that matters.
+reported at the end of the previous one). Its terminal flag (:mod:`memtheory.dynamics.constants`) says whether
+it stops the run: ``TERM_NONE`` never, ``TERM_FIRST`` at its first occurrence, ``TERM_ALL`` once every event
+flagged ``TERM_ALL`` has occurred (at the first occurrence of the last of them). Two crossings of the same
+component within one step are not resolved (the usual limitation of step-wise event detection); tighten
+``max_step`` if that matters.
 
 The same root finder locates the exit time from the domain (``domain(t, y, p) > 0``).
 
@@ -34,6 +37,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from memtheory.dynamics.constants import TERM_ALL, TERM_FIRST
 from memtheory.dynamics.dopri import INLINE
 from memtheory.dynamics.explicit import erk_interp
 from memtheory.dynamics.radau import radau_interp
@@ -154,7 +158,7 @@ def find_root(events, domain, which, t_old, h, kind, coef, p, ga, gb, yw):
 
 
 @njit(nogil=True)
-def detect_events(events, domain, t_old, h, kind, coef, p, g_old, g_new, direction, terminal, yw,
+def detect_events(events, domain, t_old, h, kind, coef, p, g_old, g_new, direction, terminal, pending, yw,
                   found_idx, found_theta):
     """Find the events that fire on a step and locate them.
 
@@ -167,7 +171,9 @@ def detect_events(events, domain, t_old, h, kind, coef, p, g_old, g_new, directi
     g_old, g_new : ndarray
         Event values at the start and the end of the step.
     direction, terminal : ndarray of int64
-        Per-event direction (+1, -1, 0) and terminal flag (0/1).
+        Per-event direction (+1, -1, 0) and terminal flag (``TERM_NONE``, ``TERM_FIRST``, ``TERM_ALL``).
+    pending : ndarray of int64
+        1 for each ``TERM_ALL`` event that has not occurred yet (updated: the events found here are cleared).
     yw : ndarray
         Work array of length n.
     found_idx, found_theta : ndarray
@@ -176,10 +182,13 @@ def detect_events(events, domain, t_old, h, kind, coef, p, g_old, g_new, directi
     Returns
     -------
     (int, float)
-        Number of events found and the smallest ``theta`` of a terminal one (2.0 if none).
+        Number of events found and the ``theta`` at which the run stops (2.0 if it goes on): the first
+        occurrence of a ``TERM_FIRST`` event, or that of the last ``TERM_ALL`` event to occur when no other
+        remains pending after this step.
     """
     nf = 0
     theta_term = 2.0
+    theta_all = -1.0  # the latest first occurrence of a TERM_ALL event on this step
     for ev in range(g_old.shape[0]):
         go = g_old[ev]
         gn = g_new[ev]
@@ -190,8 +199,17 @@ def detect_events(events, domain, t_old, h, kind, coef, p, g_old, g_new, directi
             found_idx[nf] = ev
             found_theta[nf] = th
             nf += 1
-            if terminal[ev] != 0 and th < theta_term:
+            if terminal[ev] == TERM_FIRST and th < theta_term:
                 theta_term = th
+            elif terminal[ev] == TERM_ALL and pending[ev] != 0:
+                pending[ev] = 0
+                theta_all = max(theta_all, th)
+    if theta_all >= 0.0:
+        remaining = 0
+        for ev in range(pending.shape[0]):
+            remaining += pending[ev]
+        if remaining == 0:
+            theta_term = min(theta_term, theta_all)
     # insertion sort by theta
     for i in range(1, nf):
         ti = found_theta[i]

@@ -168,7 +168,7 @@ class _FlowBase(Displayable):
         return self.module.jac(0.0, theta, self.params(theta))
 
     def solve(self, theta0, tau_end: float, method: str = "auto", rtol: float = 1e-8, atol: float = 1e-10,
-              events: dict | None = None, terminal: bool | dict = True, dense: bool = False, t_eval=None,
+              events: dict | None = None, terminal: bool | str | dict = True, dense: bool = False, t_eval=None,
               max_steps: int = 1_000_000) -> FlowSolution:
         """Integrate the flow from ``theta0`` up to ``tau_end``.
 
@@ -186,9 +186,13 @@ class _FlowBase(Displayable):
         events : dict, optional
             ``{"distance": delta}`` and/or ``{"loss": delta}``: the times when ``||theta - theta0|| = delta`` and
             ``|J - J(theta0)| = delta``, located on the dense output.
-        terminal : bool or dict
-            Stop at the events (all, or per event name): the run stops at the first occurrence of any terminal
-            event (to locate several events, make them non-terminal and bound ``tau_end``).
+        terminal : bool, "all" or dict
+            When the events stop the run. True: at the first occurrence of any of them; ``"all"``: once every
+            requested event has occurred, at the first occurrence of the last of them (``t_events`` then holds
+            each event's first time, and a run in which some event never occurs goes on to ``tau_end``, status
+            0); False: never (every occurrence up to ``tau_end`` is recorded). A dict gives the flag (True,
+            False or ``"all"``) per event name (missing names: False); the run stops at the first occurrence of
+            an event flagged True, or once every event flagged ``"all"`` has occurred, whichever comes first.
         dense : bool
             Keep a continuous solution ``sol(t)``.
         t_eval : array_like, optional
@@ -220,7 +224,7 @@ class _FlowBase(Displayable):
         return slice(k, k + self.n)
 
     def solve_ensemble(self, theta0s, tau_end: float, events: dict | None = None, method: str = "auto",
-                       rtol: float = 1e-8, atol: float = 1e-10, terminal: bool | dict = True,
+                       rtol: float = 1e-8, atol: float = 1e-10, terminal: bool | str | dict = True,
                        bases: list[np.ndarray] | None = None, progress: bool = False,
                        chunk: int = 64, num_threads: int | None = None) -> dict:
         """Integrate many initial conditions (and/or kernel parameter sets) in parallel over cores.
@@ -275,13 +279,14 @@ class _FlowBase(Displayable):
         return out
 
 
-def _terminal_flags(names: list[str], terminal: bool | dict) -> dict:
+def _terminal_flags(names: list[str], terminal: bool | str | dict) -> dict:
+    """Event name -> terminal flag of each requested event (validated by the integrators: a bool or ``"all"``)."""
     if isinstance(terminal, dict):
         unknown = set(terminal) - set(EVENTS)
         if unknown:
             raise InvalidArgumentError(f"unknown event(s) in terminal: {', '.join(sorted(unknown))}")
-        return {e: bool(terminal.get(e, False)) for e in names}
-    return {e: bool(terminal) for e in names}
+        return {e: terminal.get(e, False) for e in names}
+    return {e: terminal for e in names}
 
 
 class GradientFlow(_FlowBase):

@@ -7,7 +7,7 @@ Problem convention (the gradient flows of :mod:`memtheory` are wired onto it):
 * ``jac(t, y, p) -> float64[:, ::1]``: the analytic Jacobian ``d rhs / dy`` (``None``: forward differences);
 * ``events(t, y, p) -> float64[::1]`` (optional): ``n_events`` event functions; event ``e`` is a sign change
   of component ``e`` in the allowed ``direction`` (+1 upward, -1 downward, 0 both); ``terminal`` events stop
-  the integration;
+  the integration (at their first occurrence, or, flagged ``"all"``, once every one of them has occurred);
 * ``domain(t, y, p) -> float64`` (optional): must stay positive. A trial step that leaves the domain is
   rejected and retried with a step ending at 90% of the crossing located on its interpolant; when the
   solution genuinely reaches the boundary the integration stops with ``status = -2``: either two
@@ -154,8 +154,11 @@ def integrate(
         Number of event functions (0: inferred from ``events(t0, y0, p)``).
     direction : int or sequence of int, optional
         Per-event crossing direction: +1 (from negative to positive), -1, or 0 (both; default).
-    terminal : bool or sequence of bool, optional
-        Per-event flag: stop at the first occurrence (default False).
+    terminal : bool, "all", or sequence of bool / "all", optional
+        Per-event flag (one value: the same for every event). True: stop at the event's first occurrence;
+        ``"all"``: stop once every event flagged ``"all"`` has occurred, at the first occurrence of the last of
+        them (each event's first time is then in ``t_events``, and no step is taken beyond the last); False
+        (default): never stop.
     domain : callable, optional
         numba-jitted ``domain(t, y, p) -> float64`` that must stay ``> 0``.
     dense : bool

@@ -37,6 +37,7 @@ from memtheory.dynamics.constants import (
     REJ_DOMAIN,
     REJ_NONE,
     REJ_NONFINITE,
+    TERM_ALL,
 )
 from memtheory.dynamics.control import (
     NSTIFF_ON,
@@ -155,6 +156,10 @@ def _integrate_loop(rhs, jac, events, domain, y0, t0, t_end, p, rtol, atol, t_ev
     # Events, domain, outputs at t0.
     g_old = events(t, y, p) if n_ev > 0 else np.empty(0)
     found_idx = np.empty(n_ev, dtype=np.int64)
+    pending = np.zeros(n_ev, dtype=np.int64)  # TERM_ALL events not yet occurred
+    for e in range(n_ev):
+        if terminal[e] == TERM_ALL:
+            pending[e] = 1
     found_theta = np.empty(n_ev)
     yw = np.empty(n)
     d_cur = domain(t, y, p) if use_domain else 1.0
@@ -271,7 +276,7 @@ def _integrate_loop(rhs, jac, events, domain, y0, t0, t_end, p, rtol, atol, t_ev
                 cnt[NFEV] += erk_dense(rhs, t, y, y_new, h, p, K, erk, coef)
                 dense_ok = True
             nf, th_term = detect_events(events, domain, t, h, kind, coef, p, g_old, g_new, direction,
-                                        terminal, yw, found_idx, found_theta)
+                                        terminal, pending, yw, found_idx, found_theta)
             if th_term <= theta_stop:
                 theta_stop = th_term
                 stop_reason = R_EVENT

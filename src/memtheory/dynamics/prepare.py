@@ -16,7 +16,16 @@ import numpy as np
 from numba import njit, types
 from numba.core.registry import CPUDispatcher
 
-from memtheory.dynamics.constants import HIGH_ORDER_RTOL, METHOD_CODE, METHODS, M_AUTO, M_DOP853
+from memtheory.dynamics.constants import (
+    HIGH_ORDER_RTOL,
+    METHOD_CODE,
+    METHODS,
+    M_AUTO,
+    M_DOP853,
+    TERM_ALL,
+    TERM_FIRST,
+    TERM_NONE,
+)
 from memtheory.dynamics.tableaux import ERK_DOP853, ERK_DOPRI5
 from memtheory.errors import InvalidArgumentError
 
@@ -235,12 +244,23 @@ def _event_flags(n_ev: int, direction: Any, terminal: Any) -> tuple[np.ndarray, 
                 f"direction must be -1, 0, +1 or a sequence of those of length n_events={n_ev}")
     if terminal is None:
         term = np.zeros(n_ev, dtype=np.int64)
+    elif isinstance(terminal, str) or np.ndim(terminal) == 0:
+        term = np.full(n_ev, _terminal_flag(terminal), dtype=np.int64)
     else:
-        tt = np.asarray(terminal)
-        term = np.full(n_ev, int(bool(tt))) if tt.ndim == 0 else tt.astype(bool).astype(np.int64)
+        term = np.array([_terminal_flag(v) for v in terminal], dtype=np.int64)
         if term.shape != (n_ev,):
-            raise InvalidArgumentError(f"terminal must be a bool or a sequence of length n_events={n_ev}")
+            raise InvalidArgumentError(f"terminal must be a bool, 'all' or a sequence of those of length "
+                                       f"n_events={n_ev}")
     return np.ascontiguousarray(d, dtype=np.int64), np.ascontiguousarray(term, dtype=np.int64)
+
+
+def _terminal_flag(value: Any) -> int:
+    """The loop's terminal flag of one event: ``"all"`` -> ``TERM_ALL``, else ``TERM_FIRST`` if true."""
+    if isinstance(value, str):
+        if value != "all":
+            raise InvalidArgumentError(f"terminal must be a bool or 'all', got {value!r}")
+        return TERM_ALL
+    return TERM_FIRST if bool(value) else TERM_NONE
 
 
 def prepare_problem(rhs: Callable, jac: Callable | None, events: Callable | None, n_events: int,
