@@ -80,6 +80,24 @@ def test_float64_matches_scipy(inv_omega):
     assert math.isclose(r.log10_tau0, math.log10(ref0), rel_tol=1e-6, abs_tol=1e-6)
 
 
+def test_float64_flow_at_rest_short_of_the_loss_threshold_is_converged():
+    # J0 = sqrt(pi)/2 and the flow comes to rest at J > J0 - 1/2: the loss time never comes, the distance one does
+    rho = rho_at(6.0)
+    r = plateau.hitting_times(rho, A0, W0, 0.5, method="float64")
+    assert r.status == "converged" and r.tau0_prime == math.inf and r.log10_tau0_prime == math.inf
+    # scipy's Radau on the compiled -grad J (tested against l2_loss in test_flow.py), to where it is at rest
+    flow = mt.GradientFlow(rho, 2)
+    y0 = np.concatenate([A0, W0])
+    sol = solve_ivp(lambda t, y: flow.rhs(y), (0, 1e6), y0, method="Radau", jac=lambda t, y: flow.jacobian(y),
+                    rtol=1e-12, atol=1e-14, dense_output=True)
+    assert sol.success and np.linalg.norm(flow.rhs(sol.y[:, -1])) < 1e-10
+    assert min(flow.loss(sol.y.T)) > r.J0 - 0.4  # the loss threshold J0 - 1/2 is far out of reach
+    dist = np.linalg.norm(sol.y.T - y0, axis=1) - 0.5
+    k = int(np.argmax(dist >= 0))
+    ref0 = brentq(lambda t: np.linalg.norm(sol.sol(t) - y0) - 0.5, sol.t[k - 1], sol.t[k], xtol=1e-14, rtol=1e-14)
+    assert abs(r.tau0 - ref0) <= 1e-6 * ref0
+
+
 @pytest.mark.parametrize("inv_omega", [8.0, 14.0])
 def test_mpmath_matches_float64_on_overlap(inv_omega):
     rho = rho_at(inv_omega)

@@ -266,8 +266,9 @@ def _float64_run(rho, a0, w0, delta, rtol, atol):
     from ...dynamics.flow import GradientFlow
 
     flow = GradientFlow(rho, a0.size)
+    # stop once both times are located; a run missing one goes on to tau = 1e300, where it is at rest
     sol = flow.solve(np.concatenate([a0, w0]), 1e300, method="radau", rtol=rtol, atol=atol,
-                     events={"distance": delta, "loss": delta}, terminal=False,
+                     events={"distance": delta, "loss": delta}, terminal="all",
                      max_steps=_F64_MAX_STEPS)
     t = {}
     for name in ("distance", "loss"):
@@ -279,7 +280,7 @@ def _float64_run(rho, a0, w0, delta, rtol, atol):
         status = "censored" if t["distance"] is not None or t["loss"] is not None else "failed"
         message = (f"{sol.message}; the missing hitting time is later than tau = {sol.t[-1]:.6g} (after a plateau "
                    "the flow may enter a slow singular regime, e.g. rates coalescing)")
-    else:  # no terminal events: status 0 means tau = 1e300 was reached with the flow at rest
+    else:  # status 0 (a time missing, so the run went on): tau = 1e300 was reached with the flow at rest
         for name in ("distance", "loss"):
             if t[name] is None:
                 t[name] = mp.inf
