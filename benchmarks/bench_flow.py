@@ -17,9 +17,17 @@
    estimate), which is not this file's code and does more than the two times.
 3. **Ensembles**: ``GradientFlow.solve_ensemble`` over the omega sweep of 2. (one call, the trajectories in the
    compiled loop one after the other, 1 and 2 threads) against a Python loop of ``solve`` calls.
+4. **The float64 plateau point, before and after stopping at its hitting times**, m = 2, spike target
+   ``exp(-t/2) + exp(-2*(t - 1/omega)**2)``, ``a0 = (1, 0)``, ``w0 = (1/2, 2)``, ``delta = 0.05``,
+   ``1/omega = 4..18``: the run of ``memtheory.plateau.hitting_times``'s float64 path (Radau, rtol 1e-11,
+   atol 1e-14, at most 5000 steps, to tau = 1e300) with both events non-terminal (how the point was computed
+   before) against ``terminal="all"`` (stop once both are located, how it is computed now): seconds, steps,
+   whether the hitting times are identical; and the whole point (``method="float64"``, with its error
+   estimate, a second run at a 30x tighter tolerance).
 
 Timings on a loaded machine are noisy; the ratios of one run are the result. Run:
-``python benchmarks/bench_flow.py [--quick] [--json]`` (``--quick``: fewer repeats and plateau points).
+``python benchmarks/bench_flow.py [--quick] [--json] [--sections 1234]`` (``--quick``: fewer repeats and plateau
+points; ``--sections``: which of the four to run).
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ import json
 import time
 
 import numpy as np
+import sympy as sp
 from numba import njit
 from scipy.integrate import solve_ivp
 from scipy.special import erfcx
@@ -240,17 +249,43 @@ def ensembles(quick: bool) -> dict:
     return res
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
-    res = {"trajectory": trajectories(args.quick), "plateau": plateau_points(args.quick),
-           "ensemble": ensembles(args.quick)}
-    if args.json:
-        print(json.dumps(res, indent=1, default=lambda o: o.tolist() if isinstance(o, np.ndarray) else str(o)))
-        return
-    tr = res["trajectory"]
+SPIKE_TARGET = "exp(-t/2) + exp(-2*(t - 1/omega)**2)"
+
+
+def plateau_stop(quick: bool) -> dict:
+    """Section 4: the float64 plateau point's flow run to tau = 1e300 against the run stopped at both times."""
+    xs = [4, 8, 12, 16, 18] if quick else list(range(4, 19))
+    target = mt.Kernel(SPIKE_TARGET, omega=1)
+    a0, w0 = ["1", "0"], ["0.5", "2"]
+    theta0 = np.array([1.0, 0.0, 0.5, 2.0])
+    # the float64 plateau point's two runs (its tolerances, and 30x tighter for the error estimate) and step
+    # budget (memtheory.theory.plateau.hitting)
+    tols = [(1e-11, 1e-14), (1e-11 / 30, 1e-14 / 30)]
+    kw = dict(method="radau", events={"distance": DELTA, "loss": DELTA}, max_steps=5000)
+    rep = 2 if quick else 3
+    rows = []
+    for x in xs:
+        rho = target.with_params(omega=sp.Rational(1, x))
+        flow = mt.GradientFlow(rho, 2)
+        flow.solve(theta0, 1.0, **kw)  # compile / load
+        row = {"inv_omega": x, "before_s": 0.0, "after_s": 0.0, "before_steps": [], "after_steps": [],
+               "same_times": True}
+        for rtol, atol in tols:
+            sec, before = best_of(lambda: flow.solve(theta0, 1e300, rtol=rtol, atol=atol, terminal=False, **kw), 1)
+            row["before_s"] += sec
+            sec, after = best_of(lambda: flow.solve(theta0, 1e300, rtol=rtol, atol=atol, terminal="all", **kw), rep)
+            row["after_s"] += sec
+            row["before_steps"].append(before.nsteps)
+            row["after_steps"].append(after.nsteps)
+            row["same_times"] &= all(before.t_events[e][:1].tolist() == after.t_events[e][:1].tolist()
+                                     for e in kw["events"])
+        row["point_s"], point = best_of(lambda: plateau.hitting_times(rho, a0, w0, DELTA, method="float64"), rep)
+        row.update(tau0=float(point.tau0_mp), tau0_prime=float(point.tau0_prime_mp), status=point.status)
+        rows.append(row)
+    return {"rows": rows}
+
+
+def print_trajectories(tr: dict) -> None:
     print("1. one trajectory, m = 3, rtol 1e-10")
     npr = tr["numpy_rhs_s"]
     print(f"   per-call set-up (solve to tau = 1e-9): {tr['setup_s'] * 1e6:.0f} us; numpy rhs: erfcx "
@@ -270,17 +305,56 @@ def main() -> None:
             r = row[f"lsoda_{name}"]
             print(f"      LSODA, {name:10s} rhs: {r['s'] * 1e3:9.1f} ms ({r['nfev']} rhs, {r['njev']} jac)  ratio "
                   f"{r['ratio']:7.1f}x  max|state diff| {r['state_diff']:.1e}")
+
+
+def print_plateau_points(pl: dict) -> None:
     print("2. per plateau point, m = 10 (both hitting times; rtol 1e-11, atol 1e-14)")
-    for r in res["plateau"]["rows"]:
+    for r in pl["rows"]:
         print(f"   1/omega = {r['inv_omega']:4.0f}: tau0 = {r['tau0']:.6e}  memtheory {r['ours_s'] * 1e3:7.1f} ms "
               f"({r['ours_method']}, {r['ours_nfev']} rhs)  scipy DOP853 {r['dop853_s'] * 1e3:8.1f} ms "
               f"({r['dop853_nfev']} rhs)  ratio {r['ratio']:6.1f}x  tau0/tau0' rel diff {r['tau0_reldiff']:.1e}/"
               f"{r['tau0p_reldiff']:.1e}   plateau.hitting_times float64 point {r['plateau_point_s'] * 1e3:7.1f} ms")
-    e = res["ensemble"]
+
+
+def print_ensembles(e: dict) -> None:
     print(f"3. ensemble of {e['trajectories']} plateau points: loop of integrate calls {e['loop_s']:.3f} s, "
           f"solve_ensemble 1 thread {e['batch_1_s']:.3f} s ({e['loop_s'] / e['batch_1_s']:.2f}x), 2 threads "
           f"{e['batch_2_s']:.3f} s ({e['loop_s'] / e['batch_2_s']:.2f}x); identical hitting times: "
           f"{e['batch_1_s'] and e['batch_1_same'] and e['batch_2_same']}")
+
+
+def print_plateau_stop(ps: dict) -> None:
+    print(f"4. the float64 plateau point, m = 2, {SPIKE_TARGET}, a0 = (1, 0), w0 = (1/2, 2), delta = {DELTA}: its two "
+          "flow runs (rtol 1e-11 and 1e-11/30) to tau = 1e300 with non-terminal events (before) and stopped once "
+          "both times are located (after)")
+    for r in ps["rows"]:
+        print(f"   1/omega = {r['inv_omega']:2d}: tau0 = {r['tau0']:.6e}, tau0' = {r['tau0_prime']:.6e} "
+              f"({r['status']})  before {r['before_s'] * 1e3:6.1f} ms ({'+'.join(map(str, r['before_steps']))} "
+              f"steps)  after {r['after_s'] * 1e3:5.1f} ms ({'+'.join(map(str, r['after_steps']))} steps)  ratio "
+              f"{r['before_s'] / r['after_s']:5.1f}x  same times: {r['same_times']}  whole point now "
+              f"{r['point_s'] * 1e3:5.1f} ms")
+
+
+#: Section number -> (key of the results, what runs it, what prints it).
+_SECTIONS = {"1": ("trajectory", trajectories, print_trajectories),
+             "2": ("plateau", plateau_points, print_plateau_points),
+             "3": ("ensemble", ensembles, print_ensembles),
+             "4": ("plateau_stop", plateau_stop, print_plateau_stop)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--sections", default="1234", help="which sections to run, e.g. 4 (default: all)")
+    args = parser.parse_args()
+    res = {key: run(args.quick) for k, (key, run, _) in _SECTIONS.items() if k in args.sections}
+    if args.json:
+        print(json.dumps(res, indent=1, default=lambda o: o.tolist() if isinstance(o, np.ndarray) else str(o)))
+        return
+    for key, _, show in _SECTIONS.values():
+        if key in res:
+            show(res[key])
 
 
 if __name__ == "__main__":
