@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 import mpmath as mp
 import numpy as np
 
+from ..._runtime import blas_limit
 from ...display import Displayable
 from ..._validation import check_dps
 from ...errors import ConvergenceError, ConvergenceWarning, InvalidArgumentError, NotIntegrableError
@@ -406,10 +407,11 @@ def best_exponential_sums(rho: Kernel, ms, norm: str = "L2", min_rate: float | N
     _solver = _PathSolver(target, min_rate, dps, int(starts), rtol, int(max_iter), min_separation)
     top = max(ms_list)
     cost = [0.0] + list(itertools.accumulate(float(k) ** 2 for k in range(1, top + 1)))  # width k costs ~k^2
-    for m in range(1, top + 1):
-        if m not in path:
-            path[m] = _solver.solve(path, m)
-        sweep_progress.report(cost[m] / cost[top])  # moves a sweep's bar while the continuation walks
+    with blas_limit(1):  # many eigenproblems of at most 200 x 200: a BLAS pool only waits for cores
+        for m in range(1, top + 1):
+            if m not in path:
+                path[m] = _solver.solve(path, m)
+            sweep_progress.report(cost[m] / cost[top])  # moves a sweep's bar while the continuation walks
     unconverged = sorted({m for m in ms_list if not path[m].converged})
     if unconverged:
         warnings.warn(f"best exponential sum: the optimiser stopped before its tolerance at m = "
