@@ -16,6 +16,8 @@ import mpmath as mp
 import numpy as np
 import pytest
 import sympy as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import memtheory as mt
 from memtheory.errors import InvalidArgumentError
@@ -54,6 +56,19 @@ def test_mpf_and_sympy_float_are_binary_at_their_precision():
     assert num.value != sp.Rational(3, 10)
     f = sp.Float("0.3", 30)
     assert abs(exact(f) - sp.Rational(3, 10)) < sp.Rational(1, 10**29) and exact(f) != sp.Rational(3, 10)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(man=st.integers(-10**15, 10**15).filter(bool), exp=st.integers(-120, 80), prec=st.sampled_from([10, 53, 113, 300]))
+def test_mpf_typed_flag_is_the_text_definition(man, exp, prec):
+    """An mpf is typed exactly when the decimal text of its precision spells it (counted without formatting)."""
+    with mp.workprec(prec):
+        value = mp.mpf(man) * mp.mpf(2) ** exp
+        _, _, _, bc = value._mpf_
+        text = mp.libmp.to_str(value._mpf_, max(1, int(max(prec, bc) * 0.30103) + 1))
+        found = exact_number(value)
+    assert found.value == sp.Rational(man) * sp.Rational(2) ** exp or prec < 53
+    assert found.typed_exact == (sp.Rational(text) == found.value)
 
 
 def test_constant_expressions_are_exact():

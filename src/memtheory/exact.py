@@ -111,10 +111,14 @@ def _binary(value) -> tuple[sp.Rational, bool]:
         zeros = (man & -man).bit_length() - 1  # normalise to an odd mantissa
         man, exp = man >> zeros, exp + zeros
         signed = -man if sign else man
-        if exp >= 0:
-            return sp.Integer(signed << exp), True
-        digits = len(str(man * 5 ** (-exp)))
-        return sp.Rational(signed, 1 << -exp), digits <= max(1, int(max(prec, bc) * 0.30103) + 1)
+        limit = max(1, int(max(prec, bc) * 0.30103) + 1)
+        if exp >= 0:  # an integer: its significant digits are those of its decimal text without trailing zeros
+            n = man << exp
+            return sp.Integer(-n if sign else n), n.bit_length() <= 3 * limit or len(str(n).rstrip("0")) <= limit
+        n = man * 5 ** (-exp)
+        # n has at least (bits - 1) log10(2) + 1 digits: most binary numbers are decided without formatting n
+        typed = (n.bit_length() - 1) * 0.30102999 < limit and len(str(n)) <= limit
+        return sp.Rational(signed, 1 << -exp), typed
     x = float(value)
     if x != x or x in (float("inf"), float("-inf")):
         raise InvalidArgumentError(f"expected a finite number, got {x!r}")
