@@ -368,7 +368,9 @@ class Kernel(Displayable):
             ``0 <= k <= MAX_MOMENT`` (100). Up to :data:`MAX_CLOSED_MOMENT` (20) by closed forms where the rules
             have them; above, by mpmath quadrature of ``t^k rho(t) e^{-st}`` (float64: at 30 digits, rounded once).
         dps : int, optional
-            mpmath decimal digits; default float64 (with ``certified``: 30).
+            Decimal digits; default float64 (with ``certified``: 30). At ``dps`` the closed part is evaluated in
+            Arb balls (its error is then the ball's radius, a bound), by mpmath where a ball does not settle;
+            the residual by mpmath quadrature. Values are returned as mpmath ``mpf``.
         full_output : bool
             Return a :class:`LaplaceResult` with error estimates instead of the values.
         certified : bool, default False
