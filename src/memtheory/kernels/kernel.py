@@ -509,13 +509,15 @@ class Kernel(Displayable):
 
         The radius bounds every rounding (cancellation included, which widens the ball): it is a true error
         bound, and the ball functions are 10-40x faster than mpmath's (the incomplete gamma, erfc). The precision
-        starts at ``dps + 10`` digits and doubles up to four times; a point whose ball does not settle (a value
-        that is exactly zero, a non-finite intermediate) gets None and the mpmath evaluation decides it.
+        starts at ``dps + 10`` digits; a ball that is too wide is recomputed with the bits its radius says are
+        missing (plus 32), or twice the bits where it holds no correct digit, up to five times and the mpmath
+        path's cap of ``max(20 dps, dps + 2000)`` digits. A point whose ball does not settle (a value that is exactly
+        zero, a non-finite intermediate) gets None and the mpmath evaluation decides it.
         """
         points = [sv if isinstance(sv, (mp.mpf, float, int)) else exact(sv, "s") for sv in s_list]
         out: list = [None] * len(points)
         todo = list(range(len(points)))
-        bits = dps_to_prec(dps + 10)
+        bits, cap = dps_to_prec(dps + 10), dps_to_prec(max(20 * dps, dps + 2000))
         with mp.workprec(bits):
             tol = mp.mpf(10) ** (-(dps + 2))
         for _ in range(5):
@@ -531,15 +533,21 @@ class Kernel(Displayable):
                         continue
                     if ball.is_finite():
                         found.append((idx, ball.mid().man_exp(), ball.rad().man_exp()))
-            settled, evaluated = set(), {f[0] for f in found}
+            retry, need = [], 0
             with mp.workprec(bits):
                 for idx, mid, rad in found:
                     value, radius = mp.mpf((int(mid[0]), int(mid[1]))), mp.mpf((int(rad[0]), int(rad[1])))
                     if value != 0 and radius <= tol * abs(value):
                         out[idx] = (value, radius)
-                        settled.add(idx)
-            todo = [idx for idx in todo if idx in evaluated and idx not in settled]
-            bits *= 2
+                        continue
+                    retry.append(idx)
+                    if value != 0 and radius < abs(value):  # some digits: add the ones missing
+                        need = max(need, int(mp.ceil(mp.log(radius / (tol * abs(value)), 2))) + 32)
+                    else:
+                        need = max(need, bits)
+            if bits >= cap:
+                break
+            todo, bits = retry, min(cap, bits + need)
         return out
 
     def _mp_closed(self, terms, sv, dps: int, moment: int) -> tuple[mp.mpf, mp.mpf]:
