@@ -228,6 +228,29 @@ def test_cli_loss_certified_json(capsys):
         assert Fraction(lo_s) <= Fraction(hi_s)
 
 
+def test_cli_loss_certified_hessian_contains_the_reference(capsys):
+    """``loss --hessian --certified``: the Hessian's enclosures (exact decimals 0.7, -0.2, 0.3, 1.1) contain the
+    Hessian of an independent evaluation at 90 digits from the same exact inputs, and the float64 Hessian printed
+    beside them is the API's."""
+    argv = ["loss", "--target", "(1+t)**(-1.5) + exp(-2*t/5)", "--a", "0.7,-0.2", "--w", "0.3,1.1", "--hessian"]
+    assert main([*argv, "--certified", "--dps", "40", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    hess = out["certified"]["hess"]
+    assert len(hess) == 4 and all(len(row) == 4 for row in hess)
+    rho = mt.Kernel("(1+t)**(-1.5) + exp(-2*t/5)")
+    ref = mt.l2_loss(mt.DiagonalRNN(["0.7", "-0.2"], ["0.3", "1.1"]), rho, gradient=True, hessian=True, dps=90)
+    with mp.workdps(90):
+        for row, ref_row in zip(hess, ref.hess):
+            for (lo, hi), h in zip(row, ref_row):
+                assert Fraction(lo) <= Fraction(mp.nstr(h, 85)) <= Fraction(hi)
+                assert (Fraction(hi) - Fraction(lo)) <= Fraction(1, 10**35) * max(1, abs(Fraction(lo)))
+    assert main([*argv, "--json"]) == 0
+    float_hess = json.loads(capsys.readouterr().out)["hess"]
+    api = mt.l2_loss(mt.DiagonalRNN([0.7, -0.2], [0.3, 1.1]), rho, gradient=True, hessian=True)
+    for row, api_row in zip(float_hess, api.hess):
+        assert row == pytest.approx([float(x) for x in api_row], rel=1e-14)
+
+
 def test_cli_laplace_certified_json(capsys):
     code = main(["laplace", "--target", "(1+t)**(-1.5) + exp(-2*t/5)", "--s", "0.5,2", "--moment", "1",
                  "--certified", "--dps", "50", "--json"])

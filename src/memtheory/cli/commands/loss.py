@@ -12,6 +12,7 @@ EXAMPLES = [
     "memtheory loss --target 'exp(-t)' --a 1,0.5 --w 0.5,2 --json",
     "memtheory loss --target '(1+t)**(-1.5)' --a 1 --w 0.5 --dps 30 --plot loss.png",
     "memtheory loss --target 'exp(-2*t/5) + airyai(t - 6)' --a 0.7,-0.2 --w 0.3,1.1 --certified --dps 40 --json",
+    "memtheory loss --target '(1+t)**(-1.5)' --a 0.7,-0.2 --w 0.3,1.1 --hessian --certified --dps 40",
 ]
 
 
@@ -24,6 +25,8 @@ def register(sub) -> None:
     target_args(p)
     p.add_argument("--a", required=True, help="coefficients a_1,...,a_m")
     p.add_argument("--w", required=True, help="rates w_1,...,w_m (> 0)")
+    p.add_argument("--hessian", action="store_true",
+                   help="also print the Hessian in theta = (a, w) (with --certified: its enclosures too)")
     p.add_argument("--plot", metavar="FILE", help="save the target and the model kernel to FILE")
     certified_arg(p)
     p.set_defaults(func=_handler)
@@ -46,8 +49,8 @@ def _handler(args: argparse.Namespace) -> int:
         from ...losses import certified_l2_loss
 
         # the typed decimals, exactly (not their float64 roundings)
-        cert = certified_l2_loss(a, w, rho, gradient=True, dps=certified_dps(args.dps))
-    res = l2_loss(model, rho, gradient=True, dps=args.dps)
+        cert = certified_l2_loss(a, w, rho, gradient=True, hessian=args.hessian, dps=certified_dps(args.dps))
+    res = l2_loss(model, rho, gradient=True, hessian=args.hessian, dps=args.dps)
     if args.plot:
         _plot(args.plot, model, rho, args.target)
     if args.json:
@@ -55,17 +58,28 @@ def _handler(args: argparse.Namespace) -> int:
         if cert is not None:
             extra["certified"] = {"loss": certified_pairs(cert.loss), "grad_a": certified_pairs(cert.grad_a),
                                   "grad_w": certified_pairs(cert.grad_w), "dps": cert.dps}
+            if cert.hess is not None:
+                extra["certified"]["hess"] = [certified_pairs(row) for row in cert.hess]
         print(dumps({**res.to_dict(), **extra}))
     else:
         # all requested digits (an mpf prints 15 by default), the gradients as numbers, not quoted strings
         print(f"J      = {number(res.loss, res.dps) if res.dps else res.loss}")
         print("dJ/da  = [" + ", ".join(str(number(x, res.dps)) for x in res.grad_a) + "]")
         print("dJ/dw  = [" + ", ".join(str(number(x, res.dps)) for x in res.grad_w) + "]")
+        if res.hess is not None:
+            print("hess J (theta = a_1..a_m, w_1..w_m):")
+            for row in res.hess:
+                print("  [" + ", ".join(str(number(x, res.dps)) for x in row) + "]")
         if cert is not None:
             print(f"certified (dps {cert.dps}): J in [{', '.join(cert.loss.pair())}]")
             for name, encs in (("a", cert.grad_a), ("w", cert.grad_w)):
                 for i, e in enumerate(encs, start=1):
                     print(f"  dJ/d{name}_{i} in [{', '.join(e.pair())}]")
+            if cert.hess is not None:
+                names = [f"a_{i}" for i in range(1, len(a) + 1)] + [f"w_{i}" for i in range(1, len(w) + 1)]
+                for i, row in enumerate(cert.hess):
+                    for j, e in enumerate(row[: i + 1]):  # symmetric: the lower triangle
+                        print(f"  d2J/d{names[i]}d{names[j]} in [{', '.join(e.pair())}]")
     return 0
 
 
