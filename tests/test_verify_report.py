@@ -89,7 +89,9 @@ def test_out_writes_report_figures_latex(fake_checks, tmp_path, capsys):
     assert len(rows) == 2
     cells = [c.strip() for c in rows[0].strip("|").split("|")]
     assert cells[0] == "[alpha](#alpha)" and cells[1] == "value of alpha = 1.5" and cells[2] == "claim of alpha"
-    assert cells[3] == "PASS" and float(cells[4]) >= 0 and cells[5] == "default" and cells[6] == "floating point"
+    assert cells[3] == "PASS" and float(cells[4]) >= 0 and float(cells[5]) >= 0
+    assert cells[6] == "default" and cells[7] == "floating point"
+    assert a["cpu_seconds"] >= 0 and report["cpu_seconds"] == pytest.approx(sum(c["cpu_seconds"] for c in (a, b)))
     assert "## beta" in md and "![alpha_extra](alpha_extra.png)" in md and "| beta | 2 |" in md
     assert "J = \\frac{1}{2}" in md and "| value below 2 | yes |" in md
 

@@ -98,3 +98,29 @@ def test_a_check_gets_stores_for_its_own_sweeps_beside_the_runs_store(tmp_path):
     assert V.check_store("scan") is None  # outside a check
     with pytest.raises(InvalidArgumentError, match="part"):
         V.check_store("../x")
+
+
+def test_a_checks_cpu_seconds_count_its_own_time_and_the_child_processes_it_waited_for():
+    # reference: the CPU time the check and its child measure themselves (time.process_time in each process)
+    import subprocess
+    import sys
+    import time
+
+    seen = {}
+
+    def run(quick: bool = False):
+        start = time.process_time()
+        while time.process_time() - start < 0.2:
+            pass
+        seen["own"] = time.process_time() - start
+        code = ("import time\nstart = time.process_time()\nwhile time.process_time() - start < 0.3:\n    pass\n"
+                "print(time.process_time())\n")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        seen["child"] = float(out.stdout.split()[-1])
+        return V.CheckResult("burner", True, {}, "claim", "ok")
+
+    mod = types.SimpleNamespace(NAME="burner", CLAIM="claim", CRITERION="x < 1", run=run)
+    result = V.run_check("burner", mod)
+    assert seen["child"] >= 0.3 and seen["own"] >= 0.2
+    assert result.cpu_seconds >= seen["own"] + seen["child"]
+    assert result.to_dict()["cpu_seconds"] == result.cpu_seconds

@@ -2,12 +2,13 @@
 
 Report (``memtheory verify --out DIR``)
 ---------------------------------------
-``DIR/report.md`` (one row per check: name, what was measured, what the theory says, PASS/FAIL, seconds, what its
+``DIR/report.md`` (one row per check: name, what was measured, what the theory says, PASS/FAIL, seconds of wall
+time and of CPU time, what its
 claims rest on (enclosures or floating-point agreement); then a section per check with the theory, the pass
 criterion (the condition the check's code tests, with its thresholds), the verdict, what was measured, what each
 claim rests on, the measured table, the LaTeX and the figures), ``DIR/report.json``
-(``{"passed", "size", "quick", "full", "seconds", "checks": [CheckResult.to_dict(), ...]}``, each check with its
-``"criterion"`` and the ``"size"`` it ran at),
+(``{"passed", "size", "quick", "full", "seconds", "cpu_seconds", "checks": [CheckResult.to_dict(), ...]}``, each
+check with its ``"criterion"``, the ``"size"`` it ran at, its wall ``"seconds"`` and its ``"cpu_seconds"``),
 the figures ``DIR/<stem>.png``,
 the LaTeX snippets ``DIR/<stem>.tex`` and the tables ``DIR/<NAME>.md``.
 """
@@ -51,19 +52,23 @@ def report_markdown(results: list[CheckResult], quick: bool = False, seconds: fl
     size = run_size(quick, full)
     n_pass = sum(r.passed for r in results)
     total = sum(r.seconds for r in results) if seconds is None else seconds
+    cpu = sum(r.cpu_seconds for r in results)
     lines = ["# memtheory proofs checks", "",
-             f"{n_pass} of {len(results)} checks passed ({_SIZE_TEXT[size]}, {total:.1f} s).", ""]
+             f"{n_pass} of {len(results)} checks passed ({_SIZE_TEXT[size]}, {total:.1f} s of wall time, "
+             f"{cpu:.1f} CPU-seconds in the checks).", ""]
     other = [r.name for r in results if _size_of(r, size) != size]
     if other:
         lines += [f"Checks without a {size} size ran their default size: {', '.join(other)}.", ""]
-    lines += ["| check | measured | theory | verdict | seconds | size | rests on |", "|---|---|---|---|---|---|---|"]
+    lines += ["| check | measured | theory | verdict | seconds | CPU s | size | rests on |",
+              "|---|---|---|---|---|---|---|---|"]
     for r in results:
         lines.append(f"| [{r.name}](#{r.name}) | {_cell(r.short())} | {_cell(r.claim)} | "
-                     f"{'PASS' if r.passed else '**FAIL**'} | {r.seconds:.1f} | {_size_of(r, size)} | "
+                     f"{'PASS' if r.passed else '**FAIL**'} | {r.seconds:.1f} | {r.cpu_seconds:.1f} | {_size_of(r, size)} | "
                      f"{_cell(r.evidence_summary())} |")
     for r in results:
         lines += ["", f"## {r.name}", "",
-                  f"**{'PASS' if r.passed else 'FAIL'}** in {r.seconds:.1f} s ({_size_of(r, size)} size).", "",
+                  f"**{'PASS' if r.passed else 'FAIL'}** in {r.seconds:.1f} s, {r.cpu_seconds:.1f} CPU-s "
+                  f"({_size_of(r, size)} size).", "",
                   f"*Theory:* {r.claim}", "", f"*Criterion:* {_criterion(r)}", "",
                   f"*Measured:* {r.details.strip() if r.details else r.short()}"]
         if r.details and "\n" in r.details.strip():
@@ -96,8 +101,9 @@ def report_markdown(results: list[CheckResult], quick: bool = False, seconds: fl
 
 def report_dict(results: list[CheckResult], quick: bool = False, seconds: float | None = None, *,
                 full: bool = False) -> dict:
-    """The JSON report: ``{"passed", "size", "quick", "full", "seconds", "checks": [CheckResult.to_dict(),
-    ...]}`` (``size``: ``"quick"``, ``"default"`` or ``"full"``; each check has the ``"size"`` it ran at)."""
+    """The JSON report: ``{"passed", "size", "quick", "full", "seconds", "cpu_seconds", "checks":
+    [CheckResult.to_dict(), ...]}`` (``size``: ``"quick"``, ``"default"`` or ``"full"``; ``seconds``: the wall
+    time of the run; ``cpu_seconds``: the checks' CPU time summed; each check has the ``"size"`` it ran at)."""
     size = run_size(quick, full)
     total = sum(r.seconds for r in results) if seconds is None else seconds
     checks = []
@@ -106,7 +112,7 @@ def report_dict(results: list[CheckResult], quick: bool = False, seconds: float 
         d["size"] = _size_of(r, size)
         checks.append(d)
     return {"passed": all(r.passed for r in results), "size": size, "quick": bool(quick), "full": bool(full),
-            "seconds": total, "checks": checks}
+            "seconds": total, "cpu_seconds": sum(r.cpu_seconds for r in results), "checks": checks}
 
 
 def write_report(results: list[CheckResult], directory: str | os.PathLike, quick: bool = False,

@@ -95,8 +95,8 @@ from .._plotting import pyplot
 from ..errors import InvalidArgumentError
 
 __all__ = ["BrokenCheck", "CheckResult", "DEFAULT_COST", "EVIDENCE_KINDS", "FIGURES_ENV", "SIZES", "available_checks",
-           "check_cost", "check_store", "check_workers", "main_for", "resolve_checks", "run_check", "run_checks", "run_size",
-           "shorten_at_boundary", "artifact_stem", "write_artifacts"]
+           "check_cost", "check_store", "check_workers", "main_for", "process_cpu_seconds", "resolve_checks",
+           "run_check", "run_checks", "run_size", "shorten_at_boundary", "artifact_stem", "write_artifacts"]
 
 #: What a claim of a check can rest on (:attr:`CheckResult.evidence`).
 EVIDENCE_KINDS = ("enclosure", "floating point")
@@ -171,6 +171,15 @@ def check_cost(module: Any, size: str = "default") -> float:
     return value if value > 0 and value == value else DEFAULT_COST
 
 
+def process_cpu_seconds() -> float:
+    """CPU seconds (user and system) used so far by this process and by the child processes it has waited for
+    (a pool shut down: its workers' time is counted once they have been joined)."""
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def _accepts_full(run: Callable) -> bool:
     """Whether ``run`` takes a ``full`` argument (by name, or ``**kwargs``)."""
     import inspect
@@ -215,7 +224,11 @@ class CheckResult(Displayable):
     details : str
         Human-readable verdict with the numbers.
     seconds : float
-        Run time (set by the runner).
+        Run time, wall clock (set by the runner).
+    cpu_seconds : float
+        CPU time of the run, user and system, of the process that ran it and of the worker processes it started
+        and waited for (its own grids' pools; set by the runner). On a machine shared with other jobs the wall
+        time grows with the load, the CPU time hardly: it is the measure of a check's cost.
     summary : str
         Short "what was measured" for the report's table (default: ``details``, shortened).
     figures : dict
@@ -245,6 +258,7 @@ class CheckResult(Displayable):
     evidence: dict = field(default_factory=dict)
     criterion: str = ""
     size: str = ""
+    cpu_seconds: float = 0.0
 
     def __post_init__(self):
         bad = {k: v for k, v in self.evidence.items() if v not in EVIDENCE_KINDS}
@@ -262,7 +276,7 @@ class CheckResult(Displayable):
         n = len(self.certified_claims())
         return f"{n} of {len(self.evidence)} claims certified"
 
-    _display_fields = ("name", "passed", "size", "seconds", "claim", "details")
+    _display_fields = ("name", "passed", "size", "seconds", "cpu_seconds", "claim", "details")
 
     def short(self) -> str:
         """The one-line "what was measured" of the report table."""
@@ -270,15 +284,16 @@ class CheckResult(Displayable):
         return text if len(text) <= _SUMMARY_CHARS else shorten_at_boundary(text, _SUMMARY_CHARS)
 
     def to_dict(self) -> dict:
-        """JSON-ready dict: ``name, passed, size, measured, claim, criterion, details, seconds, summary, figures,
-        latex, evidence``.
+        """JSON-ready dict: ``name, passed, size, measured, claim, criterion, details, seconds, cpu_seconds, summary,
+        figures, latex, evidence``.
 
         ``figures`` lists the file names written (empty when none were), ``latex`` maps stems to LaTeX.
         """
         return {"name": self.name, "passed": bool(self.passed), "size": self.size, "measured": self.measured,
                 "claim": self.claim,
                 "criterion": self.criterion,
-                "details": self.details, "seconds": self.seconds, "summary": self.short(),
+                "details": self.details, "seconds": self.seconds, "cpu_seconds": self.cpu_seconds,
+                "summary": self.short(),
                 "figures": sorted(str(v) for v in self.figures.values() if isinstance(v, (str, Path))),
                 "latex": {str(k): str(v) for k, v in self.latex.items()},
                 "evidence": {str(k): str(v) for k, v in self.evidence.items()}}
@@ -419,7 +434,7 @@ def run_check(name: str, module: Any, quick: bool = False, directory: str | os.P
     global _CHECK_WORKERS, _CHECK_STORE
 
     size = run_size(quick, full)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), process_cpu_seconds()
     saved, _CHECK_WORKERS = (_CHECK_WORKERS, _CHECK_STORE), max(1, int(workers))
     _CHECK_STORE = None if store is None else (str(store), name, size)
     try:
@@ -436,6 +451,7 @@ def run_check(name: str, module: Any, quick: bool = False, directory: str | os.P
     finally:
         _CHECK_WORKERS, _CHECK_STORE = saved
     result.seconds = time.perf_counter() - start
+    result.cpu_seconds = process_cpu_seconds() - cpu_start
     result.size = size
     if not result.claim:
         result.claim = getattr(module, "CLAIM", "")

@@ -70,12 +70,13 @@ def _handler(args: argparse.Namespace) -> int:
         where = (f"on {options['workers']} worker process{'es' if options['workers'] != 1 else ''}"
                  if options["workers"] else f"on the Dask cluster at {options['backend']}")
         print(f"{len(checks)} checks, {size} size, {where}", flush=True)
-        print(f"{'check':28s} {'':5s} {'time':>8s}  measured", flush=True)
+        print(f"{'check':28s} {'':5s} {'time':>8s} {'CPU':>8s}  measured", flush=True)
 
     def report(result) -> None:
         if not args.json:
             verdict = "PASS" if result.passed else "FAIL"
-            tqdm.write(f"{result.name:28s} {verdict:5s} {result.seconds:7.1f}s  {result.short()}", file=sys.stdout)
+            tqdm.write(f"{result.name:28s} {verdict:5s} {result.seconds:7.1f}s {result.cpu_seconds:7.1f}s  "
+                       f"{result.short()}", file=sys.stdout)
             sys.stdout.flush()
 
     start = time.perf_counter()
@@ -91,7 +92,8 @@ def _handler(args: argparse.Namespace) -> int:
     if args.json:
         print(dumps(out))
     else:
-        print(f"\n{sum(r.passed for r in results)} of {len(results)} checks passed in {seconds:.1f} s ({size} size)")
+        print(f"\n{sum(r.passed for r in results)} of {len(results)} checks passed in {seconds:.1f} s of wall time, "
+              f"{out['cpu_seconds']:.1f} CPU-seconds in the checks ({size} size)")
         if args.out:
             print(f"report: {out['report']}")
     return 0 if passed else 1
