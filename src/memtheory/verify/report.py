@@ -63,7 +63,8 @@ def report_markdown(results: list[CheckResult], quick: bool = False, seconds: fl
               "|---|---|---|---|---|---|---|---|"]
     for r in results:
         lines.append(f"| [{r.name}](#{r.name}) | {_cell(r.short())} | {_cell(r.claim)} | "
-                     f"{'PASS' if r.passed else '**FAIL**'} | {r.seconds:.1f} | {r.cpu_seconds:.1f} | {_size_of(r, size)} | "
+                     f"{'PASS' if r.passed else '**FAIL**'} | {r.seconds:.1f} | {r.cpu_seconds:.1f} | "
+                     f"{_size_of(r, size)} | "
                      f"{_cell(r.evidence_summary())} |")
     for r in results:
         lines += ["", f"## {r.name}", "",
