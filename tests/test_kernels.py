@@ -752,3 +752,17 @@ def test_shift_kernel_is_zero_at_its_edges():
     np.testing.assert_allclose(data.y[:, 10:], data.x[:, :20, 0] if data.x.ndim == 3 else data.x[:, :20],
                                rtol=0, atol=1e-15)
     np.testing.assert_allclose(data.y[:, :10], 0.0, atol=1e-15)  # by FFT: zero to rounding
+
+
+def test_float64_square_integral_is_kept_per_kernel_and_not_shared_with_other_parameters():
+    # reference: ||e^{-r t}||^2 = 1/(2r) in closed form, for each kernel of the family separately
+    base = mt.Kernel("exp(-r*t)", r=0.5)
+    assert base.square_integral() == pytest.approx(1.0, rel=1e-14)
+    assert base.square_integral() is base.square_integral()  # kept, not recomputed
+    other = base.with_params(r=2.0)
+    assert other.square_integral() == pytest.approx(0.25, rel=1e-14)
+    value, error = other.square_integral(full_output=True)
+    assert value == pytest.approx(0.25, rel=1e-14) and 0 <= error < 1e-12
+    assert base.square_integral(dps=40) == mp.mpf(1)  # the digits path is not the float64 one
+    with pytest.raises(mt.errors.NotIntegrableError):
+        mt.Kernel("sin(t)").square_integral()

@@ -163,6 +163,8 @@ class Kernel(Displayable):
         # per instance (expression and values never change): the Laplace form of each moment, the compiled module
         self._forms: dict[int, LaplaceForm] = {}
         self._compiled: dict[int, CompiledKernel] = {}
+        # the float64 ||rho||^2 by full_output (every float64 L2 loss against this kernel needs it)
+        self._squares: dict[bool, object] = {}
 
     def __getstate__(self) -> dict:
         # The caches hold compiled modules, which neither pickle nor deep-copy: a copy (another process of a
@@ -175,6 +177,7 @@ class Kernel(Displayable):
         self._inexact = state.get("_inexact", frozenset())
         self._forms = {}
         self._compiled = {}
+        self._squares = {}
 
     # ------------------------------------------------------------------ basic accessors
     @property
@@ -687,12 +690,18 @@ class Kernel(Displayable):
         certified : bool, default False
             Return a rigorous :class:`~memtheory.certified.Enclosure` (see :meth:`integral`; default 30 digits).
         """
+        cached = dps is None and not certified  # float64: computed once per kernel (its value never changes)
+        if cached and bool(full_output) in self._squares:
+            return self._squares[bool(full_output)]
         if not self.is_integrable(2):
             raise NotIntegrableError(f"rho = {self.substituted()} is not square-integrable")
         terms = sp.Add.make_args(sp.expand(self._expr, deep=False, mul=True, multinomial=False, power_exp=False))
         square = sp.Add(*[(1 if i == j else 2) * terms[i] * terms[j]
                           for i in range(len(terms)) for j in range(i, len(terms))])
-        return Kernel(square, **self._values).integral(dps=dps, full_output=full_output, certified=certified)
+        value = Kernel(square, **self._values).integral(dps=dps, full_output=full_output, certified=certified)
+        if cached:
+            self._squares[bool(full_output)] = value
+        return value
 
     def integral(self, dps: int | None = None, full_output: bool = False, certified: bool = False):
         """``\\int_0^\\infty rho(t) dt`` = ``L[rho](0)``; where the closed form's terms diverge one by one at
