@@ -25,6 +25,9 @@ from memtheory.verify import CheckResult, main_for
 from memtheory.verify.figures import Series, log_figure
 
 NAME = "curse_width"
+#: CPU seconds of the default run (CheckResult.cpu_seconds, measured): the runner starts the costliest checks
+#: first and weights the progress bar by it.
+COST = 30.0
 CLAIM = "width for (1+t)^-(1+omega) at L1 accuracy eps: ~eps^(-1/omega) with a rate margin, far slower without"
 CRITERION = ('passes when, with free rates, a width exponent p (m ~ eps^-p) is fitted and is below 0.5/omega for '
              'every omega; and, with rates >= 0.1, p >= 0.5/omega, every accuracy eps is reached within the width '

@@ -34,6 +34,9 @@ from memtheory.verify import CheckResult, kernel_latex, main_for
 from memtheory.verify.figures import perturbation_figure
 
 NAME = "iat_fig1"
+#: CPU seconds of the default run (CheckResult.cpu_seconds, measured): the runner starts the costliest checks
+#: first and weights the progress bar by it.
+COST = 30.0
 CLAIM = ("[IAT] Fig. 1: least-squares linear RNNs on exponential memory share a stable radius; on polynomial "
          "memory the radii shrink with the width and the E_m(beta) crossings move left")
 CRITERION = ('passes when every listed assertion holds: exponential memory has equal radii for all widths, each in '

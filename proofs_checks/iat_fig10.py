@@ -30,6 +30,9 @@ from memtheory.models.nonlinear import NonlinearRNN
 from memtheory.verify import CheckResult, main_for, pyplot
 
 NAME = "iat_fig10"
+#: CPU seconds of the default run (CheckResult.cpu_seconds, measured): the runner starts the costliest checks
+#: first and weights the progress bar by it.
+COST = 1.0
 CLAIM = ("[IAT] Figs. 3/10: memory functions of random tanh/hardtanh RNN teachers decay exponentially, at the "
          "linearised rate, for Heaviside and impulse inputs alike")
 CRITERION = ('passes when every memory function (Heaviside reference and grid, impulse grid; tanh and hardtanh; '

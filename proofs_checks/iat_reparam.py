@@ -36,6 +36,9 @@ from memtheory.verify import CheckResult, main_for
 from memtheory.verify.figures import perturbation_figure
 
 NAME = "iat_reparam"
+#: CPU seconds of the default run (CheckResult.cpu_seconds, measured): the runner starts the costliest checks
+#: first and weights the progress bar by it.
+COST = 45.0
 CLAIM = ("[IAT] Figs. 4/7/8, [SSSM]: exp/softplus/best reparameterisations keep E_m(beta) stable on polynomial "
          "memory (direct does not); gradient scales and the best map follow from SymPy")
 CRITERION = ("passes when every listed assertion holds: perturbation verdict 'unstable' for direct and 'stable' for "

@@ -22,6 +22,9 @@ from memtheory.verify import CheckResult, kernel_latex, main_for
 from memtheory.verify.figures import Series, log_figure
 
 NAME = "inverse_linear"
+#: CPU seconds of the default run (CheckResult.cpu_seconds, measured): the runner starts the costliest checks
+#: first and weights the progress bar by it.
+COST = 20.0
 CLAIM = "best approximants' margin min_i w_i -> 0 for power-law memory, stays >= beta/2 for e^{-beta t} decay"
 CRITERION = ('passes when, for each power law, the margin min_i w_i of the L2-best sum decreases strictly at every '
              'width and falls more than 1000-fold from the smallest to the largest width (quick: 30-fold); and, '

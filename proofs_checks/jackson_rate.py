@@ -28,6 +28,9 @@ from memtheory.verify import CheckResult, kernel_latex, main_for
 from memtheory.verify.figures import Series, log_figure
 
 NAME = "jackson_rate"
+#: CPU seconds of the default run (CheckResult.cpu_seconds, measured): the runner starts the costliest checks
+#: first and weights the progress bar by it.
+COST = 6.0
 CLAIM = "Jackson construction: sup_t|H_t - Ĥ_t| <= C(alpha) gamma/(beta m^alpha); measured rate >= alpha"
 CRITERION = ("passes when, for both kernels, the hypotheses hold at alpha = 1, the L1 error's fitted rate r (m^-r, "
              'larger widths) is >= alpha, err(m) m^alpha never grows by more than 5% between consecutive larger '

@@ -10,9 +10,10 @@ A check module defines
   sentences (shown in the report next to the claim and the verdict); it must state exactly what ``run`` tests;
 * ``run(quick: bool = False, full: bool = False) -> CheckResult`` (``full`` may be left out: the runner passes
   it only to a ``run`` that accepts it, and a check without it runs its default size under ``--full``);
-* optionally ``COST`` (float, or ``{"quick": s, "default": s, "full": s}``): the seconds its runs take,
-  measured on 2 quiet cores (default :data:`DEFAULT_COST`). The runner starts the costliest checks first when
-  they run in parallel, and weights the progress bar by it.
+* optionally ``COST`` (float, or ``{"quick": s, "default": s, "full": s}``): the CPU seconds its runs take
+  (:attr:`CheckResult.cpu_seconds` of a run: on a machine shared with other jobs the wall time says more about
+  the load than about the check; default :data:`DEFAULT_COST`). The runner starts the costliest checks first
+  when they run in parallel, and weights the progress bar by it.
 
 Three sizes (:data:`SIZES`), each measuring the same quantity and deciding pass/fail honestly on it:
 
