@@ -251,6 +251,40 @@ def test_cli_loss_certified_hessian_contains_the_reference(capsys):
         assert row == pytest.approx([float(x) for x in api_row], rel=1e-14)
 
 
+def test_certified_precision_rises_through_cancellation():
+    """exp(-t) - exp(-(1 + 10^-30) t) cancels 30 digits in every moment: at dps 20 the enclosures are computed at
+    the digits that cancellation needs and carry at least 10 digits (a fixed 20-digit computation gave
+    [-2e-28, 2e-28] for a value of 2.5e-31), and they contain the exact values."""
+    rho = mt.Kernel("exp(-t) - exp(-(1 + 10**-30)*t)")
+    eps = Fraction(1, 10**30)
+    (lap,) = rho.laplace(["1"], moment=0, dps=20, certified=True)
+    exact_lap = Fraction(1, 2) - 1 / (2 + eps)
+    assert lap.contains(exact_lap) and lap.rel_width < 1e-10 and lap.dps > 20
+    res = certified_l2_loss(["1/1000000000000000000000000000000"], ["1"], rho, gradient=True, dps=20)
+    # J(a, w=1) = a^2/2 - 2a L(1) + ||rho||^2, exactly, with ||rho||^2 = 1/2 - 2/(2 + eps) + 1/(2 + 2 eps)
+    a = eps
+    norm2 = Fraction(1, 2) - 2 / (2 + eps) + 1 / (2 + 2 * eps)
+    J = a * a / 2 - 2 * a * exact_lap + norm2
+    assert res.loss.contains(J) and res.loss.rel_width < 1e-10
+    assert res.grad_a[0].contains(a - 2 * exact_lap) and res.grad_a[0].rel_width < 1e-10
+
+
+def test_refine_reruns_with_the_missing_digits():
+    from memtheory.certified import goal_digits, missing_digits, refine
+
+    calls = []
+
+    def compute(work):  # a value of 1 whose ball loses 40 digits to "cancellation"
+        calls.append(work)
+        with arb_backend.workprec(arb_backend.dps_to_prec(work)):
+            return [arb(1) + arb(0, 10.0 ** (40 - work))]
+
+    balls, work = refine(compute, 30)
+    assert missing_digits(balls, goal_digits(30)) == 0 and work > 30 + 40 - 10 and 2 <= len(calls) <= 3
+    exact_zero, work0 = refine(lambda w: [arb(0, 1e-40)], 30)  # a zero: no precision narrows it relative to itself
+    assert work0 == 8 * 30 + 100
+
+
 def test_cli_laplace_certified_json(capsys):
     code = main(["laplace", "--target", "(1+t)**(-1.5) + exp(-2*t/5)", "--s", "0.5,2", "--moment", "1",
                  "--certified", "--dps", "50", "--json"])

@@ -7,7 +7,9 @@ One home for the ball machinery the certified paths of the library call:
 * :mod:`~memtheory.certified.tails`: certified integrals over ``[0, inf)`` (Arb's rigorous quadrature plus
   envelope tail bounds);
 * :mod:`~memtheory.certified.moments`: balls of Laplace moments from their symbolic forms;
-* :mod:`~memtheory.certified.maximize`: the supremum of an expression by interval branch and bound.
+* :mod:`~memtheory.certified.maximize`: the supremum of an expression by interval branch and bound;
+* :mod:`~memtheory.certified.refine`: the working precision raised until the enclosures carry the digits asked
+  for (cancellation widens a ball by the digits it costs).
 
 The expressions are compiled to ball functions by :mod:`memtheory.compile.arb`. Callers:
 :meth:`Kernel.laplace <memtheory.kernels.Kernel.laplace>`, :meth:`Kernel.square_integral
@@ -22,6 +24,7 @@ from ..errors import InvalidArgumentError
 from .enclosure import Enclosure, decimal_bound, enclosure
 from .maximize import SupEnclosure, certified_sup
 from .moments import constant_ball, laplace_balls
+from .refine import goal_digits, missing_digits, refine
 from .tails import Envelope, envelope, half_line_integral, tail_integral_bound, tail_sup_bound
 
 __all__ = [
@@ -38,6 +41,9 @@ __all__ = [
     "tail_sup_bound",
     "certified_sup",
     "certified_dps",
+    "refine",
+    "missing_digits",
+    "goal_digits",
     "MIN_DPS",
     "DEFAULT_DPS",
 ]

@@ -33,7 +33,7 @@ from flint import arb
 from ..symbolic.latex import to_latex
 from ..display import MAX_REPR, Displayable, latex_repr
 from .._validation import FLOAT64_TINY, as_float_array, check_dps, check_int, require_float
-from ..certified import certified_dps, constant_ball, enclosure, half_line_integral, laplace_balls
+from ..certified import certified_dps, constant_ball, enclosure, half_line_integral, laplace_balls, refine
 from ..compile import codegen
 from ..compile.arb import arb_function, dps_to_prec, to_arb, workprec
 from ..errors import CertificationError, InvalidArgumentError, NotIntegrableError, UnsafeExpressionError
@@ -589,7 +589,8 @@ class Kernel(Displayable):
     def _mp_residual(self, resid, form: LaplaceForm, sv, moment: int = 0) -> tuple[mp.mpf, mp.mpf]:
         """``\\int_0^\\infty residual(t) e^{-st} dt`` at the working precision, with an error estimate that also
         compares two subdivisions (mpmath's own estimate misses oscillation and endpoint singularities). For a
-        moment ``k`` above :data:`MAX_CLOSED_MOMENT` the second subdivision also splits around the peak ``t = k/s`` of ``t^k e^{-st}``."""
+        moment ``k`` above :data:`MAX_CLOSED_MOMENT` the second subdivision also splits around the peak
+        ``t = k/s`` of ``t^k e^{-st}``."""
         pv = self._mp_params()
         sv = to_mpf(exact(sv, "s"))
         pts = [mp.mpf(x) for x in self.breakpoints(form)]
@@ -616,9 +617,15 @@ class Kernel(Displayable):
     def _laplace_certified(self, s, moment: int, form: LaplaceForm, dps: int) -> list:
         s_list = [exact(x, "s") for x in (s if isinstance(s, (list, tuple)) else np.atleast_1d(s).tolist())]
         self._check_conditions(form, np.array([float(x) for x in s_list]), moment)
-        with workprec(dps_to_prec(dps)):
-            balls = laplace_balls(form, self._subs(), s_list, moment, self.breakpoints(form, exact=True))
-            return [enclosure(b, dps, f"L[t^{moment} rho]({sv})") for b, sv in zip(balls, s_list)]
+        points = self.breakpoints(form, exact=True)
+
+        def compute(work: int) -> list:
+            with workprec(dps_to_prec(work)):
+                return laplace_balls(form, self._subs(), s_list, moment, points)
+
+        balls, work = refine(compute, dps)  # more digits where cancellation widened the balls
+        with workprec(dps_to_prec(work)):
+            return [enclosure(b, work, f"L[t^{moment} rho]({sv})") for b, sv in zip(balls, s_list)]
 
     def breakpoints(self, form: LaplaceForm, exact: bool = False) -> list:
         """Points ``t > 0`` where the residual of ``form`` has features (zeros of linear function arguments), at
@@ -762,11 +769,18 @@ class Kernel(Displayable):
             pass  # the closed form's terms diverge one by one at s = 0: take the limit of their sum
         form = self.laplace_form(0)
         at_zero = _limit_at_zero(form.closed.xreplace(self._subs()))
-        with workprec(dps_to_prec(dps)):
-            ball = constant_ball(at_zero, "int_0^inf rho") if at_zero != 0 else arb(0)
-            if form.residual != 0:
-                ball += half_line_integral(form.residual.xreplace(self._subs()), T, self.breakpoints(form, exact=True))
-            return enclosure(ball, dps, "int_0^inf rho")
+        residual = form.residual.xreplace(self._subs())
+
+        def compute(work: int) -> list:
+            with workprec(dps_to_prec(work)):
+                ball = constant_ball(at_zero, "int_0^inf rho") if at_zero != 0 else arb(0)
+                if residual != 0:
+                    ball += half_line_integral(residual, T, self.breakpoints(form, exact=True))
+                return [ball]
+
+        (ball,), work = refine(compute, dps)
+        with workprec(dps_to_prec(work)):
+            return enclosure(ball, work, "int_0^inf rho")
 
     def _l1_norm(self, dps: int | None):
         expr = self.substituted()

@@ -114,7 +114,8 @@ class CertifiedLoss(Displayable):
     hess : tuple of tuple of Enclosure or None
         2m x 2m.
     dps : int
-        Digits of the ball arithmetic.
+        Digits asked for; each enclosure's ``dps`` is the working precision it needed (more where the loss's
+        cancellation widened the balls, :func:`memtheory.certified.refine`).
     """
 
     loss: Enclosure
@@ -196,7 +197,7 @@ def certified_l2_loss(a, w, rho: Kernel, gradient: bool = True, hessian: bool = 
     """
     from flint import arb
 
-    from ..certified import certified_dps
+    from ..certified import certified_dps, refine
     from ..exact import exact
     from ..compile.arb import dps_to_prec, to_arb, workprec
 
@@ -211,22 +212,32 @@ def certified_l2_loss(a, w, rho: Kernel, gradient: bool = True, hessian: bool = 
         raise InvalidArgumentError(f"rates w must be > 0, got {[str(x) for x in w_q]}")
     m = len(a_q)
     kmax = 2 if hessian else (1 if gradient else 0)
-    moments = [rho.laplace(w_q, moment=k, dps=dps, certified=True) if k <= kmax else None for k in range(3)]
-    norm = rho.square_integral(dps=dps, certified=True)
     mod = loss_module("flint")
-    with workprec(dps_to_prec(dps)):
-        zero = arb(0)
-        L = [np.array([e.ball for e in mk] if mk is not None else [zero] * m, dtype=object) for mk in moments]
-        av = np.array([to_arb(x) for x in a_q], dtype=object)
-        wv = np.array([to_arb(x) for x in w_q], dtype=object)
-        grad = np.empty(2 * m, dtype=object)
-        grad.fill(zero)
-        hess = np.empty((2 * m, 2 * m), dtype=object)
-        hess.fill(zero)
-        J = mod.assemble(av, wv, L[0], L[1], L[2], norm.ball, grad, hess, gradient, hessian)
-        loss = enclosure(J, dps, "J")
-        g = tuple(enclosure(x, dps, f"dJ/dtheta_{i + 1}") for i, x in enumerate(grad)) if gradient else None
-        h = tuple(tuple(enclosure(x, dps, "hess J") for x in row) for row in hess) if hessian else None
+
+    def compute(work: int) -> list:
+        """``[J, grad..., hess...]`` as balls at ``work`` digits (the loss cancels: see refine)."""
+        moments = [rho.laplace(w_q, moment=k, dps=work, certified=True) if k <= kmax else None for k in range(3)]
+        norm = rho.square_integral(dps=work, certified=True)
+        with workprec(dps_to_prec(work)):
+            zero = arb(0)
+            L = [np.array([e.ball for e in mk] if mk is not None else [zero] * m, dtype=object) for mk in moments]
+            av = np.array([to_arb(x) for x in a_q], dtype=object)
+            wv = np.array([to_arb(x) for x in w_q], dtype=object)
+            grad = np.empty(2 * m, dtype=object)
+            grad.fill(zero)
+            hess = np.empty((2 * m, 2 * m), dtype=object)
+            hess.fill(zero)
+            J = mod.assemble(av, wv, L[0], L[1], L[2], norm.ball, grad, hess, gradient, hessian)
+        return [J, *(grad if gradient else ()), *(hess.reshape(-1) if hessian else ())]
+
+    balls, work = refine(compute, dps)  # more digits where the loss's cancellation widened the balls
+    with workprec(dps_to_prec(work)):
+        loss = enclosure(balls[0], work, "J")
+        g = tuple(enclosure(x, work, f"dJ/dtheta_{i + 1}") for i, x in enumerate(balls[1: 1 + 2 * m])) \
+            if gradient else None
+        flat = balls[1 + (2 * m if gradient else 0):]
+        h = tuple(tuple(enclosure(x, work, "hess J") for x in flat[i * 2 * m: (i + 1) * 2 * m]) for i in range(2 * m)) \
+            if hessian else None
     return CertifiedLoss(loss, g, h, dps)
 
 
