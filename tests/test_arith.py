@@ -121,6 +121,8 @@ def test_assembly_is_the_same_in_both_arithmetics():
             assert abs(x - y) <= mp.mpf(10) ** -55 * max(1, abs(y))
     assert float(res["flint"][0]) == pytest.approx(ref.loss, rel=1e-12)
     assert np.allclose([float(v) for v in res["flint"][1:5]], ref.grad, rtol=1e-10, atol=1e-14)
+    # the Hessian of the pairs visited once (the off-diagonal ones doubled) against the float64 assembly's loop
+    assert np.allclose(np.reshape([float(v) for v in res["flint"][5:]], (4, 4)), ref.hess, rtol=1e-10, atol=1e-12)
 
 
 def test_flint_and_mpmath_give_the_same_hitting_time():

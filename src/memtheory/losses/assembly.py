@@ -78,9 +78,12 @@ def _print_element(expr: sp.Expr, printer, names: dict) -> str:
 def _routine(name: str, doc: str, printer, transform, cse: bool = False) -> str:
     """Source of one assembly routine; ``transform`` maps each element derivative before printing.
 
-    With ``cse``, the accumulations of each block (the loss term, the gradient terms, the Hessian terms of the
-    single and of the pair element) share their common subexpressions, computed once into local variables
-    (for the arbitrary-precision backends, where every operation costs a Python call).
+    With ``cse`` (the arbitrary-precision backends, where every operation costs a Python call and a product of
+    hundreds of digits), the accumulations of each block (the gradient terms, the Hessian terms of the single and
+    of the pair element) share their common subexpressions, computed once into local variables; a symmetric pair
+    term ``P(x_i, x_j) = P(x_j, x_i)`` is visited once per unordered pair (the off-diagonal pairs count twice,
+    :func:`_pair_blocks`), and each negative power of a denominator is a power of its reciprocal, one division
+    per pair: half the products and a quarter of the divisions of the plain loop.
     """
     a_i, w_i, a_j, w_j = element_symbols()
     xi, xj = (a_i, w_i), (a_j, w_j)
@@ -91,11 +94,12 @@ def _routine(name: str, doc: str, printer, transform, cse: bool = False) -> str:
     def pr(e):
         return _print_element(transform(e), printer, names)
 
-    def accumulate(indent: str, items: list) -> list:
-        """``target += expr`` lines for ``items = [(target, expr), ...]``."""
+    def accumulate(indent: str, items: list, prepared: bool = False) -> list:
+        """``target += expr`` lines for ``items = [(target, expr), ...]`` (``prepared``: already transformed,
+        with the moments as symbols)."""
         if not cse:
             return [f"{indent}{target} += {pr(e)}" for target, e in items]
-        exprs = [_moment_symbols(transform(e), names) for _, e in items]
+        exprs = [e if prepared else _moment_symbols(transform(e), names) for _, e in items]
         blocks[0] += 1
         temps, reduced = sp.cse(exprs, symbols=sp.numbered_symbols(f"_b{blocks[0]}_"))
         return ([f"{indent}{t} = {printer.doprint(v)}" for t, v in temps]
@@ -104,6 +108,11 @@ def _routine(name: str, doc: str, printer, transform, cse: bool = False) -> str:
     def index(owner: str, component: int) -> str:
         return owner if component == 0 else f"m + {owner}"
 
+    grad_items = [(f"grad[{index(o, d)}]", sp.diff(P, v)) for o, xs in (("i", xi), ("j", xj))
+                  for d, v in enumerate(xs)]
+    hess_items = [(f"hess[{index(o1, d1)}, {index(o2, d2)}]", sp.diff(P, v1, v2))
+                  for o1, x1 in (("i", xi), ("j", xj)) for o2, x2 in (("i", xi), ("j", xj))
+                  for d1, v1 in enumerate(x1) for d2, v2 in enumerate(x2) if sp.diff(P, v1, v2) != 0]
     lines = [
         "@_jit",
         f"def {name}(a, w, L0, L1, L2, norm, grad, hess, want_grad, want_hess):",
@@ -124,22 +133,77 @@ def _routine(name: str, doc: str, printer, transform, cse: bool = False) -> str:
     lines += accumulate("            ", [(f"hess[{index('i', d1)}, {index('i', d2)}]", sp.diff(Q, v1, v2))
                                         for d1, v1 in enumerate(xi) for d2, v2 in enumerate(xi)
                                         if sp.diff(Q, v1, v2) != 0])
-    lines += [
-        "        for j in range(m):",
-        "            a_j = a[j]",
-        "            w_j = w[j]",
-        f"            J += {pr(P)}",
-        "            if want_grad:",
-    ]
-    lines += accumulate("                ", [(f"grad[{index(o, d)}]", sp.diff(P, v))
-                                            for o, xs in (("i", xi), ("j", xj)) for d, v in enumerate(xs)])
-    lines.append("            if want_hess:")
-    lines += accumulate("                ", [(f"hess[{index(o1, d1)}, {index(o2, d2)}]", sp.diff(P, v1, v2))
-                                            for o1, x1 in (("i", xi), ("j", xj)) for o2, x2 in (("i", xi), ("j", xj))
-                                            for d1, v1 in enumerate(x1) for d2, v2 in enumerate(x2)
-                                            if sp.diff(P, v1, v2) != 0])
+    if not cse:
+        lines += [
+            "        for j in range(m):",
+            "            a_j = a[j]",
+            "            w_j = w[j]",
+            f"            J += {pr(P)}",
+            "            if want_grad:",
+        ]
+        lines += accumulate("                ", grad_items)
+        lines.append("            if want_hess:")
+        lines += accumulate("                ", hess_items)
+    else:
+        prep = [("J", P)] + grad_items + hess_items
+        prep = [(t, _moment_symbols(transform(e), names)) for t, e in prep]
+        for head, indent, block in _pair_blocks(prep, xi, xj, printer):
+            lines += head
+            grads = [(t, e) for t, e in block if t.startswith("grad")]
+            hesses = [(t, e) for t, e in block if t.startswith("hess")]
+            lines += accumulate(indent, [(t, e) for t, e in block if t == "J"], prepared=True)
+            lines.append(f"{indent}if want_grad:")
+            lines += accumulate(indent + "    ", grads, prepared=True)
+            lines.append(f"{indent}if want_hess:")
+            lines += accumulate(indent + "    ", hesses, prepared=True)
     lines.append("    return J")
     return "\n".join(lines) + "\n"
+
+
+def _pair_blocks(items: list, xi: tuple, xj: tuple, printer) -> list:
+    """The pair loop of the arbitrary-precision assembly: ``[(head lines, indent, items), ...]``.
+
+    ``items`` are ``(target, expr)`` of the pair element (the loss ``"J"`` first), ready to print with
+    ``printer``. ``P(x_i, x_j) = P(x_j, x_i)`` (checked on the loss term), so the pair ``(j, i)`` contributes to
+    each target what ``(i, j)`` contributes to the mirrored one: the loop runs over ``j > i`` with every term
+    doubled, plus the diagonal pair ``j = i`` (``x_j`` set to ``x_i``, the contributions to the same target
+    summed). Each negative integer power of a denominator ``d`` becomes a power of a local ``_rk = 1/d``,
+    computed once per pair.
+    """
+    (a_i, w_i), (a_j, w_j) = xi, xj
+    swap = {a_i: a_j, a_j: a_i, w_i: w_j, w_j: w_i}
+    loss = items[0][1]
+    symmetric = sp.simplify(loss - loss.xreplace(swap)) == 0
+
+    def reciprocals(block: list) -> tuple[list, list]:
+        """``block`` with ``d**-k`` replaced by ``_rk**k`` and the lines that compute the ``_rk``."""
+        bases: dict = {}
+        for _, e in block:
+            for p in e.atoms(sp.Pow):
+                if p.exp.is_Integer and p.exp < 0 and p.base not in bases:
+                    bases[p.base] = sp.Symbol(f"_r{len(bases)}")
+
+        def sub(e):
+            return e.replace(lambda x: isinstance(x, sp.Pow) and x.exp.is_Integer and x.exp < 0 and x.base in bases,
+                             lambda x: bases[x.base] ** (-x.exp))
+
+        return [(t, sub(e)) for t, e in block], list(bases.items())
+
+    def with_reciprocals(head: list, indent: str, block: list):
+        block, recips = reciprocals(block)
+        return head + [f"{indent}{r} = 1/({printer.doprint(d)})" for d, r in recips], indent, block
+
+    if not symmetric:  # the L2 loss's pair term is an inner product, a_i a_j <e^{-w_i t}, e^{-w_j t}>
+        raise ValueError(f"the pair term {loss} is not symmetric in x_i and x_j")
+    off = [(t, 2 * e) for t, e in items]
+    diagonal: dict = {}
+    for t, e in items:  # j = i: the targets of j are those of i
+        key = t.replace("j", "i")
+        diagonal[key] = diagonal.get(key, 0) + e.xreplace({a_j: a_i, w_j: w_i})
+    diag = [(t, e) for t, e in diagonal.items() if e != 0]
+    return [with_reciprocals(["        for j in range(i + 1, m):", "            a_j = a[j]", "            w_j = w[j]"],
+                             "            ", off),
+            with_reciprocals(["        # the diagonal pair j = i"], "        ", diag)]
 
 
 NORM = sp.Symbol("norm")
