@@ -13,7 +13,7 @@ import sympy as sp
 
 import memtheory as mt
 from memtheory.compile.arith import FLINT, MPMATH, arithmetic
-from memtheory.dynamics.mplinalg import ldl, lu, lu_solve
+from memtheory.dynamics.mplinalg import ldl, ldl_inner, ldl_solve, lu, lu_solve
 from memtheory.errors import InvalidArgumentError
 from memtheory.kernels.kernel import S
 from memtheory.theory.plateau.systems import MPObjective
@@ -105,6 +105,31 @@ def test_linear_algebra_against_mpmath_lu_solve(ar):
             assert rel(got[k], ref[k]) < mp.mpf(10) ** -65
 
 
+@pytest.mark.parametrize("ar", ARITHS, ids=lambda a: a.name)
+def test_ldl_solve_and_inner_against_mpmath(ar):
+    """``L D L^T`` of the shifted Hilbert matrix: the solve and ``B^T (M + s I)^{-1} B`` against mpmath's LU
+    solve and inverse at more digits."""
+    n, p = 6, 3
+    B = [[(-1) ** (i + j) * (i + 2 * j + 1) for j in range(p)] for i in range(n)]
+    with ar.workdps(80):
+        M = [[ar.num(1) / (ar.num(i + j + 1)) for j in range(n)] for i in range(n)]
+        F = ldl(M, ar.num(sp.Rational(1, 8)), ar)
+        x = [ar.to_mpf(v) for v in ldl_solve(F, [ar.num(k + 1) for k in range(n)], ar)]
+        T = [[ar.to_mpf(v) for v in row] for row in ldl_inner(F, [[ar.num(v) for v in row] for row in B], ar)]
+    with mp.workdps(120):
+        Mm = mp.matrix([[mp.mpf(1) / (i + j + 1) + (mp.mpf(1) / 8 if i == j else 0) for j in range(n)]
+                        for i in range(n)])
+        ref = mp.lu_solve(Mm, mp.matrix([k + 1 for k in range(n)]))
+        Bm = mp.matrix(B)
+        Tref = Bm.T * mp.inverse(Mm) * Bm
+        for k in range(n):
+            assert rel(x[k], ref[k]) < mp.mpf(10) ** -70
+        for i in range(p):
+            for j in range(p):
+                assert T[i][j] == T[j][i]
+                assert abs(T[i][j] - Tref[i, j]) < mp.mpf(10) ** -70 * max(abs(v) for v in Tref)
+
+
 def test_assembly_is_the_same_in_both_arithmetics():
     rho = mt.kernels.memory_family(mt.kernels.exponential(0.5), mt.kernels.gaussian_bump(0, 0.5), 1 / 50)
     theta = ["0.9", "-0.2", "0.55", "2.1"]
@@ -151,11 +176,14 @@ def test_ill_conditioned_gram_matrix_keeps_the_digits_of_floating_point(ar):
         ww = [ar.num(v) for v in w]
         C = [[1 / (ww[i] + ww[j]) for j in range(n)] for i in range(n)]
         x = [ar.to_mpf(v) for v in lu_solve(lu(C, ar), [ar.num(k + 1) for k in range(n)], ar)]
-        assert ldl(C, ar.num(0), ar) is not None
+        F = ldl(C, ar.num(0), ar)
+        assert F is not None
+        y = [ar.to_mpf(v) for v in ldl_solve(F, [ar.num(k + 1) for k in range(n)], ar)]
     with mp.workdps(200):
         ref = mp.lu_solve(mp.matrix([[1 / (w[i] + w[j]) for j in range(n)] for i in range(n)]),
                           mp.matrix([k + 1 for k in range(n)]))
         assert max(abs(x[k] - ref[k]) for k in range(n)) < 1e-15 * max(abs(v) for v in ref)
+        assert max(abs(y[k] - ref[k]) for k in range(n)) < 1e-15 * max(abs(v) for v in ref)
 
 
 def test_a_rodas_step_of_the_full_flow_on_arb_against_mpmath_at_more_digits():

@@ -1,4 +1,5 @@
-"""Dense linear algebra in arbitrary precision on lists of lists: ``L D L^T`` and LU with partial pivoting.
+"""Dense linear algebra in arbitrary precision on lists of lists: ``L D L^T`` (with solves and the congruence
+``B^T M^{-1} B``) and LU with partial pivoting.
 
 Plain Python over the numbers of an :class:`~memtheory.compile.arith.Arithmetic` (mpmath's ``mpf`` by default,
 or Arb's ``arb`` used as floating point) at the caller's working precision, for the small dense systems of the
@@ -19,7 +20,7 @@ from typing import Sequence
 
 from ..compile.arith import MPMATH, Arithmetic
 
-__all__ = ["ldl", "lu", "lu_solve"]
+__all__ = ["ldl", "ldl_solve", "ldl_inner", "lu", "lu_solve"]
 
 
 def ldl(M: Sequence[Sequence], shift, arith: Arithmetic = MPMATH) -> tuple[list, list] | None:
@@ -37,25 +38,65 @@ def ldl(M: Sequence[Sequence], shift, arith: Arithmetic = MPMATH) -> tuple[list,
     Returns
     -------
     (L, D) or None
-        Unit lower-triangular ``L`` (list of lists) and the diagonal ``D`` (list), all ``D > 0``; None when a
-        pivot is not positive.
+        Unit lower-triangular ``L`` (list of lists) and the diagonal ``D`` (list, cleaned: the divisors of
+        :func:`ldl_solve`), all ``D > 0``; None when a pivot is not positive. The pair is what :func:`ldl_solve`
+        and :func:`ldl_inner` take.
     """
     n = len(M)
     zero, one = arith.num(0), arith.num(1)
-    clean = arith.clean
+    clean, fsum = arith.clean, arith.fsum
     L = [[zero] * n for _ in range(n)]
     D = [zero] * n
     for j in range(n):
         Lj = L[j]
-        d = clean(M[j][j] + shift - arith.fsum(Lj[k] * Lj[k] * D[k] for k in range(j)))
+        Ej = [Lj[k] * D[k] for k in range(j)]  # row j of L D: one product per term of the sums below
+        d = clean(M[j][j] + shift - fsum(Lj[k] * Ej[k] for k in range(j)))
         if not d > 0:
             return None
         D[j] = d
         Lj[j] = one
+        inv = 1 / d
         for i in range(j + 1, n):
             Li = L[i]
-            Li[j] = (M[i][j] - arith.fsum(Li[k] * Lj[k] * D[k] for k in range(j))) / d
+            Li[j] = (M[i][j] - fsum(Li[k] * Ej[k] for k in range(j))) * inv
     return L, D
+
+
+def ldl_solve(F: tuple[list, list], b: Sequence, arith: Arithmetic = MPMATH) -> list:
+    """Solve ``M x = b`` with the factorisation ``F = ldl(M, shift)`` (of ``M + shift I``); returns ``x`` as a
+    list (cleaned)."""
+    L, D = F
+    n = len(b)
+    fsum = arith.fsum
+    y = list(b)
+    for i in range(n):
+        Li = L[i]
+        y[i] = y[i] - fsum(Li[k] * y[k] for k in range(i))
+    y = [y[i] / D[i] for i in range(n)]
+    for i in range(n - 1, -1, -1):
+        y[i] = y[i] - fsum(L[k][i] * y[k] for k in range(i + 1, n))
+    return [arith.clean(v) for v in y]
+
+
+def ldl_inner(F: tuple[list, list], B: Sequence[Sequence], arith: Arithmetic = MPMATH) -> list:
+    """``B^T M^{-1} B`` with the factorisation ``F = ldl(M, shift)`` (of ``M + shift I``) and ``B`` an
+    ``n x p`` list of lists: ``Y^T D^{-1} Y`` with ``Y = L^{-1} B``, symmetric by construction (a ``p x p`` list
+    of lists, cleaned). The Schur complement ``H_ww - H_wa H_aa^{-1} H_aw`` of a Hessian needs this product and
+    not the ``p`` solves."""
+    L, D = F
+    n, p = len(B), len(B[0]) if B else 0
+    fsum, clean = arith.fsum, arith.clean
+    Y = [list(row) for row in B]
+    for i in range(n):
+        Li, Yi = L[i], Y[i]
+        for j in range(p):
+            Yi[j] = Yi[j] - fsum(Li[k] * Y[k][j] for k in range(i))
+    Z = [[v / D[k] for v in Y[k]] for k in range(n)]
+    out = [[None] * p for _ in range(p)]
+    for i in range(p):
+        for j in range(i, p):
+            out[i][j] = out[j][i] = clean(fsum(Y[k][i] * Z[k][j] for k in range(n)))
+    return out
 
 
 def lu(M: Sequence[Sequence], arith: Arithmetic = MPMATH) -> tuple[list, list] | None:

@@ -60,7 +60,7 @@ import sympy as sp
 
 from ...compile.arith import Arithmetic
 from ...compile.arith import arithmetic as _arithmetic
-from ...dynamics.mplinalg import lu, lu_solve
+from ...dynamics.mplinalg import ldl, ldl_inner, ldl_solve
 from ...dynamics.rodas import RodasRun, RodasSystem, check_arguments, integrate_system
 from ...errors import ConvergenceError, InvalidArgumentError
 from ...kernels.kernel import S, Kernel
@@ -297,7 +297,7 @@ class ReducedSystem(_System):
 
     # -------------------------------------------------------------------- the slow manifold
     def _point(self, w, kmax: int):
-        """``(moments, a*(w), LU of C(w))`` at the rates ``w`` (cached for the last few rate vectors)."""
+        """``(moments, a*(w), L D L^T of C(w))`` at the rates ``w`` (cached for the last few rate vectors)."""
         key = (tuple(w), kmax)
         hit = self._cache.get(key) or (self._cache.get((tuple(w), 2)) if kmax < 2 else None)
         if hit is not None:
@@ -306,10 +306,14 @@ class ReducedSystem(_System):
         with ar.workdps(self.dps):
             mom = self.obj.moments(w, kmax)
             m = self.m
-            F = lu([[1 / (w[i] + w[j]) for j in range(m)] for i in range(m)], ar)
+            C = [[None] * m for _ in range(m)]
+            for i in range(m):
+                for j in range(i + 1):
+                    C[i][j] = C[j][i] = 1 / (w[i] + w[j])
+            F = ldl(C, self.arith.num(0), ar)  # C is positive definite for distinct rates
             if F is None:
                 raise ConvergenceError("the Gram matrix of the rates is singular (two rates coincide)")
-            a = lu_solve(F, mom[0], ar)
+            a = ldl_solve(F, mom[0], ar)
         if len(self._cache) > 16:
             self._cache.clear()
         self._cache[key] = (mom, a, F)
@@ -349,12 +353,13 @@ class ReducedSystem(_System):
         m = self.m
         mom, a, F = self._point(w, 2)
         J, g, H = self.obj.evaluate(list(a) + list(w), hessian=True, moments=mom)
-        # H_aa^{-1} H_aw with H_aa = 2 C (J is quadratic in a): the factorisation of C made for a*(w) serves
+        # H_wa H_aa^{-1} H_aw with H_aa = 2 C (J is quadratic in a): the factorisation of C made for a*(w) serves
         ar = self.arith
-        cols = [[v / 2 for v in lu_solve(F, [H[i][m + j] for i in range(m)], ar)] for j in range(m)]
-        S = [[H[m + i][m + j] - ar.fsum(H[m + i][k] * cols[j][k] for k in range(m)) for j in range(m)]
-             for i in range(m)]
-        S = [[(S[i][j] + S[j][i]) / 2 for j in range(m)] for i in range(m)]
+        T = ldl_inner(F, [H[i][m:] for i in range(m)], ar)
+        S = [[None] * m for _ in range(m)]
+        for i in range(m):
+            for j in range(i, m):
+                S[i][j] = S[j][i] = ar.clean((H[m + i][m + j] + H[m + j][m + i]) / 2 - T[i][j] / 2)
         return J, [-v for v in g[m:]], [[-v for v in row] for row in S], S
 
     def theta(self, w):
