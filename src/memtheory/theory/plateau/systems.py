@@ -402,7 +402,7 @@ def _closest_pair(w):
 
 
 def integrate_rodas(objective: MPObjective, theta0, delta: float, rtol: float = 1e-5, tau_max=None,
-                    max_steps: int = 20000, after_event_steps: int = 300, max_growth: float = 1e4,
+                    max_steps: int = 20000, after_event_steps: int = 300, max_growth: float | None = None,
                     record: bool = True, reduced: bool = False) -> RodasRun:
     """Integrate ``theta' = -grad J`` from ``theta_0`` in mpmath and locate both hitting times.
 
@@ -414,9 +414,14 @@ def integrate_rodas(objective: MPObjective, theta0, delta: float, rtol: float = 
         Initial ``(a, w)`` (converted at ``dps``).
     delta : float
         Threshold of both events (> 0).
-    rtol, tau_max, max_steps, after_event_steps, max_growth, record
+    rtol, tau_max, max_steps, after_event_steps, record
         As in :func:`memtheory.dynamics.rodas.integrate_system`; ``rtol`` applies component-wise to
         ``theta - theta_0`` (see the module notes) and ``tau_max`` is a training time.
+    max_growth : float, optional
+        Largest step-size growth factor per step. Default: ``1e16`` for the reduced flow, whose rates drift
+        almost linearly in ``tau`` across the plateau, so that the error estimate and not the cap sets the step
+        there (``1e4`` held ten rates at ``1/omega = 2000`` to 4 decades of ``tau`` per step for 800 decades;
+        ``1e16`` lets the controller take ~9, with no more rejected steps); ``1e4`` for the full flow.
     reduced : bool
         Integrate the slow-manifold flow of the rates (:class:`ReducedSystem`) instead of the full flow; valid
         when the hitting times are long compared with the weights' relaxation time (``model_error`` of the
@@ -438,6 +443,8 @@ def integrate_rodas(objective: MPObjective, theta0, delta: float, rtol: float = 
     ('5.57886e+37', True)
     """
     check_arguments(delta, rtol)
+    if max_growth is None:
+        max_growth = 1e16 if reduced else 1e4
     with objective.arith.workdps(objective.dps):
         system = (ReducedSystem if reduced else FullSystem)(objective, theta0)
         return integrate_system(system, delta, rtol, tau_max, max_steps, after_event_steps, max_growth, record)
