@@ -61,7 +61,9 @@ class _PyPrinter(codegen.NumbaPrinter):
         return f"_R({expr.p}, {expr.q})"
 
     def _print_Integer(self, expr):
-        return f"_R({expr.p}, 1)"
+        # a Python int: exact, and a product int * mpf (or arb) costs no conversion; never divided by another int
+        # (a Rational prints as _R, a negative power as 1.0/...)
+        return str(expr.p)
 
 
 def _moment_symbols(expr: sp.Expr, names: dict) -> sp.Expr:
@@ -79,8 +81,9 @@ def _routine(name: str, doc: str, printer, transform, cse: bool = False) -> str:
     """Source of one assembly routine; ``transform`` maps each element derivative before printing.
 
     With ``cse`` (the arbitrary-precision backends, where every operation costs a Python call and a product of
-    hundreds of digits), the accumulations of each block (the gradient terms, the Hessian terms of the single and
-    of the pair element) share their common subexpressions, computed once into local variables; a symmetric pair
+    hundreds of digits), the accumulations of each block (the gradient terms and the Hessian terms of the single
+    element; the loss term with the derivatives wanted of the pair element) share their common subexpressions,
+    computed once into local variables; a symmetric pair
     term ``P(x_i, x_j) = P(x_j, x_i)`` is visited once per unordered pair (the off-diagonal pairs count twice,
     :func:`_pair_blocks`), and each negative power of a denominator is a power of its reciprocal, one division
     per pair: half the products and a quarter of the divisions of the plain loop.
@@ -149,13 +152,14 @@ def _routine(name: str, doc: str, printer, transform, cse: bool = False) -> str:
         prep = [(t, _moment_symbols(transform(e), names)) for t, e in prep]
         for head, indent, block in _pair_blocks(prep, xi, xj, printer):
             lines += head
+            loss = [(t, e) for t, e in block if t == "J"]
             grads = [(t, e) for t, e in block if t.startswith("grad")]
             hesses = [(t, e) for t, e in block if t.startswith("hess")]
-            lines += accumulate(indent, [(t, e) for t, e in block if t == "J"], prepared=True)
-            lines.append(f"{indent}if want_grad:")
-            lines += accumulate(indent + "    ", grads, prepared=True)
-            lines.append(f"{indent}if want_hess:")
-            lines += accumulate(indent + "    ", hesses, prepared=True)
+            # the loss term shares its subexpressions with the derivatives wanted (one block per combination)
+            for cond, wanted in (("if want_grad and want_hess", grads + hesses), ("elif want_grad", grads),
+                                 ("elif want_hess", hesses), ("else", [])):
+                lines.append(f"{indent}{cond}:")
+                lines += accumulate(indent + "    ", loss + wanted, prepared=True)
     lines.append("    return J")
     return "\n".join(lines) + "\n"
 
