@@ -82,8 +82,8 @@ def _routine(name: str, doc: str, printer, transform, cse: bool = False) -> str:
 
     With ``cse`` (the arbitrary-precision backends, where every operation costs a Python call and a product of
     hundreds of digits), the accumulations of each block (the gradient terms and the Hessian terms of the single
-    element; the loss term with the derivatives wanted of the pair element) share their common subexpressions,
-    computed once into local variables; a symmetric pair
+    element; the loss term with the gradient terms, and the Hessian terms, of the pair element) share their
+    common subexpressions, computed once into local variables; a symmetric pair
     term ``P(x_i, x_j) = P(x_j, x_i)`` is visited once per unordered pair (the off-diagonal pairs count twice,
     :func:`_pair_blocks`), and each negative power of a denominator is a power of its reciprocal, one division
     per pair: half the products and a quarter of the divisions of the plain loop.
@@ -155,11 +155,14 @@ def _routine(name: str, doc: str, printer, transform, cse: bool = False) -> str:
             loss = [(t, e) for t, e in block if t == "J"]
             grads = [(t, e) for t, e in block if t.startswith("grad")]
             hesses = [(t, e) for t, e in block if t.startswith("hess")]
-            # the loss term shares its subexpressions with the derivatives wanted (one block per combination)
-            for cond, wanted in (("if want_grad and want_hess", grads + hesses), ("elif want_grad", grads),
-                                 ("elif want_hess", hesses), ("else", [])):
-                lines.append(f"{indent}{cond}:")
-                lines += accumulate(indent + "    ", loss + wanted, prepared=True)
+            # the loss term shares its subexpressions with the gradient's; the Hessian's block is its own, so that
+            # J and the gradient are the same numbers whether the Hessian is wanted or not
+            lines.append(f"{indent}if want_grad:")
+            lines += accumulate(indent + "    ", loss + grads, prepared=True)
+            lines.append(f"{indent}else:")
+            lines += accumulate(indent + "    ", loss, prepared=True)
+            lines.append(f"{indent}if want_hess:")
+            lines += accumulate(indent + "    ", hesses, prepared=True)
     lines.append("    return J")
     return "\n".join(lines) + "\n"
 
