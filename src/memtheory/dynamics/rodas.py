@@ -180,8 +180,10 @@ class _Rodas:
         self.sys = system
         self.ar = ar = _arith(system)
         self.gamma = ar.num(GAMMA)
-        self.A = [[ar.num(v) for v in row] for row in _A]
-        self.C = [[ar.num(v) for v in row] for row in _C]
+        # the coefficients are known to 16 digits (rodas.f): as the nearest doubles they are exact binary numbers
+        # of 53 bits (as accurate as the decimals), and a product with one costs a fraction of a full-precision one
+        self.A = [[ar.num(float(v)) for v in row] for row in _A]
+        self.C = [[ar.num(float(v)) for v in row] for row in _C]
         self.ndec = 0
 
     def factor(self, Jac, S, h):
