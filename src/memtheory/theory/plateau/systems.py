@@ -33,9 +33,10 @@ choice for long plateaus (justification in its docstring: ``J`` is quadratic in 
 to the weights' relaxation time). Measured against the full flow: m = 2 at ``1/omega = 40`` (``tau_0 = 3.4e12``,
 both at rtol 1e-8) 3.5e-10; m = 10 at ``1/omega = 80`` 8.4e-7 (the full flow's own error at rtol 1e-6 after
 16933 steps; the reduced flow took 24 s). Cost for ten rates at rtol 1e-6: ``1/omega = 100`` (``tau_0 = 1.2e30``,
-79 digits) ~10 s, ``1/omega = 2000`` (``tau_0 = 2.3e852``, ``|grad J_0| = 2.6e-431``, 902 digits) ~45 s; the
-steps are ~130 through the initial relaxation of the loaded rate, then ~2.4-4 decades of ``tau`` per step, then
-a few dozen through the escape.
+79 digits) ~10 s, ``1/omega = 2000`` (``tau_0 = 2.3e852``, ``|grad J_0| = 2.6e-431``, 902 digits) 17 s of CPU
+for both runs of its error estimate (``benchmarks/bench_plateau.py``, flint); the steps are ~130 through the
+initial relaxation of the loaded rate (~300 at the estimate's 30x tighter tolerance), then ~9 decades of
+``tau`` per step (the step may grow 1e16-fold, :func:`integrate_rodas`), then a few dozen through the escape.
 
 Arithmetic
 ----------
