@@ -450,6 +450,24 @@ def test_max_steps_failure_and_to_dict():
     assert d["status"] == -1 and len(d["t"]) == 11
 
 
+def test_radau_entry_point_takes_the_same_steps_as_the_full_one(monkeypatch):
+    """``method="radau"`` runs the entry point compiled without the explicit pairs; the one of every method
+    takes the same steps to the last bit."""
+    from memtheory.dynamics import cache, integrators
+
+    def run():
+        return integrate(robertson, robertson_jac, [1.0, 0.0, 0.0], (0.0, 1e5), method="radau", rtol=1e-8,
+                         atol=1e-12, t_eval=[1.0, 1e3, 1e5], dense=True)
+
+    own = run()
+    monkeypatch.setattr(integrators, "compiled_solver", lambda explicit: cache.compiled_solver(True))
+    full = run()
+    assert own.status == full.status == 0 and own.method_used == full.method_used == "radau"
+    np.testing.assert_array_equal(own.y, full.y)
+    assert (own.nfev, own.njev, own.nsteps) == (full.nfev, full.njev, full.nsteps)
+    np.testing.assert_array_equal(own.sol(3e4), full.sol(3e4))
+
+
 def test_solver_is_loaded_from_disk_cache_in_a_new_process():
     integrate(decay, decay_jac, [1.0], (0.0, 1.0), [1.0])  # make sure everything is compiled and cached
     code = textwrap.dedent("""

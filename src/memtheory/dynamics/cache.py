@@ -7,7 +7,8 @@ kernels, the event location, the controllers, the buffers; the constants they re
 file of :data:`SOURCES`: editing any of them invalidates the cache. The helpers themselves are not cached (they
 are only compiled when the entry point is).
 
-A cold compile takes about 25 s of CPU; loading from the cache well under a second.
+A cold compile takes about 35-40 s of CPU (the Radau-only entry point about 30 s); loading from the cache well
+under a second.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from numba.core.caching import FunctionCache, IndexDataCacheFile
 from numba.core.registry import CPUDispatcher
 
 from memtheory.dynamics.constants import CHUNK_ARGS
-from memtheory.dynamics.loop import solve_chunk
+from memtheory.dynamics.loop import solve_chunk, solve_chunk_radau
 
 __all__ = ["SOURCES", "sources_stamp", "attach_cache", "compiled_solver"]
 
@@ -80,8 +81,12 @@ def attach_cache(disp: CPUDispatcher) -> bool:
 
 
 @functools.cache
-def compiled_solver() -> CPUDispatcher:
+def compiled_solver(explicit: bool = True) -> CPUDispatcher:
     """The compiled entry point (compiled, or loaded from the on-disk cache, on first use).
+
+    ``explicit``: the entry point of every method (:func:`~memtheory.dynamics.loop.solve_chunk`); False, the
+    one of ``method="radau"`` (:data:`~memtheory.dynamics.loop.solve_chunk_radau`, without the explicit pairs:
+    a third less to compile).
 
     Compiled for the single signature :data:`~memtheory.dynamics.constants.CHUNK_ARGS` (the user functions
     as the addresses of :mod:`memtheory.dynamics.pointers`, rebuilt into first-class functions inside), after
@@ -91,9 +96,9 @@ def compiled_solver() -> CPUDispatcher:
     Returns
     -------
     numba.core.registry.CPUDispatcher
-        :func:`memtheory.dynamics.loop.solve_chunk`, compiled with ``nogil=True``.
+        The entry point, compiled with ``nogil=True``.
     """
-    disp = njit(nogil=True)(solve_chunk)
+    disp = njit(nogil=True)(solve_chunk if explicit else solve_chunk_radau)
     attach_cache(disp)
     disp.compile(CHUNK_ARGS)
     disp.disable_compile()

@@ -22,7 +22,8 @@ side with this signature, and cached on disk across processes (the cache is keye
 the integrator's source files, see :mod:`memtheory.dynamics.cache`); the user functions are called
 through a function pointer. (Passing them as plain dispatcher arguments would specialise, and recompile,
 the whole loop for every right-hand side, and such specialisations cannot be cached.) A cold compile
-takes about 25 s of CPU; loading from the cache well under a second. The function pointers are looked up
+takes about 35-40 s of CPU (``method="radau"`` has an entry point of its own without the explicit pairs, about
+30 s); loading from the cache well under a second. The function pointers are looked up
 once per user function and passed as integers (:mod:`memtheory.dynamics.pointers`), and the adaptation of a
 user function is remembered (:func:`memtheory.dynamics.prepare.prepare_problem`), so that a call costs little
 more than the integration itself.
@@ -76,7 +77,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from memtheory.dynamics.cache import compiled_solver
-from memtheory.dynamics.constants import DOMAIN_SIGNATURE, JAC_SIGNATURE, METHODS, RHS_SIGNATURE
+from memtheory.dynamics.constants import DOMAIN_SIGNATURE, JAC_SIGNATURE, M_RADAU, METHODS, RHS_SIGNATURE
 from memtheory.dynamics.pointers import pointer_array
 from memtheory.dynamics.prepare import (
     as_vector,
@@ -211,9 +212,9 @@ def integrate(
     rhs_f, jac_f, ev_f, dom_f, use_fd, d_arr, term_arr = prepare_problem(
         rhs, jac, events, n_events, direction, terminal, domain, y0a, pa, t0, method_code)
     fptrs = pointer_array(rhs_f, jac_f, ev_f, dom_f)  # (the dispatchers stay referenced during the call)
-    out = compiled_solver()(fptrs, y0a[None, :], t0, t_end, pa[None, :], rtol_f, atol_a, te, d_arr,
-                            term_arr, domain is not None, use_fd, method_code, t_eval is None, bool(dense),
-                            max_steps_i, fs, ms, 0, 1, erk)
+    solver = compiled_solver(method_code != M_RADAU)  # method="radau": the entry point without explicit pairs
+    out = solver(fptrs, y0a[None, :], t0, t_end, pa[None, :], rtol_f, atol_a, te, d_arr, term_arr, domain is not None,
+                 use_fd, method_code, t_eval is None, bool(dense), max_steps_i, fs, ms, 0, 1, erk)
     return ode_result(out, d_arr.shape[0], method_code, max_steps_i, dom_f, pa, t0, bool(dense), erk)
 
 
@@ -294,7 +295,7 @@ def integrate_batch(
             if not float(dom_f(t0, Y0[k].copy(), P[k].copy())) > 0:
                 raise InvalidArgumentError(f"initial state {k} is outside the domain")
     n_threads = thread_count(num_threads)
-    solver = compiled_solver()
+    solver = compiled_solver(method_code != M_RADAU)
     args = (pointer_array(rhs_f, jac_f, ev_f, dom_f), Y0, t0, t_end, P, rtol_f, atol_a, np.empty(0), d_arr, term_arr,
             domain is not None, use_fd, method_code, False, False, max_steps_i, fs, ms)
     n_chunks = max(1, min(m, n_threads * max(1, int(chunks_per_thread))))
