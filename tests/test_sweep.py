@@ -226,9 +226,49 @@ def test_cli_sweep_options(capsys, tmp_path):
         assert "no Dask scheduler answers" in err and len(err.strip().splitlines()) == 1
 
 
+def _stat(pid: int) -> list[str] | None:
+    """The fields of ``/proc/PID/stat`` after the command name (state, ppid, ...), None when it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
 def _children(pid: int) -> list[int]:
-    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
-    return [int(x) for x in out.split()]
+    """The worker processes of ``pid`` (spawned by multiprocessing; not its resource tracker)."""
+    kids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (_stat(int(entry)) or [None, None])[1] == str(pid):
+            try:
+                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"spawn_main" in cmdline:
+                kids.append(int(entry))
+    return kids
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` still runs (gone, or a zombie that has exited, is not running)."""
+    fields = _stat(pid)
+    return fields is not None and fields[0] != "Z"
+
+
+def _await_workers(proc: subprocess.Popen, marker: str) -> str:
+    """Read ``proc``'s stderr until ``marker`` appears, then until it has its worker processes; the text read."""
+    err = ""
+    while marker not in err:
+        ch = proc.stderr.read(1)
+        assert ch, f"the command ended before {marker!r} appeared: {err}"
+        err += ch
+    while not _children(proc.pid):
+        assert proc.poll() is None, f"the command ended before it started its workers: {err}"
+        time.sleep(0.05)
+    return err
+
+
+PLATEAU = ["plateau", "--target", TARGET, "--a0", "1,0", "--w0", "1/2,2", "--delta", "0.05",
+           "--inv-omega", "4,6,8,10,12,14", "--workers", "2"]
 
 
 def test_ctrl_c_stops_the_workers_with_one_line_and_exit_130(tmp_path):
@@ -251,15 +291,108 @@ def test_ctrl_c_stops_the_workers_with_one_line_and_exit_130(tmp_path):
     assert "Traceback" not in err
     lines = [s.strip() for s in err.replace("\r", "\n").splitlines() if s.strip() and not s.startswith("plateau:")]
     assert lines == ["memtheory plateau: interrupted"]
-    for pid in workers:  # every worker is gone (not merely orphaned)
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            continue
-        state = subprocess.run(["ps", "-o", "stat=", "-p", str(pid)], capture_output=True, text=True).stdout
-        assert state.strip()[:1] in ("", "Z"), f"worker {pid} still running"  # gone or a zombie (exited)
+    assert not [pid for pid in workers if _running(pid)], "workers still running"  # not merely orphaned
     with sqlite3.connect(store) as db:  # the store is consistent: it opens and its rows are whole
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+# a sweep of many short points: the pool's thread takes the futures' locks all the time, where a Ctrl-C raised
+# at an arbitrary bytecode of the main thread left a lock held (the exit hung) or released ("release unlocked lock")
+_BUSY_SWEEP = """
+import sys
+import sweep_points
+from memtheory import sweep
+
+started = []
+
+def on_result(index, value):
+    if not started:
+        started.append(index)
+        print("started", flush=True)
+
+points = [{"n": 3, "sleep": 0.002, "k": k} for k in range(20000)]
+try:
+    sweep.run(sweep_points.basel_partial_sum, points, workers=2, progress=True, on_result=on_result)
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+    sys.exit(130)
+"""
+
+
+def _interrupt_busy_sweep(delay: float) -> None:
+    """Ctrl-C (SIGINT to the process group, as a terminal sends it) ``delay`` s into a busy sweep."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(mt.__file__).parents[1]), str(HERE)]))
+    proc = subprocess.Popen([sys.executable, "-c", _BUSY_SWEEP], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env, start_new_session=True)
+    try:
+        assert proc.stdout.readline() == "started\n"
+        time.sleep(delay)
+        workers = _children(proc.pid)
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=120)  # generous: a hang is what fails
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert (proc.returncode, out) == (130, "interrupted\n"), err[-2000:]
+    assert "Traceback" not in err and "Error" not in err, err[-2000:]
+    assert workers and not [pid for pid in workers if _running(pid)]
+
+
+def test_ctrl_c_during_a_busy_sweep_raises_keyboard_interrupt_and_stops_the_workers():
+    _interrupt_busy_sweep(0.3)
+
+
+@pytest.mark.slow  # 10 runs of a few seconds; the fast sibling interrupts once
+@pytest.mark.parametrize("delay", [0.1 * k for k in range(10)])
+def test_ctrl_c_during_a_busy_sweep_at_varied_moments(delay):
+    _interrupt_busy_sweep(delay)
+
+
+@pytest.mark.slow  # 10 runs of the plateau command, each a few seconds until interrupted
+def test_ctrl_c_at_varied_moments_of_plateau_workers_2_is_one_line_and_130_each_time():
+    for k in range(10):
+        proc = subprocess.Popen([sys.executable, "-m", "memtheory.cli", *PLATEAU], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, start_new_session=True)
+        try:
+            err = _await_workers(proc, "plateau:")
+            time.sleep(0.4 * k)  # from the workers' start-up (imports) to their first points
+            workers = _children(proc.pid)
+            os.killpg(proc.pid, signal.SIGINT)
+            out, rest = proc.communicate(timeout=120)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.communicate()
+        err += rest
+        lines = [s.strip() for s in err.replace("\r", "\n").splitlines() if s.strip() and not s.startswith("plateau:")]
+        assert (proc.returncode, lines) == (130, ["memtheory plateau: interrupted"]), (k, err[-2000:])
+        assert not [pid for pid in workers if _running(pid)], k
+
+
+@pytest.mark.parametrize("command", [
+    pytest.param(PLATEAU, id="plateau"),
+    pytest.param(["verify", "--quick", "--workers", "2"], id="verify", marks=pytest.mark.slow),
+])
+def test_sigterm_stops_the_workers_with_one_line_and_exit_143(command):
+    proc = subprocess.Popen([sys.executable, "-m", "memtheory.cli", *command], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        bar = "plateau:" if command[0] == "plateau" else "verify --quick:"
+        err = _await_workers(proc, bar)
+        workers = _children(proc.pid)
+        proc.send_signal(signal.SIGTERM)  # to the command only: it must stop its workers itself
+        out, rest = proc.communicate(timeout=120)  # the workers hold its stderr open while they run
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    err += rest
+    lines = [s.strip() for s in err.replace("\r", "\n").splitlines()
+             if s.strip() and not s.startswith(bar)]
+    assert proc.returncode == 143
+    assert lines == [f"memtheory {command[0]}: terminated"], err[-2000:]
+    assert not [pid for pid in workers if _running(pid)], "workers still running"
 
 
 def test_perturbation_errors_over_widths_equal_the_direct_loop(tmp_path):

@@ -17,6 +17,7 @@ import sys
 
 from .. import __version__
 from ..errors import MemtheoryError
+from ..sweep.signals import Terminated, sigterm_raises
 from .commands import latex
 from .common import Parser, UsageError, epilog
 
@@ -50,12 +51,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit code (0 success, 1 failed check or error, 2 usage error, 130 interrupted).
+    """Entry point; returns the exit code (0 success, 1 failed check or error, 2 usage error, 130 interrupted,
+    143 terminated).
 
     Every error is one line on stderr: usage errors and bad input (:class:`~memtheory.errors.InvalidArgumentError`)
     exit with 2, numerical failures (:class:`~memtheory.errors.PrecisionError`, ...) with 1; any other exception
-    is a bug, reported on one line as an internal error (exit 1; ``MEMTHEORY_TRACEBACK=1`` re-raises it). Ctrl-C
-    prints one line and exits with 130.
+    is a bug, reported on one line as an internal error (exit 1; ``MEMTHEORY_TRACEBACK=1`` re-raises it).
+
+    Ctrl-C (SIGINT) prints ``... interrupted`` and exits with 130; SIGTERM prints ``... terminated`` and exits with
+    143. Both are 128 + the signal's number, the code a shell gives a process the signal ended, so a caller (a
+    batch scheduler, ``timeout``, a script) still tells a user's Ctrl-C from a request to stop. SIGTERM is handled
+    (:func:`memtheory.sweep.signals.sigterm_raises`) rather than left to end the process at once, because a sweep
+    must stop its worker processes first: killed at once, the parent leaves them running. In both cases the sweep
+    engine has stopped its workers before the line is printed, and its store holds every finished point.
     """
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -63,6 +71,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     prog = getattr(args, "_prog", f"memtheory {args.command}")
+    with sigterm_raises():
+        return _run(args, prog)
+
+
+def _run(args: argparse.Namespace, prog: str) -> int:
+    """``args.func(args)``, every exception turned into one line and an exit code (see :func:`main`)."""
     try:
         return args.func(args)
     except BrokenPipeError:
@@ -70,12 +84,13 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 128 + 13
-    except KeyboardInterrupt:
-        # Ctrl-C: the sweep engine has stopped its workers and its store holds every finished point; one line,
-        # the shell's exit code for SIGINT, and a second Ctrl-C during the exit does nothing
+    except KeyboardInterrupt as exc:
+        # Ctrl-C or SIGTERM: the sweep engine has stopped its workers and its store holds every finished point;
+        # one line, the shell's exit code for the signal, and a second Ctrl-C during the exit does nothing
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        print(f"{prog}: interrupted", file=sys.stderr)
-        return 128 + signal.SIGINT
+        terminated = isinstance(exc, Terminated)
+        print(f"{prog}: {'terminated' if terminated else 'interrupted'}", file=sys.stderr)
+        return 128 + (signal.SIGTERM if terminated else signal.SIGINT)
     except UsageError as exc:
         print(f"{prog}: error: {exc} (see '{prog} --help')", file=sys.stderr)
         return 2

@@ -11,9 +11,10 @@
   by the point and the code version; reruns skip finished points.
 * :mod:`.backends`: where the points run.
 * :mod:`.progress`: how a long point reports how far it has got (the bar moves within a point).
+* :mod:`.signals`: how a sweep stops on Ctrl-C and SIGTERM (its workers first, then the signal).
 """
 
-from . import progress
+from . import progress, signals
 from .backends import DaskBackend, ProcessBackend, SerialBackend, connect, default_workers, make_backend
 from .engine import PointError, SweepResult, describe, grid, run
 from .store import ResultStore, StoredPoint, code_version, point_key

@@ -176,9 +176,14 @@ _PROGRESS_QUEUE = None
 
 
 def _init_worker(queue=None) -> None:  # pragma: no cover - runs in the worker processes
-    """Worker initializer: Ctrl-C is the parent's to handle (it stops the workers); progress goes to ``queue``."""
+    """Worker initializer: Ctrl-C is the parent's to handle (it stops the workers); progress goes to ``queue``.
+
+    The worker was started with SIGINT blocked (:meth:`ProcessBackend.submit`), so a Ctrl-C during its start-up
+    (seconds of imports) waits; ignoring SIGINT now discards it, and unblocking lets nothing through.
+    """
     global _PROGRESS_QUEUE
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     if queue is not None:
         queue.cancel_join_thread()  # a worker stopped mid-sweep must not hang on unsent progress
     _PROGRESS_QUEUE = queue
@@ -217,8 +222,18 @@ class ProcessBackend:
         self._futures: dict[cf.Future, int] = {}
 
     def submit(self, index: int, func: Callable, point: Any) -> None:
-        """Send a point to the pool."""
-        self._futures[self._pool.submit(call_in_worker, func, point, index)] = index
+        """Send a point to the pool.
+
+        The pool starts its worker processes here, on demand; they are started with SIGINT blocked (a process
+        inherits its parent's signal mask): a Ctrl-C to the terminal's process group during a worker's start-up
+        would otherwise interrupt its imports, with a traceback per worker. In this process a Ctrl-C meanwhile
+        waits until the point is sent (microseconds, or the milliseconds of starting a process).
+        """
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            self._futures[self._pool.submit(call_in_worker, func, point, index)] = index
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
     def pending(self) -> int:
         """Points not yet finished."""
@@ -244,13 +259,15 @@ class ProcessBackend:
             self._pool.shutdown(wait=True)
             self._progress.close()
             return
-        for fut in self._futures:
-            fut.cancel()
-        # the executor has no public way to stop running workers before Python 3.14 (terminate_workers)
+        # the executor has no public way to stop running workers before Python 3.14 (terminate_workers); its
+        # shutdown forgets them, so they are listed first
         processes = list((getattr(self._pool, "_processes", None) or {}).values())
+        # the queued points are cancelled by the pool's own thread (cancel_futures): a future cancelled here
+        # while that thread marks the pool broken (its workers terminated below) makes it raise
+        # InvalidStateError, a traceback on stderr
+        self._pool.shutdown(wait=False, cancel_futures=True)
         for proc in processes:
             proc.terminate()
-        self._pool.shutdown(wait=False, cancel_futures=True)
         deadline = time.monotonic() + 1.0
         for proc in processes:
             proc.join(max(0.0, deadline - time.monotonic()))

@@ -6,9 +6,10 @@ costs), and returns the results in the order of the points, read back from the s
 point that raises is recorded with its error (:class:`PointError`) and the others go on. A point that reports
 its own progress (:mod:`memtheory.sweep.progress`) moves the bar while it runs, and a sweep run inside another
 sweep's point reports its completion to that point. A warning raised in a worker process is raised again in
-this process, once per sweep, with its category, when its point's result arrives. On Ctrl-C the
-workers are stopped (queued points cancelled, running ones terminated) before ``KeyboardInterrupt``
-propagates; every row written before stays in the store, and a rerun computes only the rest.
+this process, once per sweep, with its category, when its point's result arrives. On Ctrl-C (or SIGTERM) the
+workers are stopped (queued points cancelled, running ones terminated) before ``KeyboardInterrupt`` propagates
+(or the signal takes its course; :mod:`memtheory.sweep.signals`); every row written before stays in the store,
+and a rerun computes only the rest.
 """
 
 from __future__ import annotations
@@ -18,13 +19,11 @@ import inspect
 import itertools
 import json
 import math
-import signal
 import sys
 import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ from ..display import Displayable
 from ..errors import InvalidArgumentError, MemtheoryError, PointFailedError
 from . import progress as _progress
 from .backends import make_backend
+from .signals import SweepSignals
 from .store import ResultStore, code_version, point_key
 
 __all__ = ["grid", "run", "SweepResult", "PointError", "describe"]
@@ -154,19 +154,6 @@ def describe(func: Callable, extra: Any = None) -> str:
     if extra is not None:
         parts["key"] = extra
     return json.dumps(parts, sort_keys=True, default=repr)
-
-
-@contextmanager
-def _sigint_deferred():
-    """Inside the block a second Ctrl-C does nothing (the clean-up after the first one is not interrupted)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 class _Bar:
@@ -364,55 +351,67 @@ def run(func: Callable[[Any], Any], points: Sequence[Any], *, backend: Any = "pr
         w = [float(x) for x in weights]
         if len(w) != len(pts) or not all(math.isfinite(x) and x > 0 for x in w):
             raise InvalidArgumentError(f"weights must be {len(pts)} finite numbers > 0")
-    db = None
-    if store is not None:
-        db = ResultStore(store, describe(func, key), code_version(*_func_file(func), *code_files))
-    try:
-        done = db.finished(retry_failed) if db is not None else set()
-        todo = sorted((i for i, k in enumerate(keys) if k not in done), key=lambda i: -w[i])
-        values: list[Any] = [None] * len(pts)
-        seconds: list[Any] = [None] * len(pts)
-        be = make_backend(backend, workers, len(todo), timeout) if todo else make_backend("serial")
-        already = sum(w[i] for i in range(len(pts)) if keys[i] in done)
-        bar = _Bar(progress, desc, sum(w), already, len(pts), len(pts) - len(todo), unit)
-        tracker = _Progress(bar, w, already)
-        seen_warnings: set = set()
+    with SweepSignals() as stop:  # Ctrl-C / SIGTERM: raised where the sweep can stop, once its workers are
+        db = None
+        if store is not None:
+            db = ResultStore(store, describe(func, key), code_version(*_func_file(func), *code_files))
         try:
-            if on_result is not None:
-                for i, k in enumerate(keys):
-                    if k in done:
-                        row = db.get(k)
-                        on_result(i, row.value if row.status == "ok" else PointError(pts[i], row.error, row.traceback))
-            for i in todo:
-                be.submit(i, func, pts[i])
-            while be.pending():
-                for i, error, value, tb, secs, caught in be.wait(_TICK, tracker.fraction):
-                    if db is not None:
-                        db.put(keys[i], value, error=error, traceback=tb, seconds=secs)
-                    values[i] = value if error is None else PointError(pts[i], error, tb, value)
-                    seconds[i] = secs
-                    tracker.finished(i, error is not None)
-                    _raise_again(caught, seen_warnings)
-                    if on_result is not None:
-                        on_result(i, values[i])
-        except BaseException:
-            with _sigint_deferred():
+            done = db.finished(retry_failed) if db is not None else set()
+            todo = sorted((i for i, k in enumerate(keys) if k not in done), key=lambda i: -w[i])
+            values: list[Any] = [None] * len(pts)
+            seconds: list[Any] = [None] * len(pts)
+            be = make_backend(backend, workers, len(todo), timeout) if todo else make_backend("serial")
+            here = be.name == "serial"  # points run in this process: a signal interrupts them at once
+            already = sum(w[i] for i in range(len(pts)) if keys[i] in done)
+            bar = _Bar(progress, desc, sum(w), already, len(pts), len(pts) - len(todo), unit)
+            tracker = _Progress(bar, w, already)
+
+            def fraction(index: int, f: float) -> None:
+                with stop.deferred():  # not inside the bar's locks
+                    tracker.fraction(index, f)
+
+            seen_warnings: set = set()
+            try:
+                stop.check()
+                if on_result is not None:
+                    for i, k in enumerate(keys):
+                        if k in done:
+                            row = db.get(k)
+                            on_result(i, row.value if row.status == "ok"
+                                      else PointError(pts[i], row.error, row.traceback))
+                for i in todo:
+                    be.submit(i, func, pts[i])
+                while be.pending():
+                    with stop.running_here(here):
+                        outcomes = be.wait(_TICK, fraction)
+                    stop.check()  # before storing: a worker the signal killed too is not a failed point
+                    for i, error, value, tb, secs, caught in outcomes:
+                        if db is not None:
+                            db.put(keys[i], value, error=error, traceback=tb, seconds=secs)
+                        values[i] = value if error is None else PointError(pts[i], error, tb, value)
+                        seconds[i] = secs
+                        tracker.finished(i, error is not None)
+                        _raise_again(caught, seen_warnings)
+                        if on_result is not None:
+                            on_result(i, values[i])
+            except BaseException:
+                stop.immediate = False  # a second signal does not interrupt the clean-up
                 be.close(abort=True)
                 bar.close()
-            raise
-        bar.close()
-        be.close()
-        if db is not None:  # the table is what the store holds
-            for i, k in enumerate(keys):
-                row = db.get(k)
-                if row.status == "ok":
-                    values[i] = row.value
-                elif not isinstance(values[i], PointError):  # failed in an earlier run
-                    values[i] = PointError(pts[i], row.error, row.traceback)
-                seconds[i] = row.seconds
-    finally:
-        if db is not None:
-            db.close()
+                raise
+            bar.close()
+            be.close()
+            if db is not None:  # the table is what the store holds
+                for i, k in enumerate(keys):
+                    row = db.get(k)
+                    if row.status == "ok":
+                        values[i] = row.value
+                    elif not isinstance(values[i], PointError):  # failed in an earlier run
+                        values[i] = PointError(pts[i], row.error, row.traceback)
+                    seconds[i] = row.seconds
+        finally:
+            if db is not None:
+                db.close()
     return SweepResult(pts, values, len(todo), len(pts) - len(todo), time.perf_counter() - start, be.name,
                        be.workers, seconds)
 
