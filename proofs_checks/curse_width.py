@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from memtheory.theory.approximation import width_sweep
+from memtheory.sweep import progress
 from memtheory.verify import CheckResult, main_for
 from memtheory.verify.figures import Series, log_figure
 
@@ -47,10 +48,13 @@ def run(quick: bool = False, full: bool = False) -> CheckResult:
         free_grid = {0.5: [1e-1, 1e-2], 1.0: [1e-1, 1e-2, 1e-3], 2.0: [1e-2, 1e-3, 1e-4]}
         margin_grid = {1.0: [5e-2, 2e-2, 1e-2], 2.0: [3e-4, 1e-4, 3e-5]}
     free, margin = {}, {}
+    steps = progress.Steps(len(free_grid) + len(margin_grid))  # the bar moves sweep by sweep
     for om, eps in free_grid.items():
         free[om] = width_sweep([om], eps, norm="L1", m_max=40)
+        steps.advance()
     for om, eps in margin_grid.items():
         margin[om] = width_sweep([om], eps, norm="L1", min_rate=MARGIN, m_max=30)
+        steps.advance()
     measured, passed = {"free": {}, "margin": {}, "margin_rate": MARGIN}, True
     for om, sw in free.items():
         p = sw.exponents[om]["p"]

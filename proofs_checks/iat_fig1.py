@@ -29,6 +29,7 @@ import math
 import numpy as np
 
 from memtheory import Kernel, kernels
+from memtheory.sweep import progress
 from memtheory.theory.stability import perturbation_error, stability_summary
 from memtheory.verify import CheckResult, kernel_latex, main_for
 from memtheory.verify.figures import perturbation_figure
@@ -57,8 +58,11 @@ def curves(rho: Kernel, widths, bs: np.ndarray, repeats: int):
     from memtheory.theory.approximation import best_exponential_sums
 
     fits = best_exponential_sums(rho, list(widths))
-    results = {f.m: perturbation_error(f.model, rho, bs, repeats=repeats, definition="paper", norm="l2", seed=0)
-               for f in fits}
+    steps = progress.Steps(len(fits))  # the bar moves width by width
+    results = {}
+    for f in fits:
+        results[f.m] = perturbation_error(f.model, rho, bs, repeats=repeats, definition="paper", norm="l2", seed=0)
+        steps.advance()
     return fits, results
 
 
@@ -74,8 +78,10 @@ def run(quick: bool = False, full: bool = False) -> CheckResult:
                                    "fit": "L2-best exponential sums"}}
     all_curves = {}
     checks = {}
-    for label, rho in targets.items():
-        fits, res = curves(rho, widths, bs, repeats)
+    for k, label in enumerate(targets):
+        rho = targets[label]
+        with progress.part(k / len(targets), (k + 1) / len(targets)):
+            fits, res = curves(rho, widths, bs, repeats)
         summ = stability_summary(res)
         all_curves[label] = res
         min_rates = {f.m: float(min(f.w)) for f in fits}

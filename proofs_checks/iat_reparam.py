@@ -32,6 +32,7 @@ from memtheory import kernels
 from memtheory.models.reparam import get_parameterisation
 from memtheory.theory.stability import perturbation_error, stability_summary
 from memtheory.theory import reparam as R
+from memtheory.sweep import progress
 from memtheory.verify import CheckResult, main_for
 from memtheory.verify.figures import perturbation_figure
 
@@ -71,6 +72,8 @@ def run(quick: bool = False, full: bool = False) -> CheckResult:
                                    "perturbed": "recurrent parameters v (lambda = f(v))", "norm": "exact J"}}
     curves = {}
     perturb = {}
+    # the bar moves map by map (perturbed eigenvalues, then all tensors), then part by part
+    steps = progress.Steps(len(PARAMS) + 2 + 3)
     for label, spec in PARAMS.items():
         res = {f.m: perturbation_error(f.model, rho, bs, repeats=repeats, parameterisation=_par(spec), tensors=["W"])
                for f in fits}
@@ -82,6 +85,7 @@ def run(quick: bool = False, full: bool = False) -> CheckResult:
                           "E0": {m: float(r.errors[0]) for m, r in res.items()}, "reason": s.reason}
         want = "unstable" if label == "direct" else "stable"
         checks[f"{label}: verdict {want}"] = s.verdict == want
+        steps.advance()
     measured["perturbation"] = perturb
     # readout perturbed too (recorded, not judged)
     full = {}
@@ -90,6 +94,7 @@ def run(quick: bool = False, full: bool = False) -> CheckResult:
                for f in fits}
         s = stability_summary(res)
         full[label] = {"verdict": s.verdict, "radii": dict(zip(s.widths, s.radii))}
+        steps.advance()
     measured["perturbation_all_tensors"] = full
 
     # gradient scales vs finite differences of the compiled maps
@@ -119,6 +124,7 @@ def run(quick: bool = False, full: bool = False) -> CheckResult:
         scales[name] = row
     checks["scales vs finite differences (1e-6)"] = worst_fd < 1e-6
     measured["gradient_scales"] = scales
+    steps.advance()
 
     # best map derivation
     der = {}
@@ -131,6 +137,7 @@ def run(quick: bool = False, full: bool = False) -> CheckResult:
         der[kind] = {"f": str(d.f), "scale": str(d.scale), "ode": str(d.ode), "condition": d.stability_condition}
         checks[f"best map ({kind}) derived"] = bool(ok_f and ok_s)
     measured["best_map"] = der
+    steps.advance()
 
     # StableSSM criterion
     cb = np.array([1e-3, 1e-2, 0.1, 0.5])

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from memtheory import Kernel, kernels
+from memtheory.sweep import progress
 from memtheory.theory.approximation import stability_margins
 from memtheory.verify import CheckResult, kernel_latex, main_for
 from memtheory.verify.figures import Series, log_figure
@@ -42,8 +43,10 @@ def run(quick: bool = False, full: bool = False) -> CheckResult:
     slow = dict(list(SLOW.items())[:1]) if quick else SLOW
     fast = dict(list(FAST.items())[:1]) if quick else FAST
     rows, passed = {}, True
+    steps = progress.Steps(len(slow) + len(fast))  # the bar moves kernel by kernel
     for name, rho in slow.items():
         sm = stability_margins(rho, ms)
+        steps.advance()
         mg = [float(x) for x in sm.margins]
         ok = all(b < a for a, b in zip(mg, mg[1:])) and mg[-1] < mg[0] / (30 if quick else 1000)
         rows[name] = {"kind": "power law", "m": ms, "margin": mg, "l2_error": [r["l2_error"] for r in sm.rows],
@@ -51,6 +54,7 @@ def run(quick: bool = False, full: bool = False) -> CheckResult:
         passed = passed and ok
     for name, (rho, beta) in fast.items():
         sm = stability_margins(rho, ms)
+        steps.advance()
         mg = [float(x) for x in sm.margins]
         ok = min(mg) >= beta / 2
         rows[name] = {"kind": "exponential decay", "beta": beta, "m": ms, "margin": mg, "margin_over_beta":

@@ -45,6 +45,7 @@ import numpy as np
 
 from memtheory import Kernel
 from memtheory.models.nonlinear import NonlinearRNN
+from memtheory.sweep import progress
 from memtheory.theory.stability import PerturbationResult, perturbation_error, reference_betas, stability_summary
 from memtheory.training import ReduceLROnPlateau, lf_dataset, reference_time_weights, train
 from memtheory.verify import run_size
@@ -139,12 +140,15 @@ def reference_series(activation: str, parameterisation: str, sizes: Mapping, see
     out: dict = {"widths": list(sizes["widths"]), "E0": [], "val_loss": [], "epochs_run": [], "best_epoch": [],
                  "margin": [], "seconds": [], "threshold": [], "final_val_loss": [], "results": {}, "models": {}}
     threshold = FIRST_THRESHOLD
-    for m in sizes["widths"]:
+    n_widths = len(sizes["widths"])
+    for i, m in enumerate(sizes["widths"]):  # progress: each width's epochs (4/5 of its share), its perturbations
         model = initial_model(activation, parameterisation, m, seed)
         final = []
 
-        def stop_below(epoch, loss, current, threshold=threshold, final=final):  # the reference's stopping_threshold
+        # the reference's stopping_threshold
+        def stop_below(epoch, loss, current, threshold=threshold, final=final, i=i):
             final.append(current.loss(val[0], val[1], tw))
+            progress.report((i + 0.8 * (epoch + 1) / sizes["epochs"]) / n_widths)
             return bool(epoch + 1 >= sizes["min_epochs"] and final[-1] < threshold)
 
         fit = train(model, data, epochs=sizes["epochs"], batch_size=sizes["batch_size"], lr=RECIPE["lr"],
@@ -161,6 +165,7 @@ def reference_series(activation: str, parameterisation: str, sizes: Mapping, see
                                  norm="twe_mse", seed=seed)
         out["results"][m] = res
         out["models"][m] = model
+        progress.report((i + 1) / n_widths)
         out["E0"].append(float(res.errors[0]))
         out["val_loss"].append(best)
         out["epochs_run"].append(int(fit.epochs))
