@@ -52,6 +52,28 @@ def test_a_check_sees_the_workers_of_the_run_only_while_it_runs():
     assert sized.calls[-1]["workers"] == 3 and V.check_workers() == 1
 
 
+def test_checks_sharing_the_workers_run_their_grids_in_their_own_process(monkeypatch):
+    # several checks of a default or quick run: 1 worker each for their grids; one check alone, or a full run: all
+    def checks(*names):
+        mods = {}
+        for n in names:
+            mod = _module(True)
+            mod.NAME = n
+            mods[n] = mod
+        monkeypatch.setattr(V.runner, "available_checks", lambda: dict(mods))
+        return mods
+
+    mods = checks("a", "b")
+    V.run_checks(["a", "b"], workers=3, backend="serial")
+    V.run_checks(["a", "b"], quick=True, workers=3, backend="serial")
+    V.run_checks(["a", "b"], full=True, workers=3, backend="serial")
+    assert [c["workers"] for c in mods["a"].calls] == [1, 1, 3]
+    assert [c["workers"] for c in mods["b"].calls] == [1, 1, 3]
+    alone = checks("a")
+    V.run_checks(["a"], workers=3, backend="serial")
+    assert alone["a"].calls[-1]["workers"] == 3
+
+
 def test_check_cost_by_size():
     assert V.check_cost(_module(True, cost=100.0)) == 100.0
     assert V.check_cost(_module(True, cost=100.0), "quick") == 10.0

@@ -481,8 +481,11 @@ def run_checks(names: list[str] | None = None, quick: bool = False, progress: Ca
 
     The checks are the points of one sweep (:func:`memtheory.sweep.run`): with ``workers > 1`` (or a Dask
     ``backend``) they run in parallel, the costliest first (:func:`check_cost`); with a ``store`` a rerun
-    skips the checks already finished by the same code at the same size. Each check may also run the points
-    of its own grids on ``workers`` processes (:func:`check_workers`).
+    skips the checks already finished by the same code at the same size. A check runs the points of its own
+    grids on ``workers`` processes (:func:`check_workers`) when it runs alone or at the full size; when several
+    checks of a quick or default run share the workers it runs them in its own process: the checks already keep
+    the cores busy, and a pool of its own costs every worker the package's import and the check's warm-up
+    (measured: about 4 CPU-s per 2-worker pool for the import alone, several pools per check).
 
     Parameters
     ----------
@@ -547,7 +550,9 @@ def run_checks(names: list[str] | None = None, quick: bool = False, progress: Ca
     if full:  # a store of a quick or default run stays valid (its key is unchanged)
         key["full"] = True
     inner = None if store is None else str(Path(store).resolve())
-    sweep.run(functools.partial(_check_point, quick, directory, full, n_workers, inner),
+    shared = len(order) > 1 and n_workers > 1 and not full  # the checks keep the workers busy (docstring)
+    grid_workers = 1 if shared else n_workers
+    sweep.run(functools.partial(_check_point, quick, directory, full, grid_workers, inner),
               [{"check": n} for n in order], backend=backend, workers=n_workers if local else None, store=store, key=key, weights=weights,
               progress=bar, desc="verify" if size == "default" else f"verify --{size}", unit="checks",
               code_files=files, on_result=done)
