@@ -97,6 +97,34 @@ def test_unexpected_error_is_one_line(monkeypatch, capsys):
         main(["laplace", "--target", "exp(-t)", "--s", "1"])
 
 
+def test_a_message_quoting_a_huge_expression_is_shortened_inside_the_expression(monkeypatch, capsys):
+    """The one line keeps the whole sentence: the expression it quotes loses its middle (head and tail kept, the
+    number of characters cut said), not the end of the message."""
+    import re
+
+    import memtheory.cli.commands.laplace as laplace
+    from memtheory.errors import InvalidArgumentError
+
+    expression = " + ".join(f"t**{k}" for k in range(1000))
+
+    def refuse(args):
+        raise InvalidArgumentError(f"the kernel {expression!r} is not integrable on [0, oo): its tail grows")
+
+    monkeypatch.setattr(laplace, "kernel", refuse)
+    rc, out, err = run(["laplace", "--target", "exp(-t)", "--s", "1"], capsys)
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and len(err) < 600
+    match = re.fullmatch(r"memtheory laplace: error: the kernel '(.*)\.\.\.\[(\d+) characters cut\]\.\.\.(.*)' is not "
+                         r"integrable on \[0, oo\): its tail grows \(see 'memtheory laplace --help'\)", err.strip())
+    assert match, err
+    head, cut, tail = match.group(1), int(match.group(2)), match.group(3)
+    assert expression.startswith(head) and expression.endswith(tail) and len(head) + cut + len(tail) == len(expression)
+    # the command that showed it: a rate of 401 digits, quoted whole in the message
+    rc, out, err = run(["loss", "--target", "exp(-t*10**400)", "--a", "1", "--w", "1", "--dps", "30"], capsys)
+    assert len(err.strip().splitlines()) <= 1
+    if rc:
+        assert re.search(r"\.\.\.\[\d+ characters cut\]\.\.\.0+\*t\) .*\(see 'memtheory loss --help'\)$", err.strip()), err
+
+
 # ------------------------------------------------------------------------------------ Piecewise: the right value
 def test_piecewise_kernel_laplace_and_loss(capsys):
     """A Piecewise kernel gets its value (it used to crash): references by mpmath quadrature of the definition."""

@@ -107,6 +107,42 @@ def _run(args: argparse.Namespace, prog: str) -> int:
 
 
 def _one_line(exc: BaseException, limit: int = 400) -> str:
-    """The message of ``exc`` on one line, cut to ``limit`` characters."""
+    """The message of ``exc`` on one line, at most about ``limit`` characters.
+
+    A long message is long because it quotes something long (an expression, a number of hundreds of digits):
+    that is shortened inside -- the longest quoted part or word first, its head and tail kept and the number of
+    characters cut said in its middle -- so that the sentence around it stays whole and readable.
+    """
     text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    while len(text) > limit:
+        start, stop = _longest_part(text)
+        part = text[start:stop]
+        keep = max(2 * _KEPT, len(part) - (len(text) - limit) - len(_cut_marker(len(part))))
+        if keep >= len(part) - len(_cut_marker(len(part))):  # nothing left to shorten: cut the middle of the text
+            start, stop, part = 0, len(text), text
+            keep = max(2 * _KEPT, limit - len(_cut_marker(len(text))))
+            if keep >= len(part) - len(_cut_marker(len(part))):
+                break
+        head, tail = (keep + 1) // 2, keep // 2
+        text = text[:start] + part[:head] + _cut_marker(len(part) - head - tail) + part[len(part) - tail:] + text[stop:]
+    return text
+
+
+#: Characters kept at each end of a shortened part of a message.
+_KEPT = 30
+
+
+def _cut_marker(n: int) -> str:
+    return f"...[{n} characters cut]..."
+
+
+def _longest_part(text: str) -> tuple[int, int]:
+    """``(start, stop)`` of the longest quoted part (``'...'``, ``"..."``) or word of ``text`` not yet shortened."""
+    import re
+
+    best = (0, 0)
+    for match in re.finditer(r"'[^']*'|\"[^\"]*\"|\S+", text):
+        inner = (match.start() + 1, match.end() - 1) if match.group()[0] in "'\"" else match.span()
+        if "characters cut]" not in text[inner[0]:inner[1]] and inner[1] - inner[0] > best[1] - best[0]:
+            best = inner
+    return best
