@@ -122,7 +122,8 @@ def test_a_message_quoting_a_huge_expression_is_shortened_inside_the_expression(
     rc, out, err = run(["loss", "--target", "exp(-t*10**400)", "--a", "1", "--w", "1", "--dps", "30"], capsys)
     assert len(err.strip().splitlines()) <= 1
     if rc:
-        assert re.search(r"\.\.\.\[\d+ characters cut\]\.\.\.0+\*t\) .*\(see 'memtheory loss --help'\)$", err.strip()), err
+        sentence = r"\.\.\.\[\d+ characters cut\]\.\.\.0+\*t\) .*\(see 'memtheory loss --help'\)$"
+        assert re.search(sentence, err.strip()), err
 
 
 # ------------------------------------------------------------------------------------ Piecewise: the right value
