@@ -142,12 +142,23 @@ def test_a_failed_scan_point_has_an_error_row():
 def test_store_of_another_sweep_or_not_a_store_is_refused(tmp_path):
     store = tmp_path / "a.sqlite"
     sweep.run(sweep_points.basel_partial_sum, [{"n": 2}], backend="serial", store=store)
-    with pytest.raises(StoreMismatchError, match="another sweep"):
+    with pytest.raises(StoreMismatchError, match=r'another sweep: function is "sweep_points.basel_partial_sum" '
+                                                 r'there, "sweep_points.fails_on_three" here; use another file'):
         sweep.run(sweep_points.fails_on_three, [{"n": 2}], backend="serial", store=store)
     scan_store = tmp_path / "p.sqlite"
     plateau.scan(family(), A0, W0, DELTA, [4.0], error_estimate=False, store=scan_store)
-    with pytest.raises(StoreMismatchError, match="another sweep"):
+    with pytest.raises(StoreMismatchError, match=r"another sweep: key\.delta is 0\.05 there, 0\.1 here"):
         plateau.scan(family(), A0, W0, 0.1, [4.0], error_estimate=False, store=scan_store)
+    # descriptions alike for hundreds of characters: the message names the key where they part, both values
+    long_store = tmp_path / "long.sqlite"
+    settings = {"family": "x" * 300, "options": {"rtol": 1e-8, "method": "auto"}}
+    sweep.run(abs, [1], backend="serial", store=long_store, key=settings)
+    other = {"family": "x" * 300, "options": {"rtol": 1e-8, "method": "mpmath"}}
+    with pytest.raises(StoreMismatchError, match=r'key\.options\.method is "auto" there, "mpmath" here'):
+        sweep.run(abs, [1], backend="serial", store=long_store, key=other)
+    with pytest.raises(StoreMismatchError, match=r"key\.options\.dps is absent there, 30 here"):
+        sweep.run(abs, [1], backend="serial", store=long_store, key={**settings, "options": {**settings["options"],
+                                                                                           "dps": 30}})
     junk = tmp_path / "junk.txt"
     junk.write_text("not a database\n" * 100)
     with pytest.raises(InvalidArgumentError, match="cannot use"):

@@ -183,8 +183,8 @@ class ResultStore:
                                      f"{STORE_FORMAT!r}")
         if meta and meta.get("sweep") != sweep:
             self.close()
-            raise StoreMismatchError(f"store {str(self.path)!r} holds another sweep ({_shorten(meta.get('sweep'))}); "
-                                     f"this one is {_shorten(sweep)}: use another file")
+            raise StoreMismatchError(f"store {str(self.path)!r} holds another sweep: "
+                                     f"{_difference(meta.get('sweep'), sweep)}; use another file")
 
     def _transaction(self):
         db = self._db
@@ -247,5 +247,42 @@ def _row(row) -> StoredPoint:
 
 
 def _shorten(text: str | None, n: int = 100) -> str:
+    """``text`` within ``n`` characters: its middle cut (head and tail kept)."""
     text = str(text)
-    return text if len(text) <= n else text[: n - 1] + "…"
+    return text if len(text) <= n else text[: n // 2 - 1] + "…" + text[len(text) - (n - n // 2):]
+
+
+_ABSENT = object()
+
+
+def _difference(stored: str | None, this: str) -> str:
+    """Where the sweep description ``stored`` (JSON, from :func:`memtheory.sweep.describe`) first differs from
+    ``this``: the first differing key and both values, e.g. ``key.delta is 0.05 there, 0.1 here``."""
+    try:
+        path, there, here = _first_difference(json.loads(stored), json.loads(this), "")
+    except (TypeError, ValueError):  # not JSON: from the first differing character
+        a, b = str(stored), this
+        i = next((k for k, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+        return (f"its description differs from character {i}: {_shorten(a[i:], 60)!r} there, "
+                f"{_shorten(b[i:], 60)!r} here")
+
+    def show(value: Any) -> str:
+        return "absent" if value is _ABSENT else _shorten(json.dumps(value, sort_keys=True), 80)
+
+    return f"{path or 'the description'} is {show(there)} there, {show(here)} here"
+
+
+def _first_difference(a: Any, b: Any, path: str) -> tuple[str, Any, Any]:
+    """``(path, a's value, b's value)`` of the first key (sorted) or item where ``a`` and ``b`` differ."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b)):
+            sub = f"{path}.{key}" if path else str(key)
+            if key not in a or key not in b:
+                return sub, a.get(key, _ABSENT), b.get(key, _ABSENT)
+            if a[key] != b[key]:
+                return _first_difference(a[key], b[key], sub)
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b)):
+            if x != y:
+                return _first_difference(x, y, f"{path}[{i}]")
+    return path, a, b
