@@ -69,7 +69,9 @@ def run(quick: bool = False, full: bool = False) -> CheckResult:
                 rows[name] = {"refused": True}
             steps.advance()
             continue
+        here = (steps.done / steps.n, (steps.done + 1) / steps.n)  # this kernel's share of the bar
         ref = _quadrature_loss(rho, A, W)
+        progress.report(here[0] + 0.2 * (here[1] - here[0]))
         res64 = l2_loss(model, rho, gradient=True)
         res40 = l2_loss(model, rho, gradient=True, dps=40)
         rel64 = float(abs(res64.loss - ref) / abs(ref))
@@ -86,7 +88,8 @@ def run(quick: bool = False, full: bool = False) -> CheckResult:
                "certified_rel_err_dps40": cert40, "quadrature_within_1e-25_of_enclosure": quad_ok}
         ok = rel64 < 1e-9 and rel40 < 1e-25 and cert64 < 1e-9 and cert40 < 1e-25 and quad_ok
         if not quick:
-            with mp.workdps(60):
+            progress.report(here[0] + 0.4 * (here[1] - here[0]))
+            with mp.workdps(60), progress.part(here[0] + 0.4 * (here[1] - here[0]), here[1]):
                 fd = _fd_gradient(rho, A, W, mp.mpf(10) ** -12)
                 worst = max(float(abs(d - g) / max(abs(d), mp.mpf(1e-30))) for d, g in zip(fd, res40.grad))
             row["grad_rel_err_fd"] = worst
@@ -142,6 +145,7 @@ def _fd_gradient(rho, a, w, h):
         an[i] -= h
         grad.append((_closed_form(ap, wm, lap, norm) - _closed_form(an, wm, lap, norm)) / (2 * h))
     for i in range(len(wm)):
+        progress.report(i / len(wm))  # the steps in the rates: each two transforms
         wp, wn = list(wm), list(wm)
         wp[i] += h
         wn[i] -= h

@@ -166,7 +166,7 @@ class _Bar:
         self.npoints, self.finished, self.failed, self.unit = npoints, finished, 0, unit
         self._bar = tqdm(total=total, initial=done, disable=not enabled, desc=desc or "sweep", file=sys.stderr,
                          smoothing=0, dynamic_ncols=True,
-                         bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]{postfix}")
+                         bar_format="{desc}: {percentage:5.1f}%|{bar}| [{elapsed}<{remaining}]{postfix}")
         self._postfix()
         self._stop = threading.Event()
         self._thread = None

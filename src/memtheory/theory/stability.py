@@ -365,7 +365,10 @@ def perturbation_error(
     draws = repeats + (1 if include_shift else 0)
     samples = np.full((bs.size, draws), np.nan)
     base = adapter.tensors
+    from ..sweep import progress
+
     for j, beta in enumerate(bs):
+        progress.report(j / bs.size)  # radius by radius (a no-op outside a sweep point)
         if beta == 0.0:
             samples[j, 0] = evaluator(adapter.build(base))
             continue
