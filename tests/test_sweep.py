@@ -22,7 +22,8 @@ import pytest
 
 import memtheory as mt
 from memtheory import plateau, sweep
-from memtheory.errors import InvalidArgumentError, StoreMismatchError, SweepBackendError
+from memtheory.errors import (InvalidArgumentError, SchedulerUnreachableError, StoreMismatchError,
+                              SweepBackendError)
 
 import sweep_points
 
@@ -207,7 +208,7 @@ def test_bad_backend_input():
 
 def test_a_scheduler_that_does_not_answer_is_a_clear_error():
     pytest.importorskip("distributed", reason="Dask backend: install memtheory[cluster]")
-    with pytest.raises(SweepBackendError, match="no Dask scheduler answers at 'tcp://127.0.0.1:9'"):
+    with pytest.raises(SchedulerUnreachableError, match="no Dask scheduler answers at 'tcp://127.0.0.1:9'"):
         sweep.run(abs, [1, 2], backend="tcp://127.0.0.1:9", timeout=2)
     with pytest.raises(InvalidArgumentError, match="scheduler address 'tcp://host:port' is not valid"):
         sweep.run(abs, [1, 2], backend="tcp://host:port")
@@ -232,9 +233,66 @@ def test_cli_sweep_options(capsys, tmp_path):
     err = capsys.readouterr().err
     assert "holds another sweep" in err and len(err.strip().splitlines()) == 1
     if pytest.importorskip("distributed", reason="Dask backend: install memtheory[cluster]"):
-        assert main(base + ["--scheduler", "tcp://127.0.0.1:9"]) == 1
+        assert main(base + ["--scheduler", "tcp://127.0.0.1:9"]) == 2
         err = capsys.readouterr().err
         assert "no Dask scheduler answers" in err and len(err.strip().splitlines()) == 1
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+SCHEDULER_COMMANDS = {
+    "plateau": ["plateau", "--target", TARGET, "--a0", "1,0", "--w0", "0.5,2", "--delta", "0.05", "--inv-omega", "4"],
+    "perturb": ["perturb", "--target", "exp(-t)", "--a", "1", "--w", "1", "--betas", "0,0.01"],
+    "approx best": ["approx", "best", "--target", "(1+t)**(-1.5)", "--m", "1,2"],
+    "verify": ["verify", "loss_closed_form", "--quick"],
+}
+
+
+@pytest.mark.parametrize("command", list(SCHEDULER_COMMANDS))
+def test_a_scheduler_address_where_nothing_listens_is_one_line_naming_it_exit_2(command, capsys):
+    pytest.importorskip("distributed", reason="Dask backend: install memtheory[cluster]")
+    from cli_run import run
+
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    rc, out, err = run([*SCHEDULER_COMMANDS[command], "--scheduler", address], capsys)
+    assert rc == 2 and len(err.strip().splitlines()) == 1, err
+    assert f"no Dask scheduler answers at '{address}': Connection refused" in err
+    assert "Traceback" not in err and "MemoryError" not in err
+
+
+def test_a_scheduler_address_that_accepts_and_never_speaks_is_one_line_exit_2():
+    pytest.importorskip("distributed", reason="Dask backend: install memtheory[cluster]")
+    import socket
+    import threading
+
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    held = []
+
+    def accept_and_stay_silent():
+        while True:
+            try:
+                held.append(server.accept()[0])
+            except OSError:  # closed at the end of the test
+                return
+
+    threading.Thread(target=accept_and_stay_silent, daemon=True).start()
+    try:
+        proc = subprocess.run([sys.executable, "-m", "memtheory.cli", *SCHEDULER_COMMANDS["plateau"],
+                               "--scheduler", f"tcp://127.0.0.1:{port}"], capture_output=True, text=True,
+                              timeout=120)  # generous: the hang is what fails
+    finally:
+        server.close()
+        for conn in held:
+            conn.close()
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert f"at 'tcp://127.0.0.1:{port}': something accepts connections there but sends nothing" in proc.stderr
 
 
 def _stat(pid: int) -> list[str] | None:

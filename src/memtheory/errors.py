@@ -19,6 +19,7 @@ __all__ = [
     "PremiseError",
     "StoreMismatchError",
     "SweepBackendError",
+    "SchedulerUnreachableError",
     "PointFailedError",
     "ConvergenceWarning",
     "CertificationError",
@@ -70,6 +71,11 @@ class StoreMismatchError(InvalidArgumentError):
 
 class SweepBackendError(MemtheoryError, RuntimeError):
     """A sweep backend cannot run: a Dask scheduler that does not answer, or Dask not installed."""
+
+
+class SchedulerUnreachableError(SweepBackendError, InvalidArgumentError):
+    """A Dask scheduler address where no scheduler answers: nothing listens, or what listens does not speak Dask's
+    protocol in time. Bad input (the address names no scheduler), so also an :class:`InvalidArgumentError`."""
 
 
 class PointFailedError(MemtheoryError, RuntimeError):

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .._validation import check_int
-from ..errors import InvalidArgumentError, SweepBackendError
+from ..errors import InvalidArgumentError, SchedulerUnreachableError, SweepBackendError
 
 __all__ = ["Outcome", "WarningRecord", "call_point", "call_in_worker", "SerialBackend", "ProcessBackend", "DaskBackend", "make_backend",
            "default_workers", "connect"]
@@ -289,28 +289,76 @@ def connect(address: str, timeout: float = 5.0):
     """A ``distributed.Client`` connected to the scheduler at ``address`` (``tcp://host:port`` or
     ``host:port``).
 
+    Before a client is made, a plain socket checks, within ``timeout`` seconds, that something listens at a
+    ``tcp://`` address and that it speaks first, as a Dask scheduler does (it sends its handshake on accepting
+    a connection): a ``distributed.Client`` pointed at a closed port or at a server that never answers retries,
+    hangs past its own timeout, and leaves a half-made client whose clean-up prints a traceback.
+
     Raises
     ------
+    SchedulerUnreachableError
+        If nothing listens at the address, or what listens does not answer as a Dask scheduler within
+        ``timeout`` seconds (bad input: the address names no scheduler).
     SweepBackendError
-        If no scheduler answers within ``timeout`` seconds, or Dask is not installed.
+        If Dask is not installed.
     """
     distributed = _dask()
     from distributed.comm.addressing import parse_address, parse_host_port
 
     try:
         scheme, location = parse_address(address)
-        if scheme in ("tcp", "tls"):
-            parse_host_port(location)
+        host_port = parse_host_port(location) if scheme in ("tcp", "tls") else None
     except ValueError as exc:
         raise InvalidArgumentError(f"scheduler address {address!r} is not valid: {exc}") from None
+    if host_port is not None:
+        _probe(address, host_port, timeout, speaks_first=scheme == "tcp")
     try:
         return distributed.Client(address, timeout=timeout, set_as_default=False)
     except (OSError, TimeoutError) as exc:
-        raise SweepBackendError(f"no Dask scheduler answers at {address!r} within {timeout:g} s "
-                                f"({type(exc).__name__})") from None
+        raise SchedulerUnreachableError(f"no Dask scheduler answers at {address!r} within {timeout:g} s "
+                                        f"({type(exc).__name__})") from None
     except Exception as exc:  # noqa: BLE001 -- something answered that is not a Dask scheduler (garbage frames)
-        raise SweepBackendError(f"no Dask scheduler at {address!r}: what answers there does not speak Dask's "
-                                f"protocol ({type(exc).__name__})") from None
+        raise SchedulerUnreachableError(f"no Dask scheduler at {address!r}: what answers there does not speak "
+                                        f"Dask's protocol ({type(exc).__name__})") from None
+
+
+def _probe(address: str, host_port: tuple[str, int], timeout: float, speaks_first: bool) -> None:
+    """Check that something listens at ``host_port`` and, if ``speaks_first``, sends bytes within ``timeout``."""
+    import socket
+
+    deadline = time.monotonic() + timeout
+    try:
+        sock = socket.create_connection(host_port, timeout=timeout)
+    except socket.timeout:
+        raise SchedulerUnreachableError(f"no Dask scheduler answers at {address!r}: the connection was not "
+                                        f"accepted within {timeout:g} s") from None
+    except OSError as exc:
+        raise SchedulerUnreachableError(f"no Dask scheduler answers at {address!r}: "
+                                        f"{exc.strerror or type(exc).__name__}") from None
+    with sock:
+        if not speaks_first:
+            return
+        first = b""
+        try:
+            while len(first) < 8:  # a Dask frame starts with its length, 8 bytes little-endian
+                sock.settimeout(max(0.1, deadline - time.monotonic()))
+                more = sock.recv(8 - len(first))
+                if not more:
+                    break
+                first += more
+        except socket.timeout:
+            raise SchedulerUnreachableError(f"no Dask scheduler answers at {address!r}: something accepts "
+                                            f"connections there but sends nothing within {timeout:g} s (a Dask "
+                                            f"scheduler sends its handshake at once)") from None
+        except OSError as exc:
+            raise SchedulerUnreachableError(f"no Dask scheduler answers at {address!r}: "
+                                            f"{exc.strerror or type(exc).__name__}") from None
+    if len(first) < 8:
+        raise SchedulerUnreachableError(f"no Dask scheduler answers at {address!r}: something accepts connections "
+                                        f"there and closes them")
+    if not 0 < int.from_bytes(first, "little") < 2**24:  # a handshake is a few hundred bytes
+        raise SchedulerUnreachableError(f"no Dask scheduler at {address!r}: what answers there does not speak "
+                                        f"Dask's protocol")
 
 
 class DaskBackend:

@@ -360,7 +360,8 @@ def run(func: Callable[[Any], Any], points: Sequence[Any], *, backend: Any = "pr
             todo = sorted((i for i, k in enumerate(keys) if k not in done), key=lambda i: -w[i])
             values: list[Any] = [None] * len(pts)
             seconds: list[Any] = [None] * len(pts)
-            be = make_backend(backend, workers, len(todo), timeout) if todo else make_backend("serial")
+            with stop.running_here():  # connecting to a scheduler can hang: a signal stops it at once
+                be = make_backend(backend, workers, len(todo), timeout) if todo else make_backend("serial")
             here = be.name == "serial"  # points run in this process: a signal interrupts them at once
             already = sum(w[i] for i in range(len(pts)) if keys[i] in done)
             bar = _Bar(progress, desc, sum(w), already, len(pts), len(pts) - len(todo), unit)
