@@ -203,11 +203,18 @@ def test_long_products_and_sums_get_their_value(capsys):
     assert json.loads(out)["loss"] == pytest.approx(float(ref), rel=1e-13)
 
 
-def test_memory_json_of_an_overflowing_kernel_is_valid(capsys):
-    rc, out, err = run(["memory", "--target", "exp(t)", "--t", "1000", "--json"], capsys)
-    assert rc == 0 and "Infinity" not in out
-    doc = json.loads(out)
-    assert doc["values"] == [None] and doc["nonfinite"] == {"values[0]": "inf"}
+def test_memory_of_a_kernel_beyond_float64_is_a_typed_error_with_its_value(capsys):
+    """M(1000) = e^1000 = 1.97e434 is finite: never an inf (or a null) labelled exact, no numpy warnings; a pole
+    (1/t at 0) is bad input."""
+    for args in (["--t", "1000", "--json"], ["--t", "1000"], ["--t", "1e9"]):
+        rc, out, err = run(["memory", "--target", "exp(t)", *args], capsys)
+        assert rc == 1 and out == "" and len(err.strip().splitlines()) == 1, err
+        assert "beyond float64" in err and "Warning" not in err
+    assert "1.9700711e+434" in run(["memory", "--target", "exp(t)", "--t", "1000"], capsys)[2]
+    with mp.workdps(20):
+        assert mp.nstr(mp.exp(1000), 8) == "1.9700711e+434"
+    rc, out, err = run(["memory", "--target", "1/t", "--t", "0"], capsys)
+    assert rc == 2 and "not finite at t = 0" in err and "Warning" not in err
 
 
 def test_big_constants_get_their_value_in_mpmath(capsys):

@@ -55,11 +55,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import mpmath as mp
 import numpy as np
 
 from ..display import Displayable
 from .._validation import as_grid, check_array_size
-from ..errors import InvalidArgumentError, NotHurwitzError
+from ..errors import InvalidArgumentError, NotHurwitzError, PrecisionError
 from ..kernels.kernel import Kernel
 from ..models.functional import LinearFunctional
 from ..models.gated import GRU, LSTM
@@ -338,11 +339,11 @@ def memory_function(
 def _exact_kernel(obj: Any) -> Callable[[np.ndarray], np.ndarray] | None:
     """``t -> |rho(t)|_1`` for linear objects, None otherwise."""
     if isinstance(obj, Kernel):
-        return lambda t: np.abs(obj(t))
+        return lambda t: _kernel_values(obj, t)
     if isinstance(obj, LinearFunctional):
         rho = obj.rho
         if isinstance(rho, Kernel):
-            return lambda t: np.abs(rho(t))
+            return lambda t: _kernel_values(rho, t)
         return lambda t: _abs_channels(np.asarray(rho(t), dtype=float), t)
     if isinstance(obj, DiagonalRNN):
         return lambda t: np.abs(obj.kernel(t))
@@ -352,6 +353,27 @@ def _exact_kernel(obj: Any) -> Callable[[np.ndarray], np.ndarray] | None:
             return lambda t: np.abs(obj.kernel(t))
         return lambda t: np.abs(obj.kernel(t)).sum(axis=-1)
     return None
+
+
+def _kernel_values(rho: Kernel, t: np.ndarray) -> np.ndarray:
+    """``|rho(t)|`` in float64; a value float64 cannot hold is decided at 30 digits: a finite one beyond double
+    range (``e^t`` at ``t = 1000``) raises PrecisionError with its value, a pole (``1/t`` at 0) InvalidArgumentError.
+    Never an ``inf`` or ``nan`` labelled exact."""
+    with np.errstate(all="ignore"):
+        vals = np.abs(rho(t))
+    bad = ~np.isfinite(vals)
+    if not bad.any():
+        return vals
+    at = float(np.asarray(t, dtype=float)[bad].flat[0])
+    try:
+        value = rho([at], dps=30)[0]
+    except (ZeroDivisionError, ValueError, OverflowError):
+        value = mp.nan
+    if isinstance(value, mp.mpf) and mp.isfinite(value):
+        raise PrecisionError(f"the memory function |rho(t)| at t = {at:g} is {mp.nstr(abs(value), 8)}, beyond float64 "
+                             f"range, for rho = {rho.substituted()} (log10 = {float(mp.log10(abs(value))):.6g})")
+    raise InvalidArgumentError(f"rho(t) is not finite at t = {at:g} for rho = {rho.substituted()}: the memory function "
+                               "is not defined there")
 
 
 def _abs_channels(vals: np.ndarray, t: np.ndarray) -> np.ndarray:
