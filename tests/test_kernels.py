@@ -766,3 +766,17 @@ def test_float64_square_integral_is_kept_per_kernel_and_not_shared_with_other_pa
     assert base.square_integral(dps=40) == mp.mpf(1)  # the digits path is not the float64 one
     with pytest.raises(mt.errors.NotIntegrableError):
         mt.Kernel("sin(t)").square_integral()
+
+
+@pytest.mark.parametrize("expr, integrable", [("exp(-t*10**400)", True), ("10**200*exp(-t*10**200)", True),
+                                              ("t**-1.5*exp(-t)", False), ("exp(-t)/t", False),
+                                              ("t**-0.4*exp(-t)", True)])
+def test_integrability_of_kernels_with_time_scales_below_the_probes(expr, integrable):
+    """The decay probes near 0 sit at t = 1e-9..1e-12; a kernel of time scale 1e-400 rises steeply there although
+    it is bounded, and its finite limit at 0+ decides (its L2 norm^2 is then 10^-400/2 exactly)."""
+    rho = mt.Kernel(expr)
+    assert rho.is_integrable(1) is integrable and rho.is_integrable(2) is integrable
+    if expr == "exp(-t*10**400)":
+        value = rho.square_integral(dps=30)
+        with mp.workdps(40):
+            assert abs(value / (mp.mpf(10) ** -400 / 2) - 1) < 1e-28
