@@ -101,30 +101,46 @@ def _binary(value) -> tuple[sp.Rational, bool]:
     formatting the number.
     """
     if isinstance(value, (mp.mpf, sp.Float)):
-        sign, man, exp, bc = value._mpf_
-        if not man and exp:  # inf/nan: zero mantissa and a special exponent
-            raise InvalidArgumentError(f"expected a finite number, got {value}")
-        prec = value._prec if isinstance(value, sp.Float) else value.context.prec
-        if not man:
-            return sp.Integer(0), True
-        man = int(man)
-        zeros = (man & -man).bit_length() - 1  # normalise to an odd mantissa
-        man, exp = man >> zeros, exp + zeros
+        sign, man, exp = _mpf_parts(value)
         signed = -man if sign else man
-        limit = max(1, int(max(prec, bc) * 0.30103) + 1)
-        if exp >= 0:  # an integer: its significant digits are those of its decimal text without trailing zeros
-            n = man << exp
-            return sp.Integer(-n if sign else n), n.bit_length() <= 3 * limit or len(str(n).rstrip("0")) <= limit
-        n = man * 5 ** (-exp)
-        # n has at least (bits - 1) log10(2) + 1 digits: most binary numbers are decided without formatting n
-        typed = (n.bit_length() - 1) * 0.30102999 < limit and len(str(n)) <= limit
-        return sp.Rational(signed, 1 << -exp), typed
+        value_exact = sp.Integer(signed << exp) if exp >= 0 else sp.Rational(signed, 1 << -exp)
+        return value_exact, _binary_typed(value)
     x = float(value)
     if x != x or x in (float("inf"), float("-inf")):
         raise InvalidArgumentError(f"expected a finite number, got {x!r}")
     p, q = x.as_integer_ratio()
     val = sp.Rational(p, q)
     return val, sp.Rational(repr(x)) == val
+
+
+def _mpf_parts(value) -> tuple[int, int, int]:
+    """``(sign, man, exp)`` of a finite mpf or SymPy Float with ``man`` odd (0 for zero): the value is
+    ``(-1)^sign man 2^exp``."""
+    sign, man, exp, _ = value._mpf_
+    if not man and exp:  # inf/nan: zero mantissa and a special exponent
+        raise InvalidArgumentError(f"expected a finite number, got {value}")
+    if not man:
+        return 0, 0, 0
+    man = int(man)
+    zeros = (man & -man).bit_length() - 1  # normalise to an odd mantissa
+    return int(sign), man >> zeros, int(exp) + zeros
+
+
+def _binary_typed(value) -> bool:
+    """Whether an mpf or SymPy Float is the number its decimal text at its precision spells (see :func:`_binary`),
+    without building its exact value."""
+    _, man, exp = _mpf_parts(value)
+    if not man:
+        return True
+    bc = value._mpf_[3]
+    prec = value._prec if isinstance(value, sp.Float) else value.context.prec
+    limit = max(1, int(max(prec, bc) * 0.30103) + 1)
+    if exp >= 0:  # an integer: its significant digits are those of its decimal text without trailing zeros
+        n = man << exp
+        return n.bit_length() <= 3 * limit or len(str(n).rstrip("0")) <= limit
+    n = man * 5 ** (-exp)
+    # n has at least (bits - 1) log10(2) + 1 digits: most binary numbers are decided without formatting n
+    return (n.bit_length() - 1) * 0.30102999 < limit and len(str(n)) <= limit
 
 
 def exact_number(value: object, name: str = "value") -> ExactNumber:
@@ -272,6 +288,9 @@ def typed_exactly(values: object) -> bool:
     floats = _float_items(values)
     if floats is not None:
         return all(decimal.Decimal(repr(x)) == decimal.Decimal(x) for x in floats)
+    items = list(values) if isinstance(values, (list, tuple, np.ndarray)) else None
+    if items and all(type(v) is mp.mpf and mp.isfinite(v) for v in items):  # the flag alone, no exact values built
+        return all(_binary_typed(v) for v in items)
     return exact_values(values)[1]
 
 
