@@ -33,8 +33,10 @@ from flint import arb
 from ..symbolic.latex import to_latex
 from ..display import MAX_REPR, Displayable, latex_repr
 from .._validation import FLOAT64_TINY, as_float_array, check_dps, check_int, require_float
-from ..certified import certified_dps, constant_ball, enclosure, half_line_integral, laplace_balls, refine
+from ..certified import (certified_dps, constant_ball, enclosure, half_line_integral, laplace_balls, missing_digits,
+                         refine)
 from ..compile import codegen
+from ..compile.arith import FLINT
 from ..compile.arb import arb_function, dps_to_prec, to_arb, workprec
 from ..errors import CertificationError, InvalidArgumentError, NotIntegrableError, UnsafeExpressionError
 from ..symbolic.laplace import LaplaceForm, laplace_form
@@ -512,45 +514,37 @@ class Kernel(Displayable):
 
         The radius bounds every rounding (cancellation included, which widens the ball): it is a true error
         bound, and the ball functions are 10-40x faster than mpmath's (the incomplete gamma, erfc). The precision
-        starts at ``dps + 10`` digits; a ball that is too wide is recomputed with the bits its radius says are
-        missing (plus 32), or twice the bits where it holds no correct digit, up to five times and the mpmath
-        path's cap of ``max(20 dps, dps + 2000)`` digits. A point whose ball does not settle (a value that is exactly
-        zero, a non-finite intermediate) gets None and the mpmath evaluation decides it.
+        starts at ``dps + 10`` digits; a ball that is too wide is recomputed with the digits its radius says are
+        missing (:func:`memtheory.certified.missing_digits`) plus 10, up to five times and the mpmath path's cap
+        of ``max(20 dps, dps + 2000)`` digits. A point whose ball does not settle (a value that is exactly zero
+        in a wide ball, a non-finite intermediate) gets None and the mpmath evaluation decides it.
         """
         points = [sv if isinstance(sv, (mp.mpf, float, int)) else exact(sv, "s") for sv in s_list]
         out: list = [None] * len(points)
         todo = list(range(len(points)))
-        bits, cap = dps_to_prec(dps + 10), dps_to_prec(max(20 * dps, dps + 2000))
-        with mp.workprec(bits):
-            tol = mp.mpf(10) ** (-(dps + 2))
+        work, cap = dps + 10, max(20 * dps, dps + 2000)
         for _ in range(5):
             if not todo:
                 break
-            with workprec(bits):
+            retry, need = [], 0
+            with workprec(dps_to_prec(work)), mp.workprec(dps_to_prec(work)):
                 params = [to_arb(v) for v in self._values.values()]
-                found = []
                 for idx in todo:
                     try:
                         ball = func(to_arb(points[idx]), *params)
                     except (ZeroDivisionError, ValueError, CertificationError):
                         continue
-                    if ball.is_finite():
-                        found.append((idx, ball.mid().man_exp(), ball.rad().man_exp()))
-            retry, need = [], 0
-            with mp.workprec(bits):
-                for idx, mid, rad in found:
-                    value, radius = mp.mpf((int(mid[0]), int(mid[1]))), mp.mpf((int(rad[0]), int(rad[1])))
-                    if value != 0 and radius <= tol * abs(value):
-                        out[idx] = (value, radius)
+                    if not ball.is_finite():
                         continue
-                    retry.append(idx)
-                    if value != 0 and radius < abs(value):  # some digits: add the ones missing
-                        need = max(need, int(mp.ceil(mp.log(radius / (tol * abs(value)), 2))) + 32)
+                    missing = missing_digits([ball], dps + 2)
+                    if missing == 0:  # the midpoint and radius exactly (both fit the working precision)
+                        out[idx] = (FLINT.to_mpf(ball.mid()), FLINT.to_mpf(ball.rad()))
                     else:
-                        need = max(need, bits)
-            if bits >= cap:
+                        retry.append(idx)
+                        need = max(need, missing)
+            if work >= cap:
                 break
-            todo, bits = retry, min(cap, bits + need)
+            todo, work = retry, min(cap, work + need + 10)
         return out
 
     def _mp_closed(self, terms, sv, dps: int, moment: int) -> tuple[mp.mpf, mp.mpf]:
