@@ -46,6 +46,7 @@ import numpy as np
 from memtheory import Kernel
 from memtheory.models.nonlinear import NonlinearRNN
 from memtheory.theory.stability import perturbation_error, stability_summary
+from memtheory.sweep import progress
 from memtheory.training import lf_dataset, train
 from memtheory.verify import CheckResult, kernel_latex, main_for, run_size
 from memtheory.verify.figures import perturbation_figure
@@ -80,9 +81,11 @@ def settings(quick: bool, full: bool) -> dict:
     return {"widths": [8, 16, 32], "n_train": 1280, "n_test": 1280, "epochs": 100}
 
 
-def _stop_at(val_x: np.ndarray, val_y: np.ndarray, level: float):
-    """``train`` callback: stop once the validation loss is below ``level`` (the paper's stopping rule)."""
+def _stop_at(val_x: np.ndarray, val_y: np.ndarray, level: float, epochs: int):
+    """``train`` callback: stop once the validation loss is below ``level`` (the paper's stopping rule); reports
+    the fraction of ``epochs`` done to the progress bar."""
     def callback(epoch: int, loss: float, model: NonlinearRNN) -> bool:
+        progress.report((epoch + 1) / epochs)
         return model.loss(val_x, val_y) < level
     return callback
 
@@ -96,14 +99,18 @@ def run(quick: bool = False, full: bool = False) -> CheckResult:
     test = lf_dataset(rho, cfg["n_test"], T_EVAL, DT, seed=1, convention="reference")
     val_x, val_y = test.x[:, :T_TRAIN], test.y[:, :T_TRAIN]
     results, rows = {}, []
+    share = progress.Steps(len(cfg["widths"]))  # the bar: width by width, each 90% training, 10% perturbing
     for m in cfg["widths"]:
         model = NonlinearRNN.random(1, m, activation="tanh", structure="full", dt=DT, seed=m)
-        fit = train(model, data, epochs=cfg["epochs"], batch_size=PAPER["batch_size"], lr=PAPER["lr"],
-                    val_data=(val_x, val_y), keep_best=True, progress=False, seed=m,
-                    callback=_stop_at(val_x, val_y, PAPER["stop_loss"]))
-        margin = float(np.linalg.eigvals(model.recurrent_matrix()).real.min())
-        res = perturbation_error(model, (test.x, test.y), BETAS, repeats=PAPER["repeats"], definition="paper",
-                                 norm="sup")
+        with share.step():
+            with progress.part(0.0, 0.9):
+                fit = train(model, data, epochs=cfg["epochs"], batch_size=PAPER["batch_size"], lr=PAPER["lr"],
+                            val_data=(val_x, val_y), keep_best=True, progress=False, seed=m,
+                            callback=_stop_at(val_x, val_y, PAPER["stop_loss"], cfg["epochs"]))
+            margin = float(np.linalg.eigvals(model.recurrent_matrix()).real.min())
+            with progress.part(0.9, 1.0):
+                res = perturbation_error(model, (test.x, test.y), BETAS, repeats=PAPER["repeats"],
+                                         definition="paper", norm="sup")
         results[m] = res
         rows.append({"m": m, "epochs": fit.epochs, "best_epoch": fit.best_epoch,
                      "val_loss": float(fit.val_history[fit.best_epoch]), "test_mse": model.loss(test.x, test.y),

@@ -47,6 +47,7 @@ import math
 import numpy as np
 
 from memtheory.models.nonlinear import NonlinearRNN
+from memtheory.sweep import progress
 from memtheory.theory.memory import classify_decay, memory_function
 from memtheory.training import EarlyStopping, train
 from memtheory.training.teachers import RNNTeacher, rnn_teacher_dataset
@@ -121,6 +122,14 @@ def student_rate(student: NonlinearRNN) -> float:
     return float(-math.log(np.max(np.abs(lam))))
 
 
+def _report_epochs(epochs: int):
+    """``train`` callback reporting the fraction of ``epochs`` done to the progress bar (never stops training)."""
+    def callback(epoch: int, loss: float, model: NonlinearRNN) -> bool:
+        progress.report((epoch + 1) / epochs)
+        return False
+    return callback
+
+
 def _fit(mf) -> dict:
     tw, vw = block_max(mf.t, mf.values)
     fit = classify_decay(tw, vw, tail=TAIL)
@@ -135,6 +144,7 @@ def run(quick: bool = False, full: bool = False) -> CheckResult:
     checks: dict = {}
     teachers, students, curves = [], [], {}
     worst_rate = 0.0
+    share = progress.Steps(len(cfg["seeds"]) * len(cfg["widths"]))
     for seed in cfg["seeds"]:
         teacher = RNNTeacher.random(1, TEACHER_WIDTH, seed=seed)
         n = cfg["n_train"] + cfg["n_val"]
@@ -161,8 +171,10 @@ def run(quick: bool = False, full: bool = False) -> CheckResult:
             student = NonlinearRNN.random(1, m, activation="tanh", structure="diagonal", parameterisation="lru",
                                           dt=1.0, seed=1000 * seed + m)
             stop = EarlyStopping(patience=cfg["patience"]) if cfg["patience"] else None
-            res = train(student, tr, epochs=cfg["epochs"], batch_size=128, lr=0.01, grad_clip=0.5, val_data=va,
-                        keep_best=True, early_stopping=stop, progress=False, seed=seed)
+            with share.step():  # the bar: student by student, epoch by epoch
+                res = train(student, tr, epochs=cfg["epochs"], batch_size=128, lr=0.01, grad_clip=0.5, val_data=va,
+                            keep_best=True, early_stopping=stop, progress=False, seed=seed,
+                            callback=_report_epochs(cfg["epochs"]))
             val = float(res.val_history[res.best_epoch])
             rate = student_rate(student)
             steps = int(min(MAX_STEPS, math.ceil(STUDENT_HORIZON / rate)))

@@ -161,11 +161,11 @@ def reference_series(activation: str, parameterisation: str, sizes: Mapping, see
         out["threshold"].append(threshold)
         out["final_val_loss"].append(float(final[-1]))
         threshold = THRESHOLD_FACTOR * best  # its train.py re-validates the best checkpoint and halves that loss
-        res = perturbation_error(model, test, betas, repeats=sizes["repeats"], definition="reference",
-                                 norm="twe_mse", seed=seed)
+        with progress.part((i + 0.8) / n_widths, (i + 1) / n_widths):  # radius by radius
+            res = perturbation_error(model, test, betas, repeats=sizes["repeats"], definition="reference",
+                                     norm="twe_mse", seed=seed)
         out["results"][m] = res
         out["models"][m] = model
-        progress.report((i + 1) / n_widths)
         out["E0"].append(float(res.errors[0]))
         out["val_loss"].append(best)
         out["epochs_run"].append(int(fit.epochs))

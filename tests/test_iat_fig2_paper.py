@@ -11,12 +11,26 @@ from memtheory import Kernel
 from memtheory.models.nonlinear import NonlinearRNN
 from memtheory.theory.stability import perturbation_error
 from memtheory.training import lf_dataset, train
+from progress_probe import largest_stall, recorded
 from proofs_checks import iat_fig2_paper as F
 
 
 @pytest.fixture(scope="module")
-def quick():
-    return F.run(quick=True)
+def recorded_quick():
+    return recorded(F.run, quick=True)
+
+
+@pytest.fixture(scope="module")
+def quick(recorded_quick):
+    return recorded_quick[0]
+
+
+def test_progress_moves_epoch_by_epoch(recorded_quick):
+    # two widths of 40 epochs, then their perturbations: the bar moves in steps of at most 1/80 (plus the
+    # share of a width's perturbation, 5%), not from 0 to 1 at the end
+    fractions = recorded_quick[1]
+    assert fractions == sorted(fractions) and len(fractions) > 80
+    assert largest_stall(fractions) < 0.06
 
 
 def test_quick_run_passes_and_states_the_papers_settings(quick):

@@ -10,12 +10,24 @@ import pytest
 
 from memtheory.theory.memory import memory_function
 from memtheory.training.teachers import RNNTeacher
+from progress_probe import largest_stall, recorded
 from proofs_checks import iat_fig3
 
 
 @pytest.fixture(scope="module")
-def quick():
-    return iat_fig3.run(quick=True)
+def recorded_quick():
+    return recorded(iat_fig3.run, quick=True)
+
+
+@pytest.fixture(scope="module")
+def quick(recorded_quick):
+    return recorded_quick[0]
+
+
+def test_progress_moves_epoch_by_epoch(recorded_quick):
+    fractions = recorded_quick[1]  # one student of 40 epochs
+    assert fractions == sorted(fractions) and len(fractions) >= 40
+    assert largest_stall(fractions) <= 1 / 40 + 1e-12
 
 
 def test_quick_run_passes_and_states_its_settings(quick):
