@@ -34,24 +34,30 @@ scaled so that the first width takes about as many Adam steps as the reference's
 (default: 30 epochs of 16 minibatches). The reference plots its ``beta = 0`` point at ``beta = 1e-4`` (its notebook
 ``notebooks/perturbation_error.ipynb`` sets ``data["perturbation"][0] = 1e-4`` before a log-log plot), so the
 plotted values "at 1e-4" are ``E_m(0)``.
+
+Each width is one :mod:`memtheory.sweep` point (:func:`train_width`), kept in the run's store when ``memtheory
+verify`` has one (``--store FILE``, :func:`memtheory.verify.check_store`): a ``--full`` run stopped half-way
+resumes at the first width it had not finished (a width's point names the stopping threshold its predecessor
+set, so a stored width is reused only after the same predecessors).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 
 import numpy as np
 
-from memtheory import Kernel
+from memtheory import Kernel, sweep
 from memtheory.models.nonlinear import NonlinearRNN
 from memtheory.sweep import progress
 from memtheory.theory.stability import PerturbationResult, perturbation_error, reference_betas, stability_summary
 from memtheory.training import ReduceLROnPlateau, lf_dataset, reference_time_weights, train
-from memtheory.verify import run_size
+from memtheory.verify import check_store, run_size
 
 __all__ = ["RECIPE", "SIZES", "TARGET", "TABLE_BETAS", "comparison_rows", "comparison_table", "divergence_radius",
-           "float32_data", "initial_model", "reference_series", "series_sizes"]
+           "float32_data", "initial_model", "reference_series", "series_sizes", "train_width"]
 
 #: The reference's LF kernel "pol".
 TARGET = "(1 + t/10)**(-11/10)"
@@ -131,52 +137,82 @@ def reference_series(activation: str, parameterisation: str, sizes: Mapping, see
         ``divergence_radius`` (:func:`divergence_radius`); ``trivial_error`` (the zero model's test loss) and
         ``relative_E0`` (``E_m(0)`` divided by it).
     """
-    rho = Kernel(TARGET)
-    data = float32_data(rho, sizes["n_train"], seed=3 * seed)
-    val = float32_data(rho, sizes["n_val"], seed=3 * seed + 1)
-    test = float32_data(rho, sizes["n_test"], seed=3 * seed + 2)
-    tw = reference_time_weights(RECIPE["T"])
-    betas = reference_betas()
     out: dict = {"widths": list(sizes["widths"]), "E0": [], "val_loss": [], "epochs_run": [], "best_epoch": [],
                  "margin": [], "seconds": [], "threshold": [], "final_val_loss": [], "results": {}, "models": {}}
     threshold = FIRST_THRESHOLD
-    n_widths = len(sizes["widths"])
-    for i, m in enumerate(sizes["widths"]):  # progress: each width's epochs (4/5 of its share), its perturbations
-        model = initial_model(activation, parameterisation, m, seed)
-        final = []
-
-        # the reference's stopping_threshold
-        def stop_below(epoch, loss, current, threshold=threshold, final=final, i=i):
-            final.append(current.loss(val[0], val[1], tw))
-            progress.report((i + 0.8 * (epoch + 1) / sizes["epochs"]) / n_widths)
-            return bool(epoch + 1 >= sizes["min_epochs"] and final[-1] < threshold)
-
-        fit = train(model, data, epochs=sizes["epochs"], batch_size=sizes["batch_size"], lr=RECIPE["lr"],
-                    seed=np.random.default_rng([seed, m]), progress=False, n_threads=1, time_weights=tw,
-                    grad_clip=RECIPE["grad_clip"], val_data=val,
-                    keep_best=True, margin_weight=RECIPE["margin_weight"], callback=stop_below,
-                    plateau=ReduceLROnPlateau(RECIPE["lr"], factor=RECIPE["plateau_factor"],
-                                              patience=RECIPE["plateau_patience"]))
-        best = float(fit.val_history[fit.best_epoch])
+    steps = progress.Steps(len(sizes["widths"]))
+    for m in sizes["widths"]:
+        point = {"activation": activation, "parameterisation": parameterisation, "m": int(m), "seed": int(seed),
+                 "threshold": float(threshold),
+                 "sizes": {k: v for k, v in sizes.items() if k not in ("size", "widths", "approximates")}}
+        with steps.step():  # one point, kept in the run's store (--store) so that a killed --full run resumes
+            width = sweep.run(train_width, [point], backend="serial",
+                              store=check_store(f"{activation}-{parameterisation}-{m}")).values[0]
+        if isinstance(width, sweep.PointError):  # the width's own error, as if it had run here
+            if width.exception is not None:
+                raise width.exception
+            raise RuntimeError(f"reference_series: width {m} failed: {width.error}")
+        model, res, best = width["model"], width["result"], width["val_loss"]
         out["threshold"].append(threshold)
-        out["final_val_loss"].append(float(final[-1]))
+        out["final_val_loss"].append(width["final_val_loss"])
         threshold = THRESHOLD_FACTOR * best  # its train.py re-validates the best checkpoint and halves that loss
-        with progress.part((i + 0.8) / n_widths, (i + 1) / n_widths):  # radius by radius
-            res = perturbation_error(model, test, betas, repeats=sizes["repeats"], definition="reference",
-                                     norm="twe_mse", seed=seed)
         out["results"][m] = res
         out["models"][m] = model
         out["E0"].append(float(res.errors[0]))
         out["val_loss"].append(best)
-        out["epochs_run"].append(int(fit.epochs))
-        out["best_epoch"].append(int(fit.best_epoch))
+        out["epochs_run"].append(width["epochs_run"])
+        out["best_epoch"].append(width["best_epoch"])
         out["margin"].append(float(model.rates()[0].min()) + 0.0)  # + 0.0: no "-0" for a clamped rate
-        out["seconds"].append(float(fit.seconds))
+        out["seconds"].append(width["seconds"])
     out["summary"] = stability_summary(out["results"]).to_dict()
     out["trivial_error"] = float(out["results"][sizes["widths"][0]].trivial_error)
     out["divergence_radius"] = [divergence_radius(out["results"][m]) for m in sizes["widths"]]
     out["relative_E0"] = [e / out["trivial_error"] for e in out["E0"]]
     return out
+
+
+@functools.lru_cache(maxsize=2)
+def _series_data(n_train: int, n_val: int, n_test: int, seed: int) -> tuple:
+    """Training, validation and test data of a series (float32-rounded, :func:`float32_data`), built once per
+    process for the widths of a series."""
+    rho = Kernel(TARGET)
+    return (float32_data(rho, n_train, seed=3 * seed), float32_data(rho, n_val, seed=3 * seed + 1),
+            float32_data(rho, n_test, seed=3 * seed + 2))
+
+
+def train_width(point: Mapping) -> dict:
+    """One width of :func:`reference_series`: train with the recipe down to the point's stopping ``threshold``,
+    then measure the perturbation errors.
+
+    ``point`` holds ``activation``, ``parameterisation``, ``m``, ``seed``, ``threshold`` and ``sizes`` (one of
+    :data:`SIZES`); a :mod:`memtheory.sweep` point, so that a store keeps each finished width. Returns the trained
+    ``model``, its ``result`` (:class:`PerturbationResult`), ``val_loss`` (best epoch), ``final_val_loss`` (last
+    epoch), ``epochs_run``, ``best_epoch`` and ``seconds`` (training). Progress: the epochs are 4/5 of the
+    point, the radii the rest.
+    """
+    sizes, m, seed, threshold = point["sizes"], int(point["m"]), int(point["seed"]), float(point["threshold"])
+    data, val, test = _series_data(sizes["n_train"], sizes["n_val"], sizes["n_test"], seed)
+    tw = reference_time_weights(RECIPE["T"])
+    model = initial_model(point["activation"], point["parameterisation"], m, seed)
+    final = []
+
+    def stop_below(epoch, loss, current):  # the reference's stopping_threshold
+        final.append(current.loss(val[0], val[1], tw))
+        progress.report(0.8 * (epoch + 1) / sizes["epochs"])
+        return bool(epoch + 1 >= sizes["min_epochs"] and final[-1] < threshold)
+
+    fit = train(model, data, epochs=sizes["epochs"], batch_size=sizes["batch_size"], lr=RECIPE["lr"],
+                seed=np.random.default_rng([seed, m]), progress=False, n_threads=1, time_weights=tw,
+                grad_clip=RECIPE["grad_clip"], val_data=val,
+                keep_best=True, margin_weight=RECIPE["margin_weight"], callback=stop_below,
+                plateau=ReduceLROnPlateau(RECIPE["lr"], factor=RECIPE["plateau_factor"],
+                                          patience=RECIPE["plateau_patience"]))
+    with progress.part(0.8, 1.0):  # radius by radius
+        res = perturbation_error(model, test, reference_betas(), repeats=sizes["repeats"], definition="reference",
+                                 norm="twe_mse", seed=seed)
+    return {"model": model, "result": res, "val_loss": float(fit.val_history[fit.best_epoch]),
+            "final_val_loss": float(final[-1]), "epochs_run": int(fit.epochs), "best_epoch": int(fit.best_epoch),
+            "seconds": float(fit.seconds)}
 
 
 def divergence_radius(result: PerturbationResult, factor: float = 1e6) -> float:

@@ -218,3 +218,39 @@ def test_series_does_not_depend_on_the_thread_count(tiny_series):
         again = reference_series("relu", "softplus", TINY)
     assert again["E0"] == tiny_series["softplus"]["E0"]
     assert again["val_loss"] == tiny_series["softplus"]["val_loss"]
+
+
+def test_a_stopped_series_resumes_from_the_store(tmp_path, monkeypatch):
+    """Each width is a stored point: a rerun trains only the widths not yet stored and returns the same series."""
+    import types
+
+    from memtheory import verify as V
+    from proofs_checks import reparam_series
+
+    calls = []
+    real_train = reparam_series.train
+
+    def counting_train(model, *args, **kwargs):
+        calls.append(model.width)
+        return real_train(model, *args, **kwargs)
+
+    monkeypatch.setattr(reparam_series, "train", counting_train)
+    got = {}
+
+    def check(widths):
+        def run(quick: bool = False, full: bool = False):
+            got[tuple(widths)] = reference_series("relu", "softplus", {**TINY, "widths": widths})
+            return V.CheckResult("series", True, {}, "claim", "ok")
+        return types.SimpleNamespace(NAME="series", CLAIM="claim", run=run)
+
+    store = tmp_path / "run.sqlite"
+    V.run_check("series", check([4]), full=True, store=store)  # a run stopped after its first width
+    V.run_check("series", check([4, 8]), full=True, store=store)
+    assert calls == [4, 8]  # the rerun trained width 8 only
+    fresh = reference_series("relu", "softplus", {**TINY, "widths": [4, 8]})  # no store: both widths trained
+    assert calls == [4, 8, 4, 8]
+    resumed = got[(4, 8)]
+    for key in ("E0", "val_loss", "threshold", "epochs_run", "best_epoch", "margin"):
+        assert resumed[key] == fresh[key], key
+    for m in (4, 8):
+        np.testing.assert_array_equal(resumed["results"][m].errors, fresh["results"][m].errors)
