@@ -99,3 +99,24 @@ def test_a_warning_on_a_dask_worker_reaches_the_parent_once():
     assert values == [0, 1, 2, 3]
     mine = [g for g in got if g[0] is sweep_points.PointWarning]  # Dask may warn of its own things
     assert len(mine) == 1 and mine[0][1] == "odd points are suspicious"
+
+
+
+def _many_small_steps(point):
+    steps = progress.Steps(3)
+    for _ in range(3):
+        with steps.step():
+            for k in range(1, 41):
+                progress.report(k / 40)  # epoch by epoch
+    return point
+
+
+@pytest.mark.parametrize("weight", [6.0, 0.7, 2.2])
+def test_many_small_fractions_never_take_the_bar_past_its_total(weight, capsys):
+    # 120 fractions of a weight of 6 add up to a little more than 6 in floating point (so do 0.7 and 2.2); tqdm
+    # then warns ("clamping frac") and shows a negative time left
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = sweep.run(_many_small_steps, [0], backend="serial", weights=[weight], progress=True)
+    assert res.values == [0]
+    assert "<-" not in capsys.readouterr().err

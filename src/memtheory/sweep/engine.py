@@ -186,12 +186,18 @@ class _Bar:
         self.finished += 1
         self.failed += bool(failed)
         self._postfix()
-        self._bar.update(weight)
+        self._update(weight)
 
     def move(self, amount: float) -> None:
         """Part of a running point's weight done (it reported its progress)."""
         if amount > 0:
-            self._bar.update(amount)
+            self._update(amount)
+
+    def _update(self, amount: float) -> None:
+        # many small fractions of a weight add up to a little more than the weight in floating point: never past
+        # the total (the bar would warn and show a negative time left)
+        total = self._bar.total
+        self._bar.update(max(0.0, min(amount, total - self._bar.n)) if total is not None else amount)
 
     def close(self) -> None:
         self._stop.set()
