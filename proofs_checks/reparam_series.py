@@ -27,13 +27,13 @@ The experiment, as the paper's released code runs it (github.com/radarFudan/Curs
   loss (the same time-weighted MSE, not the sup norm of [IAT] Definition 3.5), running maximum over draws and
   smaller radii; widths 8, 16, 32, 64.
 
-Sizes (:data:`SIZES`): ``full`` is the reference's (128000 / 12800 / 12800 sequences, batch 512, up to 1000 epochs:
-hours on 2 cores); the default and ``quick`` runs keep the recipe and scale down the widths (default 8, 16, 32;
-quick 8, 16), the data, the epochs and the draws, and say so in their settings. The minimum number of epochs is
-scaled so that the first width takes about as many Adam steps as the reference's two epochs of 250 minibatches
-(default: 30 epochs of 16 minibatches). The reference plots its ``beta = 0`` point at ``beta = 1e-4`` (its notebook
-``notebooks/perturbation_error.ipynb`` sets ``data["perturbation"][0] = 1e-4`` before a log-log plot), so the
-plotted values "at 1e-4" are ``E_m(0)``.
+Sizes (:data:`SIZES`): ``full`` is the reference's (128000 / 12800 / 12800 sequences, batch 512, up to 1000 epochs,
+which the early stopping cuts to 2-24: 33-42 CPU-minutes per check, measured once); the default and ``quick`` runs
+keep the recipe and scale down the widths (default 8, 16, 32; quick 8, 16), the data, the epochs and the draws, and
+say so in their settings. The minimum number of epochs is scaled so that the first width takes about as many Adam
+steps as the reference's two epochs of 250 minibatches (default: 30 epochs of 16 minibatches). The reference plots
+its ``beta = 0`` point at ``beta = 1e-4`` (its notebook ``notebooks/perturbation_error.ipynb`` sets
+``data["perturbation"][0] = 1e-4`` before a log-log plot), so the plotted values "at 1e-4" are ``E_m(0)``.
 
 Each width is one :mod:`memtheory.sweep` point (:func:`train_width`), kept in the run's store when ``memtheory
 verify`` has one (``--store FILE``, :func:`memtheory.verify.check_store`): a ``--full`` run stopped half-way
