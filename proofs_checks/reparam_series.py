@@ -164,6 +164,7 @@ def reference_series(activation: str, parameterisation: str, sizes: Mapping, see
         out["best_epoch"].append(width["best_epoch"])
         out["margin"].append(float(model.rates()[0].min()) + 0.0)  # + 0.0: no "-0" for a clamped rate
         out["seconds"].append(width["seconds"])
+    _series_data.cache_clear()  # a full series' data are about 250 MB: not kept once its widths are done
     out["summary"] = stability_summary(out["results"]).to_dict()
     out["trivial_error"] = float(out["results"][sizes["widths"][0]].trivial_error)
     out["divergence_radius"] = [divergence_radius(out["results"][m]) for m in sizes["widths"]]
