@@ -126,14 +126,6 @@ def student_rate(student: NonlinearRNN) -> float:
     return float(-math.log(np.max(np.abs(lam))))
 
 
-def _report_epochs(epochs: int):
-    """``train`` callback reporting the fraction of ``epochs`` done to the progress bar (never stops training)."""
-    def callback(epoch: int, loss: float, model: NonlinearRNN) -> bool:
-        progress.report((epoch + 1) / epochs)
-        return False
-    return callback
-
-
 def _fit(mf) -> dict:
     tw, vw = block_max(mf.t, mf.values)
     fit = classify_decay(tw, vw, tail=TAIL)
@@ -175,11 +167,10 @@ def run(quick: bool = False, full: bool = False) -> CheckResult:
             student = NonlinearRNN.random(1, m, activation="tanh", structure="diagonal", parameterisation="lru",
                                           dt=1.0, seed=1000 * seed + m)
             stop = EarlyStopping(patience=cfg["patience"]) if cfg["patience"] else None
-            with share.step():  # the bar: student by student, epoch by epoch
+            with share.step():  # the bar: student by student, epoch by epoch (train reports each epoch)
                 res = train(student, tr, epochs=cfg["epochs"], batch_size=128, lr=LR, grad_clip=0.5, val_data=va,
                             keep_best=True, early_stopping=stop, progress=False, seed=seed,
-                            plateau=ReduceLROnPlateau(LR, factor=0.1, patience=10),
-                            callback=_report_epochs(cfg["epochs"]))
+                            plateau=ReduceLROnPlateau(LR, factor=0.1, patience=10))
             val = float(res.val_history[res.best_epoch])
             rate = student_rate(student)
             steps = int(min(MAX_STEPS, math.ceil(STUDENT_HORIZON / rate)))

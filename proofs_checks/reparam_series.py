@@ -199,15 +199,15 @@ def train_width(point: Mapping) -> dict:
 
     def stop_below(epoch, loss, current):  # the reference's stopping_threshold
         final.append(current.loss(val[0], val[1], tw))
-        progress.report(0.8 * (epoch + 1) / sizes["epochs"])
         return bool(epoch + 1 >= sizes["min_epochs"] and final[-1] < threshold)
 
-    fit = train(model, data, epochs=sizes["epochs"], batch_size=sizes["batch_size"], lr=RECIPE["lr"],
-                seed=np.random.default_rng([seed, m]), progress=False, n_threads=1, time_weights=tw,
-                grad_clip=RECIPE["grad_clip"], val_data=val,
-                keep_best=True, margin_weight=RECIPE["margin_weight"], callback=stop_below,
-                plateau=ReduceLROnPlateau(RECIPE["lr"], factor=RECIPE["plateau_factor"],
-                                          patience=RECIPE["plateau_patience"]))
+    with progress.part(0.0, 0.8):  # epoch by epoch (train reports each)
+        fit = train(model, data, epochs=sizes["epochs"], batch_size=sizes["batch_size"], lr=RECIPE["lr"],
+                    seed=np.random.default_rng([seed, m]), progress=False, n_threads=1, time_weights=tw,
+                    grad_clip=RECIPE["grad_clip"], val_data=val,
+                    keep_best=True, margin_weight=RECIPE["margin_weight"], callback=stop_below,
+                    plateau=ReduceLROnPlateau(RECIPE["lr"], factor=RECIPE["plateau_factor"],
+                                              patience=RECIPE["plateau_patience"]))
     with progress.part(0.8, 1.0):  # radius by radius
         res = perturbation_error(model, test, reference_betas(), repeats=sizes["repeats"], definition="reference",
                                  norm="twe_mse", seed=seed)

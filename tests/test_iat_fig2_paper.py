@@ -77,7 +77,7 @@ def test_stopping_rule_stops_training():
     d = lf_dataset(rho, 64, F.T_TRAIN, F.DT, seed=0, convention="reference")
     model = NonlinearRNN.random(1, 4, activation="tanh", structure="full", dt=F.DT, seed=1)
     res = train(model, d, epochs=50, batch_size=32, lr=0.005, progress=False,
-                callback=F._stop_at(d.x, d.y, 1e9, 50))
+                callback=F._stop_at(d.x, d.y, 1e9))
     assert res.epochs == 1
-    res = train(model, d, epochs=3, batch_size=32, lr=0.005, progress=False, callback=F._stop_at(d.x, d.y, 0.0, 3))
+    res = train(model, d, epochs=3, batch_size=32, lr=0.005, progress=False, callback=F._stop_at(d.x, d.y, 0.0))
     assert res.epochs == 3

@@ -120,3 +120,22 @@ def test_many_small_fractions_never_take_the_bar_past_its_total(weight, capsys):
         res = sweep.run(_many_small_steps, [0], backend="serial", weights=[weight], progress=True)
     assert res.values == [0]
     assert "<-" not in capsys.readouterr().err
+
+
+def test_train_reports_each_epoch_to_the_enclosing_point():
+    # the hook every training check and train_series rely on: one fraction per finished epoch, also when a
+    # callback stops training early
+    import numpy as np
+
+    from memtheory.models.nonlinear import NonlinearRNN
+    from memtheory.training import train
+    from progress_probe import recorded
+
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((16, 10, 1)), rng.standard_normal((16, 10))
+    model = NonlinearRNN.random(1, 4, seed=0)
+    _, fractions = recorded(train, model, (x, y), epochs=5, batch_size=8, progress=False)
+    assert fractions == [pytest.approx(k / 5) for k in range(1, 6)]
+    _, fractions = recorded(train, model, (x, y), epochs=5, batch_size=8, progress=False,
+                            callback=lambda epoch, loss, m: epoch == 1)
+    assert fractions == [pytest.approx(0.2), pytest.approx(0.4)]

@@ -196,8 +196,7 @@ class _Bar:
     def _update(self, amount: float) -> None:
         # many small fractions of a weight add up to a little more than the weight in floating point: never past
         # the total (the bar would warn and show a negative time left)
-        total = self._bar.total
-        self._bar.update(max(0.0, min(amount, total - self._bar.n)) if total is not None else amount)
+        self._bar.update(max(0.0, min(amount, self._bar.total - self._bar.n)))
 
     def close(self) -> None:
         self._stop.set()

@@ -133,7 +133,9 @@ def train(
     seed : int, numpy Generator or None
         Shuffling randomness.
     progress : bool
-        Show a tqdm bar over epochs.
+        Show a tqdm bar over epochs. Independently of it, each finished epoch is reported to
+        :mod:`memtheory.sweep.progress` (the fraction of ``epochs`` done), so that a sweep point or a proofs check
+        that trains moves its bar epoch by epoch (a no-op outside a sweep point).
     time_weights : "reference", array (T,) or None
         Loss weights ``omega_k``; ``"reference"`` = :func:`reference_time_weights`.
     grad_clip : float, optional
@@ -220,6 +222,8 @@ def _train_loop(model, x, y, tw, val, opt, rng, epochs, batch_size, grad_clip, p
     step_losses: list[float] = []
     params = model.get_vector()
     best: tuple[float, int, np.ndarray] | None = None
+    from ..sweep.progress import report as report_progress
+
     start = time.perf_counter()
     bar = tqdm(range(epochs), desc="train", unit="epoch", disable=not progress, leave=False)
     for epoch in bar:
@@ -249,6 +253,7 @@ def _train_loop(model, x, y, tw, val, opt, rng, epochs, batch_size, grad_clip, p
             if math.isfinite(score) and (best is None or score < best[0]):
                 best = (score, epoch, params.copy())
         bar.set_postfix(loss=f"{epoch_losses[-1]:.3e}")
+        report_progress((epoch + 1) / epochs)  # epoch by epoch to an enclosing sweep point's bar, if any
         monitored = val_losses[-1] if val is not None else epoch_losses[-1]
         if plateau is not None:
             opt.lr = plateau.step(monitored)

@@ -78,23 +78,13 @@ def _qualname(func: Callable) -> str:
 
 def _train_point(make_model: Callable[[int, int], NonlinearRNN], data: tuple, val: tuple | None, n_threads: int,
                  options: dict, point: dict) -> TrainedPoint:
-    """One ``(width, seed)`` of :func:`train_series` (module level, so that worker processes can run it)."""
-    from ..sweep import progress
-
+    """One ``(width, seed)`` of :func:`train_series` (module level, so that worker processes can run it); the
+    point's progress is :func:`train`'s, epoch by epoch."""
     m, seed = int(point["m"]), int(point["seed"])
     model = make_model(m, seed)
     if not isinstance(model, NonlinearRNN):
         raise InvalidArgumentError(f"make_model({m}, {seed}) must return a NonlinearRNN, got {type(model).__name__}")
-    epochs = int(options.get("epochs", 10))
-    user_callback = options.get("callback")
-
-    def callback(epoch: int, loss: float, mdl: NonlinearRNN):
-        progress.report((epoch + 1) / epochs)
-        return user_callback(epoch, loss, mdl) if user_callback is not None else None
-
-    opts = {k: v for k, v in options.items() if k != "callback"}
-    fit = train(model, data, seed=1000 * seed + m, progress=False, val_data=val, n_threads=n_threads,
-                callback=callback, **opts)
+    fit = train(model, data, seed=1000 * seed + m, progress=False, val_data=val, n_threads=n_threads, **options)
     return TrainedPoint(m, seed, model, fit)
 
 
