@@ -184,3 +184,42 @@ def test_iat_fig1_paper_quick_states_its_settings_and_passes():
     model = iat_fig1_paper.least_squares(lambda t: (mp.mpf(9) / 10) ** t, 4)
     np.testing.assert_allclose(model.a, [1.0, 0.0, 0.0, 0.0], atol=1e-12)
     np.testing.assert_allclose(model.w, math.log(10 / 9) * np.arange(1, 5), rtol=1e-15)
+
+
+def _mp_l1_uniform(f, stop: int, per_unit: int) -> mp.mpf:
+    """int_0^stop |f| by mpmath, split at the sign changes of a uniform scan (``per_unit`` points per unit of t)."""
+    grid = [mp.mpf(k) / per_unit for k in range(stop * per_unit + 1)]
+    vals = [f(x) for x in grid]
+    pts = [mp.mpf(0)]
+    for i in range(len(grid) - 1):
+        if vals[i] * vals[i + 1] < 0:
+            pts.append(mp.findroot(f, (grid[i], grid[i + 1]), solver="anderson"))
+    pts.append(grid[-1])
+    return mp.fsum(abs(mp.quad(f, [a, b])) for a, b in zip(pts[:-1], pts[1:]))
+
+
+def test_oscillating_error_kernel_is_split_at_every_sign_change():
+    """A damped cosine target: the error kernel changes sign every third of a period, well past where the log grid
+    resolves its roots (t ~ 130). Those pieces used to exhaust the adaptive rule (PrecisionError); they are now
+    resampled uniformly and split at the sign changes found there."""
+    rho = mt.Kernel("exp(-t/10)*cos(3*t)")
+    model = mt.DiagonalRNN([1.0], [1.0])
+    with mp.workdps(20):
+        e = lambda t: mp.exp(-t / 10) * mp.cos(3 * t) - mp.exp(-t)  # noqa: E731
+        de = lambda t: -mp.exp(-t / 10) * (mp.cos(3 * t) / 10 + 3 * mp.sin(3 * t)) + mp.exp(-t)  # noqa: E731
+        sup_ref = _mp_l1_uniform(e, 450, 24)  # |e| < e^-45 past 450: below 1e-19 of the norm
+        w1_ref = sup_ref + abs(e(mp.mpf(0))) + _mp_l1_uniform(de, 450, 24)
+    sup = linear_error_norm(model, rho, "sup")
+    w1 = linear_error_norm(model, rho, "w1")
+    for got, ref in ((sup, sup_ref), (w1, w1_ref)):
+        assert abs(got.value - float(ref)) <= got.error + 1e-13 * float(ref)  # the stated error bounds the error
+        assert got.error <= 1e-8 * got.value
+
+
+def test_an_oscillating_power_law_tail_raises_instead_of_a_guess():
+    """(1 + t)^-1.5 cos t: its L1 tail past the last breakpoint oscillates with a power-law envelope, which the
+    tail quadrature cannot integrate to 1e-8; the answer is a PrecisionError, not a number."""
+    from memtheory.errors import PrecisionError
+
+    with pytest.raises(PrecisionError, match="L1 quadrature"):
+        linear_error_norm(mt.DiagonalRNN([1.0], [1.0]), mt.Kernel("(1+t)**(-3/2)*cos(t)"), "sup")

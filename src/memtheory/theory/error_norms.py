@@ -16,7 +16,10 @@ input enters, plus the variation after it: the total variation of ``e`` extended
     ``sup = ||e||_1``,    ``w1 = ||e||_1 + |e(0)| + ||e'||_1``,
 
 both independent of ``t`` (time homogeneity). :func:`linear_error_norm` evaluates them by adaptive quadrature
-of ``|e|`` and ``|e'|`` split at the sign changes, with an error estimate that must be below ``rtol``.
+of ``|e|`` and ``|e'|`` split at the sign changes, with an error estimate that must be below ``rtol``. Sign
+changes are looked for on a log grid; a piece where the adaptive rule still fails (an oscillating error kernel,
+whose roots outrun the log grid) is resampled uniformly and split at the sign changes found there. What cannot be
+integrated to ``rtol`` that way (a tail that oscillates under a power-law envelope) raises a ``PrecisionError``.
 
 For other models (nonlinear RNNs, or a linear model on a test set) :func:`sampled_error_norm` evaluates the same
 definitions on a set of input sequences (each with ``||x||_inf <= 1``) and their outputs: the sup over the
@@ -195,7 +198,7 @@ def _l1(f, w: np.ndarray, feats: list, rtol: float) -> tuple[float, float]:
         warnings.simplefilter("error", integrate.IntegrationWarning)
         try:
             for lo, hi in zip(pts[:-1], pts[1:]):
-                v, e = integrate.quad(g, lo, hi, epsabs=0.0, epsrel=1e-12, limit=200)
+                v, e = _piece(f, g, lo, hi, 1e-3 * rtol * total)
                 total, err = total + v, err + e
             v, e = integrate.quad(tail, 0.0, np.inf, epsabs=0.0, epsrel=1e-12, limit=400)
         except integrate.IntegrationWarning as exc:
@@ -203,6 +206,36 @@ def _l1(f, w: np.ndarray, feats: list, rtol: float) -> tuple[float, float]:
     total, err = total + v, err + e
     if not math.isfinite(total) or err > rtol * max(total, 1e-300):
         raise PrecisionError(f"the L1 quadrature of the error kernel reached only {err:.2g} (value {total:.6g})")
+    return total, err
+
+
+_REFINE = 4096  # uniform samples of a piece whose |f| the adaptive rule could not integrate (hidden sign changes)
+
+
+def _piece(f, g, lo: float, hi: float, small: float) -> tuple[float, float]:
+    """``int_lo^hi |f|`` with its error estimate; ``small`` is an absolute error that does not matter.
+
+    First one adaptive rule over the piece. If it fails (``|f|`` has kinks at sign changes the log grid of
+    :func:`_l1` did not resolve: an oscillating error kernel, e.g. a damped cosine target), the piece is sampled
+    at :data:`_REFINE` equally spaced points, split at the sign changes found there, and each part (smooth and of
+    one sign unless the oscillation is faster still) is integrated on its own; a part that fails again raises.
+    ``small`` (a fraction of the norm accumulated so far, the pieces coming in increasing ``t``) lets the parts
+    far out in an exponentially damped tail, which cannot change the result, stop at an absolute tolerance.
+    """
+    try:
+        return integrate.quad(g, lo, hi, epsabs=small, epsrel=1e-12, limit=200)
+    except integrate.IntegrationWarning:
+        pass
+    grid = np.linspace(lo, hi, _REFINE + 1)
+    vals = f(grid)
+    cuts = [lo]
+    for i in np.flatnonzero(np.sign(vals[:-1]) * np.sign(vals[1:]) < 0):
+        cuts.append(brentq(f, grid[i], grid[i + 1], xtol=1e-15 * max(1.0, grid[i]), rtol=1e-15))
+    cuts.append(hi)
+    total = err = 0.0
+    for a, b in zip(cuts[:-1], cuts[1:]):
+        v, e = integrate.quad(g, a, b, epsabs=small / len(cuts), epsrel=1e-12, limit=200)
+        total, err = total + v, err + e
     return total, err
 
 
