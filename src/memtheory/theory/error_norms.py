@@ -171,6 +171,12 @@ def _modal(a: np.ndarray, w: np.ndarray, t):
         return float(np.dot(a, np.exp(-w * t)).real)
 
 
+def _sign_changes(f, grid: np.ndarray, vals: np.ndarray) -> list[float]:
+    """Roots of ``f`` (to about 1e-15 relative) in the cells of ``grid`` where its sampled ``vals`` change sign."""
+    return [brentq(f, grid[i], grid[i + 1], xtol=1e-15 * max(1.0, grid[i]), rtol=1e-15)
+            for i in np.flatnonzero(np.sign(vals[:-1]) * np.sign(vals[1:]) < 0)]
+
+
 def _l1(f, w: np.ndarray, feats: list, rtol: float) -> tuple[float, float]:
     """``int_0^inf |f|`` split at the sign changes of f (found on a log grid past every time scale)."""
     slow = 1.0 / float(np.min(w.real))
@@ -179,9 +185,7 @@ def _l1(f, w: np.ndarray, feats: list, rtol: float) -> tuple[float, float]:
     vals = f(grid)
     if not np.all(np.isfinite(vals)):
         raise InvalidArgumentError("rho: the error kernel is not finite on [0, inf)")
-    pts = [0.0]
-    for i in np.flatnonzero(np.sign(vals[:-1]) * np.sign(vals[1:]) < 0):
-        pts.append(brentq(f, grid[i], grid[i + 1], xtol=1e-15 * max(1.0, grid[i]), rtol=1e-15))
+    pts = [0.0, *_sign_changes(f, grid, vals)]
     pts += [p for p in feats]
     # decades as extra breakpoints help the adaptive rule on long, slowly decaying stretches
     pts += [10.0**k for k in range(-2, int(math.log10(horizon)) + 1)]
@@ -228,10 +232,7 @@ def _piece(f, g, lo: float, hi: float, small: float) -> tuple[float, float]:
         pass
     grid = np.linspace(lo, hi, _REFINE + 1)
     vals = f(grid)
-    cuts = [lo]
-    for i in np.flatnonzero(np.sign(vals[:-1]) * np.sign(vals[1:]) < 0):
-        cuts.append(brentq(f, grid[i], grid[i + 1], xtol=1e-15 * max(1.0, grid[i]), rtol=1e-15))
-    cuts.append(hi)
+    cuts = [lo, *_sign_changes(f, grid, vals), hi]
     total = err = 0.0
     for a, b in zip(cuts[:-1], cuts[1:]):
         v, e = integrate.quad(g, a, b, epsabs=small / len(cuts), epsrel=1e-12, limit=200)
