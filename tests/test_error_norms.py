@@ -13,6 +13,7 @@ import math
 import mpmath as mp
 import numpy as np
 import pytest
+import sympy as sp
 
 import memtheory as mt
 from memtheory.errors import InvalidArgumentError, NotHurwitzError
@@ -214,3 +215,73 @@ def test_an_oscillating_power_law_tail_raises_instead_of_a_guess():
 
     with pytest.raises(PrecisionError, match="L1 quadrature"):
         linear_error_norm(mt.DiagonalRNN([1.0], [1.0]), mt.Kernel("(1+t)**(-3/2)*cos(t)"), "sup")
+
+
+@pytest.mark.parametrize("p", ["101/100", "501/500"])
+def test_a_slow_power_law_tail_is_followed_past_double_range(p):
+    """(1 + t)^-p against 0.5 e^-t: the error is positive and decreasing, so ``||e||_1 = 1/(p - 1) - 1/2``,
+    ``|e(0)| = ||e'||_1 = 1/2`` exactly. For p = 1.01 the part past t = 1e304 (0.09 of 99.5) used to be dropped
+    while the error estimate said 7e-11."""
+    q = float(sp.Rational(p))
+    rho = mt.Kernel(f"(t+1)**(-{p})")
+    model = mt.DiagonalRNN([0.5], [1.0])
+    exact_sup = 1.0 / (q - 1.0) - 0.5
+    for norm, exact in (("sup", exact_sup), ("w1", exact_sup + 1.0)):
+        got = linear_error_norm(model, rho, norm)
+        assert abs(got.value - exact) <= got.error + 1e-13 * exact, (norm, got, exact)
+        assert got.error <= 1e-8 * exact
+
+
+def test_a_damped_oscillation_whose_tail_is_tiny_but_not_zero_in_double():
+    """e^{-t/20} |sin 3t| has the closed form ``3 / (1/400 + 9) coth(pi / 120)``; its tail past t = 1e4 (about
+    1e-216, not 0 in double precision) used to exhaust the tail quadrature, which asked for 1e-12 of a number
+    that does not matter."""
+    a, b = mp.mpf(1) / 20, mp.mpf(3)
+    exact = float(b / (a**2 + b**2) * mp.coth(a * mp.pi / (2 * b)))
+    got = linear_error_norm(mt.DiagonalRNN([0.0], [1.0]), mt.Kernel("exp(-t/20)*sin(3*t)"), "sup")
+    assert abs(got.value - exact) <= got.error + 1e-13 * exact and got.error <= 1e-8 * exact
+
+
+@pytest.mark.parametrize("expr", ["(t+1)**(-1)", "(t+1)**(-1/2)", "1"])
+def test_a_target_that_is_not_integrable_raises_instead_of_a_finite_norm(expr):
+    """Its functional is unbounded on ||x||_inf <= 1; the quadrature used to return 708.7, 1.6e38 and 1.3e74."""
+    from memtheory.errors import NotIntegrableError
+
+    rho = mt.Kernel(expr)
+    for norm in ("sup", "w1"):
+        with pytest.raises(NotIntegrableError, match="not integrable"):
+            linear_error_norm(MODEL, rho, norm)
+    with pytest.raises(NotIntegrableError):
+        perturbation_error(MODEL, rho, [0.0, 1e-3], norm="sup")
+
+
+def test_a_kernel_singular_at_zero_has_a_finite_sup_norm_and_no_w1_norm():
+    from memtheory.errors import NotIntegrableError
+
+    rho = mt.Kernel("t**(-1/2)*exp(-t)")  # ||rho||_1 = Gamma(1/2) = sqrt(pi); the zero model's error is rho
+    got = linear_error_norm(mt.DiagonalRNN([0.0], [1.0]), rho, "sup")
+    assert abs(got.value - math.sqrt(math.pi)) <= got.error + 1e-13
+    with pytest.raises(NotIntegrableError, match="t = 0"):
+        linear_error_norm(MODEL, rho, "w1")
+
+
+@pytest.mark.parametrize("rtol", [float("nan"), -1.0, 0.0, 1e-14, 1.0, "a", True, None])
+def test_rtol_outside_what_double_precision_can_promise_is_refused(rtol):
+    with pytest.raises(InvalidArgumentError, match="rtol"):
+        linear_error_norm(MODEL, mt.kernels.exponential(0.7), "sup", rtol=rtol)
+
+
+@pytest.mark.parametrize("rtol", [1e-13, 1e-4])
+def test_rtol_is_what_the_stated_error_meets(rtol):
+    """The pieces' tolerances follow rtol: 1e-13 is reached (it used to fail at the pieces' fixed 1e-12), and a
+    loose rtol still gives an error estimate that bounds the error."""
+    rho = mt.Kernel("exp(-t/20)*sin(3*t)")
+    a, b = mp.mpf(1) / 20, mp.mpf(3)
+    exact = float(b / (a**2 + b**2) * mp.coth(a * mp.pi / (2 * b)))
+    got = linear_error_norm(mt.DiagonalRNN([0.0], [1.0]), rho, "sup", rtol=rtol)
+    assert abs(got.value - exact) <= got.error + 2e-15 * exact and got.error <= rtol * exact
+
+
+def test_lags_that_are_not_numbers_are_refused():
+    with pytest.raises(InvalidArgumentError, match="lags"):
+        linear_error_norm(MODEL, mt.kernels.exponential(0.7), "sup", lags="abc")

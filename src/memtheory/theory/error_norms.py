@@ -18,8 +18,12 @@ input enters, plus the variation after it: the total variation of ``e`` extended
 both independent of ``t`` (time homogeneity). :func:`linear_error_norm` evaluates them by adaptive quadrature
 of ``|e|`` and ``|e'|`` split at the sign changes, with an error estimate that must be below ``rtol``. Sign
 changes are looked for on a log grid; a piece where the adaptive rule still fails (an oscillating error kernel,
-whose roots outrun the log grid) is resampled uniformly and split at the sign changes found there. What cannot be
-integrated to ``rtol`` that way (a tail that oscillates under a power-law envelope) raises a ``PrecisionError``.
+whose roots outrun the log grid) is resampled uniformly and split at the sign changes found there. The tail past
+the grid is integrated in log time, and past ``t = 1e300`` in mpmath, until a proven envelope of the target bounds
+what is left below the tolerance (a tail as slow as ``t^-1.01`` keeps 0.09 of its 99.5 past ``t = 1e304``). What
+cannot be integrated to ``rtol`` that way (a tail that oscillates under a power-law envelope) raises a
+``PrecisionError``; a target that is not integrable (``(1 + t)^-1``: the functional is unbounded) raises a
+``NotIntegrableError``, as does the ``"w1"`` norm of a kernel that is infinite at 0.
 
 For other models (nonlinear RNNs, or a linear model on a test set) :func:`sampled_error_norm` evaluates the same
 definitions on a set of input sequences (each with ``||x||_inf <= 1``) and their outputs: the sup over the
@@ -33,13 +37,14 @@ import math
 import warnings
 from dataclasses import dataclass
 
+import mpmath as mp
 import numpy as np
 import sympy as sp
 from scipy import integrate
 from scipy.optimize import brentq
 
 from ..compile import codegen
-from ..errors import InvalidArgumentError, NotHurwitzError, PrecisionError
+from ..errors import CertificationError, InvalidArgumentError, NotHurwitzError, NotIntegrableError, PrecisionError
 from ..kernels.kernel import Kernel
 from ..models.linear import DiagonalRNN, LinearRNN
 from ..symbolic.parse import symbol
@@ -49,6 +54,7 @@ __all__ = ["PAPER_NORMS", "NormValue", "linear_error_norm", "sampled_error_norm"
 #: The paper's norms: the functional sup-norm of [IAT] Definition 3.5 and the W^1 norm of its Theorem 3.9.
 PAPER_NORMS = ("sup", "w1")
 _T = symbol("t")
+_RTOL_MIN = 1e-13  # what double-precision quadrature can promise
 _NONSMOOTH = (sp.Heaviside, sp.Piecewise, sp.Abs, sp.sign, sp.Min, sp.Max, sp.DiracDelta)
 
 
@@ -82,13 +88,22 @@ def _modes(model) -> tuple[np.ndarray, np.ndarray]:
     raise InvalidArgumentError(f"model: must be a DiagonalRNN or LinearRNN, got {type(model).__name__}")
 
 
-def _callables(rho: Kernel, derivative: bool):
+def _expression(rho: Kernel, derivative: bool) -> sp.Expr:
+    """``rho`` or ``rho'`` with the parameters substituted; raises for a non-integrable one."""
     expr = rho.substituted()
     if derivative:
         if expr.has(*_NONSMOOTH):
             raise InvalidArgumentError("norm: the exact 'w1' norm needs a differentiable kernel (no steps, |.|, "
                                        "min/max); evaluate it on a test set instead")
         expr = sp.diff(expr, _T)
+    if not Kernel(expr).is_integrable(1):
+        which = "rho'" if derivative else "rho"
+        raise NotIntegrableError(f"{which} = {expr} is not integrable on [0, inf): the error functional is "
+                                 f"unbounded (its norm is infinite)")
+    return expr
+
+
+def _float_function(expr: sp.Expr):
     f = codegen.numpy_function((_T,), expr)
 
     def call(t):  # numpy floats: overflow to inf/0 instead of Python's OverflowError; arrays elementwise
@@ -98,6 +113,16 @@ def _callables(rho: Kernel, derivative: bool):
             return float(f(np.float64(t)))
 
     return call
+
+
+def _check_rtol(rtol) -> float:
+    if isinstance(rtol, bool) or not isinstance(rtol, (int, float, np.floating, np.integer)):
+        raise InvalidArgumentError(f"rtol: must be a real number, got {type(rtol).__name__}")
+    rtol = float(rtol)
+    if not (_RTOL_MIN <= rtol < 1.0):  # also rejects NaN
+        raise InvalidArgumentError(f"rtol: must lie in [{_RTOL_MIN:g}, 1), got {rtol!r} (the quadrature works in "
+                                   f"double precision)")
+    return rtol
 
 
 def linear_error_norm(model, rho: Kernel, norm: str = "sup", rtol: float = 1e-8, lags=None) -> NormValue:
@@ -115,7 +140,7 @@ def linear_error_norm(model, rho: Kernel, norm: str = "sup", rtol: float = 1e-8,
     norm : {"sup", "w1"}
         ``||e||_1`` or ``||e||_1 + |e(0)| + ||e'||_1`` with ``e = rho - rho_hat``.
     rtol : float
-        Largest accepted relative quadrature error.
+        Largest accepted relative quadrature error, in ``[1e-13, 1)``.
     lags : array_like, optional
         Lags ``t_k >= 0`` of a discrete functional (``"sup"`` only); the result is a finite sum (error 0 beyond
         rounding).
@@ -127,7 +152,12 @@ def linear_error_norm(model, rho: Kernel, norm: str = "sup", rtol: float = 1e-8,
     Raises
     ------
     InvalidArgumentError
-        Unknown norm, a model that is not linear, a non-differentiable kernel for ``"w1"``.
+        Unknown norm, a model that is not linear, a non-differentiable kernel for ``"w1"``, ``rtol`` outside
+        ``[1e-13, 1)``, lags that are not finite times ``>= 0``.
+    NotIntegrableError
+        ``rho`` (or for ``"w1"`` ``rho'``) not integrable on ``[0, inf)``, or ``rho(0)`` infinite for ``"w1"``:
+        the norm is infinite. (Decays slower than ``t^-1.001`` count as not integrable:
+        :meth:`~memtheory.kernels.Kernel.is_integrable`.)
     NotHurwitzError
         A LinearRNN whose W is not Hurwitz (a DiagonalRNN cannot hold an unstable rate).
     PrecisionError
@@ -145,22 +175,52 @@ def linear_error_norm(model, rho: Kernel, norm: str = "sup", rtol: float = 1e-8,
         raise InvalidArgumentError(f"norm: unknown {norm!r}; allowed: {', '.join(PAPER_NORMS)}")
     if not isinstance(rho, Kernel):
         raise InvalidArgumentError(f"rho: must be a Kernel, got {type(rho).__name__}")
+    rtol = _check_rtol(rtol)
     a, w = _modes(model)
     if lags is not None:
         if norm != "sup":
             raise InvalidArgumentError(f"lags: only the 'sup' norm of a discrete functional is defined, got {norm!r}")
-        t = np.asarray(lags, dtype=float)
+        try:
+            t = np.asarray(lags, dtype=float)
+        except (TypeError, ValueError):
+            raise InvalidArgumentError(f"lags: must be an array of real numbers, got {lags!r}") from None
         if t.ndim != 1 or t.size == 0 or not np.all(np.isfinite(t)) or np.any(t < 0):
             raise InvalidArgumentError("lags: must be a non-empty 1-D array of finite times >= 0")
-        e = np.abs(_callables(rho, False)(t) - _modal(a, w, t))
+        e = np.abs(_float_function(rho.substituted())(t) - _modal(a, w, t))
+        if not np.all(np.isfinite(e)):
+            raise InvalidArgumentError("rho: the error kernel is not finite at the lags")
         return NormValue(float(math.fsum(e)), 0.0)
     feats = [p for p in rho.feature_points() if p > 0]
-    val, err = _l1(lambda t, f=_callables(rho, False): f(t) - _modal(a, w, t), w, feats, rtol)
+    expr = _expression(rho, False)
+    val, err = _l1(_ErrorKernel(expr, a, w), feats, rtol)
     if norm == "sup":
         return NormValue(val, err)
-    e0 = abs(_callables(rho, False)(0.0) - _modal(a, w, 0.0))
-    dval, derr = _l1(lambda t, f=_callables(rho, True): f(t) + _modal(a * w, w, t), w, feats, rtol)
+    e0 = abs(_float_function(expr)(0.0) - _modal(a, w, 0.0))
+    if not math.isfinite(e0):
+        raise NotIntegrableError(f"rho = {expr} is not finite at t = 0: the error functional is not in W^1 "
+                                 f"(its 'w1' norm is infinite)")
+    dval, derr = _l1(_ErrorKernel(_expression(rho, True), -a * w, w), feats, rtol)
     return NormValue(val + e0 + dval, err + derr)
+
+
+class _ErrorKernel:
+    """``e(t) = g(t) - sum_i c_i e^{-w_i t}`` for a target expression ``g`` (``rho`` or ``rho'``): float values
+    (elementwise on arrays), and the pieces the tail needs: ``g`` alone in mpmath (past double range, where the
+    modes are 0) and a bound on the modes' L1 tail."""
+
+    def __init__(self, expr: sp.Expr, c: np.ndarray, w: np.ndarray):
+        self.expr, self.c, self.w = expr, c, w
+        self._g = _float_function(expr)
+        self.target_mp = codegen.mpmath_function((_T,), expr)
+
+    def __call__(self, t):
+        return self._g(t) - _modal(self.c, self.w, t)
+
+    def modal_tail_bound(self, t0: float) -> float:
+        """``int_t0^inf |sum_i c_i e^{-w_i t}| dt <= sum_i |c_i| e^{-Re w_i t0} / Re w_i``."""
+        wr = self.w.real
+        with np.errstate(under="ignore"):
+            return float(np.sum(np.abs(self.c) * np.exp(-wr * t0) / wr))
 
 
 def _modal(a: np.ndarray, w: np.ndarray, t):
@@ -177,14 +237,20 @@ def _sign_changes(f, grid: np.ndarray, vals: np.ndarray) -> list[float]:
             for i in np.flatnonzero(np.sign(vals[:-1]) * np.sign(vals[1:]) < 0)]
 
 
-def _l1(f, w: np.ndarray, feats: list, rtol: float) -> tuple[float, float]:
-    """``int_0^inf |f|`` split at the sign changes of f (found on a log grid past every time scale)."""
-    slow = 1.0 / float(np.min(w.real))
+def _l1(f: _ErrorKernel, feats: list, rtol: float) -> tuple[float, float]:
+    """``int_0^inf |f|`` split at the sign changes of f (found on a log grid past every time scale), plus the
+    tail past the grid (:func:`_tail`)."""
+    slow = 1.0 / float(np.min(f.w.real))
     horizon = max(1e4, 80.0 * slow, 4.0 * max(feats, default=0.0))
+    if horizon > 1e250:
+        raise PrecisionError(f"the model's slowest time scale {slow:.3g} is beyond what double precision can "
+                             f"integrate over")
     grid = np.unique(np.concatenate([[0.0], np.geomspace(1e-6, horizon, 3000), feats]))
     vals = f(grid)
-    if not np.all(np.isfinite(vals)):
-        raise InvalidArgumentError("rho: the error kernel is not finite on [0, inf)")
+    if not np.all(np.isfinite(vals[1:])):
+        raise InvalidArgumentError("rho: the error kernel is not finite on (0, inf)")
+    if not math.isfinite(vals[0]):  # an integrable singularity at 0 (t^-1/2 e^-t): its sign from the right
+        vals[0] = vals[1]
     pts = [0.0, *_sign_changes(f, grid, vals)]
     pts += [p for p in feats]
     # decades as extra breakpoints help the adaptive rule on long, slowly decaying stretches
@@ -192,19 +258,14 @@ def _l1(f, w: np.ndarray, feats: list, rtol: float) -> tuple[float, float]:
     pts = sorted(set(pts))
     total = err = 0.0
     g = lambda t: abs(f(t))  # noqa: E731
-    last = pts[-1]
-
-    def tail(u: float) -> float:  # t = last * e^u: slowly (power-law) decaying tails decay exponentially in u
-        t = last * math.exp(u) if u < 700.0 else math.inf
-        return g(t) * t if math.isfinite(t) else 0.0  # past t = 1e304: below 1e-30 for tails up to t^-1.1
-
+    epsrel = min(1e-10, max(2e-14, 1e-2 * rtol))  # QUADPACK accepts no relative tolerance below 50 eps
     with warnings.catch_warnings():
         warnings.simplefilter("error", integrate.IntegrationWarning)
         try:
             for lo, hi in zip(pts[:-1], pts[1:]):
-                v, e = _piece(f, g, lo, hi, 1e-3 * rtol * total)
+                v, e = _piece(f, g, lo, hi, 1e-3 * rtol * total, epsrel)
                 total, err = total + v, err + e
-            v, e = integrate.quad(tail, 0.0, np.inf, epsabs=0.0, epsrel=1e-12, limit=400)
+            v, e = _tail(f, pts[-1], 1e-3 * rtol * total, epsrel)
         except integrate.IntegrationWarning as exc:
             raise PrecisionError(f"the L1 quadrature of the error kernel failed: {str(exc).splitlines()[0]}") from None
     total, err = total + v, err + e
@@ -213,10 +274,88 @@ def _l1(f, w: np.ndarray, feats: list, rtol: float) -> tuple[float, float]:
     return total, err
 
 
+#: Largest ``t`` the tail integrates in double precision; past it the target is evaluated in mpmath.
+_T_FLOAT = 1e300
+#: The tail is followed in mpmath up to ``t = exp(_U_MAX)`` at most.
+_U_MAX = 2.0**24
+
+
+def _tail(f: _ErrorKernel, t0: float, small: float, epsrel: float) -> tuple[float, float]:
+    r"""``int_t0^inf |f|`` and its error, ``small`` an absolute error that does not matter.
+
+    In log time ``t = t0 e^u`` a power-law tail decays exponentially (``int |f(t)| t du``). Where the
+    target's envelope (:func:`memtheory.certified.tails.tail_integral_bound`: ``|g(t)| <= C t^p e^{-lam t}``, a
+    proven bound) says that the rest of the tail is below ``small``, it stops: the rest, whose value lies in
+    ``[0, B]`` for the bound ``B`` (plus the modes' tail), is counted as ``B/2 +- B/2``. Up to ``t = 1e300`` the
+    tail is integrated in double precision on pieces of doubling length in ``u``; further out (a tail as slow as
+    ``t^-1.01`` still holds 0.09 of 99.5 past ``t = 1e304``) the target is evaluated in mpmath on blocks of
+    doubling length, up to ``t = exp(2^24)``. For a target that no envelope rule covers, the rest past ``u`` is
+    estimated as ``h(u) / r`` from the local decay rate ``r = -d ln h / du`` of ``h = |g(t)| t``, accepted once
+    ``r ln t >= 50`` (then the rest decays exponentially in ``u``, or as a power of ``ln t`` of degree above 50,
+    and the estimate is good to a few per cent; it is counted in the error in full).
+    """
+    from ..certified.tails import tail_integral_bound
+
+    def rest(t) -> float | None:
+        """Bound on ``int_t^inf |f|`` (None: no envelope rule, or none valid from ``t`` on)."""
+        try:
+            b = tail_integral_bound(f.expr, _T, t)
+        except CertificationError:
+            return None
+        if b is None or not b.is_finite():
+            return None
+        return float(b) + f.modal_tail_bound(float(t))
+
+    bound = rest(t0)
+    if bound is not None and bound <= small:
+        return bound / 2, bound / 2
+
+    def h(u: float) -> float:
+        t = t0 * math.exp(u)
+        return abs(f(t)) * t
+
+    u_float = math.log(_T_FLOAT / t0)
+    cuts = [0.0, *[2.0**k for k in range(-6, int(math.log2(u_float)) + 1)], u_float]
+    total = err = 0.0
+    for lo, hi in zip(cuts[:-1], cuts[1:]):
+        v, e = integrate.quad(h, lo, hi, epsabs=small / len(cuts), epsrel=epsrel, limit=200)
+        total, err = total + v, err + e
+    # past double range (the modes are 0 there: at t = 1e300 they are below e^{-1e46})
+    err += f.modal_tail_bound(_T_FLOAT)
+    ln_t0 = mp.log(mp.mpf(t0))
+
+    def log_h(u) -> mp.mpf:  # ln h(u) in mpmath: t = t0 e^u can be e^(2^24)
+        g = abs(f.target_mp(mp.mpf(t0) * mp.exp(u)))
+        return mp.log(g) + ln_t0 + u if g != 0 else -mp.inf
+
+    envelope = bound is not None
+    u = mp.mpf(u_float)
+    with mp.workdps(20):
+        while True:
+            if envelope:
+                bound = rest(sp.exp(sp.Float(u, 30)) * sp.Float(t0, 30))
+                if bound is not None and bound <= small:
+                    return total + bound / 2, err + bound / 2
+            else:
+                lh = log_h(u)
+                if lh == -mp.inf:  # the target is 0 from here on (or below mpmath's range)
+                    return total, err
+                r = log_h(u - 1) - lh  # the local decay rate of h per unit of u
+                if r > 0 and r * (u + ln_t0) >= 50:
+                    estimate = float(mp.exp(lh) / r)
+                    if estimate <= small:
+                        return total + estimate, err + estimate
+            if u >= _U_MAX:
+                raise PrecisionError(f"the tail of the error kernel past t = {t0:.3g} decays too slowly to be "
+                                     f"integrated to the tolerance (still above {small:.2g} past t = exp({u:.3g}))")
+            v, e = mp.quad(lambda x: mp.exp(log_h(x)), mp.linspace(u, 2 * u, 5), error=True)
+            total, err, u = total + float(v), err + float(e), 2 * u
+
+
 _REFINE = 4096  # uniform samples of a piece whose |f| the adaptive rule could not integrate (hidden sign changes)
 
 
-def _piece(f, g, lo: float, hi: float, small: float) -> tuple[float, float]:
+def _piece(f, g, lo: float, hi: float, small: float, epsrel: float) -> tuple[float, float]:
     """``int_lo^hi |f|`` with its error estimate; ``small`` is an absolute error that does not matter.
 
     First one adaptive rule over the piece. If it fails (``|f|`` has kinks at sign changes the log grid of
@@ -227,7 +366,7 @@ def _piece(f, g, lo: float, hi: float, small: float) -> tuple[float, float]:
     far out in an exponentially damped tail, which cannot change the result, stop at an absolute tolerance.
     """
     try:
-        return integrate.quad(g, lo, hi, epsabs=small, epsrel=1e-12, limit=200)
+        return integrate.quad(g, lo, hi, epsabs=small, epsrel=epsrel, limit=200)
     except integrate.IntegrationWarning:
         pass
     grid = np.linspace(lo, hi, _REFINE + 1)
@@ -235,7 +374,7 @@ def _piece(f, g, lo: float, hi: float, small: float) -> tuple[float, float]:
     cuts = [lo, *_sign_changes(f, grid, vals), hi]
     total = err = 0.0
     for a, b in zip(cuts[:-1], cuts[1:]):
-        v, e = integrate.quad(g, a, b, epsabs=small / len(cuts), epsrel=1e-12, limit=200)
+        v, e = integrate.quad(g, a, b, epsabs=small / len(cuts), epsrel=epsrel, limit=200)
         total, err = total + v, err + e
     return total, err
 
