@@ -131,3 +131,64 @@ def test_errors():
     with pytest.raises(InvalidArgumentError, match="NonlinearRNN"):  # the stability-margin penalty is the RNNs'
         train(SSM.random(1, 3), (np.zeros((4, 5, 1)), np.zeros((4, 5))), epochs=1, progress=False,
               margin_weight=0.01)
+
+
+@pytest.mark.parametrize("w0", [-40.0, -60.0])
+def test_lru_scale_and_its_gradient_keep_their_digits_where_lambda_rounds_to_one(w0):
+    """lambda = exp(-e^w) rounds to 1 for w < -37.4, where sqrt(1 - lambda^2) = sqrt(2 e^w) (3e-9 at w = -40) used
+    to be 0 and the gradient 0 * inf = NaN. Checked against a loop that computes 1 - lambda^2 as
+    -expm1(-2 e^w) in mpmath and against central differences of its loss."""
+    import mpmath as mp
+
+    rng = np.random.default_rng(7)
+    model = SSM.random(1, 3, activation="tanh", input_scaling="lru", seed=4)
+    model.w = np.array([w0, -1.0, 0.5])
+    exact = [float(mp.sqrt(-mp.expm1(-2 * mp.exp(v)))) for v in model.w]
+    np.testing.assert_allclose(model.input_scale(), exact, rtol=1e-14)
+    x = rng.standard_normal((3, 15))
+    y = rng.standard_normal((3, 15))
+
+    def loss_at(w):  # the loop in mpmath at 30 digits
+        with mp.workdps(30):
+            lam = [mp.exp(-mp.exp(v)) for v in w]
+            g = [mp.sqrt(-mp.expm1(-2 * mp.exp(v))) for v in w]
+            total = mp.mpf(0)
+            for s in range(3):
+                h = [mp.mpf(0)] * 3
+                for k in range(15):
+                    h = [lam[i] * h[i] + g[i] * x[s, k] * model.B[i, 0] for i in range(3)]
+                    out = mp.fsum(model.c[i] * mp.tanh(h[i] + model.b[i]) for i in range(3)) + float(model.c0)
+                    total += (out - y[s, k]) ** 2
+            return total / 45
+
+    loss, grads = model.loss_and_grad(x, y)
+    assert abs(loss - float(loss_at([mp.mpf(v) for v in model.w]))) < 1e-13
+    assert np.all(np.isfinite(grads["w"]))
+    step = mp.mpf("1e-8")
+    with mp.workdps(30):
+        num = [float((loss_at([mp.mpf(v) + step * e for v, e in zip(model.w, row)])
+                      - loss_at([mp.mpf(v) - step * e for v, e in zip(model.w, row)])) / (2 * step))
+               for row in np.eye(3)]
+    np.testing.assert_allclose(grads["w"], num, rtol=1e-7)
+
+
+def test_stability_gaps_are_computed_without_cancellation():
+    """``1 - f(w)`` of the discrete maps and ``-f(w)`` of the continuous ones at raw values where ``f`` rounds to
+    its boundary, against mpmath."""
+    import mpmath as mp
+
+    from memtheory.models.reparam import get_parameterisation, lru_input_scale
+
+    cases = {"lru": (-50.0, lambda v: -mp.expm1(-mp.exp(v))), "sigmoid": (45.0, lambda v: 1 / (1 + mp.exp(v))),
+             "inverse": (1e17, lambda v: 1 / v), "discrete_best": (3e8, lambda v: 1 / (v**2 + mp.mpf(1) / 2)),
+             "exp": (-50.0, lambda v: mp.exp(v)), "lru_residual": (-50.0, lambda v: -mp.expm1(-mp.exp(v)))}
+    with mp.workdps(40):
+        for name, (w, ref) in cases.items():
+            par = get_parameterisation(name)
+            got = float(par.gap(np.array([w]))[0])
+            assert got == pytest.approx(float(ref(mp.mpf(w))), rel=1e-14), name
+            assert np.isfinite(par.gradient_scale(np.array([w]))[0]), name
+    lam = np.array([1.0, 0.6])
+    np.testing.assert_allclose(lru_input_scale(lam, gap=np.array([1e-20, 0.4])), [np.sqrt(2e-20), 0.8], rtol=1e-15)
+    with pytest.raises(InvalidArgumentError, match="gap"):
+        lru_input_scale(lam, gap=np.array([-0.1, 0.4]))

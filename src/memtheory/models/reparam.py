@@ -74,6 +74,7 @@ __all__ = [
     "lru_input_scale",
     "map_array",
     "map_derivative",
+    "map_gap",
     "map_value",
 ]
 
@@ -162,11 +163,35 @@ def map_derivative(code: int, w: float, a: float, b: float) -> float:
 
 
 @njit(cache=True)
+def map_gap(code: int, w: float, a: float, b: float) -> float:
+    """Distance of ``f(w)`` from the stability boundary without cancellation: ``-f(w)`` for a continuous map,
+    ``1 - f(w)`` for a discrete one (``1 - exp(-e^w) = -expm1(-e^w)`` keeps its digits where ``f(w)`` rounds to 1:
+    ``w < -37``)."""
+    if code == DISCRETE_DIRECT:
+        return 1.0 - w
+    if code == LRU:
+        return -math.expm1(-math.exp(w))
+    if code == SIGMOID:
+        return sigmoid(-w)
+    if code == INVERSE:
+        return 1.0 / w
+    if code == DISCRETE_BEST:
+        return 1.0 / (a * w * w + b)
+    return -map_value(code, w, a, b)  # continuous maps: -f(w) is computed directly (e^w, softplus, ...)
+
+
+@njit(cache=True)
 def map_array(code: int, w: np.ndarray, a: float, b: float, value: np.ndarray, deriv: np.ndarray) -> None:
     """Fill ``value[i] = f(w[i])`` and ``deriv[i] = f'(w[i])`` for 1-D contiguous arrays."""
     for i in range(w.shape[0]):
         value[i] = map_value(code, w[i], a, b)
         deriv[i] = map_derivative(code, w[i], a, b)
+
+
+@njit(cache=True)
+def _gap_array(code: int, w: np.ndarray, a: float, b: float, out: np.ndarray) -> None:
+    for i in range(w.shape[0]):
+        out[i] = map_gap(code, w[i], a, b)
 
 
 # --------------------------------------------------------------------------- registry
@@ -303,12 +328,19 @@ class Parameterisation(Displayable):
         """Return ``f'(w)`` elementwise."""
         return self.value_and_derivative(w)[1]
 
+    def gap(self, w: Any) -> np.ndarray:
+        """``-f(w)`` (continuous) or ``1 - f(w)`` (discrete) elementwise, without cancellation (:func:`map_gap`):
+        the distance of the eigenvalue from the stability boundary ``0`` or ``1``."""
+        arr = np.ascontiguousarray(w, dtype=np.float64)
+        out = np.empty(arr.size)
+        _gap_array(self.code, arr.reshape(-1), float(self.a), float(self.b), out)
+        return out.reshape(arr.shape)
+
     def gradient_scale(self, w: Any) -> np.ndarray:
         """Return ``|f'|/f^2`` (continuous) or ``|f'|/(1 - f)^2`` (discrete) elementwise ([SSSM])."""
-        val, der = self.value_and_derivative(w)
-        gap = val if self.kind == "continuous" else 1.0 - val
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.abs(der) / gap**2
+        der = self.derivative(w)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            return np.abs(der) / self.gap(w) ** 2
 
     def in_domain(self, w: Any) -> bool:
         """Whether every raw value lies in the open domain of the map."""
@@ -341,10 +373,10 @@ class Parameterisation(Displayable):
         Continuous maps: ``r = -f(w)`` (so ``W = -W_+`` has eigenvalue ``f(w)``). Discrete maps:
         ``r = (1 - f(w))/dt`` (so the linear one-step map ``I - dt W_+`` has eigenvalue ``f(w)``).
         """
-        val, der = self.value_and_derivative(w)
+        der = self.derivative(w)
         if self.kind == "continuous":
-            return -val, -der
-        return (1.0 - val) / dt, -der / dt
+            return self.gap(w), -der
+        return self.gap(w) / dt, -der / dt
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly description."""
@@ -389,7 +421,7 @@ def get_parameterisation(name: str | Parameterisation, **params: float) -> Param
     return Parameterisation(spec, **{k: float(v) for k, v in consts.items()})
 
 
-def lru_input_scale(lam: Any) -> np.ndarray:
+def lru_input_scale(lam: Any, gap: Any = None) -> np.ndarray:
     """The LRU's input normalisation ``sqrt(1 - |lambda|^2)`` (the reference's ``weight_residual``).
 
     For a diagonal recurrence ``h_k = lambda h_{k-1} + sqrt(1 - |lambda|^2) u_k`` it keeps the stationary variance
@@ -400,6 +432,10 @@ def lru_input_scale(lam: Any) -> np.ndarray:
     ----------
     lam : array_like
         Eigenvalues with ``|lambda| <= 1`` (complex allowed).
+    gap : array_like, optional
+        ``1 - lambda`` computed without cancellation (:meth:`Parameterisation.gap`), for real ``lambda``: then
+        ``1 - lambda^2 = gap (2 - gap)`` keeps its digits where ``lambda`` rounds to 1 (``lambda = exp(-e^w)``
+        with ``w < -37``, whose scale ``sqrt(2 e^w)`` is not 0).
 
     Returns
     -------
@@ -422,4 +458,9 @@ def lru_input_scale(lam: Any) -> np.ndarray:
     mag2 = np.abs(a) ** 2
     if np.any(mag2 > 1.0):
         raise InvalidArgumentError(f"lam: the LRU scale needs |lambda| <= 1, got {float(np.sqrt(mag2.max())):.6g}")
-    return np.sqrt(1.0 - mag2)
+    if gap is None:
+        return np.sqrt(1.0 - mag2)
+    d = np.asarray(gap, dtype=float)
+    if np.iscomplexobj(a) or d.shape != a.shape or not np.all((d >= 0) & (d <= 2)):
+        raise InvalidArgumentError("gap: must be 1 - lambda in [0, 2] for real lambda, of lam's shape")
+    return np.sqrt(d * (2.0 - d))

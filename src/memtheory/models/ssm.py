@@ -288,12 +288,13 @@ class SSM(TrainableParameters, Displayable):
     def input_scale(self) -> np.ndarray:
         """``g(lambda)``: ``sqrt(1 - lambda^2)`` (``input_scaling="lru"``) or ones."""
         if self.input_scaling == "lru":
-            return lru_input_scale(self.eigenvalues())
+            return lru_input_scale(self.eigenvalues(), self.parameterisation.gap(self.w))
         return np.ones(self.width)
 
     def stability_margin(self) -> float:
-        """``1 - max_i |lambda_i|`` (positive: stable)."""
-        return float(1.0 - np.max(np.abs(self.eigenvalues())))
+        """``1 - max_i |lambda_i|`` (positive: stable), without cancellation for ``lambda_i`` near 1."""
+        lam, gap = self.eigenvalues(), self.parameterisation.gap(self.w)
+        return float(np.min(np.where(lam >= 0, gap, 2.0 - gap)))
 
     def kernel(self, t: Any) -> np.ndarray:
         """``rho(t) = sum_i c_i g_i B_i lambda_i^t`` at integer ``t >= 0``, shape ``t.shape + (d,)`` (d > 1) or
@@ -352,10 +353,14 @@ class SSM(TrainableParameters, Displayable):
         loss, glam, gg, gB, gb, gc, gc0 = _loss_grad_kernel(xx, yy, tw, lam, g, self.B, self.b, self.c,
                                                             float(self.c0), self._act, n_chunks(Bn))
         total = glam.sum(axis=0)
+        dw = total * dlam
         if self.input_scaling == "lru":
+            # dg/dw = -lambda lambda'(w) / g; where g underflows to 0 with lambda' (lambda = exp(-e^w), w < -745)
+            # the ratio is its limit 0 (~ sqrt(e^w / 2)), not 0/0
             with np.errstate(divide="ignore", invalid="ignore"):
-                total = total + gg.sum(axis=0) * (-lam / g)  # d sqrt(1 - lambda^2) / d lambda
-        grads = {"w": total * dlam, "B": gB.sum(axis=0), "b": gb.sum(axis=0), "c": gc.sum(axis=0)}
+                dg = np.where((g == 0) & (dlam == 0), 0.0, -lam * dlam / g)
+            dw = dw + gg.sum(axis=0) * dg
+        grads = {"w": dw, "B": gB.sum(axis=0), "b": gb.sum(axis=0), "c": gc.sum(axis=0)}
         if self.has_output_bias:
             grads["c0"] = np.array(gc0.sum())
         return float(loss), grads
