@@ -21,6 +21,9 @@ import numpy as np
 from .errors import InvalidArgumentError, PrecisionError
 
 __all__ = [
+    "as_generator",
+    "as_real",
+    "check_finite",
     "check_int",
     "check_dps",
     "check_positive",
@@ -89,6 +92,45 @@ def check_positive(name: str, value: Any) -> float:
     return float(value)
 
 
+def check_finite(name: str, value: Any) -> float:
+    """``value`` as a float, checked to be a finite real number (numpy scalars included, booleans not)."""
+    if not _is_real(value) or not math.isfinite(value):
+        raise InvalidArgumentError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def as_generator(seed: Any) -> np.random.Generator:
+    """A numpy Generator from a nonnegative integer seed, ``None`` (fresh entropy) or a Generator (returned as is).
+
+    Raises
+    ------
+    InvalidArgumentError
+        Any other ``seed`` (a string, a float, a negative integer).
+    """
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None or (_is_integer(seed) and seed >= 0):
+        return np.random.default_rng(seed)
+    raise InvalidArgumentError(f"seed: must be a nonnegative integer, a numpy Generator or None, got {seed!r}")
+
+
+def as_real(x: Any, name: str, copy: bool = False) -> np.ndarray:
+    """``x`` as a float64 array (with ``copy``, a new C-ordered one); complex values are refused unless their imaginary parts are all 0 (numpy would
+    drop them with only a warning), and so is anything that is not numbers (the message names ``name``).
+    Finiteness and shape are the caller's to check."""
+    try:
+        raw = np.asarray(x)
+        if raw.dtype.kind == "c":
+            if np.any(raw.imag != 0):
+                raise InvalidArgumentError(f"{name}: must be real, got complex values")
+            raw = raw.real
+        return np.array(raw, dtype=np.float64, copy=True, order="C") if copy else np.asarray(raw, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, InvalidArgumentError):
+            raise
+        raise InvalidArgumentError(f"{name}: must be real numbers, got {type(x).__name__}") from None
+
+
 def check_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
     """``value`` if it is one of ``choices``, else an error listing them."""
     choices = tuple(choices)
@@ -103,10 +145,7 @@ def check_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
 
 def as_float_array(x: Any, name: str) -> np.ndarray:
     """``x`` as a float64 array, checked real and finite."""
-    try:
-        arr = np.asarray(x, dtype=float)
-    except (TypeError, ValueError):
-        raise InvalidArgumentError(f"{name} must be real numbers, got {x!r}") from None
+    arr = as_real(x, name)
     if not np.all(np.isfinite(arr)):
         raise InvalidArgumentError(f"{name} must be finite, got {x!r}")
     return arr
@@ -119,10 +158,7 @@ def as_grid(values: Any, name: str, what: str = "array", finite: bool = True) ->
     (``"array of times"``, ``"list"``). Range checks (``>= 0``, ...) stay with the caller, which knows their meaning
     (pass ``finite=False`` to word the finiteness check with them).
     """
-    try:
-        arr = np.atleast_1d(np.asarray(values, dtype=float))
-    except (TypeError, ValueError):
-        raise InvalidArgumentError(f"{name}: must be numbers, got {values!r}") from None
+    arr = np.atleast_1d(as_real(values, name))
     if arr.ndim != 1 or arr.size == 0:
         raise InvalidArgumentError(f"{name}: must be a non-empty 1-D {what}, got shape {arr.shape}")
     if finite and not np.all(np.isfinite(arr)):

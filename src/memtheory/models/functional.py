@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..display import Displayable
-from .._validation import check_choice
+from .._validation import as_real, check_choice
 from ..errors import InvalidArgumentError
 from ..kernels.kernel import Kernel
 
@@ -115,15 +115,12 @@ class LinearFunctional(Displayable):
                 raise InvalidArgumentError("convention 'zoh' needs a Kernel (it integrates rho over each step)")
             edges = np.asarray(self.rho.step_response(np.arange(n + 1) * dt), float)
             return np.diff(edges)
-        g = np.asarray(self.rho(lags), dtype=float)
+        g = as_real(self.rho(lags), "rho(t)")
         return g * dt if convention == "quadrature" else g
 
     def evaluate(self, x, dt: float = 1.0, convention: str = "quadrature") -> np.ndarray:
         """Outputs ``y_k`` for inputs ``x`` of shape (T,) or (batch, T) (zero input before ``k = 0``)."""
-        try:
-            x = np.asarray(x, dtype=float)
-        except (TypeError, ValueError):
-            raise InvalidArgumentError("x must be numeric") from None
+        x = as_real(x, "x")
         if x.ndim not in (1, 2) or x.shape[-1] == 0:
             raise InvalidArgumentError(f"x must have shape (T,) or (batch, T), got {x.shape}")
         if not np.all(np.isfinite(x)):

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from .._validation import check_int
+from .._validation import as_generator, as_real, check_finite, check_int
 from ..errors import InvalidArgumentError
 
 __all__ = ["GRU", "LSTM"]
@@ -124,9 +124,8 @@ class _Gated:
         for name, v, n in (("b_ih", b_ih, G * m), ("b_hh", b_hh, G * m), ("c", c, m)):
             if v.shape != (n,):
                 raise InvalidArgumentError(f"{name}: must have shape ({n},) for width {m}, got {v.shape}")
-        if not (isinstance(c0, (int, float, np.floating)) and math.isfinite(c0)):
-            raise InvalidArgumentError(f"c0: must be a finite number, got {c0!r}")
-        self.W_ih, self.W_hh, self.b_ih, self.b_hh, self.c, self.c0 = W_ih, W_hh, b_ih, b_hh, c, float(c0)
+        c0 = check_finite("c0", c0)
+        self.W_ih, self.W_hh, self.b_ih, self.b_hh, self.c, self.c0 = W_ih, W_hh, b_ih, b_hh, c, c0
 
     @classmethod
     def random(cls, input_dim: int = 1, width: int = 8, seed: int | np.random.Generator | None = 0,
@@ -144,7 +143,7 @@ class _Gated:
         """
         d = check_int("input_dim", input_dim, lo=1)
         m = check_int("width", width, lo=1)
-        rng = np.random.default_rng(seed)
+        rng = as_generator(seed)
         k = 1.0 / math.sqrt(m)
         G = cls.gates
         draw = lambda *shape: rng.uniform(-k, k, shape)  # noqa: E731
@@ -168,7 +167,7 @@ class _Gated:
         -------
         ndarray (B, T)
         """
-        x = np.asarray(x, dtype=float)
+        x = as_real(x, "x")
         if x.ndim == 2 and self.input_dim == 1:
             x = x[:, :, None]
         if x.ndim != 3 or x.shape[2] != self.input_dim or x.shape[0] == 0 or x.shape[1] == 0:
@@ -185,10 +184,7 @@ class _Gated:
 
 
 def _finite(v: Any, name: str, ndim: int) -> np.ndarray:
-    try:
-        a = np.ascontiguousarray(np.asarray(v, dtype=float))
-    except (TypeError, ValueError):
-        raise InvalidArgumentError(f"{name}: must be a real array") from None
+    a = np.ascontiguousarray(as_real(v, name))
     if a.ndim != ndim:
         raise InvalidArgumentError(f"{name}: must be {ndim}-D, got shape {a.shape}")
     if not np.all(np.isfinite(a)):

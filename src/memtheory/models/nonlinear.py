@@ -59,7 +59,7 @@ import numpy as np
 
 from ..display import Displayable
 from .._runtime import single_threaded_blas
-from .._validation import check_array_size
+from .._validation import as_generator, check_array_size
 from ..errors import InvalidArgumentError
 from .parameters import TrainableParameters, as_real_array
 from .reparam import Parameterisation, get_parameterisation
@@ -225,7 +225,7 @@ class NonlinearRNN(TrainableParameters, Displayable):
             if not (isinstance(val, (int, np.integer)) and val >= 1):
                 raise InvalidArgumentError(f"{name}: must be an integer >= 1, got {val!r}")
         check_array_size(f"a random RNN of width {width}", (width, width))
-        rng = np.random.default_rng(seed)
+        rng = as_generator(seed)
         ku, kc = 1.0 / math.sqrt(input_dim), 1.0 / math.sqrt(width)
         U = rng.uniform(-ku, ku, (width, input_dim))
         b = rng.uniform(-ku, ku, width)

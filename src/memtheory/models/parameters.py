@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from .._validation import as_real
 from ..errors import InvalidArgumentError
 
 __all__ = ["TrainableParameters", "as_real_array"]
@@ -41,10 +42,7 @@ def as_real_array(value: Any, name: str, shape: tuple[int, ...] | None = None, n
     InvalidArgumentError
         Not real, of another shape, or not finite.
     """
-    try:
-        arr = np.array(value, dtype=np.float64, copy=True, order="C")
-    except (TypeError, ValueError) as exc:
-        raise InvalidArgumentError(f"{name}: must be a real array, got {type(value).__name__}") from exc
+    arr = as_real(value, name, copy=True)  # a C-ordered copy
     if ndim is not None and arr.ndim != ndim:
         raise InvalidArgumentError(f"{name}: must have {ndim} dimension(s), got shape {arr.shape}")
     if shape is not None and arr.shape != shape:

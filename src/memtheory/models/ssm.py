@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 from numba import njit, prange
 
-from .._validation import check_array_size
+from .._validation import as_generator, check_array_size
 from ..display import Displayable
 from ..errors import InvalidArgumentError
 from .parameters import TrainableParameters, as_real_array
@@ -245,7 +245,7 @@ class SSM(TrainableParameters, Displayable):
             if not (isinstance(val, (int, np.integer)) and val >= 1):
                 raise InvalidArgumentError(f"{name}: must be an integer >= 1, got {val!r}")
         check_array_size(f"a random SSM of width {width}", (width, input_dim))
-        rng = np.random.default_rng(seed)
+        rng = as_generator(seed)
         par = get_parameterisation(parameterisation, **constants)
         ku, kc = 1.0 / math.sqrt(input_dim), 1.0 / math.sqrt(width)
         w = par.random_raw(rng, width)

@@ -43,6 +43,7 @@ import sympy as sp
 from scipy import integrate
 from scipy.optimize import brentq
 
+from .._validation import as_real, check_positive
 from ..compile import codegen
 from ..errors import CertificationError, InvalidArgumentError, NotHurwitzError, NotIntegrableError, PrecisionError
 from ..kernels.kernel import Kernel
@@ -394,7 +395,13 @@ def sampled_error_norm(outputs, targets, dt: float, norm: str = "sup") -> float:
     Returns
     -------
     float
-        The norm; ``inf`` if an output is not finite.
+        The norm; ``inf`` if an output is not finite (a model that blew up).
+
+    Raises
+    ------
+    InvalidArgumentError
+        Unknown norm, arrays that are not real or not of one ``(n, T)`` shape, targets that are not finite,
+        ``dt`` not a finite number ``> 0``.
 
     Examples
     --------
@@ -404,13 +411,14 @@ def sampled_error_norm(outputs, targets, dt: float, norm: str = "sup") -> float:
     """
     if norm not in PAPER_NORMS:
         raise InvalidArgumentError(f"norm: unknown {norm!r}; allowed: {', '.join(PAPER_NORMS)}")
-    out = np.asarray(outputs, dtype=float)
-    y = np.asarray(targets, dtype=float)
+    out = as_real(outputs, "outputs")
+    y = as_real(targets, "targets")
     if out.shape != y.shape or out.ndim != 2 or out.size == 0:
         raise InvalidArgumentError(f"outputs and targets must be non-empty (n, T) arrays of one shape, got "
                                    f"{out.shape} and {y.shape}")
-    if not (isinstance(dt, (int, float)) and math.isfinite(dt) and dt > 0):
-        raise InvalidArgumentError(f"dt: must be a finite number > 0, got {dt!r}")
+    dt = check_positive("dt", dt)
+    if not np.all(np.isfinite(y)):
+        raise InvalidArgumentError("targets: must be finite (the target's values on the test inputs)")
     if not np.all(np.isfinite(out)):
         return math.inf
     with np.errstate(over="ignore", invalid="ignore"):

@@ -59,7 +59,7 @@ import mpmath as mp
 import numpy as np
 
 from ..display import Displayable
-from .._validation import as_grid, check_array_size
+from .._validation import as_generator, as_grid, check_array_size
 from ..errors import InvalidArgumentError, NotHurwitzError, PrecisionError
 from ..kernels.kernel import Kernel
 from ..models.functional import LinearFunctional
@@ -220,7 +220,7 @@ def default_levels(input_dim: int = 1, amplitudes: Any = None, seed: int | None 
         grids = np.meshgrid(*([np.array([1.0, -1.0])] * d), indexing="ij")
         signs = np.stack([g.ravel() for g in grids], axis=1)
     else:
-        rng = np.random.default_rng(seed)
+        rng = as_generator(seed)
         signs = rng.choice([-1.0, 1.0], size=(_MAX_SIGN_VECTORS, d))
     return (amps[:, None, None] * signs[None, :, :]).reshape(-1, d)
 
@@ -502,7 +502,7 @@ def _reference(forward, d, dt, t, kind, T, seed):
         raise InvalidArgumentError(f"kind: the reference method is defined for 'heaviside' only, got {kind!r}")
     if not (isinstance(T, (int, np.integer)) and T >= 2):
         raise InvalidArgumentError(f"T: must be an integer >= 2, got {T!r}")
-    rng = np.random.default_rng(seed)
+    rng = as_generator(seed)
     level = rng.standard_normal(d)
     x = np.broadcast_to(level, (1, T, d)).copy()
     y = _outputs(forward, x)[0]

@@ -12,22 +12,7 @@ import numpy as np
 
 from ..errors import InvalidArgumentError
 
-__all__ = ["as_generator", "positive_float", "positive_int"]
-
-
-def as_generator(seed: int | np.random.Generator | None) -> np.random.Generator:
-    """A numpy Generator from a nonnegative integer seed, ``None`` (fresh entropy) or a Generator (returned as is).
-
-    Raises
-    ------
-    InvalidArgumentError
-        Any other ``seed``.
-    """
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if seed is None or (isinstance(seed, (int, np.integer)) and seed >= 0):
-        return np.random.default_rng(seed)
-    raise InvalidArgumentError(f"seed: must be a nonnegative integer, a numpy Generator or None, got {seed!r}")
+__all__ = ["positive_float", "positive_int"]
 
 
 def positive_int(value: Any, name: str) -> int:

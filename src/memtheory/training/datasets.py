@@ -39,7 +39,8 @@ import numpy as np
 from ..display import Displayable
 from ..errors import InvalidArgumentError
 from ..models.functional import SAMPLED_CONVENTIONS, causal_convolution
-from .checks import as_generator, positive_float, positive_int
+from .._validation import as_generator, as_real
+from .checks import positive_float, positive_int
 
 __all__ = ["LFDataset", "lf_dataset", "reference_time_weights"]
 
@@ -95,12 +96,13 @@ def _kernel_values(rho: Callable[[np.ndarray], Any], T: int, dt: float, d: int) 
     """``rho(k dt)`` for ``k < T`` as ``(T, d)``, checked for shape and finiteness."""
     t = dt * np.arange(T, dtype=np.float64)
     try:
-        vals = np.asarray(rho(t), dtype=np.float64)
+        out = rho(t)
     except (TypeError, ValueError) as exc:
         raise InvalidArgumentError(
             f"rho: must be a vectorised callable t -> rho(t) on a float array (wrap scalar code in "
             f"np.vectorize); calling it failed: {exc}"
         ) from exc
+    vals = as_real(out, "rho(t)")
     if vals.shape == (T,):
         vals = np.repeat(vals[:, None], d, axis=1) if d == 1 else None
     if vals is None or vals.shape != (T, d):

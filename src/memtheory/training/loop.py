@@ -20,7 +20,8 @@ from .._runtime import numba_threads
 from ..errors import ConvergenceError, InvalidArgumentError
 from ..models.nonlinear import NonlinearRNN
 from ..models.ssm import SSM
-from .checks import as_generator, positive_float, positive_int
+from .._validation import as_generator
+from .checks import positive_float, positive_int
 from .datasets import LFDataset, reference_time_weights
 from .optim import Adam, clip_grad_norm, step_size_schedule
 from .penalty import margin_penalty

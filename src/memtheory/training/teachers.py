@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_int
+from .._validation import as_generator, as_real, check_finite, check_int
 from ..errors import InvalidArgumentError
-from .checks import as_generator, positive_float
+from .checks import positive_float
 
 __all__ = ["RNNTeacher", "rnn_teacher_dataset"]
 
@@ -46,7 +46,7 @@ class RNNTeacher:
     def __init__(self, W_ih: Any, W_hh: Any, b_ih: Any, b_hh: Any, c: Any, c0: float = 0.0):
         arrays = {}
         for name, v, nd in (("W_ih", W_ih, 2), ("W_hh", W_hh, 2), ("b_ih", b_ih, 1), ("b_hh", b_hh, 1), ("c", c, 1)):
-            a = np.asarray(v, dtype=float)
+            a = as_real(v, name)
             if a.ndim != nd or not np.all(np.isfinite(a)) or a.size == 0:
                 raise InvalidArgumentError(f"{name}: must be a finite non-empty {nd}-D array, got shape {a.shape}")
             arrays[name] = a
@@ -57,10 +57,9 @@ class RNNTeacher:
         for name in ("b_ih", "b_hh", "c"):
             if arrays[name].shape != (m,):
                 raise InvalidArgumentError(f"{name}: must have shape ({m},), got {arrays[name].shape}")
-        if not (isinstance(c0, (int, float, np.floating)) and math.isfinite(c0)):
-            raise InvalidArgumentError(f"c0: must be a finite number, got {c0!r}")
+        c0 = check_finite("c0", c0)
         self.W_ih, self.W_hh = arrays["W_ih"], arrays["W_hh"]
-        self.b_ih, self.b_hh, self.c, self.c0 = arrays["b_ih"], arrays["b_hh"], arrays["c"], float(c0)
+        self.b_ih, self.b_hh, self.c, self.c0 = arrays["b_ih"], arrays["b_hh"], arrays["c"], c0
 
     @classmethod
     def random(cls, input_dim: int = 1, width: int = 256, seed: int | np.random.Generator | None = 0) -> RNNTeacher:
@@ -84,7 +83,7 @@ class RNNTeacher:
 
     def forward(self, x: Any) -> np.ndarray:
         """Outputs ``(B, T)`` for inputs ``(B, T, d)`` (or ``(B, T)`` when ``d = 1``), from ``h_{-1} = 0``."""
-        x = np.asarray(x, dtype=float)
+        x = as_real(x, "x")
         if x.ndim == 2 and self.input_dim == 1:
             x = x[:, :, None]
         if x.ndim != 3 or x.shape[2] != self.input_dim or not np.all(np.isfinite(x)):
