@@ -18,6 +18,15 @@ Verdict (from :func:`memtheory.theory.stability.stability_summary`; radius = lar
 stays below the zero model's error ``sum_t |rho(t)|``): exponential memory has a common stable radius and no
 crossing moving left ("stable"); polynomial memory has ``E_m(0)`` decreasing with ``m`` while the radii shrink
 and the crossings move left ("unstable"), the fitted coefficients growing with the width.
+
+Comparison: the paper's Fig. 1 read at its ticks (:data:`proofs_checks.paper_values.PAPER`, panels (a) and (b):
+powers of ten read to about half a decade), ours next to them (log-log interpolation between our grid points)
+with the ratio, reported, not asserted. Its exponential panel plots ``E_m(0)`` at the floor ``1e-4`` of its axis
+(the fit is exact to rounding), so that ratio says nothing. Its polynomial panel is 14-400 times below our
+``E_m(0)`` but within half a decade of the largest pointwise kernel error ``max_t |rho(t) - rho_hat(t)|`` on the
+grid (0.090, 0.018, 0.0095, 0.0087, 0.0073 for widths 2..14 against its 0.1, 0.01, 0.01, 0.01, 0.001): the paper's
+plot seems to show that quantity rather than the functional norm its Definition 3.5 names. The check reports both
+(``kernel_max_E0``); the curves and the verdict use the functional norm.
 """
 
 from __future__ import annotations
@@ -29,8 +38,11 @@ from memtheory import DiagonalRNN, Kernel
 from memtheory.theory.stability import perturbation_error, stability_summary
 from memtheory.verify import CheckResult, kernel_latex, main_for
 from memtheory.verify.figures import perturbation_figure
+from proofs_checks.paper_values import PAPER, comparison_rows, comparison_table, ratio_summary, ratio_text, ratios_at
 
 NAME = "iat_fig1_paper"
+#: The paper's panels of Fig. 1 per target.
+PANELS = {"exponential": "1a", "polynomial": "1b"}
 #: CPU seconds of the default run (CheckResult.cpu_seconds, measured): the runner starts the costliest checks
 #: first and weights the progress bar by it.
 COST = 1.6
@@ -94,6 +106,12 @@ def run(quick: bool = False, full: bool = False) -> CheckResult:
                "max_abs_coefficient": {m: float(np.max(np.abs(f.a))) for m, f in fits.items()},
                "crossings": summ.crossings, "crossings_move_left": summ.crossings_move_left,
                "common_radius": summ.common_radius, "trivial_error": res[widths[0]].trivial_error}
+        t = np.asarray(GRID, dtype=float)
+        row["kernel_max_E0"] = {m: float(np.max(np.abs(rho(t) - f.kernel(t)))) for m, f in fits.items()}
+        paper0 = PAPER[PANELS[label]][0.0]
+        row["kernel_max_ratio"] = {m: row["kernel_max_E0"][m] / paper0[m] for m in widths if m in paper0}
+        row["comparison"] = comparison_rows(res, PAPER[PANELS[label]])
+        row["ratios"] = ratio_summary(row["comparison"])
         measured[label] = row
         e0 = [row["E0"][m] for m in widths]
         if label == "exponential":
@@ -107,14 +125,17 @@ def run(quick: bool = False, full: bool = False) -> CheckResult:
             checks["pol: crossings move left"] = summ.crossings_move_left is True
             checks["pol: verdict unstable"] = summ.verdict == "unstable"
     measured["checks"] = checks
-    measured["table"] = _table(measured, widths)
+    measured["table"] = _table(measured, widths) + "\n\n" + comparison_table(
+        {f"{label} (Fig. 1({PANELS[label][1]}))": measured[label]["comparison"] for label in TARGETS})
     passed = all(checks.values())
     exp, pol = measured["exponential"], measured["polynomial"]
     details = (f"exp: E_m(0) <= {max(exp['E0'].values()):.1e}, radii {sorted(set(exp['radii'].values()))}, "
                f"{exp['verdict']}; pol: E_m(0) {[float(f'{v:.3g}') for v in pol['E0'].values()]}, radii "
                f"{[float(f'{r:.3g}') for r in pol['radii'].values()]}, crossings "
                f"{[_g3(c['beta']) for c in pol['crossings']]}, "
-               f"{pol['verdict']}")
+               f"{pol['verdict']}; ours / paper: pol E_m(0) {ratios_at(pol['comparison'])} (as max_t |e(t)|: "
+               f"{[float(f'{v:.2g}') for v in pol['kernel_max_ratio'].values()]}), over the ticks exp "
+               f"{ratio_text(exp['ratios'])}, pol {ratio_text(pol['ratios'])}")
     summary = (f"exp: radius {exp['common_radius']}, {exp['verdict']}; pol: radii "
                f"{min(pol['radii'].values()):.2g}..{max(pol['radii'].values()):.2g}, {pol['verdict']}")
     return CheckResult(NAME, passed, measured, CLAIM, details, summary=summary,

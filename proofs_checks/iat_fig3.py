@@ -9,8 +9,9 @@ Settings (the reference code's Filter task, ``configs/data/filter.yaml`` and ``c
 
 * teacher: :class:`memtheory.training.teachers.RNNTeacher` of width 256 (an Elman tanh RNN with PyTorch's
   initialisation ``U(-1/16, 1/16)`` and a linear readout), seed 0 (full: seeds 0, 1, 2);
-* data: white-noise inputs ``x_k ~ N(0, 1)``, ``T = 100``, 1280 training and 128 validation sequences (a tenth of
-  the reference's 12800 / 1280, in every size);
+* data: white-noise inputs ``x_k ~ N(0, 1)``, ``T = 100``, 1280 training and 128 validation sequences, in every
+  size: the reference's (its ``configs/data/filter.yaml`` splits ``[128_0, 12_8, 12_8]``, which YAML reads as
+  1280, 128, 128);
 * students: residual tanh RNNs ``h_k = h_{k-1} + sigma(U x_k + b - W_+ h_{k-1})`` (``dt = 1``) with diagonal
   ``W_+`` and the LRU map (``1 - r_i = exp(-exp(w_i))``, so the residual step's linearisation is Schur stable for
   every weight: the reference's softplus RNN at ``dt = 1`` left one width-32 student with a linearisation of
@@ -36,6 +37,14 @@ linearisation); why not the whole range: a diagonal student's memory is a sum of
 convex in ``log M`` until the slowest dominates (the width-8 student of the default run: "undecided" with
 ``tail=1``, exponential with 0.75 and 0.5, at the same rate).
 
+Perturbation errors (the left panel of the paper's figure; reported, not asserted): each student's ``E_m(beta)``
+as the reference code measures it (``perturbation_error(definition="reference")``: max-abs Gaussian noise on every
+raw tensor, the running maximum over draws and radii), the error being the validation MSE, on the radii
+``{0} U {1e-11 * 2^k, k = 0..40}`` (:data:`BETAS`: the paper's grid of Fig. 2, whose axis Fig. 3 shares, from
+``1e-10``, continued to ``beta = 11`` to reach the last tick); next to the values read off the paper's plot (about ``1e-2`` up to ``beta = 1e-4``,
+``1`` at ``1e-2``, ``10`` at ``1``, at every width: :data:`proofs_checks.paper_values.PAPER`), with the ratios and
+the stable radii (:func:`memtheory.theory.stability.stability_summary`).
+
 Predicted rates (independent of the fit): the teacher relaxes after an impulse to its rest state ``h*`` (the
 fixed point of ``h = tanh(W_hh h + b)``) at the rate of its linearisation there,
 ``-log rho(diag(1 - h*^2) W_hh)``; after a step to level ``x`` at the rate at ``h*(x)``, and the supremum over
@@ -52,9 +61,11 @@ import numpy as np
 from memtheory.models.nonlinear import NonlinearRNN
 from memtheory.sweep import progress
 from memtheory.theory.memory import classify_decay, memory_function
+from memtheory.theory.stability import perturbation_error, stability_summary
 from memtheory.training import EarlyStopping, ReduceLROnPlateau, train
 from memtheory.training.teachers import RNNTeacher, rnn_teacher_dataset
 from memtheory.verify import CheckResult, main_for, pyplot, run_size
+from proofs_checks.paper_values import PAPER, comparison_rows, comparison_table, ratio_summary, ratio_text
 
 NAME = "iat_fig3"
 CLAIM = ("[IAT] Fig. 3: students trained on a random width-256 RNN teacher approximate it, and the memory functions "
@@ -78,6 +89,8 @@ MATCH_TOL = 0.35
 MATCH_LEVEL = 0.01
 STUDENT_HORIZON = 40.0
 MAX_STEPS = 1000
+#: Radii of the students' perturbation errors (module docstring).
+BETAS = np.concatenate([[0.0], 1e-11 * 2.0 ** np.arange(41)])
 
 #: CPU seconds of the default run (CheckResult.cpu_seconds, measured): the runner starts the costliest checks
 #: first and weights the progress bar by it.
@@ -88,10 +101,12 @@ def settings(quick: bool, full: bool) -> dict:
     """Sizes of the run (module docstring)."""
     if full:
         return {"seeds": [0, 1, 2], "widths": [8, 16, 32, 64, 128, 256], "n_train": 1280, "n_val": 128,
-                "epochs": 1000, "patience": 50}
+                "epochs": 1000, "patience": 50, "repeats": 30}
     if quick:
-        return {"seeds": [0], "widths": [16], "n_train": 1280, "n_val": 128, "epochs": 40, "patience": None}
-    return {"seeds": [0], "widths": [8, 16, 32], "n_train": 1280, "n_val": 128, "epochs": 40, "patience": None}
+        return {"seeds": [0], "widths": [16], "n_train": 1280, "n_val": 128, "epochs": 40, "patience": None,
+                "repeats": 3}
+    return {"seeds": [0], "widths": [8, 16, 32], "n_train": 1280, "n_val": 128, "epochs": 40, "patience": None,
+            "repeats": 10}
 
 
 def block_max(t: np.ndarray, values: np.ndarray, window: int = WINDOW) -> tuple[np.ndarray, np.ndarray]:
@@ -138,7 +153,7 @@ def run(quick: bool = False, full: bool = False) -> CheckResult:
     run_size(quick, full)  # quick and full exclude each other
     cfg = settings(quick, full)
     checks: dict = {}
-    teachers, students, curves = [], [], {}
+    teachers, students, curves, perturbed = [], [], {}, {}
     worst_rate = 0.0
     share = progress.Steps(len(cfg["seeds"]) * len(cfg["widths"]))
     for seed in cfg["seeds"]:
@@ -191,7 +206,18 @@ def run(quick: bool = False, full: bool = False) -> CheckResult:
                 srow[kind]["match_error"] = float(np.max(np.abs(mf.values[: T_STEPS][big] - tm.values[big]))
                                                   / tm.values.max())
                 srow[kind]["match_t_max"] = float(tm.t[big].max())
+            pert = perturbation_error(student, va, BETAS, repeats=cfg["repeats"],
+                                      definition="reference", norm="mse", seed=seed)
+            perturbed.setdefault(seed, {})[m] = pert
+            srow["E0"] = float(pert.errors[0])
             students.append(srow)
+        summ = stability_summary(perturbed[seed]) if len(cfg["widths"]) > 1 else None  # a verdict needs two widths
+        comparison = comparison_rows(perturbed[seed], PAPER["3"])
+        teachers[-1]["perturbation"] = {"radii": dict(zip(summ.widths, summ.radii)) if summ else {},
+                                        "verdict": summ.verdict if summ else "one width: no verdict",
+                                        "trivial_error": perturbed[seed][cfg["widths"][0]].trivial_error,
+                                        "curves": {m: r.errors.tolist() for m, r in perturbed[seed].items()},
+                                        "comparison": comparison, "ratios": ratio_summary(comparison)}
         mine = [s for s in students if s["seed"] == seed]
         widest = mine[-1]
         checks[f"seed {seed} widest student: val MSE < {MSE_TOL:.0%} of the target's variance"] = (
@@ -218,16 +244,22 @@ def run(quick: bool = False, full: bool = False) -> CheckResult:
         lines.append(f"| student {s['seed']} | {s['width']} | {s['rel_val_mse']:.3g} | {s['predicted_rate']:.4f} | "
                      + " | ".join(cells) + f" | {s['heaviside']['match_error']:.3f} / "
                      f"{s['impulse']['match_error']:.3f} |")
-    measured["table"] = "\n".join(lines)
+    measured["table"] = "\n".join(lines) + "\n\n" + comparison_table(
+        {f"students of teacher {r['seed']} (Fig. 3, left)": r["perturbation"]["comparison"] for r in teachers})
     passed = all(checks.values())
     n_exp = sum(v for k, v in checks.items() if k.endswith("exponential"))
     n_all = sum(1 for k in checks if k.endswith("exponential"))
     rel_mse = [s["rel_val_mse"] for s in students]
     match = [max(s["heaviside"]["match_error"], s["impulse"]["match_error"]) for s in students]
+    e0_by_seed = {r["seed"]: [float(f"{st['E0']:.2g}") for st in students if st["seed"] == r["seed"]] for r in teachers}
     details = (f"{n_exp}/{n_all} memory functions exponential (teacher and students {cfg['widths']}); worst rate "
                f"error vs linearisation {worst_rate:.1%}; student val MSE / variance "
                f"{', '.join(f'{v:.2g}' for v in rel_mse)}; memory-function distance to the teacher "
-               f"{', '.join(f'{v:.2f}' for v in match)}")
+               f"{', '.join(f'{v:.2f}' for v in match)}; perturbation errors (reported): " + "; ".join(
+                   f"teacher {r['seed']}: E_m(0) {e0_by_seed[r['seed']]}"
+                   f", stable radii {[float(f'{v:.2g}') for v in r['perturbation']['radii'].values()]} "
+                   f"({r['perturbation']['verdict']}), ours / paper {ratio_text(r['perturbation']['ratios'])}"
+                   for r in teachers))
     summary = (f"{n_exp}/{n_all} exponential; worst rate error {worst_rate:.1%}; "
                f"val MSE/var {min(rel_mse):.2g}–{max(rel_mse):.2g}")
     latex = {"teacher_rate": r"r = -\log \rho\left(\mathrm{diag}(1 - h_*^2)\, W_{hh}\right)"}

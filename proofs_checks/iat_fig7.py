@@ -14,19 +14,23 @@ epochs, 12800 test sequences, 30 draws); the default run widths 8, 16, 32, 1024 
 The reference code has no ReLU activation (its models take linear, tanh, hardtanh); ``sigma = relu`` is
 memtheory's, the rest of the model is the reference's.
 
-Comparison: the values of the paper's Fig. 7(b) (softplus) at its leftmost point, plotted at ``beta = 1e-4``,
-which is the ``beta = 0`` point (the reference notebook moves 0 to 1e-4 for the log axis): 0.5, 0.05, 0.005,
-0.002 for widths 8, 16, 32, 64; ours next to them with the ratio (reported, not asserted: the default run trains
-on 1% of the reference's data). No values of Fig. 7(a) were available to us.
+Comparison: both panels of the paper's Fig. 7 read at its ticks ``beta = 0`` (plotted at ``1e-4``), ``1e-3``,
+``1e-2``, ``0.1``, ``1`` (:data:`proofs_checks.paper_values.PAPER`: (a) about 1, 1, 10, 1e4, 1e6 at every width;
+(b) 0.5, 0.05, 0.005, 0.002 at ``beta = 0`` for widths 8, 16, 32, 64), ours next to them (log-log interpolation
+between our grid points) with the ratio, reported, not asserted: the readings are powers of ten and the default
+run trains on 1% of the reference's data.
 
 Verdict (the paper's claim, stable with the reparameterisation and unstable without, in the form this experiment
 shows it): without reparameterisation the trained ``W_+`` keeps rates on the stability boundary (smallest rate 0:
 a raw weight below 0 has rate ``relu(w) = 0`` and no gradient, so the ones initialised there stay) and the
 perturbed models diverge -- ``E_m(beta)`` beyond ``1e6`` times the zero model's error,
 growing like ``e^{beta T}`` -- at smaller radii than the softplus models, at every width; with softplus every
-trained rate is positive. Both series approximate: every width's ``E_m(0)`` is below 5% of the zero model's error
-(the reference's early stopping makes each width reach half the previous width's loss when its epochs allow; how
-far ``E_m(0)`` falls with ``m`` is reported next to the paper's values, not asserted). The stability summaries (radii, crossings, :func:`memtheory.theory.stability.stability_summary`'s verdict) are
+trained rate is positive. Both series approximate: with softplus every width's ``E_m(0)`` is below 5% of the zero
+model's error (quick: 25%); without reparameterisation below 20% (:data:`RELU_APPROXIMATES`), the level of the
+paper's own Fig. 7(a), whose models sit at ``E_m(0)`` about 1 at every width -- 7% of the zero model's error
+(14.8) -- so that 5% would fail the paper's models themselves; 20% is that level times the factor 3 of the
+reading's resolution. (The reference's early stopping makes each width reach half the previous width's loss when
+its epochs allow; how far ``E_m(0)`` falls with ``m`` is reported next to the paper's values, not asserted.) The stability summaries (radii, crossings, :func:`memtheory.theory.stability.stability_summary`'s verdict) are
 reported, not asserted.
 """
 
@@ -39,14 +43,9 @@ from memtheory import Kernel
 from memtheory.verify import CheckResult, kernel_latex, main_for
 from memtheory.sweep import progress
 from memtheory.verify.figures import perturbation_figure
-from proofs_checks.reparam_series import (
-    RECIPE,
-    TARGET,
-    comparison_rows,
-    comparison_table,
-    reference_series,
-    series_sizes,
-)
+from proofs_checks.paper_values import (PAPER, SOURCE, TOP, comparison_rows, comparison_table, ratio_summary,
+                                        ratio_text, ratios_at)
+from proofs_checks.reparam_series import RECIPE, TARGET, reference_series, series_sizes
 
 NAME = "iat_fig7"
 #: CPU seconds of each size (default: CheckResult.cpu_seconds of a run, measured; the others as before):
@@ -54,15 +53,18 @@ NAME = "iat_fig7"
 COST = {"quick": 15.0, "default": 9.0, "full": 1997.0}
 CLAIM = ("[IAT] Fig. 7: ReLU RNNs approximate polynomial memory, unstably without reparameterisation (rates on the "
          "stability boundary, perturbed models diverge first) and stably with the softplus reparameterisation")
-CRITERION = ("passes when in both series every width has E_m(0) below 5% of the zero model's error (quick: 25%); without "
+CRITERION = ("passes when every width has E_m(0) below 5% of the zero model's error with softplus and below 20% without "
+             "reparameterisation (the paper's Fig. 7(a) level, 7%, times 3; quick: 25% for both); without "
              "reparameterisation every width's smallest trained rate is 0 (<= 1e-12) and with softplus every one > 0; "
              "and at every width the divergence radius (smallest beta with E_m > 1e6 x the zero model's error) "
              "without reparameterisation is below the softplus one.")
 
-#: ``{series: {beta: {m: E_m(beta)}}}`` read off [IAT] Fig. 7: panel (b), its leftmost point (``beta = 0``).
-PAPER_PLOTTED = {"softplus": {0.0: {8: 0.5, 16: 0.05, 32: 0.005, 64: 0.002}}}
-SOURCE = "paper"
+#: ``{series: {beta: {m: E_m(beta)}}}`` read off [IAT] Fig. 7, panels (a) and (b).
+PAPER_PLOTTED = {"without reparameterisation": PAPER["7a"], "softplus": PAPER["7b"]}
 SERIES = {"without reparameterisation": "relu", "softplus": "softplus"}
+#: "Approximates" without reparameterisation: E_m(0) below this fraction of the zero model's error (module
+#: docstring: the paper's Fig. 7(a) level times the reading's factor 3).
+RELU_APPROXIMATES = 0.2
 
 
 def run(quick: bool = False, full: bool = False) -> CheckResult:
@@ -75,13 +77,14 @@ def run(quick: bool = False, full: bool = False) -> CheckResult:
     plain, soft = series["without reparameterisation"], series["softplus"]
     checks = {}
     for label, s in series.items():
-        checks[f"{label}: every width approximates (E_m(0) < {sizes['approximates']:g} x the zero model's error)"] = (
-            max(s["relative_E0"]) < sizes["approximates"])
+        bar = sizes["approximates"] if label == "softplus" else max(sizes["approximates"], RELU_APPROXIMATES)
+        checks[f"{label}: every width approximates (E_m(0) < {bar:g} x the zero model's error)"] = (
+            max(s["relative_E0"]) < bar)
     checks["without reparameterisation: smallest trained rate 0 at every width"] = max(plain["margin"]) <= 1e-12
     checks["softplus: smallest trained rate > 0 at every width"] = min(soft["margin"]) > 0
     checks["perturbed models diverge at smaller radii without reparameterisation, at every width"] = all(
         a < b for a, b in zip(plain["divergence_radius"], soft["divergence_radius"]))
-    rows = {"softplus": comparison_rows(soft["results"], PAPER_PLOTTED["softplus"])}
+    rows = {label: comparison_rows(s["results"], PAPER_PLOTTED[label], top=TOP["7a"]) for label, s in series.items()}
     measured: dict = {"settings": {"target": TARGET, "activation": "relu", "models": {
         "without reparameterisation": "rnn (conjugated, relu-clamped rates, unclamped when perturbed)",
         "softplus": "softplusrnn (conjugated, softplus rates)"}, **RECIPE, **sizes, "definition": "reference",
@@ -90,16 +93,19 @@ def run(quick: bool = False, full: bool = False) -> CheckResult:
     for label, s in series.items():
         measured[label] = {k: v for k, v in s.items() if k not in ("results", "models")}
         measured[label]["curves"] = {m: r.errors.tolist() for m, r in s["results"].items()}
-    measured["softplus"]["comparison"] = rows["softplus"]
+        measured[label]["comparison"] = rows[label]
+        measured[label]["ratios"] = ratio_summary(rows[label])
     measured["checks"] = checks
     measured["table"] = _summary_table(series) + "\n\n" + comparison_table(
-        {"softplus relu (Fig. 7(b))": rows["softplus"]}, SOURCE)
-    ratios = [r["ratio"] for r in rows["softplus"]]
+        {"relu, no reparameterisation (Fig. 7(a))": rows["without reparameterisation"],
+         "relu, softplus (Fig. 7(b))": rows["softplus"]}, SOURCE)
+    ratios, plain_ratios = ratios_at(rows["softplus"]), ratios_at(rows["without reparameterisation"])
     details = (f"{sizes['size']} size, widths {sizes['widths']}. " + "; ".join(
         f"{label}: E_m(0) {[float(f'{v:.3g}') for v in s['E0']]}, smallest rates "
         f"{[float(f'{v:.3g}') for v in s['margin']]}, divergence radii {[_g3(v) for v in s['divergence_radius']]}, "
         f"stable radii {[float(f'{v:.3g}') for v in s['summary']['radii']]} ({s['summary']['verdict']})"
-        for label, s in series.items()) + f"; E_m(0) ours / paper (Fig. 7(b)) {[float(f'{v:.3g}') for v in ratios]}")
+        for label, s in series.items()) + f"; E_m(0) ours / paper: Fig. 7(a) {plain_ratios}, Fig. 7(b) {ratios}; over the ticks " + "; ".join(
+        f"{label} {ratio_text(measured[label]['ratios'])}" for label in series))
     summary = (f"divergence radii without / with softplus {[_g3(v) for v in plain['divergence_radius']]} / "
                f"{[_g3(v) for v in soft['divergence_radius']]}; E_m(0)/paper {[float(f'{v:.2g}') for v in ratios]}")
     latex = {"target": kernel_latex(Kernel(TARGET)),

@@ -1,5 +1,5 @@
 """The trained series of [IAT] Figs. 7 and 8: RNNs trained with the reference code's recipe, their perturbation
-errors, and the comparison with values read off plots.
+errors (compared with the paper's plotted values by :mod:`proofs_checks.paper_values`).
 
 Shared by the checks ``iat_fig7`` (ReLU RNNs without and with the softplus reparameterisation) and ``iat_fig8``
 (softplus-reparameterised hardtanh and tanh RNNs); not a check itself (no ``NAME``).
@@ -56,7 +56,7 @@ from memtheory.theory.stability import PerturbationResult, perturbation_error, r
 from memtheory.training import ReduceLROnPlateau, lf_dataset, reference_time_weights, train
 from memtheory.verify import check_store, run_size
 
-__all__ = ["RECIPE", "SIZES", "TARGET", "TABLE_BETAS", "comparison_rows", "comparison_table", "divergence_radius",
+__all__ = ["RECIPE", "SIZES", "TARGET", "TABLE_BETAS", "divergence_radius",
            "float32_data", "initial_model", "reference_series", "series_sizes", "train_width"]
 
 #: The reference's LF kernel "pol".
@@ -224,45 +224,3 @@ def divergence_radius(result: PerturbationResult, factor: float = 1e6) -> float:
     return float(result.betas[over[0]]) if over.size else math.inf
 
 
-def _grid_value(result: PerturbationResult, beta: float) -> float | None:
-    j = np.nonzero(np.isclose(result.betas, beta, rtol=1e-6, atol=0.0))[0]
-    return float(result.errors[j[0]]) if j.size else None
-
-
-def comparison_rows(results: Mapping[int, PerturbationResult], plotted: Mapping[float, Mapping[int, float]],
-                    betas=None) -> list[dict]:
-    """Rows ``{m, beta, ours, plotted, ratio}`` at each ``(width, beta)`` of ``plotted`` (values read off a plot:
-    ``{beta: {m: value}}``) for which we have a curve; ``betas`` restricts the radii (default: all of ``plotted``).
-    ``ratio = ours / plotted``."""
-    rows = []
-    for beta in sorted(plotted):
-        if betas is not None and not any(math.isclose(beta, b, rel_tol=1e-6, abs_tol=0.0) for b in betas):
-            continue
-        for m, value in sorted(plotted[beta].items()):
-            if m not in results:
-                continue
-            ours = _grid_value(results[m], beta)
-            if ours is None:
-                continue
-            rows.append({"m": int(m), "beta": float(beta), "ours": ours, "plotted": float(value),
-                         "ratio": ours / float(value)})
-    return rows
-
-
-def comparison_table(rows_by_series: Mapping[str, list[dict]], source: str) -> str:
-    """Markdown table of :func:`comparison_rows` for several series (``source`` names where the plotted values
-    come from)."""
-    lines = [f"| series | m | beta | ours | {source} | ratio (ours / {source}) |", "|---|---|---|---|---|---|"]
-    for label, rows in rows_by_series.items():
-        for r in rows:
-            lines.append(f"| {label} | {r['m']} | {r['beta']:.3g} | {r['ours']:.3g} | {r['plotted']:.3g} | "
-                         f"{r['ratio']:.3g} |")
-    return "\n".join(lines)
-
-
-def nearest_grid(beta: float) -> float:
-    """The point of the reference grid nearest to ``beta`` in log scale (0 for 0)."""
-    if beta == 0:
-        return 0.0
-    grid = reference_betas()[1:]
-    return float(grid[np.argmin(np.abs(np.log(grid) - math.log(beta)))])
