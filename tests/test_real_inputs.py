@@ -75,3 +75,17 @@ def test_datasets_and_functionals_refuse_a_complex_kernel():
         lf.evaluate(np.ones(5))
     with pytest.raises(InvalidArgumentError, match="x: must be real, got complex"):
         mt.LinearFunctional(mt.kernels.exponential(1.0)).evaluate(np.ones(5) * 1j)
+
+
+@pytest.mark.parametrize("cls", [GRU, LSTM, RNNTeacher])
+def test_inputs_whose_drive_overflows_raise_instead_of_nan(cls):
+    """Bounded cells can only produce NaN when W_ih x overflows: inputs of 1e308 with weights of about 1 used to
+    give NaN outputs without a word."""
+    from memtheory.errors import PrecisionError
+
+    m = cls.random(4, 3, seed=0)
+    loud = cls(m.W_ih * 5.0, m.W_hh, m.b_ih, m.b_hh, m.c, m.c0)
+    x = np.array([1e308, 1e308, -1e308, -1e308] * 2).reshape(1, 2, 4)
+    with pytest.raises(PrecisionError, match="overflow"):
+        loud.forward(x)
+    assert np.all(np.isfinite(loud.forward(x * 1e-300)))

@@ -28,7 +28,7 @@ import numpy as np
 from numba import njit
 
 from .._validation import as_generator, as_real, check_finite, check_int
-from ..errors import InvalidArgumentError
+from ..errors import InvalidArgumentError, PrecisionError
 
 __all__ = ["GRU", "LSTM"]
 
@@ -166,6 +166,13 @@ class _Gated:
         Returns
         -------
         ndarray (B, T)
+
+        Raises
+        ------
+        InvalidArgumentError
+            ``x`` not real and finite, or of the wrong shape.
+        PrecisionError
+            The outputs overflow (inputs so large that ``W_ih x`` leaves double range).
         """
         x = as_real(x, "x")
         if x.ndim == 2 and self.input_dim == 1:
@@ -174,8 +181,11 @@ class _Gated:
             raise InvalidArgumentError(f"x: must be (B, T, {self.input_dim}) with B, T >= 1, got {x.shape}")
         if not np.all(np.isfinite(x)):
             raise InvalidArgumentError("x: must be finite")
-        return type(self)._kernel(np.ascontiguousarray(x), self.W_ih, self.W_hh, self.b_ih, self.b_hh, self.c,
-                                  self.c0)
+        y = type(self)._kernel(np.ascontiguousarray(x), self.W_ih, self.W_hh, self.b_ih, self.b_hh, self.c, self.c0)
+        if not np.all(np.isfinite(y)):  # bounded gates and state: only an overflow of W_ih x or the readout
+            raise PrecisionError(f"x: the outputs overflow double precision (the gates' pre-activations W_ih x + b "
+                                 f"or the readout; inputs up to {float(np.max(np.abs(x))):.3g}); rescale the inputs")
+        return y
 
     __call__ = forward
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .._validation import as_generator, as_real, check_finite, check_int
-from ..errors import InvalidArgumentError
+from ..errors import InvalidArgumentError, PrecisionError
 from .checks import positive_float
 
 __all__ = ["RNNTeacher", "rnn_teacher_dataset"]
@@ -89,7 +89,11 @@ class RNNTeacher:
         if x.ndim != 3 or x.shape[2] != self.input_dim or not np.all(np.isfinite(x)):
             raise InvalidArgumentError(f"x: must be finite, of shape (B, T, {self.input_dim}), got {x.shape}")
         B, T, _ = x.shape
-        drive = x @ self.W_ih.T + (self.b_ih + self.b_hh)  # (B, T, m), all steps at once
+        with np.errstate(over="ignore", invalid="ignore"):
+            drive = x @ self.W_ih.T + (self.b_ih + self.b_hh)  # (B, T, m), all steps at once
+        if not np.all(np.isfinite(drive)):  # the state is bounded by tanh: only this can overflow
+            raise PrecisionError(f"x: the input drive W_ih x + b overflows double precision (inputs up to "
+                                 f"{float(np.max(np.abs(x))):.3g}); rescale the inputs")
         h = np.zeros((B, self.width))
         y = np.empty((B, T))
         for k in range(T):
