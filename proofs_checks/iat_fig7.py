@@ -25,13 +25,15 @@ shows it): without reparameterisation the trained ``W_+`` keeps rates on the sta
 a raw weight below 0 has rate ``relu(w) = 0`` and no gradient, so the ones initialised there stay) and the
 perturbed models diverge -- ``E_m(beta)`` beyond ``1e6`` times the zero model's error,
 growing like ``e^{beta T}`` -- at smaller radii than the softplus models, at every width; with softplus every
-trained rate is positive. Both series approximate: with softplus every width's ``E_m(0)`` is below 5% of the zero
-model's error (quick: 25%); without reparameterisation below 20% (:data:`RELU_APPROXIMATES`), the level of the
-paper's own Fig. 7(a), whose models sit at ``E_m(0)`` about 1 at every width -- 7% of the zero model's error
-(14.8) -- so that 5% would fail the paper's models themselves; 20% is that level times the factor 3 of the
-reading's resolution. (The reference's early stopping makes each width reach half the previous width's loss when
-its epochs allow; how far ``E_m(0)`` falls with ``m`` is reported next to the paper's values, not asserted.) The stability summaries (radii, crossings, :func:`memtheory.theory.stability.stability_summary`'s verdict) are
-reported, not asserted.
+trained rate is positive. Both series approximate, at the level the paper's own models do: every width's
+``E_m(0)`` below 20% of the zero model's error (:data:`WIDTH_APPROXIMATES`; quick: 25%) and the widest width's
+below 5% (quick: 25%). The paper's width-8 models -- which the reference's early stopping trains for its minimum of
+2 epochs -- sit at ``E_m(0)`` about 1 (Fig. 7(a), 7% of the zero model's error of 14.8) and 0.5 (Fig. 7(b), 3.4%),
+so a 5% bar on every width would fail the paper's own models, or pass them by a margin smaller than the reading's
+factor 3; 20% is the higher of those levels times that factor. (The early stopping makes each width reach half the
+previous width's loss when its epochs allow; how far ``E_m(0)`` falls with ``m`` is reported next to the paper's
+values, not asserted.) The stability summaries (radii, crossings,
+:func:`memtheory.theory.stability.stability_summary`'s verdict) are reported, not asserted.
 """
 
 from __future__ import annotations
@@ -53,8 +55,8 @@ NAME = "iat_fig7"
 COST = {"quick": 15.0, "default": 9.0, "full": 1997.0}
 CLAIM = ("[IAT] Fig. 7: ReLU RNNs approximate polynomial memory, unstably without reparameterisation (rates on the "
          "stability boundary, perturbed models diverge first) and stably with the softplus reparameterisation")
-CRITERION = ("passes when every width has E_m(0) below 5% of the zero model's error with softplus and below 20% without "
-             "reparameterisation (the paper's Fig. 7(a) level, 7%, times 3; quick: 25% for both); without "
+CRITERION = ("passes when in both series every width has E_m(0) below 20% of the zero model's error (the paper's Fig. "
+             "7(a) level, 7%, times 3) and the widest below 5% (quick: 25% for both); without "
              "reparameterisation every width's smallest trained rate is 0 (<= 1e-12) and with softplus every one > 0; "
              "and at every width the divergence radius (smallest beta with E_m > 1e6 x the zero model's error) "
              "without reparameterisation is below the softplus one.")
@@ -62,9 +64,9 @@ CRITERION = ("passes when every width has E_m(0) below 5% of the zero model's er
 #: ``{series: {beta: {m: E_m(beta)}}}`` read off [IAT] Fig. 7, panels (a) and (b).
 PAPER_PLOTTED = {"without reparameterisation": PAPER["7a"], "softplus": PAPER["7b"]}
 SERIES = {"without reparameterisation": "relu", "softplus": "softplus"}
-#: "Approximates" without reparameterisation: E_m(0) below this fraction of the zero model's error (module
-#: docstring: the paper's Fig. 7(a) level times the reading's factor 3).
-RELU_APPROXIMATES = 0.2
+#: Every width "approximates": E_m(0) below this fraction of the zero model's error (module docstring: the
+#: paper's Fig. 7(a) level times the reading's factor 3); the widest width: below ``sizes["approximates"]``.
+WIDTH_APPROXIMATES = 0.2
 
 
 def run(quick: bool = False, full: bool = False) -> CheckResult:
@@ -77,9 +79,11 @@ def run(quick: bool = False, full: bool = False) -> CheckResult:
     plain, soft = series["without reparameterisation"], series["softplus"]
     checks = {}
     for label, s in series.items():
-        bar = sizes["approximates"] if label == "softplus" else max(sizes["approximates"], RELU_APPROXIMATES)
+        bar = max(sizes["approximates"], WIDTH_APPROXIMATES)
         checks[f"{label}: every width approximates (E_m(0) < {bar:g} x the zero model's error)"] = (
             max(s["relative_E0"]) < bar)
+        checks[f"{label}: the widest width approximates closely (E_m(0) < {sizes['approximates']:g} x the zero "
+               f"model's error)"] = s["relative_E0"][-1] < sizes["approximates"]
     checks["without reparameterisation: smallest trained rate 0 at every width"] = max(plain["margin"]) <= 1e-12
     checks["softplus: smallest trained rate > 0 at every width"] = min(soft["margin"]) > 0
     checks["perturbed models diverge at smaller radii without reparameterisation, at every width"] = all(
@@ -104,8 +108,9 @@ def run(quick: bool = False, full: bool = False) -> CheckResult:
         f"{label}: E_m(0) {[float(f'{v:.3g}') for v in s['E0']]}, smallest rates "
         f"{[float(f'{v:.3g}') for v in s['margin']]}, divergence radii {[_g3(v) for v in s['divergence_radius']]}, "
         f"stable radii {[float(f'{v:.3g}') for v in s['summary']['radii']]} ({s['summary']['verdict']})"
-        for label, s in series.items()) + f"; E_m(0) ours / paper: Fig. 7(a) {plain_ratios}, Fig. 7(b) {ratios}; over the ticks " + "; ".join(
-        f"{label} {ratio_text(measured[label]['ratios'])}" for label in series))
+        for label, s in series.items()))
+    details += f"; E_m(0) ours / paper: Fig. 7(a) {plain_ratios}, Fig. 7(b) {ratios}; over the ticks " + "; ".join(
+        f"{label} {ratio_text(measured[label]['ratios'])}" for label in series)
     summary = (f"divergence radii without / with softplus {[_g3(v) for v in plain['divergence_radius']]} / "
                f"{[_g3(v) for v in soft['divergence_radius']]}; E_m(0)/paper {[float(f'{v:.2g}') for v in ratios]}")
     latex = {"target": kernel_latex(Kernel(TARGET)),

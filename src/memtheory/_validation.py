@@ -115,8 +115,9 @@ def as_generator(seed: Any) -> np.random.Generator:
 
 
 def as_real(x: Any, name: str, copy: bool = False) -> np.ndarray:
-    """``x`` as a float64 array (with ``copy``, a new C-ordered one); complex values are refused unless their imaginary parts are all 0 (numpy would
-    drop them with only a warning), and so is anything that is not numbers (the message names ``name``).
+    """``x`` as a float64 array (with ``copy``, a new C-ordered one); complex values are refused unless their
+    imaginary parts are all 0 (numpy would drop them with only a warning), and so is anything that is not numbers
+    (the message names ``name``).
     Finiteness and shape are the caller's to check."""
     try:
         raw = np.asarray(x)

@@ -193,6 +193,7 @@ def linear_error_norm(model, rho: Kernel, norm: str = "sup", rtol: float = 1e-8,
         return NormValue(float(math.fsum(e)), 0.0)
     feats = [p for p in rho.feature_points() if p > 0]
     expr = _expression(rho, False)
+    dexpr = _expression(rho, True) if norm == "w1" else None  # refused before any quadrature
     val, err = _l1(_ErrorKernel(expr, a, w), feats, rtol)
     if norm == "sup":
         return NormValue(val, err)
@@ -200,7 +201,7 @@ def linear_error_norm(model, rho: Kernel, norm: str = "sup", rtol: float = 1e-8,
     if not math.isfinite(e0):
         raise NotIntegrableError(f"rho = {expr} is not finite at t = 0: the error functional is not in W^1 "
                                  f"(its 'w1' norm is infinite)")
-    dval, derr = _l1(_ErrorKernel(_expression(rho, True), -a * w, w), feats, rtol)
+    dval, derr = _l1(_ErrorKernel(dexpr, -a * w, w), feats, rtol)
     return NormValue(val + e0 + dval, err + derr)
 
 
@@ -297,11 +298,15 @@ def _tail(f: _ErrorKernel, t0: float, small: float, epsrel: float) -> tuple[floa
     """
     from ..certified.tails import tail_integral_bound
 
+    covered = True  # whether the envelope rules cover the target (else the rest is estimated from the decay rate)
+
     def rest(t) -> float | None:
         """Bound on ``int_t^inf |f|`` (None: no envelope rule, or none valid from ``t`` on)."""
+        nonlocal covered
         try:
             b = tail_integral_bound(f.expr, _T, t)
         except CertificationError:
+            covered = False
             return None
         if b is None or not b.is_finite():
             return None
@@ -329,15 +334,13 @@ def _tail(f: _ErrorKernel, t0: float, small: float, epsrel: float) -> tuple[floa
         g = abs(f.target_mp(mp.mpf(t0) * mp.exp(u)))
         return mp.log(g) + ln_t0 + u if g != 0 else -mp.inf
 
-    envelope = bound is not None
     u = mp.mpf(u_float)
     with mp.workdps(20):
         while True:
-            if envelope:
-                bound = rest(sp.exp(sp.Float(u, 30)) * sp.Float(t0, 30))
-                if bound is not None and bound <= small:
-                    return total + bound / 2, err + bound / 2
-            else:
+            bound = rest(sp.exp(sp.Float(u, 30)) * sp.Float(t0, 30)) if covered else None
+            if bound is not None and bound <= small:
+                return total + bound / 2, err + bound / 2
+            if bound is None:  # no envelope (or none valid here, a step's bound 1): the local decay rate
                 lh = log_h(u)
                 if lh == -mp.inf:  # the target is 0 from here on (or below mpmath's range)
                     return total, err
@@ -348,7 +351,8 @@ def _tail(f: _ErrorKernel, t0: float, small: float, epsrel: float) -> tuple[floa
                         return total + estimate, err + estimate
             if u >= _U_MAX:
                 raise PrecisionError(f"the tail of the error kernel past t = {t0:.3g} decays too slowly to be "
-                                     f"integrated to the tolerance (still above {small:.2g} past t = exp({u:.3g}))")
+                                     f"integrated to the tolerance (still above {small:.2g} past "
+                                     f"t = exp({float(u):.3g}))")
             v, e = mp.quad(lambda x: mp.exp(log_h(x)), mp.linspace(u, 2 * u, 5), error=True)
             total, err, u = total + float(v), err + float(e), 2 * u
 
