@@ -144,8 +144,8 @@ def run(quick: bool = False, full: bool = False) -> CheckResult:
                      "reparameterisation, NonlinearRNN.random(structure='full')",
                      "betas": "{0} U {1e-11 2^k, k = 0..35}",
                      "definition": "paper (spectral-norm ball boundary + shift)", "norm": "sup over the test set and t",
-                     "gradient_clip": None, "claim_asserted": "approximation + instability" if full else
-                     "approximation (instability reported, not asserted)"},
+                     "gradient_clip": None, "claim_asserted": "approximation at the paper's level (instability reported, not asserted)"
+                     if full else "approximation (instability reported, not asserted)"},
         "widths": cfg["widths"], "rows": rows, "trivial_error": trivial, "radii": s.radii,
         "crossings": s.crossings, "crossings_move_left": s.crossings_move_left, "radii_shrink": s.radii_shrink,
         "verdict": s.verdict, "reason": s.reason, "checks": checks,
