@@ -40,10 +40,11 @@ convex in ``log M`` until the slowest dominates (the width-8 student of the defa
 Perturbation errors (the left panel of the paper's figure; reported, not asserted): each student's ``E_m(beta)``
 as the reference code measures it (``perturbation_error(definition="reference")``: max-abs Gaussian noise on every
 raw tensor, the running maximum over draws and radii), the error being the validation MSE, on the radii
-``{0} U {1e-11 * 2^k, k = 0..40}`` (:data:`BETAS`: the paper's grid of Fig. 2, whose axis Fig. 3 shares, from
-``1e-10``, continued to ``beta = 11`` to reach the last tick); next to the values read off the paper's plot (about ``1e-2`` up to ``beta = 1e-4``,
-``1`` at ``1e-2``, ``10`` at ``1``, at every width: :data:`proofs_checks.paper_values.PAPER`), with the ratios and
-the stable radii (:func:`memtheory.theory.stability.stability_summary`).
+``{0} U {1e-11 * 2^k, k = 0..40}`` (:data:`BETAS`: the grid of the paper's Fig. 2, continued to ``beta = 11`` to
+reach the last tick; Fig. 3's axis starts at ``1e-10`` too, and the paper does not give its grid); next to the
+values read off the paper's plot (about ``1e-2`` up to ``beta = 1e-4``, ``1`` at ``1e-2``, ``10`` at ``1``, at every
+width: :data:`proofs_checks.paper_values.PAPER`), with the ratios and the stable radii
+(:func:`memtheory.theory.stability.stability_summary`).
 
 Predicted rates (independent of the fit): the teacher relaxes after an impulse to its rest state ``h*`` (the
 fixed point of ``h = tanh(W_hh h + b)``) at the rate of its linearisation there,
@@ -251,7 +252,8 @@ def run(quick: bool = False, full: bool = False) -> CheckResult:
     n_all = sum(1 for k in checks if k.endswith("exponential"))
     rel_mse = [s["rel_val_mse"] for s in students]
     match = [max(s["heaviside"]["match_error"], s["impulse"]["match_error"]) for s in students]
-    e0_by_seed = {r["seed"]: [float(f"{st['E0']:.2g}") for st in students if st["seed"] == r["seed"]] for r in teachers}
+    e0_by_seed = {r["seed"]: [float(f"{st['E0']:.2g}") for st in students if st["seed"] == r["seed"]]
+                  for r in teachers}
     details = (f"{n_exp}/{n_all} memory functions exponential (teacher and students {cfg['widths']}); worst rate "
                f"error vs linearisation {worst_rate:.1%}; student val MSE / variance "
                f"{', '.join(f'{v:.2g}' for v in rel_mse)}; memory-function distance to the teacher "
