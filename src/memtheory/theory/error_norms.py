@@ -33,6 +33,7 @@ derivative is the backward difference ``(e_k - e_{k-1}) / dt`` of an error start
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from dataclasses import dataclass
@@ -43,7 +44,7 @@ import sympy as sp
 from scipy import integrate
 from scipy.optimize import brentq
 
-from .._validation import as_real, check_positive
+from .._validation import as_real, check_finite, check_positive
 from ..compile import codegen
 from ..errors import CertificationError, InvalidArgumentError, NotHurwitzError, NotIntegrableError, PrecisionError
 from ..kernels.kernel import Kernel
@@ -117,10 +118,8 @@ def _float_function(expr: sp.Expr):
 
 
 def _check_rtol(rtol) -> float:
-    if isinstance(rtol, bool) or not isinstance(rtol, (int, float, np.floating, np.integer)):
-        raise InvalidArgumentError(f"rtol: must be a real number, got {type(rtol).__name__}")
-    rtol = float(rtol)
-    if not (_RTOL_MIN <= rtol < 1.0):  # also rejects NaN
+    rtol = check_finite("rtol", rtol)
+    if not (_RTOL_MIN <= rtol < 1.0):
         raise InvalidArgumentError(f"rtol: must lie in [{_RTOL_MIN:g}, 1), got {rtol!r} (the quadrature works in "
                                    f"double precision)")
     return rtol
@@ -181,10 +180,7 @@ def linear_error_norm(model, rho: Kernel, norm: str = "sup", rtol: float = 1e-8,
     if lags is not None:
         if norm != "sup":
             raise InvalidArgumentError(f"lags: only the 'sup' norm of a discrete functional is defined, got {norm!r}")
-        try:
-            t = np.asarray(lags, dtype=float)
-        except (TypeError, ValueError):
-            raise InvalidArgumentError(f"lags: must be an array of real numbers, got {lags!r}") from None
+        t = as_real(lags, "lags")
         if t.ndim != 1 or t.size == 0 or not np.all(np.isfinite(t)) or np.any(t < 0):
             raise InvalidArgumentError("lags: must be a non-empty 1-D array of finite times >= 0")
         e = np.abs(_float_function(rho.substituted())(t) - _modal(a, w, t))
@@ -194,10 +190,11 @@ def linear_error_norm(model, rho: Kernel, norm: str = "sup", rtol: float = 1e-8,
     feats = [p for p in rho.feature_points() if p > 0]
     expr = _expression(rho, False)
     dexpr = _expression(rho, True) if norm == "w1" else None  # refused before any quadrature
-    val, err = _l1(_ErrorKernel(expr, a, w), feats, rtol)
+    e = _ErrorKernel(expr, a, w)
+    val, err = _l1(e, feats, rtol)
     if norm == "sup":
         return NormValue(val, err)
-    e0 = abs(_float_function(expr)(0.0) - _modal(a, w, 0.0))
+    e0 = abs(e(0.0))
     if not math.isfinite(e0):
         raise NotIntegrableError(f"rho = {expr} is not finite at t = 0: the error functional is not in W^1 "
                                  f"(its 'w1' norm is infinite)")
@@ -213,7 +210,11 @@ class _ErrorKernel:
     def __init__(self, expr: sp.Expr, c: np.ndarray, w: np.ndarray):
         self.expr, self.c, self.w = expr, c, w
         self._g = _float_function(expr)
-        self.target_mp = codegen.mpmath_function((_T,), expr)
+
+    @functools.cached_property
+    def target_mp(self):
+        """``g`` in mpmath, compiled when a tail first reaches past double range."""
+        return codegen.mpmath_function((_T,), self.expr)
 
     def __call__(self, t):
         return self._g(t) - _modal(self.c, self.w, t)
