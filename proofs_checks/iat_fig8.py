@@ -99,12 +99,12 @@ def run(quick: bool = False, full: bool = False) -> CheckResult:
         checks[f"{act}: crossings do not move left"] = summ["crossings_move_left"] is not True
         checks[f"{act}: every trained model stable (smallest rate > 0)"] = min(s["margin"]) > 0
         rows[act] = comparison_rows(s["results"], REFERENCE_PLOTTED[act])
-        ratios = np.array([r["ratio"] for r in rows[act]])
         measured[act] = {k: v for k, v in s.items() if k not in ("results", "models")}
         measured[act]["curves"] = {m: r.errors.tolist() for m, r in s["results"].items()}
         measured[act]["comparison"] = rows[act]
-        measured[act]["ratio_range"] = [float(ratios.min()), float(ratios.max())]
-        measured[act]["ratio_geometric_mean"] = float(np.exp(np.mean(np.log(ratios))))
+        plot_ratios = ratio_summary(rows[act])
+        measured[act]["ratio_range"] = [plot_ratios["min"], plot_ratios["max"]]
+        measured[act]["ratio_geometric_mean"] = plot_ratios["geometric_mean"]
         paper_rows = comparison_rows(s["results"], PAPER[PANELS[act]], top=TOP[PANELS[act]])
         measured[act]["paper_comparison"] = paper_rows
         measured[act]["paper_ratios"] = ratio_summary(paper_rows)
