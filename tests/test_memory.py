@@ -108,7 +108,8 @@ def test_black_box_callable_matches_model():
     t = np.arange(0, 20, 0.5)
     direct = memory_function(model, t, kind="impulse")
     box = memory_function(lambda x: model.forward(x), t, kind="impulse", dt=0.5)
-    np.testing.assert_allclose(box.values, direct.values, rtol=1e-12)
+    # the box differences outputs of size ~1 (round-off ~1e-16 each); the model is read from its pre-activations
+    np.testing.assert_allclose(box.values, direct.values, rtol=0, atol=1e-13 * direct.values.max())
     # d = 2: a callable receives (B, T, 2)
     seen = {}
 

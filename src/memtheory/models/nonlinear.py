@@ -358,6 +358,43 @@ class NonlinearRNN(TrainableParameters, Displayable):
 
     __call__ = forward
 
+    def preactivations(self, x: Any) -> np.ndarray:
+        """Pre-activations ``z_k = U x_k + b - W_+ h_{k-1}``, shape ``(batch, T, m)``, carried as their own variable.
+
+        ``z_0 = U x_0 + b`` (``h_{-1} = 0``) and ``z_{k+1} = z_k - dt W_+ sigma(z_k) + U (x_{k+1} - x_k)``: the
+        forward pass's pre-activations in exact arithmetic. In floating point each ``z_k`` keeps its digits
+        relative to its own size, where ``U x_k + b - W_+ h_{k-1}`` loses them to cancellation as the state
+        settles (``|z_k| << |b|``, ``|W_+ h|``). The output increments are ``y_k - y_{k-1} = dt c^T sigma(z_k)``,
+        and a state difference under a common input is ``h_k - h'_k = W_+^{-1} (z'_{k+1} - z_{k+1})``; memory
+        functions read from them resolve ``M(t)`` far below the ``1e-16 max|y|`` of differences of outputs
+        (:func:`memtheory.theory.memory.memory_function`).
+
+        Parameters
+        ----------
+        x : array (batch, T, d), or (batch, T) when ``d = 1``
+            Input sequences.
+
+        Returns
+        -------
+        ndarray
+        """
+        xx = self._check_inputs(x)
+        B, T, _ = xx.shape
+        diagonal = self.structure == "diagonal"
+        Wp = self.rates()[0] if diagonal else self.recurrent_matrix()
+        Z = np.empty((B, T, self.width))
+        z = xx[:, 0, :] @ self.U.T + self.b
+        for k in range(T):
+            Z[:, k] = z
+            if k + 1 == T:
+                break
+            s = activation(self.activation, z)
+            z = z - self.dt * (s * Wp if diagonal else s @ Wp.T)
+            step = xx[:, k + 1, :] - xx[:, k, :]
+            if np.any(step):
+                z = z + step @ self.U.T
+        return Z
+
     def simulate_continuous(self, x: Any, dt: float | None = None, substeps: int = 10) -> np.ndarray:
         """Outputs ``y_k = c^T h((k+1) dt) + c_0`` of ``dh/dt = sigma(W h + U x + b)``, ``W = -W_+``.
 

@@ -34,6 +34,16 @@ output after reading ``x_k``):
   level (``refine`` rounds, each halving the step);
 * requested times between grid points are linearly interpolated.
 
+Differences of outputs of size ``|y|`` cannot resolve ``M`` below about ``1e-16 |y|``: a memory function read that
+way stops about 12 decades below its maximum, often before the slowest mode of the model dominates. A
+:class:`~memtheory.models.nonlinear.NonlinearRNN` is therefore simulated on its pre-activations
+(:meth:`~memtheory.models.nonlinear.NonlinearRNN.preactivations`, which keep their digits relative to their own
+size as the state settles): ``Delta_k = dt c^T (sigma(z_k) - sigma(z^0_k))`` and ``y_k - y^0_k = c^T W_+^{-1}
+(z^0_{k+1} - z_{k+1})``, the same numbers in exact arithmetic, resolved down to the underflow threshold. Its
+:attr:`MemoryFunction.roundoff` carries an estimate of each value's round-off, and
+:meth:`MemoryFunction.classify` fits the values above :data:`ROUNDOFF_MARGIN` times it (checked against a
+110-digit step loop of the recurrence, 1e-56 deep).
+
 ``method="reference"`` reproduces the reference code (github.com/radarFudan/Curse-of-memory,
 ``src/memoryfunction.py``): one Gaussian level ``x ~ N(0, I_d)`` (numpy seed, not torch's), ``T = 1024`` steps
 from ``h = 0`` without warm-up, values ``|y_{k+1} - y_k|`` at ``t = (k+1) dt`` (not divided by ``dt`` nor by
@@ -65,12 +75,13 @@ from ..kernels.kernel import Kernel
 from ..models.functional import LinearFunctional
 from ..models.gated import GRU, LSTM
 from ..models.linear import DiagonalRNN, LinearRNN
-from ..models.nonlinear import NonlinearRNN
+from ..models.nonlinear import NonlinearRNN, activation
 from ..models.ssm import SSM
 
 __all__ = [
     "KINDS",
     "METHODS",
+    "ROUNDOFF_MARGIN",
     "VERDICTS",
     "DecayFit",
     "MemoryFunction",
@@ -83,6 +94,8 @@ KINDS = ("heaviside", "impulse", "reversed")
 METHODS = ("grid", "optimise", "reference")
 VERDICTS = ("exponential", "power law", "not decaying", "undecided")
 
+#: Values within this factor of their estimated round-off are not fitted (:meth:`MemoryFunction.classify`).
+ROUNDOFF_MARGIN = 100.0
 #: Default amplitudes of the level grid (log10 spacing 0.5).
 DEFAULT_AMPLITUDES = 10.0 ** np.arange(-2.0, 1.01, 0.5)
 _MAX_SIGN_VECTORS = 64
@@ -115,6 +128,9 @@ class MemoryFunction(Displayable):
         For each time the level attaining the maximum, shape ``(len(t), d)``.
     details : dict
         Simulation settings (``steps``, ``warmup``, ``refine``, ``seed``...).
+    roundoff : ndarray or None
+        Estimated round-off error of each value, where the simulation knows it (a NonlinearRNN, simulated on its
+        pre-activations: module docstring); None otherwise (exact values, black-box callables, gated cells, SSMs).
     """
 
     t: np.ndarray
@@ -126,9 +142,13 @@ class MemoryFunction(Displayable):
     levels: np.ndarray | None = None
     argmax_levels: np.ndarray | None = None
     details: dict = field(default_factory=dict)
+    roundoff: np.ndarray | None = None
 
     def classify(self, **kwargs: Any) -> DecayFit:
-        """:func:`classify_decay` of these values."""
+        """:func:`classify_decay` of these values; where the round-off of each value is known, the default floor is
+        :data:`ROUNDOFF_MARGIN` times it (values resolved far below ``1e-12 max M`` then count)."""
+        if "floor" not in kwargs and self.roundoff is not None:
+            kwargs["floor"] = ROUNDOFF_MARGIN * self.roundoff
         return classify_decay(self.t, self.values, **kwargs)
 
     def to_dict(self) -> dict:
@@ -138,6 +158,8 @@ class MemoryFunction(Displayable):
         if self.levels is not None:
             out["levels"] = self.levels.tolist()
             out["argmax_levels"] = self.argmax_levels.tolist()
+        if self.roundoff is not None:
+            out["roundoff"] = self.roundoff.tolist()
         return out
 
     def plot(self, ax=None, label: str | None = None, **kwargs: Any):
@@ -317,20 +339,30 @@ def memory_function(
                      (2 * lev.shape[0] if kind == "reversed" else lev.shape[0] + 1, warm + steps, d))
     if not (isinstance(refine, (int, np.integer)) and refine >= 0):
         raise InvalidArgumentError(f"refine: must be an integer >= 0, got {refine!r}")
-    grid_vals, arg = _sup_over_levels(forward, d, dt, kind, lev, steps, int(warm))
+    if isinstance(obj, NonlinearRNN) and (kind != "impulse" or _invertible(obj.recurrent_matrix())):
+        check_array_size(f"the pre-activations of a width-{obj.width} model over {warm + steps} steps",
+                         (lev.shape[0] + 1, warm + steps + 1, obj.width))
+
+        def respond(levels_):
+            return _preactivation_responses(obj, kind, levels_, steps, int(warm))
+    else:
+        def respond(levels_):
+            return _responses(forward, d, dt, kind, levels_, steps, int(warm)), None
+    grid_vals, err, arg = _sup_over_levels(respond, lev)
     evaluated = lev
     if method == "optimise":
-        grid_vals, arg, evaluated = _zoom(forward, d, dt, kind, lev, grid_vals, arg, steps, int(warm), refine)
+        grid_vals, err, arg, evaluated = _zoom(respond, lev, grid_vals, err, arg, refine)
     tk = dt * np.arange(steps)
     if tt is None:
         tt, vals, argl = tk, grid_vals, arg
     else:
         vals = np.interp(tt, tk, grid_vals)
+        err = None if err is None else np.interp(tt, tk, err)
         idx = np.clip(np.rint(tt / dt).astype(int), 0, steps - 1)
         argl = arg[idx]
     details = {"steps": steps, "warmup": int(warm), "refine": int(refine) if method == "optimise" else 0,
                "n_levels": int(evaluated.shape[0])}
-    return MemoryFunction(tt, vals, kind, method, False, dt, evaluated, argl, details)
+    return MemoryFunction(tt, vals, kind, method, False, dt, evaluated, argl, details, err)
 
 
 # --------------------------------------------------------------------------- exact (linear) objects
@@ -447,10 +479,9 @@ def _outputs(forward, x: np.ndarray) -> np.ndarray:
     return y
 
 
-def _responses(forward, d: int, dt: float, kind: str, lev: np.ndarray, steps: int, warm: int) -> np.ndarray:
-    """``M`` values of every level at ``t_k = k dt``, shape ``(n_levels, steps)``."""
+def _test_inputs(d: int, kind: str, lev: np.ndarray, total: int, warm: int) -> np.ndarray:
+    """The switched inputs of every level (rows ``0..n-1``) and their baselines (the rest), ``total`` steps."""
     n = lev.shape[0]
-    total = warm + steps
     x = np.zeros((2 * n, total, d)) if kind == "reversed" else np.zeros((n + 1, total, d))
     if kind == "heaviside":
         x[:n, warm:, :] = lev[:, None, :]
@@ -459,6 +490,13 @@ def _responses(forward, d: int, dt: float, kind: str, lev: np.ndarray, steps: in
     else:  # reversed: x before the switch; baselines keep x forever
         x[:n, :warm, :] = lev[:, None, :]
         x[n:, :, :] = lev[:, None, :]
+    return x
+
+
+def _responses(forward, d: int, dt: float, kind: str, lev: np.ndarray, steps: int, warm: int) -> np.ndarray:
+    """``M`` values of every level at ``t_k = k dt``, shape ``(n_levels, steps)``."""
+    n = lev.shape[0]
+    x = _test_inputs(d, kind, lev, warm + steps, warm)
     y = _outputs(forward, x)
     base = y[n:] if kind == "reversed" else np.broadcast_to(y[n:], (n,) + y.shape[1:])
     rel = y[:n, warm - 1 :] - base[:, warm - 1 :]  # index 0 is y_{-1}
@@ -471,13 +509,57 @@ def _responses(forward, d: int, dt: float, kind: str, lev: np.ndarray, steps: in
     return mag / scale[:, None]
 
 
-def _sup_over_levels(forward, d, dt, kind, lev, steps, warm):
-    resp = _responses(forward, d, dt, kind, lev, steps, warm)
+def _preactivation_responses(model: NonlinearRNN, kind: str, lev: np.ndarray, steps: int,
+                             warm: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_responses` of a NonlinearRNN read from its pre-activations (:meth:`NonlinearRNN.preactivations`),
+    with the estimated round-off of each value; both of shape ``(n_levels, steps)``.
+
+    Heaviside / reversed: ``Delta_k = dt c^T (sigma(z_k) - sigma(z^0_k))``; impulse: ``y_k - y^0_k =
+    c^T W_+^{-1} (z^0_{k+1} - z_{k+1})`` (both runs read 0 after the pulse). Every ``z_k`` carries a relative error
+    of at most about ``8 u (k + 1) (1 + dt |W_+|_inf)`` (``u`` the unit round-off: each step adds a few roundings
+    relative to ``|z_k|``, and a contracting step does not amplify the earlier ones relative to ``z``), and
+    ``sigma`` is 1-Lipschitz: the round-off estimate is that relative error times the sizes of the terms summed.
+    """
+    n = lev.shape[0]
+    total = warm + steps + (1 if kind == "impulse" else 0)
+    Z = model.preactivations(_test_inputs(model.input_dim, kind, lev, total, warm))
+    if not np.all(np.isfinite(Z)):
+        raise NotHurwitzError("memory function: the simulation diverged (non-finite states): unstable model")
+    zs, z0 = Z[:n], (Z[n:] if kind == "reversed" else Z[n:n + 1])
+    diagonal = model.structure == "diagonal"
+    Wp = model.recurrent_matrix()
+    rel = 8.0 * np.finfo(float).eps * (np.arange(total) + 1.0) * (1.0 + model.dt * float(np.max(np.abs(Wp).sum(1))))
+    if kind == "impulse":
+        v = model.c / np.diag(Wp) if diagonal else np.linalg.solve(Wp.T, model.c)
+        window = slice(warm + 1, warm + steps + 1)
+        a, b = zs[:, window], z0[:, window]
+        vals = np.abs((b - a) @ v)
+        size = (np.abs(a) + np.abs(b)) @ np.abs(v) if diagonal else (
+            (np.max(np.abs(a), axis=2) + np.max(np.abs(b), axis=2)) * np.abs(v).sum())
+    else:
+        window = slice(warm, warm + steps)
+        a, b = zs[:, window], z0[:, window]
+        vals = model.dt * np.abs((activation(model.activation, a) - activation(model.activation, b)) @ model.c)
+        size = model.dt * ((np.abs(a) + np.abs(b)) @ np.abs(model.c) if diagonal else (
+            (np.max(np.abs(a), axis=2) + np.max(np.abs(b), axis=2)) * np.abs(model.c).sum()))
+    scale = model.dt * np.max(np.abs(lev), axis=1)[:, None]
+    return vals / scale, rel[window] * size / scale
+
+
+def _invertible(Wp: np.ndarray) -> bool:
+    """Whether ``W_+`` is safely invertible (the impulse deviation ``c^T W_+^{-1} dz``; else outputs are differenced:
+    only a model simulated with ``check_stability=False`` can have a singular one)."""
+    return bool(np.all(np.isfinite(Wp)) and np.linalg.cond(Wp) < 1e12)
+
+
+def _sup_over_levels(respond, lev):
+    resp, err = respond(lev)
     best = np.argmax(resp, axis=0)
-    return resp[best, np.arange(steps)], lev[best]
+    cols = np.arange(resp.shape[1])
+    return resp[best, cols], (None if err is None else err[best, cols]), lev[best]
 
 
-def _zoom(forward, d, dt, kind, lev, vals, arg, steps, warm, rounds):
+def _zoom(respond, lev, vals, err, arg, rounds):
     """Batched zoom in log-amplitude around each time's best level (step halves every round)."""
     amps = np.max(np.abs(lev), axis=1)
     logs = np.unique(np.round(np.log10(amps), 9))
@@ -487,14 +569,13 @@ def _zoom(forward, d, dt, kind, lev, vals, arg, steps, warm, rounds):
         h = step / 2 ** (r + 1)
         cands = np.concatenate([arg * 10.0**h, arg * 10.0 ** (-h)])
         cands = np.unique(np.round(cands, 12), axis=0)
-        resp = _responses(forward, d, dt, kind, cands, steps, warm)
-        best = np.argmax(resp, axis=0)
-        cvals = resp[best, np.arange(steps)]
+        cvals, cerr, carg = _sup_over_levels(respond, cands)
         better = cvals > vals
         vals = np.where(better, cvals, vals)
-        arg = np.where(better[:, None], cands[best], arg)
+        err = None if err is None else np.where(better, cerr, err)
+        arg = np.where(better[:, None], carg, arg)
         evaluated.append(cands)
-    return vals, arg, np.concatenate(evaluated)
+    return vals, err, arg, np.concatenate(evaluated)
 
 
 def _reference(forward, d, dt, t, kind, T, seed):
@@ -588,8 +669,9 @@ def classify_decay(
     ----------
     t, M : array_like
         Times and memory-function values (same length, at least 4 points).
-    floor : float, optional
-        Values at or below are treated as numerically zero (default ``1e-12 max M``).
+    floor : float or array_like, optional
+        Values at or below are treated as numerically zero (default ``1e-12 max M``); an array gives one floor per
+        point (for example a multiple of :attr:`MemoryFunction.roundoff`).
     tail : float
         Fraction of the points (above the floor, latest times) used by the fits, in (0, 1].
     ratio, min_r2, min_decay : float
@@ -607,12 +689,17 @@ def classify_decay(
         raise InvalidArgumentError("t, M: must be finite")
     if np.any(mm < 0):
         raise InvalidArgumentError("M: a memory function is >= 0")
+    if floor is not None:
+        fl = np.asarray(floor, dtype=float)
+        if fl.ndim == 1 and fl.shape != tt.shape or fl.ndim > 1 or not np.all(np.isfinite(fl)) or np.any(fl < 0):
+            raise InvalidArgumentError(f"floor: must be a finite number >= 0 or such an array of the shape of t, "
+                                       f"got shape {fl.shape}")
     order = np.argsort(tt)
     tt, mm = tt[order], mm[order]
     env = np.maximum.accumulate(mm[::-1])[::-1]
     if env[0] <= 0:
         raise InvalidArgumentError("M: all values are zero")
-    fl = 1e-12 * env[0] if floor is None else float(floor)
+    fl = 1e-12 * env[0] if floor is None else (fl[order] if fl.ndim == 1 else float(fl))
     # Fit points: the records of M (where M equals its envelope); for an oscillating M (many interior local
     # maxima among the records) only the peaks, so that the descending flanks do not bias the fits.
     record = (mm >= env) & (env > fl)
