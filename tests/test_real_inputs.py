@@ -89,3 +89,16 @@ def test_inputs_whose_drive_overflows_raise_instead_of_nan(cls):
     with pytest.raises(PrecisionError, match="overflow"):
         loud.forward(x)
     assert np.all(np.isfinite(loud.forward(x * 1e-300)))
+
+
+def test_teacher_weights_near_the_double_range_raise_instead_of_inf():
+    """|h| <= 1 bounds the teacher's state, but a readout of about 1e308 still overflows c^T h: the teacher used to
+    return inf for it (biases of 5 saturate h near 1, so the sum is about 5e308)."""
+    from memtheory.errors import PrecisionError
+
+    m = RNNTeacher.random(1, 3, seed=0)
+    x = np.random.default_rng(0).standard_normal((2, 5))
+    big = RNNTeacher(m.W_ih, m.W_hh, np.full(3, 5.0), m.b_hh, np.full(3, 1.7e308), m.c0)
+    with pytest.raises(PrecisionError, match="overflows"):
+        big.forward(x)
+    assert np.all(np.isfinite(RNNTeacher(m.W_ih, m.W_hh, np.full(3, 5.0), m.b_hh, np.full(3, 1e307), m.c0).forward(x)))

@@ -96,9 +96,14 @@ class RNNTeacher:
                                  f"{float(np.max(np.abs(x))):.3g}); rescale the inputs")
         h = np.zeros((B, self.width))
         y = np.empty((B, T))
-        for k in range(T):
-            h = np.tanh(drive[:, k] + h @ self.W_hh.T)
-            y[:, k] = h @ self.c + self.c0
+        with np.errstate(over="ignore", invalid="ignore"):
+            for k in range(T):
+                h = np.tanh(drive[:, k] + h @ self.W_hh.T)
+                y[:, k] = h @ self.c + self.c0
+        if not np.all(np.isfinite(y)):  # |h| <= 1, so only weights near the double range get here
+            raise PrecisionError("the teacher's recurrent sum W_hh h or readout c^T h overflows double precision "
+                                 f"(largest |W_hh| {float(np.max(np.abs(self.W_hh))):.3g}, largest |c| "
+                                 f"{float(np.max(np.abs(self.c))):.3g}, width {self.width}); rescale the weights")
         return y
 
     __call__ = forward
