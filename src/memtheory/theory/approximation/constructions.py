@@ -31,6 +31,7 @@ from ..._validation import check_positive
 from ...errors import InvalidArgumentError, NotIntegrableError, PrecisionError
 from ...kernels.kernel import Kernel
 from ...models.linear import DiagonalRNN
+from ..error_norms import kernel_tail_l1
 from .best_sum import BestSum, check_width
 from .varpro import FitTarget, exact_loss, exact_projection
 
@@ -371,16 +372,8 @@ def kernel_breakpoints(rho: Kernel) -> list[float]:
         return []
 
 
-def _tail_l1(rho: Kernel, t_hi: float) -> tuple[float, float]:
-    """``\\int_{t_hi}^\\infty |rho|`` (scipy QUADPACK on the infinite interval)."""
-    from scipy import integrate
-
-    f = (lambda x: abs(float(rho(np.array([x]))[0])))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        v1, e1 = integrate.quad(f, t_hi, 100 * t_hi, limit=400, epsabs=1e-16, epsrel=1e-10)
-        v2, e2 = integrate.quad(f, 100 * t_hi, np.inf, limit=400, epsabs=1e-16, epsrel=1e-8)
-    return v1 + v2, e1 + e2
+#: Relative accuracy asked of the L1 tail past ``t_hi`` (its error bound is added to the L1 error).
+_TAIL_RTOL = 1e-10
 
 
 def approximation_errors(rho: Kernel, approximant, dps: int | None = None) -> ApproximationErrors:
@@ -411,8 +404,9 @@ def approximation_errors(rho: Kernel, approximant, dps: int | None = None) -> Ap
     L1: Gauss-Legendre (20 points, checked against 10) on a mesh that is geometric from ``1e-3 / w_max`` to
     ``t_hi = (46 + log sum|a|) / w_min`` (24 intervals per decade) plus the kernel's breakpoints; intervals
     where the error changes sign are split at its roots (Brent), so each piece integrates a smooth function.
-    The tail ``\\int_{t_hi}^\\infty |rho|`` is added from QUADPACK. Sup: the largest node value, refined by a
-    bounded scalar maximisation on the neighbouring interval, and the tail sampled geometrically.
+    The tail ``\\int_{t_hi}^\\infty |rho|`` (where the approximant is below ``e^-46``) is added from
+    :func:`memtheory.theory.error_norms.kernel_tail_l1`, with its error bound. Sup: the largest node value,
+    refined by a bounded scalar maximisation on the neighbouring interval, and the tail sampled geometrically.
     """
     if not isinstance(rho, Kernel):
         raise InvalidArgumentError(f"rho must be a Kernel, got {type(rho).__name__}")
@@ -490,9 +484,9 @@ def approximation_errors(rho: Kernel, approximant, dps: int | None = None) -> Ap
             v10 = _gl10(scalar, c0, c1)
             l1 += abs(v20)
             l1_err += abs(abs(v20) - abs(v10))
-    tail, tail_err = _tail_l1(rho, t_hi)
-    l1 += tail
-    l1_err += tail_err + _EPS * l1
+    tail = kernel_tail_l1(rho, t_hi, rtol=_TAIL_RTOL)
+    l1 += tail.value
+    l1_err += tail.error + _EPS * l1
     # sup: best node, refined locally; the tail beyond t_hi sampled geometrically
     k = int(np.argmax(np.abs(err)))
     sup, argsup = float(abs(err[k])), float(nodes[k])
