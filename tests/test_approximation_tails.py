@@ -75,3 +75,35 @@ def test_kernel_tail_l1_bad_input():
         kernel_tail_l1(mt.Kernel("exp(-t)"), -1.0)
     with pytest.raises(InvalidArgumentError, match="rtol"):
         kernel_tail_l1(mt.Kernel("exp(-t)"), 1.0, rtol=0.0)
+
+
+@pytest.mark.parametrize("expr,exact", [
+    # int_0^inf |sin t| e^{-a t} dt = coth(pi a / 2) / (1 + a^2)
+    ("sin(t)*exp(-t/5)", lambda: mp.coth(mp.pi / 10) / (1 + mp.mpf(1) / 25)),
+    # e^{-t} |cos 5t|: the antiderivative e^{-t} (5 sin 5t - cos 5t) / 26 between the zeros
+    ("exp(-t)*cos(5*t)", lambda: _abs_damped_cos(mp.mpf(0))),
+])
+def test_kernel_l1_norm_of_sign_changing_kernels_against_closed_forms(expr, exact):
+    rho = mt.Kernel(expr)
+    with mp.workdps(40):
+        ref = exact()
+        assert abs(rho.norm(1) - float(ref)) < 1e-12 * float(ref)
+        assert abs(rho.norm(1, dps=30) - ref) < mp.mpf(10) ** -25 * ref
+
+
+def _abs_damped_cos(t0):
+    F = lambda t: mp.exp(-t) * (5 * mp.sin(5 * t) - mp.cos(5 * t)) / 26  # noqa: E731
+    k0 = int(mp.floor(5 * t0 / mp.pi - 0.5))
+    cuts = [mp.mpf(t0)] + [(k + mp.mpf(0.5)) * mp.pi / 5 for k in range(k0 + 1, k0 + 400)]
+    return mp.fsum(abs(F(b) - F(a)) for a, b in zip(cuts[:-1], cuts[1:]))
+
+
+@pytest.mark.parametrize("expr", ["sin(t)*exp(-t/1000)", "sin(t)/(1+t)**2"])
+def test_kernel_l1_norm_of_slow_oscillating_tails_raises_instead_of_a_wrong_number(expr):
+    """Sign changes spaced pi apart on a tail that is still 1e-4 of the norm past t = 1e4: the quadrature used to
+    integrate |int f| over many periods and returned 67.26 for 636.6 (``sin t e^{-t/1000}``) and 0.5312 for 0.5412
+    (``sin t / (1+t)^2``) without a word; now it says it cannot reach its tolerance."""
+    from memtheory.errors import PrecisionError
+
+    with pytest.raises(PrecisionError):
+        mt.Kernel(expr).norm(1)

@@ -38,7 +38,7 @@ from ..certified import (certified_dps, constant_ball, enclosure, half_line_inte
 from ..compile import codegen
 from ..compile.arith import FLINT
 from ..compile.arb import arb_function, dps_to_prec, to_arb, workprec
-from ..errors import CertificationError, InvalidArgumentError, NotIntegrableError, UnsafeExpressionError
+from ..errors import CertificationError, InvalidArgumentError, NotIntegrableError, PrecisionError, UnsafeExpressionError
 from ..symbolic.laplace import LaplaceForm, laplace_form
 from ..exact import as_float64, exact, exact_number, float64_exactly, is_float64, to_mpf, typed_exactly
 from ..symbolic.parse import parse_expression, symbol
@@ -777,27 +777,56 @@ class Kernel(Displayable):
             return enclosure(ball, work, "int_0^inf rho")
 
     def _l1_norm(self, dps: int | None):
+        """``int |rho|``: the closed form where ``rho >= 0`` is evident; otherwise the quadrature of the exact error
+        norms (:func:`memtheory.theory.error_norms.kernel_tail_l1`: sign changes located on a log grid past every
+        feature, slow tails followed until a proven envelope bounds the rest, a PrecisionError where it cannot
+        reach 1e-12), and with ``dps`` an mpmath quadrature between the sign changes that must agree with it."""
+        from ..theory.error_norms import kernel_tail_l1  # the one L1 quadrature (it builds on Kernel)
+
         expr = self.substituted()
         if _nonnegative(expr):
             return self.integral(dps=dps)
+        ref = kernel_tail_l1(self, 0.0, rtol=1e-12)
+        if not dps:
+            return ref.value
         f = _mp_callable(expr, (), T)
-        with mp.workdps(dps or 20):
-            pts = self._sign_changes(f) + self.feature_points()
+        with mp.workdps(dps):
+            pts = self._sign_changes(f, self._l1_horizon(expr, dps, ref.value)) + self.feature_points()
             pts = sorted(set([0.0, *pts, *np.geomspace(1, 1e4, 9).tolist()]))
             val = mp.fsum(abs(mp.quad(f, [a, b])) if b - a > 0 else 0 for a, b in zip(pts[:-1], pts[1:]))
             val += abs(mp.quad(f, [pts[-1], mp.inf]))
-            return +val if dps else float(val)
+            if abs(float(val) - ref.value) > ref.error + 1e-12 * ref.value:
+                raise PrecisionError(f"the L1 norm at dps={dps}: the mpmath quadrature ({mp.nstr(val, 15)}) misses "
+                                     f"sign changes of rho that the double-precision one finds ({ref.value!r}); use "
+                                     "dps=None")
+            return +val
 
     def feature_points(self) -> list[float]:
         """Points in ``t > 0`` where the expression changes character: zeros of linear function arguments
         (step edges, the turning point of an Airy function, the centre of a bump)."""
         return self.breakpoints(LaplaceForm(0, self._expr))
 
-    def _sign_changes(self, f) -> list:
-        """Sign changes of rho on [0, T] (T past every feature), refined by bisection in mpmath."""
-        feats = self.feature_points()
-        horizon = 2 * max(feats, default=0.0) + 60.0
-        grid = np.linspace(0.0, horizon, 6001)[1:]
+    def _l1_horizon(self, expr, dps: int, norm: float) -> float:
+        """Where the mpmath L1 quadrature may stop looking for sign changes: past every feature, and (where an
+        envelope rule covers rho) where the envelope's tail integral is below ``10^-dps`` of the norm."""
+        from ..certified.tails import tail_integral_bound
+
+        horizon = 2 * max(self.feature_points(), default=0.0) + 60.0
+        while horizon < 1e4:
+            try:
+                bound = tail_integral_bound(expr, T, sp.Integer(int(horizon)))
+            except CertificationError:
+                return horizon
+            if bound is not None and float(bound) <= 10.0 ** -dps * norm:
+                break
+            horizon *= 2
+        return horizon
+
+    def _sign_changes(self, f, horizon: float | None = None) -> list:
+        """Sign changes of rho on [0, horizon] (default: past every feature), refined by bisection in mpmath."""
+        if horizon is None:
+            horizon = 2 * max(self.feature_points(), default=0.0) + 60.0
+        grid = np.linspace(0.0, horizon, max(6001, int(8 * horizon)))[1:]
         vals = np.array([float(f(mp.mpf(x))) for x in grid])
         roots = []
         for i in np.flatnonzero(np.sign(vals[:-1]) * np.sign(vals[1:]) < 0):
