@@ -48,7 +48,7 @@ def test_criterion_re_read_from_the_measured_numbers(quick):
             ok &= r["verdict"] == "exponential" and abs(r["rate"] - pred) / pred < 0.15
     for seed in m["settings"]["seeds"]:
         mine = [s for s in m["students"] if s["seed"] == seed]
-        ok &= mine[-1]["rel_val_mse"] < 0.10 and mine[-1]["rel_val_mse"] <= mine[0]["rel_val_mse"]
+        ok &= mine[-1]["rel_val_mse"] < 0.10 and max(s["rel_val_mse"] for s in mine) <= 3 * mine[0]["rel_val_mse"]
         ok &= all(mine[-1][k]["match_error"] < 0.35 for k in ("heaviside", "impulse"))
     assert ok == quick.passed
     assert iat_fig3.CRITERION.startswith("passes when") and "15%" in iat_fig3.CRITERION
