@@ -535,7 +535,7 @@ def _preactivation_responses(model: NonlinearRNN, kind: str, lev: np.ndarray, st
         a, b = zs[:, window], z0[:, window]
         vals = np.abs((b - a) @ v)
         size = (np.abs(a) + np.abs(b)) @ np.abs(v) if diagonal else (
-            (np.max(np.abs(a), axis=2) + np.max(np.abs(b), axis=2)) * np.abs(v).sum())
+            (np.max(np.abs(a), axis=2) + np.max(np.abs(b), axis=2)) * np.abs(v).sum() * np.linalg.cond(Wp))
     else:
         window = slice(warm, warm + steps)
         a, b = zs[:, window], z0[:, window]
@@ -548,8 +548,13 @@ def _preactivation_responses(model: NonlinearRNN, kind: str, lev: np.ndarray, st
 
 def _invertible(Wp: np.ndarray) -> bool:
     """Whether ``W_+`` is safely invertible (the impulse deviation ``c^T W_+^{-1} dz``; else outputs are differenced:
-    only a model simulated with ``check_stability=False`` can have a singular one)."""
-    return bool(np.all(np.isfinite(Wp)) and np.linalg.cond(Wp) < 1e12)
+    only a model simulated with ``check_stability=False`` can have a singular one). A diagonal one divides
+    elementwise (exact for any nonzero rate); a full one is solved, and its condition number enters the round-off."""
+    if not np.all(np.isfinite(Wp)):
+        return False
+    if np.count_nonzero(Wp - np.diag(np.diag(Wp))) == 0:
+        return bool(np.all(np.diag(Wp) != 0))
+    return bool(np.linalg.cond(Wp) < 1e12)
 
 
 def _sup_over_levels(respond, lev):
