@@ -130,6 +130,8 @@ def test_classify_decay_array_floor_is_validated():
         classify_decay(t, np.exp(-t), floor=np.zeros(3))
     with pytest.raises(InvalidArgumentError, match="floor"):
         classify_decay(t, np.exp(-t), floor=np.full(10, np.nan))
+    with pytest.raises(InvalidArgumentError, match="floor"):
+        classify_decay(t, np.exp(-t), floor="abc")
     assert ROUNDOFF_MARGIN >= 10
 
 

@@ -695,7 +695,10 @@ def classify_decay(
     if np.any(mm < 0):
         raise InvalidArgumentError("M: a memory function is >= 0")
     if floor is not None:
-        fl = np.asarray(floor, dtype=float)
+        try:
+            fl = np.asarray(floor, dtype=float)
+        except (TypeError, ValueError):
+            raise InvalidArgumentError(f"floor: must be a number or an array of numbers, got {floor!r}") from None
         if fl.ndim == 1 and fl.shape != tt.shape or fl.ndim > 1 or not np.all(np.isfinite(fl)) or np.any(fl < 0):
             raise InvalidArgumentError(f"floor: must be a finite number >= 0 or such an array of the shape of t, "
                                        f"got shape {fl.shape}")
