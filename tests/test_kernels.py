@@ -780,3 +780,13 @@ def test_integrability_of_kernels_with_time_scales_below_the_probes(expr, integr
         value = rho.square_integral(dps=30)
         with mp.workdps(40):
             assert abs(value / (mp.mpf(10) ** -400 / 2) - 1) < 1e-28
+
+
+@pytest.mark.parametrize("expr, l1, l2", [("cos(t)*(1+t)**(-1.2)", True, True), ("cos(t)*(1+t)**(-1.02)", True, True),
+                                          ("cos(t)**2*(1+t)**(-1.1)", True, True), ("sin(t)/(1+t)", False, True),
+                                          ("sin(t)**2/(1+t)", False, True), ("sin(t)", False, False)])
+def test_integrability_of_oscillating_kernels(expr, l1, l2):
+    """|cos t| (1+t)^-1.2 <= (1+t)^-1.2 is integrable; the probe took the peak of 7 points per decade, which for an
+    oscillating factor varied by up to 2x between decades and called it not integrable (NotIntegrableError)."""
+    rho = mt.Kernel(expr)
+    assert rho.is_integrable(1) is l1 and rho.is_integrable(2) is l2
