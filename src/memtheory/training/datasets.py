@@ -39,8 +39,7 @@ import numpy as np
 from ..display import Displayable
 from ..errors import InvalidArgumentError
 from ..models.functional import SAMPLED_CONVENTIONS, causal_convolution
-from .._validation import as_generator, as_real
-from .checks import positive_float, positive_int
+from .._validation import as_generator, as_real, check_int, check_positive
 
 __all__ = ["LFDataset", "lf_dataset", "reference_time_weights"]
 
@@ -147,10 +146,10 @@ def lf_dataset(
     -------
     LFDataset
     """
-    n_samples = positive_int(n_samples, "n_samples")
-    T = positive_int(T, "T")
-    d = positive_int(input_dim, "input_dim")
-    dt = positive_float(dt, "dt")
+    n_samples = check_int("n_samples", n_samples, lo=1)
+    T = check_int("T", T, lo=1)
+    d = check_int("input_dim", input_dim, lo=1)
+    dt = check_positive("dt", dt)
     if convention not in SAMPLED_CONVENTIONS:
         raise InvalidArgumentError(
             f"convention: unknown {convention!r}; allowed: {', '.join(SAMPLED_CONVENTIONS)}"
@@ -173,7 +172,7 @@ def reference_time_weights(T: int, p: float = 2.0) -> np.ndarray:
     ``v_k = ((k+1)/(T+1))^p`` normalised to mean 1; the reference multiplies outputs and targets by
     ``v_k`` inside the MSE, hence the square.
     """
-    T = positive_int(T, "T")
+    T = check_int("T", T, lo=1)
     if not (isinstance(p, (int, float)) and math.isfinite(p) and p >= 0):
         raise InvalidArgumentError(f"p: must be a finite number >= 0, got {p!r}")
     v = ((np.arange(1, T + 1) / (T + 1.0)) ** p).astype(np.float64)

@@ -20,8 +20,7 @@ from .._runtime import numba_threads
 from ..errors import ConvergenceError, InvalidArgumentError
 from ..models.nonlinear import NonlinearRNN
 from ..models.ssm import SSM
-from .._validation import as_generator
-from .checks import positive_float, positive_int
+from .._validation import as_generator, check_int, check_positive
 from .datasets import LFDataset, reference_time_weights
 from .optim import Adam, clip_grad_norm, step_size_schedule
 from .penalty import margin_penalty
@@ -190,10 +189,10 @@ def train(
     x, y = _unpack_data(dataset, "dataset")
     if x.shape[2] != model.input_dim:
         raise InvalidArgumentError(f"dataset: input dimension {x.shape[2]} != model input_dim {model.input_dim}")
-    epochs = positive_int(epochs, "epochs")
-    batch_size = positive_int(batch_size, "batch_size")
+    epochs = check_int("epochs", epochs, lo=1)
+    batch_size = check_int("batch_size", batch_size, lo=1)
     if grad_clip is not None:
-        grad_clip = positive_float(grad_clip, "grad_clip")
+        grad_clip = check_positive("grad_clip", grad_clip)
     tw = _resolve_time_weights(time_weights, x.shape[1])
     val = _unpack_data(val_data, "val_data") if val_data is not None else None
     if plateau is not None and not isinstance(plateau, ReduceLROnPlateau):
@@ -209,7 +208,7 @@ def train(
         opt.lr = plateau.lr
     schedule = step_size_schedule(lr_schedule, opt.lr, lr_min, epochs, warmup)
     rng = as_generator(seed)
-    threads = None if n_threads is None else positive_int(n_threads, "n_threads")
+    threads = None if n_threads is None else check_int("n_threads", n_threads, lo=1)
     with numba_threads(threads):
         return _train_loop(model, x, y, tw, val, opt, rng, epochs, batch_size, grad_clip, progress, callback,
                            schedule, bool(keep_best), plateau, early_stopping, margin_weight)
@@ -229,7 +228,7 @@ def _train_loop(model, x, y, tw, val, opt, rng, epochs, batch_size, grad_clip, p
     bar = tqdm(range(epochs), desc="train", unit="epoch", disable=not progress, leave=False)
     for epoch in bar:
         if schedule is not None:
-            opt.lr = positive_float(schedule(epoch), f"lr_schedule({epoch})")
+            opt.lr = check_positive(f"lr_schedule({epoch})", schedule(epoch))
         order = rng.permutation(n)
         total = 0.0
         for lo in range(0, n, batch_size):

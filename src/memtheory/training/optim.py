@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidArgumentError
-from .checks import positive_float
+from .._validation import check_positive
 
 __all__ = ["Adam", "clip_grad_norm", "step_size_schedule"]
 
@@ -32,13 +32,13 @@ class Adam:
 
     def __init__(self, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0) -> None:
-        self.lr = positive_float(lr, "lr")
+        self.lr = check_positive("lr", lr)
         b1, b2 = betas
         for name, b in (("betas[0]", b1), ("betas[1]", b2)):
             if not (0.0 <= b < 1.0):
                 raise InvalidArgumentError(f"{name}: must be in [0, 1), got {b!r}")
         self.betas = (float(b1), float(b2))
-        self.eps = positive_float(eps, "eps")
+        self.eps = check_positive("eps", eps)
         if not (math.isfinite(weight_decay) and weight_decay >= 0):
             raise InvalidArgumentError(f"weight_decay: must be a finite number >= 0, got {weight_decay!r}")
         self.weight_decay = float(weight_decay)

@@ -22,7 +22,7 @@ import numpy as np
 from ..display import Displayable
 from ..errors import InvalidArgumentError
 from ..models.nonlinear import NonlinearRNN
-from .checks import positive_int
+from .._validation import check_int
 from .datasets import LFDataset
 from .loop import TrainResult, train
 
@@ -149,7 +149,7 @@ def train_series(make_model: Callable[[int, int], NonlinearRNN], data: Any, poin
     for own in ("seed", "progress", "val_data", "n_threads"):
         if own in train_options:
             raise InvalidArgumentError(f"train_series sets {own!r} itself; it is not a training option here")
-    n_threads = positive_int(n_threads, "n_threads")
+    n_threads = check_int("n_threads", n_threads, lo=1)
     pts = []
     for p in points:
         if isinstance(p, dict):
@@ -158,7 +158,7 @@ def train_series(make_model: Callable[[int, int], NonlinearRNN], data: Any, poin
             m, seed = p
         else:
             raise InvalidArgumentError(f"a point is (width, seed), got {p!r}")
-        pts.append({"m": positive_int(m, "width"), "seed": int(seed)})
+        pts.append({"m": check_int("width", m, lo=1), "seed": int(seed)})
     if not pts:
         raise InvalidArgumentError("train_series needs at least one (width, seed) point")
     x, y = _arrays(data)

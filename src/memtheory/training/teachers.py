@@ -15,9 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import as_generator, as_real, check_finite, check_int
+from .._validation import as_generator, as_real, check_finite, check_int, check_positive
 from ..errors import InvalidArgumentError, PrecisionError
-from .checks import positive_float
 
 __all__ = ["RNNTeacher", "rnn_teacher_dataset"]
 
@@ -137,7 +136,7 @@ def rnn_teacher_dataset(n_samples: int, T: int, teacher: RNNTeacher | None = Non
     """
     n = check_int("n_samples", n_samples, lo=1)
     T = check_int("T", T, lo=1)
-    dt = positive_float(dt, "dt")
+    dt = check_positive("dt", dt)
     if not isinstance(gaussian_input, (bool, np.bool_)):
         raise InvalidArgumentError(f"gaussian_input: must be True or False, got {gaussian_input!r}")
     rng = as_generator(seed)
