@@ -96,6 +96,10 @@ VERDICTS = ("exponential", "power law", "not decaying", "undecided")
 
 #: Values within this factor of their estimated round-off are not fitted (:meth:`MemoryFunction.classify`).
 ROUNDOFF_MARGIN = 100.0
+#: Relative resolution of memory functions read from differenced outputs: an impulse memory read from
+#: pre-activations whose round-off reaches this fraction of its maximum (a very slow mode, ``W_+^{-1}`` large) is
+#: read from the outputs instead.
+DIFFERENCED_RESOLUTION = 1e-10
 #: Default amplitudes of the level grid (log10 spacing 0.5).
 DEFAULT_AMPLITUDES = 10.0 ** np.arange(-2.0, 1.01, 0.5)
 _MAX_SIGN_VECTORS = 64
@@ -339,16 +343,23 @@ def memory_function(
                      (2 * lev.shape[0] if kind == "reversed" else lev.shape[0] + 1, warm + steps, d))
     if not (isinstance(refine, (int, np.integer)) and refine >= 0):
         raise InvalidArgumentError(f"refine: must be an integer >= 0, got {refine!r}")
-    if isinstance(obj, NonlinearRNN) and (kind != "impulse" or _invertible(obj.recurrent_matrix())):
-        check_array_size(f"the pre-activations of a width-{obj.width} model over {warm + steps} steps",
-                         (lev.shape[0] + 1, warm + steps + 1, obj.width))
+    if isinstance(obj, NonlinearRNN) and (kind != "impulse" or _invertible(obj)):
+        rows = 2 * lev.shape[0] if kind == "reversed" else lev.shape[0] + 1
+        check_array_size(f"the pre-activations of a width-{obj.width} model over {warm + steps} steps (and their "
+                         "round-off)", (2 * rows, warm + steps + 1, obj.width))
 
         def respond(levels_):
             return _preactivation_responses(obj, kind, levels_, steps, int(warm))
     else:
+        respond = None
+    if respond is not None:
+        grid_vals, err, arg = _sup_over_levels(respond, lev)
+        if kind == "impulse" and np.max(err) > DIFFERENCED_RESOLUTION * np.max(grid_vals):
+            respond = None  # W_+^{-1} amplifies the round-off past what differenced outputs resolve: use them
+    if respond is None:
         def respond(levels_):
             return _responses(forward, d, dt, kind, levels_, steps, int(warm)), None
-    grid_vals, err, arg = _sup_over_levels(respond, lev)
+        grid_vals, err, arg = _sup_over_levels(respond, lev)
     evaluated = lev
     if method == "optimise":
         grid_vals, err, arg, evaluated = _zoom(respond, lev, grid_vals, err, arg, refine)
@@ -515,45 +526,52 @@ def _preactivation_responses(model: NonlinearRNN, kind: str, lev: np.ndarray, st
     with the estimated round-off of each value; both of shape ``(n_levels, steps)``.
 
     Heaviside / reversed: ``Delta_k = dt c^T (sigma(z_k) - sigma(z^0_k))``; impulse: ``y_k - y^0_k =
-    c^T W_+^{-1} (z^0_{k+1} - z_{k+1})`` (both runs read 0 after the pulse). Every ``z_k`` carries a relative error
-    of at most about ``8 u (k + 1) (1 + dt |W_+|_inf)`` (``u`` the unit round-off: each step adds a few roundings
-    relative to ``|z_k|``, and a contracting step does not amplify the earlier ones relative to ``z``), and
-    ``sigma`` is 1-Lipschitz: the round-off estimate is that relative error times the sizes of the terms summed.
+    c^T W_+^{-1} (z^0_{k+1} - z_{k+1})`` (both runs read 0 after the pulse). The round-off: the propagated error
+    of each ``z`` (``preactivations(..., error=True)``; ``sigma`` is 1-Lipschitz) weighted by ``|c|`` or
+    ``|W_+^{-T} c|``, plus a few unit round-offs of the terms summed (times the condition number of ``W_+`` for
+    a solve).
     """
     n = lev.shape[0]
     total = warm + steps + (1 if kind == "impulse" else 0)
-    Z = model.preactivations(_test_inputs(model.input_dim, kind, lev, total, warm))
+    Z, E = model.preactivations(_test_inputs(model.input_dim, kind, lev, total, warm), error=True)
     if not np.all(np.isfinite(Z)):
         raise NotHurwitzError("memory function: the simulation diverged (non-finite states): unstable model")
-    zs, z0 = Z[:n], (Z[n:] if kind == "reversed" else Z[n:n + 1])
-    diagonal = model.structure == "diagonal"
-    Wp = model.recurrent_matrix()
-    rel = 8.0 * np.finfo(float).eps * (np.arange(total) + 1.0) * (1.0 + model.dt * float(np.max(np.abs(Wp).sum(1))))
+    rows = slice(n, None) if kind == "reversed" else slice(n, n + 1)
+    u = float(np.finfo(float).eps)
+    r = model.diagonal_rates()
     if kind == "impulse":
-        v = model.c / np.diag(Wp) if diagonal else np.linalg.solve(Wp.T, model.c)
         window = slice(warm + 1, warm + steps + 1)
-        a, b = zs[:, window], z0[:, window]
+        if r is not None:
+            v, kappa = model.c / r, 1.0
+        else:
+            Wp = model.recurrent_matrix()
+            v, kappa = np.linalg.solve(Wp.T, model.c), float(np.linalg.cond(Wp))
+        a, b = Z[:n, window], Z[rows, window]
         vals = np.abs((b - a) @ v)
-        size = (np.abs(a) + np.abs(b)) @ np.abs(v) if diagonal else (
-            (np.max(np.abs(a), axis=2) + np.max(np.abs(b), axis=2)) * np.abs(v).sum() * np.linalg.cond(Wp))
+        err = (E[:n, window] + E[rows, window]) @ np.abs(v) + 4 * u * kappa * (np.abs(b - a) @ np.abs(v))
     else:
         window = slice(warm, warm + steps)
-        a, b = zs[:, window], z0[:, window]
-        vals = model.dt * np.abs((activation(model.activation, a) - activation(model.activation, b)) @ model.c)
-        size = model.dt * ((np.abs(a) + np.abs(b)) @ np.abs(model.c) if diagonal else (
-            (np.max(np.abs(a), axis=2) + np.max(np.abs(b), axis=2)) * np.abs(model.c).sum()))
+        sa = activation(model.activation, Z[:n, window])
+        sb = activation(model.activation, Z[rows, window])
+        ac = np.abs(model.c)
+        vals = model.dt * np.abs((sa - sb) @ model.c)
+        err = model.dt * ((E[:n, window] + E[rows, window]) @ ac + 4 * u * ((np.abs(sa) + np.abs(sb)) @ ac))
     scale = model.dt * np.max(np.abs(lev), axis=1)[:, None]
-    return vals / scale, rel[window] * size / scale
+    return vals / scale, err / scale
 
 
-def _invertible(Wp: np.ndarray) -> bool:
-    """Whether ``W_+`` is safely invertible (the impulse deviation ``c^T W_+^{-1} dz``; else outputs are differenced:
-    only a model simulated with ``check_stability=False`` can have a singular one). A diagonal one divides
-    elementwise (exact for any nonzero rate); a full one is solved, and its condition number enters the round-off."""
+def _invertible(model: NonlinearRNN) -> bool:
+    """Whether the impulse deviation ``c^T W_+^{-1} dz`` can be formed (else outputs are differenced: only a model
+    simulated with ``check_stability=False`` can have a singular ``W_+``). A diagonal one divides elementwise
+    (exact for any rate whose quotient is finite); a full one is solved, and its condition number enters the
+    round-off."""
+    Wp = model.recurrent_matrix()
     if not np.all(np.isfinite(Wp)):
         return False
-    if np.count_nonzero(Wp - np.diag(np.diag(Wp))) == 0:
-        return bool(np.all(np.diag(Wp) != 0))
+    r = model.diagonal_rates()
+    if r is not None:
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            return bool(np.all(r != 0) and np.all(np.isfinite(model.c / r)))
     return bool(np.linalg.cond(Wp) < 1e12)
 
 
