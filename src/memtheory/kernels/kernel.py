@@ -812,15 +812,18 @@ class Kernel(Displayable):
         from ..certified.tails import tail_integral_bound
 
         horizon = 2 * max(self.feature_points(), default=0.0) + 60.0
-        while horizon < 1e4:
+        while True:
             try:
                 bound = tail_integral_bound(expr, T, sp.Integer(int(horizon)))
-            except CertificationError:
+            except CertificationError:  # no envelope rule: the agreement with double precision is the check
                 return horizon
-            if bound is not None and float(bound) <= 10.0 ** -dps * norm:
-                break
+            if bound is None or float(bound) <= 10.0 ** -dps * norm:  # None: no envelope valid from here on (the
+                return horizon  # agreement with double precision is then the check)
+            if horizon >= 1e4:
+                raise PrecisionError(f"the L1 norm at dps={dps}: the tail of rho past t = {horizon:g} may still hold "
+                                     f"{float(bound):.3g}, above 10^-{dps} of the norm, and its sign changes are not "
+                                     f"followed that far; use dps=None (1e-12)")
             horizon *= 2
-        return horizon
 
     def _sign_changes(self, f, horizon: float | None = None) -> list:
         """Sign changes of rho on [0, horizon] (default: past every feature), refined by bisection in mpmath."""

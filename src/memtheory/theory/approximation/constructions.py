@@ -372,7 +372,8 @@ def kernel_breakpoints(rho: Kernel) -> list[float]:
         return []
 
 
-#: Relative accuracy asked of the L1 tail past ``t_hi`` (its error bound is added to the L1 error).
+#: Relative accuracy asked of the L1 tail past ``t_hi``, of itself or of the L1 error before it, whichever is
+#: looser (its error bound is added to the L1 error).
 _TAIL_RTOL = 1e-10
 
 
@@ -484,7 +485,7 @@ def approximation_errors(rho: Kernel, approximant, dps: int | None = None) -> Ap
             v10 = _gl10(scalar, c0, c1)
             l1 += abs(v20)
             l1_err += abs(abs(v20) - abs(v10))
-    tail = kernel_tail_l1(rho, t_hi, rtol=_TAIL_RTOL)
+    tail = kernel_tail_l1(rho, t_hi, rtol=_TAIL_RTOL, atol=_TAIL_RTOL * l1)
     l1 += tail.value
     l1_err += tail.error + _EPS * l1
     # sup: best node, refined locally; the tail beyond t_hi sampled geometrically
