@@ -143,3 +143,12 @@ def test_l1_error_of_an_oscillating_power_law_target():
         ref = float(body + 2 / mp.pi / (2 * (1 + X) ** 2))
     assert abs(got.l1 - ref) <= got.l1_error_estimate + 1e-12 * ref
     assert abs(got.l1 - ref) < 1e-10 * ref
+
+
+def test_a_kernel_that_overflows_double_precision_is_a_precision_error():
+    """``sin t t^120 e^-t`` peaks near 1e198 but t^120 overflows on the quadrature grid: PrecisionError (it used to
+    return 6.98e196 for 4.26e198)."""
+    from memtheory.errors import PrecisionError
+
+    with pytest.raises(PrecisionError, match="overflows double precision"):
+        mt.Kernel("sin(t)*t**120*exp(-t)").norm(1)
