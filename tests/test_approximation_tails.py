@@ -152,3 +152,43 @@ def test_a_kernel_that_overflows_double_precision_is_a_precision_error():
 
     with pytest.raises(PrecisionError, match="overflows double precision"):
         mt.Kernel("sin(t)*t**120*exp(-t)").norm(1)
+
+
+@pytest.mark.parametrize("expr", ["sin(t)/(1+t)**1.2", "cos(t)/(1+t)**1.5", "exp(-t)/(t-1.3)**2"])
+def test_bare_integrals_the_quadrature_cannot_resolve_raise(expr):
+    """These returned 0.341 (true 0.554), 0.3915 (0.3809) and 3923 (the integral diverges) as bare floats; their
+    own error estimates (1.0, 0.045, 3807) said so only with full_output=True."""
+    from memtheory.errors import PrecisionError
+
+    rho = mt.Kernel(expr)
+    with pytest.raises(PrecisionError, match="error estimate"):
+        rho.integral()
+    value, error = rho.integral(full_output=True)
+    assert error > 1e-3 * abs(value)
+
+
+def test_l2_loss_whose_error_does_not_shrink_with_precision_raises_instead_of_hanging():
+    from memtheory.errors import PrecisionError
+
+    with pytest.raises(PrecisionError, match="not resolved"):
+        mt.l2_loss(mt.DiagonalRNN([1.0], [0.5]), mt.Kernel("cos(t)/(1+t)**0.75"))
+
+
+def test_the_rounding_of_a_cancelling_error_kernel_is_in_the_stated_error():
+    """``e^-t`` against ``e^{-(1+1e-7) t}``: an error kernel 1e-7 of its terms; the stated error was 1.8e-18 for an
+    actual 1.3e-17."""
+    from memtheory.theory.error_norms import linear_error_norm
+
+    w = 1 + 1e-7
+    got = linear_error_norm(mt.DiagonalRNN([1.0], [w]), mt.Kernel("exp(-t)"), "sup")
+    assert abs(got.value - (w - 1) / w) <= got.error
+
+
+def test_is_integrable_refuses_other_exponents():
+    with pytest.raises(InvalidArgumentError, match="p must be 1 or 2"):
+        mt.Kernel("exp(-t)").is_integrable(3)
+
+
+def test_a_pole_on_a_quadrature_node_is_not_integrable():
+    with pytest.raises(NotIntegrableError):
+        mt.Kernel("exp(-t)/(t-1)").integral()

@@ -407,6 +407,8 @@ class Kernel(Displayable):
             result = self._laplace_mp(s, moment, form, check_dps(dps))
             inputs_exact = self.inputs_exact and typed_exactly(s)
         result = dataclasses.replace(result, inputs_exact=inputs_exact)
+        if not full_output:
+            _require_resolved(result.values, result.errors, dps, f"L[t^{moment} rho]")
         return result if full_output else result.values
 
     def _check_conditions(self, form: LaplaceForm, s_values, moment: int) -> None:
@@ -643,6 +645,8 @@ class Kernel(Displayable):
     # ------------------------------------------------------------------ norms
     def is_integrable(self, p: int = 1) -> bool:
         """Whether ``\\int_0^\\infty |rho|^p < infinity`` (tail analysis of the expression; p = 1 or 2)."""
+        if p not in (1, 2):
+            raise InvalidArgumentError(f"p must be 1 or 2, got {p!r}")
         return _integrable(self.substituted(), int(p))
 
     def norm(self, p: int = 2, squared: bool = False, dps: int | None = None):
@@ -729,6 +733,8 @@ class Kernel(Displayable):
             res = self.laplace(zero, 0, dps=dps, full_output=True)
             value = res.values[0] if dps else float(res.values[0])
             error = res.errors[0] if dps else float(res.errors[0])
+            if not full_output:
+                _require_resolved([value], [error], dps, "int_0^inf rho")
             return (value, error) if full_output else value
         except NotIntegrableError:
             pass
@@ -743,7 +749,11 @@ class Kernel(Displayable):
                 if form.residual != 0:
                     resid = _mp_callable(form.residual.xreplace(self._subs()), (), T)
                     pts = [mp.mpf(x) for x in self.breakpoints(form)]
-                    q, err = mp.quad(resid, [0, *pts, mp.inf], error=True)
+                    try:
+                        q, err = mp.quad(resid, [0, *pts, mp.inf], error=True)
+                    except ZeroDivisionError:  # a node on a pole of rho inside (0, inf)
+                        raise NotIntegrableError(f"rho = {self.substituted()} is not finite at a quadrature node "
+                                                 "inside (0, inf): a pole there") from None
                     val += q
                 return val, err
 
@@ -754,6 +764,8 @@ class Kernel(Displayable):
             error = abs(high - low) + err_low + err_high + mp.eps * abs(value)
         if dps is None:
             value, error = float(value), float(error)
+        if not full_output:
+            _require_resolved([value], [error], dps, "int_0^inf rho")
         return (value, error) if full_output else value
 
     def _integral_certified(self, dps: int):
@@ -932,6 +944,19 @@ def _linear_exact_roots(expr: sp.Expr) -> tuple:
 
 #: Derived Laplace forms per (expression, moment); several when value-dependent decisions differ.
 _FORMS: dict[tuple, list[LaplaceForm]] = {}
+
+
+def _require_resolved(values, errors, dps: int | None, what: str) -> None:
+    """Refuse to return bare values whose own error estimate exceeds ``1e-9`` of them: an oscillating tail that the
+    quadrature could not follow, a singularity inside the range. ``full_output=True`` still gives the value with its
+    estimate. (With ``dps`` a bare value is not promised ``dps`` digits where a quadrature limits it: its estimate
+    is what ``full_output`` returns.)"""
+    tol = 1e-9
+    for v, e in zip(values, errors):
+        if not (abs(e) <= tol * abs(v)):
+            raise PrecisionError(f"{what}: the quadrature's error estimate {float(e):.3g} exceeds {float(tol):.0e} of "
+                                 f"the value {float(v):.12g} (a slowly decaying oscillation, or a singularity inside "
+                                 f"(0, inf)); full_output=True returns both")
 
 
 @functools.lru_cache(maxsize=256)

@@ -419,6 +419,7 @@ def resolved_mp_loss(model: DiagonalRNN, rho: Kernel, gradient: bool, hessian: b
         The result at the first precision that resolves every output (its ``dps`` field says which).
     """
     res = _diagonal_mp(model, rho, gradient, hessian, dps)
+    previous = None
     while True:
         outs = [res.loss] + (list(res.grad) if gradient else [])
         errs = [res.loss_error] + (list(res.grad_error) if gradient else [])
@@ -427,6 +428,12 @@ def resolved_mp_loss(model: DiagonalRNN, rho: Kernel, gradient: bool, hessian: b
         # An exact zero stays zero at every precision: stop when the bound is already below any float64 value.
         if all(e == 0 or abs(v) > 1e6 * e or e < mp.mpf(10) ** (-400) for v, e in zip(outs, errs)):
             return res
+        worst = max(e for e in errs)
+        if previous is not None and worst > previous / 2:  # more digits do not help: a quadrature limits it
+            raise PrecisionError(f"the L2 loss is not resolved: its error bound stays at {mp.nstr(worst, 3)} from "
+                                 f"{dps // 2} to {dps} digits (a quadrature of the kernel, e.g. of a slowly "
+                                 f"decaying oscillation, limits it, not rounding)")
+        previous = worst
         dps = min(max_dps, 2 * dps)
         res = _diagonal_mp(model, rho, gradient, hessian, dps)
 
