@@ -326,6 +326,7 @@ def _l1(f: _ErrorKernel, feats: list, rtol: float, t0: float = 0.0, atol: float 
     return total, err
 
 
+#: Unit of the rounding of the error kernel's values (a few of these times ``|g| + |modes|`` at every point).
 _EPS = float(np.finfo(float).eps)
 #: Largest ``t`` the tail integrates in double precision; past it the target is evaluated in mpmath.
 _T_FLOAT = 1e300
@@ -339,8 +340,10 @@ def _tail(f: _ErrorKernel, t0: float, small: float, epsrel: float) -> tuple[floa
     In log time ``t = t0 e^u`` a power-law tail decays exponentially (``int |f(t)| t du``). Where the
     target's envelope (:func:`memtheory.certified.tails.tail_integral_bound`: ``|g(t)| <= C t^p e^{-lam t}``, a
     proven bound) says that the rest of the tail is below ``small``, it stops: the rest, whose value lies in
-    ``[0, B]`` for the bound ``B`` (plus the modes' tail), is counted as ``B/2 +- B/2``. Up to ``t = 1e300`` the
-    tail is integrated in double precision on pieces of doubling length in ``u``; further out (a tail as slow as
+    ``[0, B]`` for the bound ``B`` (plus the modes' tail), is counted as ``B/2 +- B/2``; the bound is tried before
+    every piece. Up to ``t = 1e300`` the tail is integrated in double precision on pieces of doubling length in
+    ``u``; a piece the log-time rule cannot integrate (sign changes of an oscillating tail) is split into chunks
+    doubling in ``t`` and integrated between its sign changes (:func:`_piece`); further out (a tail as slow as
     ``t^-1.01`` still holds 0.09 of 99.5 past ``t = 1e304``) the target is evaluated in mpmath on blocks of
     doubling length, up to ``t = exp(2^24)``. For a target that no envelope rule covers, the rest past ``u`` is
     estimated as ``h(u) / r`` from the local decay rate ``r = -d ln h / du`` of ``h = |g(t)| t``, accepted once
