@@ -408,7 +408,7 @@ class Kernel(Displayable):
             inputs_exact = self.inputs_exact and typed_exactly(s)
         result = dataclasses.replace(result, inputs_exact=inputs_exact)
         if not full_output:
-            _require_resolved(result.values, result.errors, dps, f"L[t^{moment} rho]")
+            _require_resolved(result.values, result.errors, f"L[t^{moment} rho]")
         return result if full_output else result.values
 
     def _check_conditions(self, form: LaplaceForm, s_values, moment: int) -> None:
@@ -734,7 +734,7 @@ class Kernel(Displayable):
             value = res.values[0] if dps else float(res.values[0])
             error = res.errors[0] if dps else float(res.errors[0])
             if not full_output:
-                _require_resolved([value], [error], dps, "int_0^inf rho")
+                _require_resolved([value], [error], "int_0^inf rho")
             return (value, error) if full_output else value
         except NotIntegrableError:
             pass
@@ -765,7 +765,7 @@ class Kernel(Displayable):
         if dps is None:
             value, error = float(value), float(error)
         if not full_output:
-            _require_resolved([value], [error], dps, "int_0^inf rho")
+            _require_resolved([value], [error], "int_0^inf rho")
         return (value, error) if full_output else value
 
     def _integral_certified(self, dps: int):
@@ -837,10 +837,8 @@ class Kernel(Displayable):
                                      f"followed that far; use dps=None (1e-12)")
             horizon *= 2
 
-    def _sign_changes(self, f, horizon: float | None = None) -> list:
-        """Sign changes of rho on [0, horizon] (default: past every feature), refined by bisection in mpmath."""
-        if horizon is None:
-            horizon = 2 * max(self.feature_points(), default=0.0) + 60.0
+    def _sign_changes(self, f, horizon: float) -> list:
+        """Sign changes of rho on [0, horizon], refined by bisection in mpmath."""
         grid = np.linspace(0.0, horizon, max(6001, int(8 * horizon)))[1:]
         vals = np.array([float(f(mp.mpf(x))) for x in grid])
         roots = []
@@ -946,15 +944,18 @@ def _linear_exact_roots(expr: sp.Expr) -> tuple:
 _FORMS: dict[tuple, list[LaplaceForm]] = {}
 
 
-def _require_resolved(values, errors, dps: int | None, what: str) -> None:
-    """Refuse to return bare values whose own error estimate exceeds ``1e-9`` of them: an oscillating tail that the
-    quadrature could not follow, a singularity inside the range. ``full_output=True`` still gives the value with its
-    estimate. (With ``dps`` a bare value is not promised ``dps`` digits where a quadrature limits it: its estimate
-    is what ``full_output`` returns.)"""
-    tol = 1e-9
+#: A bare value (no ``full_output``) is returned only if its own error estimate is below this fraction of it.
+_BARE_RTOL = 1e-9
+
+
+def _require_resolved(values, errors, what: str) -> None:
+    """Refuse to return bare values whose own error estimate exceeds :data:`_BARE_RTOL` of them: an oscillating tail
+    that the quadrature could not follow, a singularity inside the range. ``full_output=True`` still gives the value
+    with its estimate. (With ``dps`` a bare value is not promised ``dps`` digits where a quadrature limits it: its
+    estimate is what ``full_output`` returns.)"""
     for v, e in zip(values, errors):
-        if not (abs(e) <= tol * abs(v)):
-            raise PrecisionError(f"{what}: the quadrature's error estimate {float(e):.3g} exceeds {float(tol):.0e} of "
+        if not (abs(e) <= _BARE_RTOL * abs(v)):
+            raise PrecisionError(f"{what}: the quadrature's error estimate {float(e):.3g} exceeds {_BARE_RTOL:.0e} of "
                                  f"the value {float(v):.12g} (a slowly decaying oscillation, or a singularity inside "
                                  f"(0, inf)); full_output=True returns both")
 
